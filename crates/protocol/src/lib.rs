@@ -1,0 +1,31 @@
+//! sluice-protocol: the NATS client protocol's wire format, both directions.
+//!
+//! Owns: parsing (a nom-based parser, [`parse`]), encoding ([`encode`]), the header block
+//! ([`headers`]), subject and queue-name validation ([`subject`]), the CONNECT/INFO JSON
+//! bodies ([`info`]), and tokio-util codecs ([`codec`]). The server, the bundled load generator
+//! and any Rust client share this one implementation.
+//!
+//! Must never: do I/O, spawn tasks, hold global state, or copy a payload on the hot path.
+//! Incomplete input is a normal result ([`Parsed::Incomplete`]), not an error. Every
+//! [`ProtocolError`]'s `Display` text is the text nats-server sends in `-ERR '...'`.
+
+pub mod bytestr;
+pub mod codec;
+pub mod encode;
+pub mod error;
+pub mod headers;
+pub mod info;
+pub mod limits;
+pub mod op;
+pub mod parse;
+pub mod subject;
+
+pub use bytestr::ByteStr;
+pub use codec::{ClientCodec, ServerCodec};
+pub use encode::{encode_err, encode_msg, encode_pub};
+pub use error::{CodecError, HeaderError, ProtocolError};
+pub use headers::HeaderMap;
+pub use info::{ConnectInfo, ServerInfo};
+pub use limits::Limits;
+pub use op::{ClientOp, Parsed, ServerOp};
+pub use parse::{parse_client, parse_server, scan_client, scan_server};
