@@ -1,1 +1,26 @@
-//! placeholder
+//! sluice-server: the tokio server.
+//!
+//! Owns: accepting connections, the per-connection read loop (socket -> codec -> router ->
+//! outbound buffers -> socket), CONNECT handling and auth, limits, keepalive, slow-consumer
+//! protection, and graceful shutdown through a cancellation token.
+//!
+//! Must never: know about streams or JetStream (the stream layer sits above and attaches as
+//! an internal client), block a publisher on a slow reader, or panic on client input.
+
+mod client;
+pub mod config;
+mod error;
+mod outbound;
+mod server;
+mod shared;
+mod sub;
+
+pub use config::{Auth, ServerConfig};
+pub use error::ServerError;
+pub use server::Server;
+pub use tokio_util::sync::CancellationToken;
+
+/// The nats-server version whose feature level Sluice implements; INFO's `version`.
+pub const NATS_COMPAT_VERSION: &str = "2.10.0";
+/// Sluice's own version; INFO's `sluice_version` and `sluice --version`.
+pub const SLUICE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,171 @@
+//! A bounded, sharded cache of match results keyed by literal subject.
+//!
+//! Lookups take one shard's read lock and never allocate. The shard is chosen by a cheap
+//! seeded hash so unrelated subjects published from different threads rarely share a lock
+//! word; each shard's map uses the standard (DoS-resistant) hasher.
+//!
+//! The cache knows nothing about the trie: [`crate::Sublist`] keeps it correct by calling
+//! [`Cache::invalidate`] for every changed pattern while it holds the trie's write lock, and
+//! by inserting freshly computed results only while it holds the trie's read lock.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use sluice_protocol::subject::{has_wildcard, subject_matches};
+
+use crate::result::MatchResult;
+
+/// Number of shards; a power of two.
+const SHARDS: usize = 16;
+
+/// One shard, padded to its own cache lines so shards don't false-share.
+#[repr(align(128))]
+struct Shard<T>(RwLock<HashMap<Box<str>, Arc<MatchResult<T>>>>);
+
+pub(crate) struct Cache<T> {
+    shards: Box<[Shard<T>]>,
+    /// Maximum entries per shard; 0 disables the cache.
+    shard_cap: usize,
+    seed: u64,
+}
+
+impl<T> Cache<T> {
+    /// A cache holding about `capacity` entries in total (0 disables caching).
+    pub(crate) fn new(capacity: usize) -> Self {
+        let shard_cap = capacity.div_ceil(SHARDS);
+        let shards = (0..SHARDS)
+            .map(|_| Shard(RwLock::new(HashMap::new())))
+            .collect();
+        Self {
+            shards,
+            shard_cap,
+            seed: RandomState::new().hash_one(0u8),
+        }
+    }
+
+    /// Total capacity (a multiple of the shard count).
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.shard_cap * SHARDS
+    }
+
+    #[inline]
+    fn shard(&self, subject: &str) -> &Shard<T> {
+        // FxHash-style word mixing: quick on short subjects; only spreads load over shards.
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.seed;
+        let mut chunks = subject.as_bytes().chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        &self.shards[(h >> 59) as usize & (SHARDS - 1)]
+    }
+
+    /// The cached result for `subject`, if any. Never allocates.
+    #[inline]
+    pub(crate) fn get(&self, subject: &str) -> Option<Arc<MatchResult<T>>> {
+        if self.shard_cap == 0 {
+            return None;
+        }
+        self.shard(subject).0.read().get(subject).cloned()
+    }
+
+    /// Stores `result` for `subject`, evicting about a quarter of the shard when it is full.
+    ///
+    /// The caller must hold the trie's read lock, so `result` is current.
+    pub(crate) fn insert(&self, subject: &str, result: &Arc<MatchResult<T>>) {
+        if self.shard_cap == 0 {
+            return;
+        }
+        let mut map = self.shard(subject).0.write();
+        if map.len() >= self.shard_cap && !map.contains_key(subject) {
+            let mut evict = (self.shard_cap / 4).max(1);
+            map.retain(|_, _| {
+                if evict == 0 {
+                    return true;
+                }
+                evict -= 1;
+                false
+            });
+        }
+        map.insert(subject.into(), Arc::clone(result));
+    }
+
+    /// Drops every cached result that `pattern` (a subscription subject) could affect.
+    ///
+    /// The caller must hold the trie's write lock.
+    pub(crate) fn invalidate(&self, pattern: &str) {
+        if self.shard_cap == 0 {
+            return;
+        }
+        if !has_wildcard(pattern) {
+            // A literal pattern only matches the identical subject.
+            self.shard(pattern).0.write().remove(pattern);
+            return;
+        }
+        for shard in self.shards.iter() {
+            let mut map = shard.0.write();
+            if !map.is_empty() {
+                map.retain(|subject, _| !subject_matches(pattern, subject));
+            }
+        }
+    }
+
+    /// Number of cached subjects.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.0.read().len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(v: u32) -> Arc<MatchResult<u32>> {
+        Arc::new(MatchResult {
+            plain: vec![v],
+            queues: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn bounded() {
+        let c = Cache::new(64);
+        for i in 0..10_000u32 {
+            c.insert(&format!("s.{i}"), &result(i));
+            assert!(c.len() <= c.capacity());
+        }
+        assert!(c.len() > 0);
+    }
+
+    #[test]
+    fn disabled() {
+        let c = Cache::new(0);
+        c.insert("a", &result(1));
+        assert!(c.get("a").is_none());
+        assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn invalidate_literal_and_wildcard() {
+        let c = Cache::new(1024);
+        for s in ["a.b", "a.c", "a.b.c", "x.y"] {
+            c.insert(s, &result(0));
+        }
+        c.invalidate("a.b");
+        assert!(c.get("a.b").is_none());
+        assert!(c.get("a.c").is_some());
+        c.invalidate("a.>");
+        assert!(c.get("a.c").is_none());
+        assert!(c.get("a.b.c").is_none());
+        assert!(c.get("x.y").is_some());
+        c.invalidate("*.y");
+        assert_eq!(c.len(), 0);
+    }
+}

@@ -1,0 +1,435 @@
+//! One client connection: its read loop and how each op is handled.
+//!
+//! The hot path reads top to bottom: bytes arrive in `read_buf`, `scan_client` finds an op,
+//! a PUB is routed straight from the read buffer (`publish` -> `Sublist::matches` -> one
+//! `encode_msg` into each subscriber's outbound buffer), and the writers of the connections
+//! that received something are woken once per read batch, not once per message.
+
+use crate::config::Auth;
+use crate::error::ServerError;
+use crate::outbound::{run_writer, Outbound, Pushed};
+use crate::shared::Shared;
+use crate::sub::{Admit, SubRef, Subscription};
+use bytes::{Buf, BytesMut};
+use parking_lot::Mutex;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use sluice_protocol::headers::status;
+use sluice_protocol::parse::RawClientOp;
+use sluice_protocol::subject::{is_valid_literal_subject, is_valid_queue, is_valid_subject};
+use sluice_protocol::{
+    encode_err, encode_msg, scan_client, ByteStr, ClientOp, ConnectInfo, Parsed,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, trace};
+
+/// Smallest free space kept in the read buffer before each read.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The part of a connection other connections touch: its outbound buffer and its sid table.
+pub(crate) struct ClientHandle {
+    pub(crate) id: u64,
+    pub(crate) out: Outbound,
+    pub(crate) subs: Mutex<HashMap<ByteStr, SubRef>>,
+    /// The client sent `headers: true`: deliver HMSG, not MSG.
+    pub(crate) headers: AtomicBool,
+}
+
+/// The reader's own state.
+struct Conn {
+    shared: Arc<Shared>,
+    handle: Arc<ClientHandle>,
+    connected: bool,
+    verbose: bool,
+    pedantic: bool,
+    echo: bool,
+    no_responders: bool,
+    pings_out: u32,
+    trace: bool,
+    rng: SmallRng,
+    /// Connections that got data during this read batch and whose writers need a wake-up.
+    to_wake: Vec<Arc<ClientHandle>>,
+}
+
+/// Runs a connection to completion: INFO, then ops until EOF, a fatal error or cancellation.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    cancel: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.into_split();
+    let handle = Arc::new(ClientHandle {
+        id,
+        out: Outbound::new(shared.config.max_pending, cancel.clone()),
+        subs: Mutex::new(HashMap::new()),
+        headers: AtomicBool::new(false),
+    });
+    let info = shared.info_for(id, peer);
+    handle.out.push_now(|b| b.extend_from_slice(&info));
+    debug!(cid = id, %peer, "client connection created");
+
+    let writer_handle = handle.clone();
+    let deadline = shared.config.write_deadline;
+    let writer_task =
+        tokio::spawn(async move { run_writer(&writer_handle.out, writer, deadline).await });
+
+    let mut conn = Conn {
+        shared: shared.clone(),
+        handle: handle.clone(),
+        connected: false,
+        verbose: false,
+        pedantic: false,
+        echo: true,
+        no_responders: false,
+        pings_out: 0,
+        trace: tracing::enabled!(tracing::Level::TRACE),
+        rng: SmallRng::from_entropy(),
+        to_wake: Vec::new(),
+    };
+    let auth_required = shared.config.auth != Auth::None;
+    let auth_timer = tokio::time::sleep(shared.config.auth_timeout);
+    tokio::pin!(auth_timer);
+    let period = shared.config.ping_interval;
+    let mut ping_timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+
+    let reason: &str = loop {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break if handle.out.is_slow() { "slow consumer" } else { "closed" },
+            r = reader.read_buf(&mut buf) => match r {
+                Ok(0) => break "client closed connection",
+                Ok(_) => {
+                    let result = conn.process(&mut buf);
+                    conn.wake_all();
+                    if let Err(e) = result {
+                        debug!(cid = id, error = %e, "closing after protocol error");
+                        conn.fail(e);
+                        break "protocol error";
+                    }
+                }
+                Err(_) => break "read error",
+            },
+            _ = ping_timer.tick() => {
+                if conn.pings_out + 1 > shared.config.max_pings_out {
+                    conn.fail(ServerError::StaleConnection);
+                    break "stale connection";
+                }
+                conn.pings_out += 1;
+                conn.trace_out("PING");
+                handle.out.push_now(|b| b.extend_from_slice(b"PING\r\n"));
+            },
+            _ = &mut auth_timer, if auth_required && !conn.connected => {
+                conn.fail(ServerError::AuthTimeout);
+                break "authentication timeout";
+            },
+        }
+    };
+    debug!(cid = id, %peer, reason, "client connection closing");
+    cancel.cancel();
+    conn.unsubscribe_all();
+    let _ = writer_task.await;
+    shared.client_closed();
+}
+
+impl Conn {
+    /// Handles every complete op in `buf`, leaving an incomplete tail in place.
+    fn process(&mut self, buf: &mut BytesMut) -> Result<(), ServerError> {
+        loop {
+            let parsed = scan_client(buf, &self.shared.limits)?;
+            match parsed {
+                Parsed::Incomplete => return Ok(()),
+                Parsed::Blank { len } => buf.advance(len),
+                Parsed::Op {
+                    op:
+                        RawClientOp::Pub {
+                            subject,
+                            reply,
+                            headers,
+                            payload,
+                        },
+                    len,
+                } => {
+                    if self.trace {
+                        self.trace_in(&buf[..len]);
+                    }
+                    if !self.connected && self.shared.auth_required() {
+                        return Err(ServerError::AuthorizationViolation);
+                    }
+                    if headers.is_some() && !self.handle.headers.load(Ordering::Relaxed) {
+                        return Err(ServerError::HeadersNotNegotiated);
+                    }
+                    let subject = subject.text_in(buf);
+                    if self.pedantic && !is_valid_literal_subject(subject) {
+                        self.send_err(&ServerError::InvalidPublishSubject);
+                    } else {
+                        self.publish(
+                            subject,
+                            reply.map(|r| r.text_in(buf)),
+                            headers.map(|h| h.get(buf)),
+                            payload.get(buf),
+                        );
+                        self.ok();
+                    }
+                    buf.advance(len);
+                }
+                Parsed::Op { op, len } => {
+                    let frame = buf.split_to(len).freeze();
+                    if self.trace {
+                        self.trace_in(&frame);
+                    }
+                    self.handle_op(op.resolve(&frame))?;
+                }
+            }
+        }
+    }
+
+    fn handle_op(&mut self, op: ClientOp) -> Result<(), ServerError> {
+        if !self.connected && self.shared.auth_required() && !matches!(op, ClientOp::Connect(_)) {
+            return Err(ServerError::AuthorizationViolation);
+        }
+        match op {
+            ClientOp::Connect(info) => self.connect(&info)?,
+            ClientOp::Ping => {
+                self.trace_out("PONG");
+                self.push_own(|b| b.extend_from_slice(b"PONG\r\n"));
+            }
+            ClientOp::Pong => self.pings_out = 0,
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.subscribe(subject, queue, sid),
+            ClientOp::Unsub { sid, max } => {
+                self.unsubscribe(&sid, max);
+                self.ok();
+            }
+            // PUB and HPUB are routed from the read buffer in `process`.
+            ClientOp::Pub { .. } | ClientOp::Hpub { .. } => unreachable!("routed in process"),
+        }
+        Ok(())
+    }
+
+    fn connect(&mut self, info: &ConnectInfo) -> Result<(), ServerError> {
+        let authorized = match &self.shared.config.auth {
+            Auth::None => true,
+            Auth::UserPass { user, pass } => {
+                info.user.as_deref() == Some(user) && info.pass.as_deref() == Some(pass)
+            }
+            Auth::Token(token) => info.auth_token.as_deref() == Some(token),
+        };
+        if !authorized {
+            return Err(ServerError::AuthorizationViolation);
+        }
+        self.connected = true;
+        self.verbose = info.verbose;
+        self.pedantic = info.pedantic;
+        self.echo = info.echo;
+        let headers = info.headers.unwrap_or(false);
+        self.handle.headers.store(headers, Ordering::Relaxed);
+        self.no_responders = headers && info.no_responders.unwrap_or(false);
+        debug!(
+            cid = self.handle.id,
+            name = info.name.as_deref().unwrap_or(""),
+            lang = info.lang.as_deref().unwrap_or(""),
+            version = info.version.as_deref().unwrap_or(""),
+            "client connected"
+        );
+        self.ok();
+        Ok(())
+    }
+
+    fn subscribe(&mut self, subject: ByteStr, queue: Option<ByteStr>, sid: ByteStr) {
+        if !is_valid_subject(&subject) {
+            self.send_err(&ServerError::InvalidSubject);
+            return;
+        }
+        if queue.as_deref().is_some_and(|q| !is_valid_queue(q)) {
+            self.send_err(&ServerError::InvalidQueue);
+            return;
+        }
+        {
+            let mut subs = self.handle.subs.lock();
+            if let std::collections::hash_map::Entry::Vacant(slot) = subs.entry(sid.clone()) {
+                let sub = Arc::new(Subscription::new(
+                    self.handle.clone(),
+                    sid,
+                    subject.clone(),
+                    queue.clone(),
+                ));
+                if self
+                    .shared
+                    .sublist
+                    .insert(&subject, queue.as_deref(), sub.clone())
+                    .is_err()
+                {
+                    drop(subs);
+                    self.send_err(&ServerError::InvalidSubject);
+                    return;
+                }
+                slot.insert(sub);
+            }
+        }
+        self.ok();
+    }
+
+    fn unsubscribe(&mut self, sid: &ByteStr, max: Option<u64>) {
+        let sub = self.handle.subs.lock().get(sid).cloned();
+        let Some(sub) = sub else { return };
+        if let Some(max) = max.filter(|&m| m > 0) {
+            if !sub.set_max(max) {
+                return;
+            }
+        }
+        self.shared.remove_sub(&sub);
+    }
+
+    /// Routes one message from this connection to every matching subscription.
+    #[inline]
+    fn publish(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        let result = self.shared.sublist.matches(subject);
+        if result.is_empty() {
+            if let Some(reply) = reply {
+                if self.no_responders {
+                    self.no_responders(reply);
+                }
+            }
+            return;
+        }
+        for sub in &result.plain {
+            self.deliver(sub, subject, reply, headers, payload);
+        }
+        for group in &result.queues {
+            let sub = group.pick(&mut self.rng);
+            self.deliver(sub, subject, reply, headers, payload);
+        }
+    }
+
+    #[inline]
+    fn deliver(
+        &mut self,
+        sub: &SubRef,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        let target = &sub.client;
+        if !self.echo && target.id == self.handle.id {
+            return;
+        }
+        match sub.admit() {
+            Admit::Yes => {}
+            Admit::Last => self.shared.remove_sub(sub),
+            Admit::No => return,
+        }
+        let headers = headers.filter(|_| target.headers.load(Ordering::Relaxed));
+        if self.trace {
+            trace!(
+                cid = target.id,
+                "->> [MSG {subject} {} {}]",
+                sub.sid,
+                payload.len()
+            );
+        }
+        let pushed = target
+            .out
+            .push(|b| encode_msg(b, subject, &sub.sid, reply, headers, payload));
+        if pushed == Pushed::NeedsWake && !self.to_wake.iter().any(|c| Arc::ptr_eq(c, target)) {
+            self.to_wake.push(target.clone());
+        }
+    }
+
+    /// A request nobody listens to: tell the requester with a 503 status on its reply
+    /// subscription, as nats-server does.
+    fn no_responders(&mut self, reply: &str) {
+        let matches = self.shared.sublist.matches(reply);
+        let me = self.handle.id;
+        let own = matches
+            .plain
+            .iter()
+            .chain(matches.queues.iter().flat_map(|g| g.members.iter()))
+            .find(|s| s.client.id == me)
+            .cloned();
+        if let Some(sub) = own {
+            let mut hdr = BytesMut::new();
+            sluice_protocol::HeaderMap::with_status(status::NO_RESPONDERS, None).encode(&mut hdr);
+            self.push_own(|b| encode_msg(b, reply, &sub.sid, None, Some(&hdr), b""));
+        }
+    }
+
+    /// Appends to this connection's own outbound buffer; the writer is woken after the batch.
+    fn push_own(&mut self, encode: impl FnOnce(&mut BytesMut)) {
+        if self.handle.out.push(encode) == Pushed::NeedsWake
+            && !self.to_wake.iter().any(|c| Arc::ptr_eq(c, &self.handle))
+        {
+            self.to_wake.push(self.handle.clone());
+        }
+    }
+
+    fn ok(&mut self) {
+        if self.verbose {
+            self.trace_out("+OK");
+            self.push_own(|b| b.extend_from_slice(b"+OK\r\n"));
+        }
+    }
+
+    fn send_err(&mut self, err: &ServerError) {
+        self.trace_out(&format!("-ERR '{err}'"));
+        self.push_own(|b| encode_err(b, &err.to_string()));
+    }
+
+    /// Sends a fatal error and closes the connection after flushing.
+    fn fail(&mut self, err: ServerError) {
+        self.trace_out(&format!("-ERR '{err}'"));
+        self.handle.out.close_with(&err);
+    }
+
+    fn wake_all(&mut self) {
+        for c in self.to_wake.drain(..) {
+            c.out.wake();
+        }
+    }
+
+    fn unsubscribe_all(&mut self) {
+        let subs: Vec<SubRef> = self.handle.subs.lock().drain().map(|(_, s)| s).collect();
+        for sub in subs {
+            self.shared
+                .sublist
+                .remove(&sub.subject, sub.queue.as_deref(), &sub);
+        }
+    }
+
+    fn trace_in(&self, frame: &[u8]) {
+        let line_end = frame
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(frame.len());
+        let line = String::from_utf8_lossy(&frame[..line_end]);
+        trace!(cid = self.handle.id, "<<- [{}]", line.trim_end());
+    }
+
+    fn trace_out(&self, what: &str) {
+        if self.trace {
+            trace!(cid = self.handle.id, "->> [{what}]");
+        }
+    }
+}

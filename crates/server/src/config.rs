@@ -1,0 +1,66 @@
+//! Server configuration: every knob the server reads, with nats-server's defaults.
+
+use std::time::Duration;
+
+/// How clients must authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Auth {
+    /// Anyone may connect.
+    #[default]
+    None,
+    /// CONNECT must carry this user and password.
+    UserPass { user: String, pass: String },
+    /// CONNECT must carry this auth_token.
+    Token(String),
+}
+
+/// Everything the server needs to run. `Default` gives nats-server's defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (nats-server: `-a`, default 0.0.0.0).
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (nats-server: `-p`, default 4222).
+    pub port: u16,
+    /// Name advertised in INFO; defaults to the server id.
+    pub server_name: Option<String>,
+    /// Largest payload a client may publish (advertised in INFO).
+    pub max_payload: usize,
+    /// Longest control line accepted.
+    pub max_control_line: usize,
+    /// Outbound bytes a client may have pending before it is a slow consumer.
+    pub max_pending: usize,
+    /// Most concurrent client connections.
+    pub max_connections: usize,
+    /// How often the server PINGs an idle client.
+    pub ping_interval: Duration,
+    /// Unanswered PINGs before the client is closed as stale.
+    pub max_pings_out: u32,
+    /// How long a client has to send CONNECT when auth is required.
+    pub auth_timeout: Duration,
+    /// How long one socket write may block before the client is closed as a slow consumer.
+    pub write_deadline: Duration,
+    /// Authentication.
+    pub auth: Auth,
+    /// Advertise JetStream in INFO (set by the stream layer when it is on).
+    pub jetstream: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "0.0.0.0".into(),
+            port: 4222,
+            server_name: None,
+            max_payload: sluice_protocol::limits::DEFAULT_MAX_PAYLOAD,
+            max_control_line: sluice_protocol::limits::DEFAULT_MAX_CONTROL_LINE,
+            max_pending: 64 * 1024 * 1024,
+            max_connections: 64 * 1024,
+            ping_interval: Duration::from_secs(120),
+            max_pings_out: 2,
+            auth_timeout: Duration::from_secs(2),
+            write_deadline: Duration::from_secs(10),
+            auth: Auth::None,
+            jetstream: false,
+        }
+    }
+}

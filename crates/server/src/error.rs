@@ -1,0 +1,55 @@
+//! The server's errors and the one place they become `-ERR` text.
+//!
+//! `Display` is exactly what nats-server sends inside `-ERR '...'` for the same fault;
+//! [`ServerError::is_fatal`] says whether nats-server closes the connection after it.
+
+use sluice_protocol::ProtocolError;
+use thiserror::Error;
+
+/// Everything that makes the server send `-ERR` to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ServerError {
+    /// The client broke the wire protocol.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// SUB with an invalid subject (or, in pedantic mode, PUB with one).
+    #[error("Invalid Subject")]
+    InvalidSubject,
+    /// Pedantic PUB to a subject with wildcards or empty tokens.
+    #[error("Invalid Publish Subject")]
+    InvalidPublishSubject,
+    /// SUB with an invalid queue group name.
+    #[error("Invalid Queue Name")]
+    InvalidQueue,
+    /// Missing or wrong credentials, or an op before CONNECT on a server requiring auth.
+    #[error("Authorization Violation")]
+    AuthorizationViolation,
+    /// No CONNECT within the auth timeout.
+    #[error("Authentication Timeout")]
+    AuthTimeout,
+    /// Too many unanswered PINGs.
+    #[error("Stale Connection")]
+    StaleConnection,
+    /// Pending outbound bytes over max_pending, or a write stuck past the write deadline.
+    #[error("Slow Consumer")]
+    SlowConsumer,
+    /// max_connections reached.
+    #[error("maximum connections exceeded")]
+    MaxConnections,
+    /// CONNECT came a second time with different credentials or the client sent a payload of
+    /// a type it did not negotiate (HPUB without `headers: true`).
+    #[error("Unknown Protocol Operation")]
+    HeadersNotNegotiated,
+}
+
+impl ServerError {
+    /// True if nats-server closes the connection after sending this error.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(
+            self,
+            ServerError::InvalidSubject
+                | ServerError::InvalidPublishSubject
+                | ServerError::InvalidQueue
+        )
+    }
+}

@@ -1,0 +1,113 @@
+//! State every connection shares: config, the subscription registry, INFO, counters.
+
+use crate::config::{Auth, ServerConfig};
+use crate::sub::SubRef;
+use crate::{NATS_COMPAT_VERSION, SLUICE_VERSION};
+use rand::Rng;
+use sluice_protocol::{Limits, ServerInfo};
+use sluice_router::Sublist;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    pub(crate) limits: Limits,
+    pub(crate) sublist: Sublist<SubRef>,
+    pub(crate) server_id: String,
+    info: ServerInfo,
+    clients: AtomicUsize,
+    next_cid: AtomicU64,
+}
+
+/// A server id in nats-server's shape: 'N' and 55 base32 characters.
+fn new_server_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::thread_rng();
+    std::iter::once('N')
+        .chain((0..55).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char))
+        .collect()
+}
+
+impl Shared {
+    pub(crate) fn new(config: ServerConfig, port: u16) -> Shared {
+        let server_id = new_server_id();
+        let info = ServerInfo {
+            server_id: server_id.clone(),
+            server_name: config
+                .server_name
+                .clone()
+                .unwrap_or_else(|| server_id.clone()),
+            version: NATS_COMPAT_VERSION.to_owned(),
+            proto: 1,
+            go: None,
+            host: config.host.clone(),
+            port,
+            headers: true,
+            max_payload: config.max_payload as u64,
+            auth_required: config.auth != Auth::None,
+            jetstream: config.jetstream,
+            sluice_version: Some(SLUICE_VERSION.to_owned()),
+            ..ServerInfo::default()
+        };
+        Shared {
+            limits: Limits {
+                max_control_line: config.max_control_line,
+                max_payload: config.max_payload,
+            },
+            config,
+            sublist: Sublist::new(),
+            server_id,
+            info,
+            clients: AtomicUsize::new(0),
+            next_cid: AtomicU64::new(1),
+        }
+    }
+
+    pub(crate) fn auth_required(&self) -> bool {
+        self.info.auth_required
+    }
+
+    /// The INFO line for a new client, with its id and address filled in.
+    pub(crate) fn info_for(&self, cid: u64, peer: SocketAddr) -> Vec<u8> {
+        let mut info = self.info.clone();
+        info.client_id = Some(cid);
+        info.client_ip = Some(peer.ip().to_string());
+        let mut line = b"INFO ".to_vec();
+        line.extend_from_slice(&serde_json::to_vec(&info).expect("INFO serializes"));
+        line.extend_from_slice(b"\r\n");
+        line
+    }
+
+    /// Reserves a connection slot and an id, or `None` at max_connections.
+    pub(crate) fn client_opened(&self) -> Option<u64> {
+        let n = self.clients.fetch_add(1, Ordering::AcqRel);
+        if n >= self.config.max_connections {
+            self.clients.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(self.next_cid.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn client_closed(&self) {
+        self.clients.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Id for a connection that is refused (so logs can still name it).
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_cid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Removes a subscription from the registry and from its connection's sid table.
+    pub(crate) fn remove_sub(&self, sub: &SubRef) {
+        {
+            let mut subs = sub.client.subs.lock();
+            if subs
+                .get(&sub.sid)
+                .is_some_and(|s| std::sync::Arc::ptr_eq(s, sub))
+            {
+                subs.remove(&sub.sid);
+            }
+        }
+        self.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test Sluice has, installing what they need first (nats-server, the reference
+# server the differential tests compare against). Safe to run on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v nats-server >/dev/null 2>&1; then
+    echo "== installing nats-server (reference server for differential tests)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+fi
+nats-server --version
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo build (the binary the integration tests start)"
+cargo build -p sluice
+
+echo "== cargo test"
+cargo test --workspace -- --test-threads=4
