@@ -1,1 +1,119 @@
-fn main() {}
+//! The `sluice` binary: a NATS-protocol broker that starts like nats-server.
+//!
+//! Owns: reading nats-server's command-line flags (in its spellings) into a
+//! [`ServerConfig`], refusing flags for features this build lacks before binding, setting
+//! up logging, printing the startup lines test harnesses read (`Listening for client
+//! connections on HOST:PORT`, `Server is ready`), turning SIGINT/SIGTERM into a graceful
+//! shutdown, and the exit code: 0 ok, 1 runtime error, 2 usage error.
+//!
+//! Must never: hold protocol, routing, connection, auth or stream logic. All of that lives
+//! in the library crates (sluice-protocol, sluice-server, sluice-stream); this crate only
+//! wires them together.
+
+mod args;
+mod logging;
+mod signals;
+
+use args::Cli;
+use logging::LogOptions;
+use signals::Signals;
+use sluice_server::{CancellationToken, Server, ServerConfig, NATS_COMPAT_VERSION, SLUICE_VERSION};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+use tracing::{error, info};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from_os(std::env::args_os());
+    if cli.version {
+        // Not println!: that panics if stdout is closed (`sluice -v | true`).
+        let _ = writeln!(std::io::stdout(), "{}", Cli::version_line());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(unavailable) = cli.unavailable() {
+        eprintln!("sluice: error: {unavailable}");
+        return ExitCode::FAILURE;
+    }
+    let log = LogOptions {
+        debug: cli.debug,
+        trace: cli.trace,
+        file: cli.log.clone(),
+    };
+    if let Err(e) = logging::init(&log) {
+        eprintln!("sluice: error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))
+        .and_then(|runtime| {
+            let result = runtime.block_on(serve(cli.server_config()));
+            // Don't let a stuck task hold the exit up: `run` has already had its grace period.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            result
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            if log.file.is_some() {
+                // The log line went to the file; say it where the operator is looking too.
+                eprintln!("sluice: error: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Binds, announces, and serves until a signal asks for shutdown.
+async fn serve(config: ServerConfig) -> Result<(), String> {
+    let signals = Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    info!("Starting sluice");
+    info!("  Version:  {SLUICE_VERSION} (nats-server compatible {NATS_COMPAT_VERSION})");
+    let name = config.server_name.clone();
+    let wanted = host_port(&config.host, config.port);
+    let server = Server::bind(config)
+        .await
+        .map_err(|e| format!("Error listening on port: {wanted}, \"{e}\""))?;
+    info!(
+        "  Name:     {}",
+        name.as_deref().unwrap_or(server.server_id())
+    );
+    info!("  ID:       {}", server.server_id());
+    info!(
+        "Listening for client connections on {}",
+        server.local_addr()
+    );
+    info!("Server is ready");
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals.watch(shutdown.clone()));
+    server
+        .run(shutdown)
+        .await
+        .map_err(|e| format!("server stopped with an error: {e}"))?;
+    info!("Server Exiting..");
+    Ok(())
+}
+
+/// `host:port`, with an IPv6 host in brackets.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_port;
+
+    #[test]
+    fn host_port_brackets_ipv6() {
+        assert_eq!(host_port("0.0.0.0", 4222), "0.0.0.0:4222");
+        assert_eq!(host_port("::", 4222), "[::]:4222");
+        assert_eq!(host_port("localhost", 1), "localhost:1");
+    }
+}

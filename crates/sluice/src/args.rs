@@ -1,0 +1,866 @@
+//! Command-line flags: nats-server's spellings, parsed by clap.
+//!
+//! nats-server parses its flags with Go's `flag` package, where `-js`, `--js`, `-js=true`,
+//! `-sd DIR`, `-sd=DIR` and `--store_dir=DIR` are all the same thing and a flag that takes a
+//! value takes the next argument whatever it looks like (`-p -1`). clap has no single-dash
+//! long flags, so [`normalize`] first rewrites every Go spelling of a known flag into one
+//! canonical clap spelling (`--long` or `--long=value`), and [`Cli`] parses the result.
+//! Unknown flags pass through (single-dash long ones as `--name`) so that clap rejects them
+//! with its usual message.
+
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+use sluice_server::{Auth, ServerConfig};
+use std::ffi::OsString;
+
+/// What a Go-style flag name stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Takes a value: `-f v`, `-f=v`, `--f v`, `--f=v`.
+    Value,
+    /// A boolean: `-f`, `-f=true`, `-f=false` (never takes the next argument).
+    Bool,
+    /// clap's help flag: `-h`, `-help`, `--help`.
+    Help,
+}
+
+/// One nats-server flag name and what it becomes for clap.
+struct Spec {
+    /// Every spelling nats-server accepts for it, without dashes.
+    names: &'static [&'static str],
+    /// The canonical clap long names it expands to (more than one for `-DV`).
+    longs: &'static [&'static str],
+    kind: Kind,
+}
+
+const fn spec(names: &'static [&'static str], longs: &'static [&'static str], kind: Kind) -> Spec {
+    Spec { names, longs, kind }
+}
+
+/// Every flag sluice knows, spelled as nats-server spells it.
+const FLAGS: &[Spec] = &[
+    spec(&["a", "addr", "net"], &["addr"], Kind::Value),
+    spec(&["p", "port"], &["port"], Kind::Value),
+    spec(&["n", "name", "server_name"], &["name"], Kind::Value),
+    spec(&["user"], &["user"], Kind::Value),
+    spec(&["pass"], &["pass"], Kind::Value),
+    spec(&["auth"], &["auth"], Kind::Value),
+    spec(&["js", "jetstream"], &["jetstream"], Kind::Bool),
+    spec(&["sd", "store_dir"], &["store_dir"], Kind::Value),
+    spec(&["m", "http_port"], &["http_port"], Kind::Value),
+    spec(&["c", "config"], &["config"], Kind::Value),
+    spec(&["l", "log"], &["log"], Kind::Value),
+    spec(&["D", "debug"], &["debug"], Kind::Bool),
+    spec(&["V", "trace"], &["trace"], Kind::Bool),
+    // nats-server's -VV/-DVV also trace the system account; sluice has none, so they are
+    // plain -V/-DV here.
+    spec(&["VV"], &["trace"], Kind::Bool),
+    spec(&["DV", "DVV"], &["debug", "trace"], Kind::Bool),
+    spec(&["v", "version"], &["version"], Kind::Bool),
+    spec(&["h", "help"], &["help"], Kind::Help),
+];
+
+fn lookup(name: &str) -> Option<&'static Spec> {
+    FLAGS.iter().find(|s| s.names.contains(&name))
+}
+
+/// Rewrites Go-style flag spellings into clap's. `args` includes the program name.
+///
+/// - a value flag becomes `--long=value`, taking its value from `=value` or else from the
+///   next argument, whatever that looks like (`-p -1` is port -1, as in Go);
+/// - a bool flag becomes `--long` or `--long=value` (`-D=false`), and `-DV` both flags;
+/// - an unknown single-dash long flag `-bogus` becomes `--bogus`, so clap names it whole;
+/// - `--`, and the first argument that is not a flag, end flag parsing as in Go: they and
+///   everything after pass through unchanged (and clap rejects them: sluice takes no
+///   positional arguments).
+pub fn normalize<I, T>(args: I) -> Vec<OsString>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let mut args = args.into_iter().map(Into::into);
+    let mut out: Vec<OsString> = args.next().into_iter().collect();
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            // Not UTF-8, so not a flag name of ours; clap will say what it makes of it.
+            out.push(arg);
+            continue;
+        };
+        if text == "--" || text == "-" || !text.starts_with('-') {
+            out.push(arg);
+            out.extend(args);
+            break;
+        }
+        let body = text.strip_prefix("--").unwrap_or(&text[1..]);
+        let (name, value) = match body.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (body, None),
+        };
+        let Some(spec) = lookup(name) else {
+            // Unknown: let clap reject it, naming it the way Go would have read it.
+            let single_dash_long = !text.starts_with("--") && name.chars().count() > 1;
+            out.push(if single_dash_long {
+                format!("-{text}").into()
+            } else {
+                arg
+            });
+            continue;
+        };
+        match spec.kind {
+            Kind::Value => {
+                let long = spec.longs[0];
+                match value.map(OsString::from).or_else(|| args.next()) {
+                    Some(value) => {
+                        let mut joined = OsString::from(format!("--{long}="));
+                        joined.push(&value);
+                        out.push(joined);
+                    }
+                    // No value left: clap reports the missing value.
+                    None => out.push(format!("--{long}").into()),
+                }
+            }
+            Kind::Bool => {
+                for long in spec.longs {
+                    out.push(match value {
+                        Some(value) => format!("--{long}={value}").into(),
+                        None => format!("--{long}").into(),
+                    });
+                }
+            }
+            Kind::Help => {
+                if value.map(parse_go_bool) != Some(Ok(false)) {
+                    out.push("--help".into());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Go's `strconv.ParseBool`: the spellings a Go bool flag accepts after `=`.
+pub fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("invalid boolean value {s:?} (use true or false)")),
+    }
+}
+
+/// nats-server's default client port.
+pub const DEFAULT_PORT: u16 = 4222;
+
+/// nats-server's client port: `-1` asks for a random free port (its RANDOM_PORT) and becomes
+/// 0, which the server binds as "any free port"; `0` means the default port, as in nats-server.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    match s.trim() {
+        // As nats-server: -1 is RANDOM_PORT, 0 means "the default port".
+        "-1" => Ok(0),
+        "0" => Ok(DEFAULT_PORT),
+        t => t
+            .parse::<u16>()
+            .map_err(|_| format!("{s:?} is not a port (use 0-65535, or -1 for a random port)")),
+    }
+}
+
+/// sluice's flags, spelled as nats-server spells them. Parse with [`Cli::parse_from_os`],
+/// which runs [`normalize`] first.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sluice",
+    about = "Sluice: a NATS-protocol message broker, a drop-in replacement for nats-server.",
+    disable_version_flag = true,
+    disable_help_flag = true,
+    args_override_self = true,
+    after_help = "Flags may be written as nats-server (Go) writes them: -f v, -f=v, --f v, \
+                  --f=v, and -js, -sd, -DV as single-dash long flags."
+)]
+pub struct Cli {
+    /// Bind to host address (also --net)
+    #[arg(
+        short = 'a',
+        long = "addr",
+        value_name = "HOST",
+        default_value = "0.0.0.0",
+        help_heading = "Server Options"
+    )]
+    pub addr: String,
+
+    /// Use port for clients; -1 picks a random free port (0 means the default, 4222)
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "PORT",
+        default_value = "4222",
+        value_parser = parse_port,
+        allow_negative_numbers = true,
+        help_heading = "Server Options",
+    )]
+    pub port: u16,
+
+    /// Server name (also --server_name) [default: the server id]
+    #[arg(
+        short = 'n',
+        long = "name",
+        value_name = "NAME",
+        help_heading = "Server Options"
+    )]
+    pub name: Option<String>,
+
+    /// Use port for http monitoring (not available yet)
+    #[arg(
+        short = 'm',
+        long = "http_port",
+        value_name = "PORT",
+        allow_negative_numbers = true,
+        help_heading = "Server Options"
+    )]
+    pub http_port: Option<i32>,
+
+    /// Configuration file (not available yet)
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        help_heading = "Server Options"
+    )]
+    pub config: Option<String>,
+
+    /// File to redirect log output to (appended)
+    #[arg(
+        short = 'l',
+        long = "log",
+        value_name = "FILE",
+        help_heading = "Logging Options"
+    )]
+    pub log: Option<std::path::PathBuf>,
+
+    /// Enable debugging output
+    #[arg(
+        short = 'D',
+        long = "debug",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = parse_go_bool,
+        hide_default_value = true,
+        help_heading = "Logging Options",
+    )]
+    pub debug: bool,
+
+    /// Trace the raw protocol (-DV: debug and trace)
+    #[arg(
+        short = 'V',
+        long = "trace",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = parse_go_bool,
+        hide_default_value = true,
+        help_heading = "Logging Options",
+    )]
+    pub trace: bool,
+
+    /// Enable JetStream functionality (also -js; not available yet)
+    #[arg(
+        long = "jetstream",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = parse_go_bool,
+        hide_default_value = true,
+        help_heading = "JetStream Options",
+    )]
+    pub jetstream: bool,
+
+    /// Set the storage directory (also -sd; not available yet)
+    #[arg(
+        long = "store_dir",
+        value_name = "DIR",
+        help_heading = "JetStream Options"
+    )]
+    pub store_dir: Option<String>,
+
+    /// User required for connections (needs --pass)
+    #[arg(
+        long = "user",
+        value_name = "USER",
+        requires = "pass",
+        help_heading = "Authorization Options"
+    )]
+    pub user: Option<String>,
+
+    /// Password required for connections (needs --user)
+    #[arg(
+        long = "pass",
+        value_name = "PASSWORD",
+        requires = "user",
+        help_heading = "Authorization Options"
+    )]
+    pub pass: Option<String>,
+
+    /// Authorization token required for connections (not with --user/--pass)
+    #[arg(
+        long = "auth",
+        value_name = "TOKEN",
+        conflicts_with_all = ["user", "pass"],
+        help_heading = "Authorization Options",
+    )]
+    pub auth: Option<String>,
+
+    /// Show this message
+    #[arg(short = 'h', long = "help", action = ArgAction::Help, help_heading = "Common Options")]
+    help: Option<bool>,
+
+    /// Show version
+    #[arg(
+        short = 'v',
+        long = "version",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = parse_go_bool,
+        hide_default_value = true,
+        help_heading = "Common Options",
+    )]
+    pub version: bool,
+}
+
+/// A flag sluice recognises but cannot honour in this build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable {
+    /// The flag as nats-server spells it, e.g. `-js/--jetstream`.
+    pub flag: &'static str,
+    /// Why it cannot be honoured.
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.flag, self.reason)
+    }
+}
+
+const NO_JETSTREAM: &str =
+    "JetStream is not available yet in this build of sluice (the stream layer is not built)";
+
+impl Cli {
+    /// Normalizes `args` (program name first) and parses them; on a usage error, or for
+    /// `--help`, clap prints its message and exits (2, or 0 for help).
+    pub fn parse_from_os<I, T>(args: I) -> Cli
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        match Cli::try_parse_from_os(args) {
+            Ok(cli) => cli,
+            Err(e) => e.exit(),
+        }
+    }
+
+    /// Like [`Cli::parse_from_os`] but returns clap's error instead of exiting.
+    pub fn try_parse_from_os<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let args = normalize(args);
+        let mut matches = Cli::command().try_get_matches_from(args)?;
+        Cli::from_arg_matches_mut(&mut matches)
+    }
+
+    /// The first flag given that this build cannot honour, if any. Checked before binding.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        if self.jetstream {
+            return Some(Unavailable {
+                flag: "-js/--jetstream",
+                reason: NO_JETSTREAM,
+            });
+        }
+        if self.store_dir.as_deref().is_some_and(|d| !d.is_empty()) {
+            return Some(Unavailable {
+                flag: "-sd/--store_dir",
+                reason: NO_JETSTREAM,
+            });
+        }
+        // nats-server treats http_port 0 as "monitoring off".
+        if self.http_port.is_some_and(|p| p != 0) {
+            return Some(Unavailable {
+                flag: "-m/--http_port",
+                reason: "HTTP monitoring is not available yet in this build of sluice \
+                         (the monitoring endpoints are not built)",
+            });
+        }
+        if self.config.as_deref().is_some_and(|c| !c.is_empty()) {
+            return Some(Unavailable {
+                flag: "-c/--config",
+                reason: "configuration files are not supported yet in this build of sluice; \
+                         use command-line flags",
+            });
+        }
+        None
+    }
+
+    /// The server configuration these flags describe; everything not set by a flag keeps
+    /// nats-server's default.
+    pub fn server_config(&self) -> ServerConfig {
+        let auth = match (&self.user, &self.pass, &self.auth) {
+            (Some(user), Some(pass), _) => Auth::UserPass {
+                user: user.clone(),
+                pass: pass.clone(),
+            },
+            (_, _, Some(token)) => Auth::Token(token.clone()),
+            _ => Auth::None,
+        };
+        ServerConfig {
+            host: self.addr.clone(),
+            port: self.port,
+            server_name: self.name.clone().filter(|n| !n.is_empty()),
+            auth,
+            ..ServerConfig::default()
+        }
+    }
+
+    /// The line `--version` prints.
+    pub fn version_line() -> String {
+        format!(
+            "sluice v{} (nats-server compatible v{})",
+            sluice_server::SLUICE_VERSION,
+            sluice_server::NATS_COMPAT_VERSION
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalize(std::iter::once("sluice").chain(args.iter().copied()))
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    fn try_from_strs(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from_os(std::iter::once("sluice").chain(args.iter().copied()))
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        try_from_strs(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    fn parse_err(args: &[&str]) -> clap::Error {
+        match try_from_strs(args) {
+            Ok(cli) => panic!("{args:?} parsed as {cli:?}"),
+            Err(e) => e,
+        }
+    }
+
+    // ---- normalize ----
+
+    #[test]
+    fn normalize_keeps_program_name_and_empty_args() {
+        assert_eq!(normalize(["sluice"]), vec![OsString::from("sluice")]);
+        assert!(norm(&[]).is_empty());
+    }
+
+    #[test]
+    fn normalize_single_dash_long_bools() {
+        assert_eq!(norm(&["-js"]), ["--jetstream"]);
+        assert_eq!(norm(&["--js"]), ["--jetstream"]);
+        assert_eq!(norm(&["-jetstream"]), ["--jetstream"]);
+        assert_eq!(norm(&["--jetstream"]), ["--jetstream"]);
+    }
+
+    #[test]
+    fn normalize_value_flags_every_spelling() {
+        for args in [
+            &["-sd=/x"][..],
+            &["-sd", "/x"],
+            &["--sd=/x"],
+            &["--sd", "/x"],
+            &["--store_dir=/x"],
+            &["--store_dir", "/x"],
+            &["-store_dir=/x"],
+        ] {
+            assert_eq!(norm(args), ["--store_dir=/x"], "{args:?}");
+        }
+        assert_eq!(norm(&["-p=4223"]), ["--port=4223"]);
+        assert_eq!(norm(&["--port", "4223"]), ["--port=4223"]);
+        assert_eq!(norm(&["-a=127.0.0.1"]), ["--addr=127.0.0.1"]);
+        assert_eq!(norm(&["--net", "::1"]), ["--addr=::1"]);
+        assert_eq!(norm(&["-server_name", "x"]), ["--name=x"]);
+    }
+
+    #[test]
+    fn normalize_value_takes_next_arg_whatever_it_looks_like() {
+        assert_eq!(norm(&["-p", "-1"]), ["--port=-1"]);
+        assert_eq!(norm(&["-n", "-js"]), ["--name=-js"]);
+        assert_eq!(norm(&["--pass", "--"]), ["--pass=--"]);
+    }
+
+    #[test]
+    fn normalize_value_keeps_equals_and_empty_values() {
+        assert_eq!(norm(&["--auth=a=b"]), ["--auth=a=b"]);
+        assert_eq!(norm(&["--user="]), ["--user="]);
+    }
+
+    #[test]
+    fn normalize_missing_value_is_left_for_clap() {
+        assert_eq!(norm(&["-p"]), ["--port"]);
+    }
+
+    #[test]
+    fn normalize_debug_trace_combinations() {
+        assert_eq!(norm(&["-DV"]), ["--debug", "--trace"]);
+        assert_eq!(norm(&["--DV"]), ["--debug", "--trace"]);
+        assert_eq!(norm(&["-DVV"]), ["--debug", "--trace"]);
+        assert_eq!(norm(&["-VV"]), ["--trace"]);
+        assert_eq!(norm(&["-D", "-V"]), ["--debug", "--trace"]);
+        assert_eq!(norm(&["-DV=false"]), ["--debug=false", "--trace=false"]);
+    }
+
+    #[test]
+    fn normalize_bool_values() {
+        assert_eq!(norm(&["-D=true"]), ["--debug=true"]);
+        assert_eq!(norm(&["--jetstream=false"]), ["--jetstream=false"]);
+        // A bool flag never takes the next argument.
+        assert_eq!(norm(&["-D", "false"]), ["--debug", "false"]);
+    }
+
+    #[test]
+    fn normalize_help_and_version() {
+        assert_eq!(norm(&["-h"]), ["--help"]);
+        assert_eq!(norm(&["-help"]), ["--help"]);
+        assert_eq!(norm(&["-h=false"]), Vec::<String>::new());
+        assert_eq!(norm(&["-v"]), ["--version"]);
+        assert_eq!(norm(&["-version"]), ["--version"]);
+    }
+
+    #[test]
+    fn normalize_unknown_flags_pass_through() {
+        assert_eq!(norm(&["--bogus"]), ["--bogus"]);
+        assert_eq!(norm(&["-bogus"]), ["--bogus"]);
+        assert_eq!(norm(&["-bogus=1"]), ["--bogus=1"]);
+        assert_eq!(norm(&["-x"]), ["-x"]);
+        assert_eq!(norm(&["--tls", "-p", "1"]), ["--tls", "--port=1"]);
+    }
+
+    #[test]
+    fn normalize_stops_at_first_non_flag_and_double_dash() {
+        assert_eq!(
+            norm(&["-js", "foo", "-p", "1"]),
+            ["--jetstream", "foo", "-p", "1"]
+        );
+        assert_eq!(norm(&["--", "-js"]), ["--", "-js"]);
+        assert_eq!(norm(&["-", "-js"]), ["-", "-js"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn normalize_passes_non_utf8_values_through() {
+        use std::os::unix::ffi::OsStringExt;
+        let path = OsString::from_vec(b"/tmp/\xff.log".to_vec());
+        let out = normalize([OsString::from("sluice"), "-l".into(), path.clone()]);
+        let mut expected = OsString::from("--log=");
+        expected.push(&path);
+        assert_eq!(out, [OsString::from("sluice"), expected]);
+    }
+
+    // ---- parsing ----
+
+    #[test]
+    fn defaults_match_nats_server() {
+        let cli = parse(&[]);
+        assert_eq!(cli.addr, "0.0.0.0");
+        assert_eq!(cli.port, 4222);
+        assert!(!cli.debug && !cli.trace && !cli.jetstream && !cli.version);
+        assert!(cli.name.is_none() && cli.log.is_none() && cli.unavailable().is_none());
+    }
+
+    #[test]
+    fn jetstream_spellings() {
+        for args in [
+            &["-js"][..],
+            &["--jetstream"],
+            &["--js"],
+            &["-jetstream=true"],
+        ] {
+            assert!(parse(args).jetstream, "{args:?}");
+        }
+        assert!(!parse(&["--jetstream=false"]).jetstream);
+        assert!(
+            !parse(&["-js", "-js=false"]).jetstream,
+            "last one wins, as in Go"
+        );
+    }
+
+    #[test]
+    fn store_dir_spellings() {
+        for args in [
+            &["-sd=/x"][..],
+            &["-sd", "/x"],
+            &["--store_dir=/x"],
+            &["--store_dir", "/x"],
+        ] {
+            assert_eq!(parse(args).store_dir.as_deref(), Some("/x"), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn port_spellings() {
+        for args in [
+            &["-p=4223"][..],
+            &["-p", "4223"],
+            &["--port", "4223"],
+            &["--port=4223"],
+        ] {
+            assert_eq!(parse(args).port, 4223, "{args:?}");
+        }
+        assert_eq!(parse(&["-p", "-1"]).port, 0);
+        assert_eq!(
+            parse(&["-p", "0"]).port,
+            DEFAULT_PORT,
+            "0 is the default port, as nats-server"
+        );
+        assert_eq!(parse(&["-p=-1"]).port, 0);
+        assert_eq!(parse(&["-p", "65535"]).port, 65535);
+    }
+
+    #[test]
+    fn bad_ports_are_rejected() {
+        for bad in ["-2", "65536", "abc", ""] {
+            assert_eq!(
+                parse_err(&["-p", bad]).kind(),
+                ErrorKind::ValueValidation,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_value_is_rejected() {
+        let err = parse_err(&["-p"]);
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn debug_and_trace_spellings() {
+        let both = |args: &[&str]| {
+            let c = parse(args);
+            (c.debug, c.trace)
+        };
+        assert_eq!(both(&["-DV"]), (true, true));
+        assert_eq!(both(&["-D", "-V"]), (true, true));
+        assert_eq!(both(&["--debug", "--trace"]), (true, true));
+        assert_eq!(both(&["-D"]), (true, false));
+        assert_eq!(both(&["-V"]), (false, true));
+        assert_eq!(both(&["-VV"]), (false, true));
+        assert_eq!(both(&["-DVV"]), (true, true));
+        assert_eq!(both(&["-D=true"]), (true, false));
+        assert_eq!(both(&["-D=1", "-V=F"]), (true, false));
+        assert_eq!(both(&["-DV", "-V=false"]), (true, false));
+    }
+
+    #[test]
+    fn bad_bool_value_is_rejected() {
+        assert_eq!(parse_err(&["-D=yes"]).kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn addr_and_name_spellings() {
+        for args in [
+            &["-a=127.0.0.1"][..],
+            &["-a", "127.0.0.1"],
+            &["--addr", "127.0.0.1"],
+            &["--net=127.0.0.1"],
+            &["-net", "127.0.0.1"],
+        ] {
+            assert_eq!(parse(args).addr, "127.0.0.1", "{args:?}");
+        }
+        for args in [
+            &["-n", "x"][..],
+            &["--name=x"],
+            &["--server_name", "x"],
+            &["-server_name=x"],
+        ] {
+            assert_eq!(parse(args).name.as_deref(), Some("x"), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn log_version_http_config_spellings() {
+        assert_eq!(
+            parse(&["-l", "/tmp/s.log"]).log.unwrap(),
+            std::path::Path::new("/tmp/s.log")
+        );
+        assert_eq!(
+            parse(&["--log=/tmp/s.log"]).log.unwrap(),
+            std::path::Path::new("/tmp/s.log")
+        );
+        assert!(parse(&["-v"]).version);
+        assert!(parse(&["--version"]).version);
+        assert_eq!(parse(&["-m", "8222"]).http_port, Some(8222));
+        assert_eq!(parse(&["--http_port=-1"]).http_port, Some(-1));
+        assert_eq!(parse(&["-c", "x.conf"]).config.as_deref(), Some("x.conf"));
+    }
+
+    #[test]
+    fn repeated_flags_last_wins_as_in_go() {
+        assert_eq!(parse(&["-p", "1", "-p", "2"]).port, 2);
+        assert_eq!(parse(&["-a", "x", "--net", "y"]).addr, "y");
+    }
+
+    #[test]
+    fn unknown_flags_are_rejected() {
+        for args in [
+            &["--bogus"][..],
+            &["-bogus"],
+            &["-x"],
+            &["--tls"],
+            &["-p", "1", "--bogus=2"],
+        ] {
+            assert_eq!(
+                parse_err(args).kind(),
+                ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+        }
+        let msg = parse_err(&["-bogus"]).to_string();
+        assert!(msg.contains("--bogus"), "{msg}");
+    }
+
+    #[test]
+    fn positional_arguments_are_rejected() {
+        assert_eq!(parse_err(&["foo"]).kind(), ErrorKind::UnknownArgument);
+        assert_eq!(parse_err(&["--", "-js"]).kind(), ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn help_is_displayed() {
+        assert_eq!(parse_err(&["-h"]).kind(), ErrorKind::DisplayHelp);
+        assert_eq!(parse_err(&["-help"]).kind(), ErrorKind::DisplayHelp);
+        assert_eq!(parse_err(&["--help"]).kind(), ErrorKind::DisplayHelp);
+    }
+
+    #[test]
+    fn user_and_pass_go_together() {
+        assert_eq!(
+            parse_err(&["--user", "u"]).kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            parse_err(&["--pass", "p"]).kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+        let cli = parse(&["--user", "u", "--pass", "p"]);
+        assert_eq!(
+            cli.server_config().auth,
+            Auth::UserPass {
+                user: "u".into(),
+                pass: "p".into()
+            }
+        );
+    }
+
+    #[test]
+    fn token_conflicts_with_user_pass() {
+        let err = parse_err(&["--user", "u", "--pass", "p", "--auth", "t"]);
+        assert_eq!(err.kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(
+            parse(&["--auth=t"]).server_config().auth,
+            Auth::Token("t".into())
+        );
+    }
+
+    // ---- what the flags mean ----
+
+    #[test]
+    fn server_config_mapping() {
+        let cfg = parse(&["-a", "127.0.0.1", "-p", "4333", "-n", "srv"]).server_config();
+        assert_eq!(cfg.host, "127.0.0.1");
+        assert_eq!(cfg.port, 4333);
+        assert_eq!(cfg.server_name.as_deref(), Some("srv"));
+        assert_eq!(cfg.auth, Auth::None);
+        let d = ServerConfig::default();
+        assert_eq!(cfg.max_payload, d.max_payload);
+        assert_eq!(cfg.ping_interval, d.ping_interval);
+        assert!(!cfg.jetstream);
+    }
+
+    #[test]
+    fn server_config_defaults_and_random_port() {
+        let cfg = parse(&[]).server_config();
+        assert_eq!((cfg.host.as_str(), cfg.port), ("0.0.0.0", 4222));
+        assert_eq!(cfg.server_name, None);
+        assert_eq!(parse(&["-p", "-1"]).server_config().port, 0);
+        assert_eq!(parse(&["-n="]).server_config().server_name, None);
+    }
+
+    #[test]
+    fn unavailable_features_are_named() {
+        let flag = |args: &[&str]| parse(args).unavailable().map(|u| u.flag);
+        assert_eq!(flag(&["-js"]), Some("-js/--jetstream"));
+        assert_eq!(flag(&["-js=false"]), None);
+        assert_eq!(flag(&["-sd=/x"]), Some("-sd/--store_dir"));
+        assert_eq!(flag(&["-m", "8222"]), Some("-m/--http_port"));
+        assert_eq!(flag(&["-m", "0"]), None);
+        assert_eq!(flag(&["-c", "x.conf"]), Some("-c/--config"));
+        let msg = parse(&["-js"]).unavailable().unwrap().to_string();
+        assert_eq!(
+            msg,
+            "-js/--jetstream: JetStream is not available yet in this build of sluice \
+             (the stream layer is not built)"
+        );
+    }
+
+    #[test]
+    fn version_line_format() {
+        let line = Cli::version_line();
+        assert!(line.starts_with("sluice v"), "{line}");
+        assert!(line.ends_with(&format!(
+            "(nats-server compatible v{})",
+            sluice_server::NATS_COMPAT_VERSION
+        )));
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_spec_long_is_a_clap_flag() {
+        let cmd = Cli::command();
+        for spec in FLAGS {
+            for long in spec.longs {
+                let known = cmd.get_arguments().any(|a| a.get_long() == Some(*long));
+                assert!(known, "--{long} is not defined in Cli");
+            }
+        }
+    }
+
+    #[test]
+    fn go_bools() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_go_bool(t), Ok(true));
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_go_bool(f), Ok(false));
+        }
+        assert!(parse_go_bool("yes").is_err());
+    }
+}
