@@ -9,19 +9,19 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-fn default_true() -> bool {
-    true
-}
-
 /// The CONNECT options a client sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Flags are `Option`s because nats-server merges each CONNECT onto the connection's current
+/// options: a field the client leaves out keeps its previous value (verbose and pedantic start
+/// out true, echo true), so "absent" must be told apart from "false".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ConnectInfo {
     /// Ask for `+OK` after every accepted op.
-    #[serde(default)]
-    pub verbose: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verbose: Option<bool>,
     /// Ask for strict checks (subjects are validated on publish).
-    #[serde(default)]
-    pub pedantic: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pedantic: Option<bool>,
     /// The client requires TLS.
     #[serde(default)]
     pub tls_required: bool,
@@ -47,8 +47,8 @@ pub struct ConnectInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<i64>,
     /// Whether the client receives its own publishes (default true).
-    #[serde(default = "default_true")]
-    pub echo: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo: Option<bool>,
     /// Signed nonce (nkey auth), not supported by Sluice; accepted and ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sig: Option<String>,
@@ -66,30 +66,7 @@ pub struct ConnectInfo {
     pub no_responders: Option<bool>,
 }
 
-impl Default for ConnectInfo {
-    fn default() -> Self {
-        ConnectInfo {
-            verbose: false,
-            pedantic: false,
-            tls_required: false,
-            auth_token: None,
-            user: None,
-            pass: None,
-            name: None,
-            lang: None,
-            version: None,
-            protocol: None,
-            echo: true,
-            sig: None,
-            jwt: None,
-            nkey: None,
-            headers: None,
-            no_responders: None,
-        }
-    }
-}
-
-/// The INFO a server sends on connect.
+/// The INFO a server sends on connect. Fields are in the order nats-server writes them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ServerInfo {
     pub server_id: String,
@@ -106,18 +83,18 @@ pub struct ServerInfo {
     pub port: u16,
     #[serde(default)]
     pub headers: bool,
-    #[serde(default)]
-    pub max_payload: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_ip: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub auth_required: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub tls_required: bool,
+    #[serde(default)]
+    pub max_payload: u64,
     #[serde(default, skip_serializing_if = "is_false")]
     pub jetstream: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

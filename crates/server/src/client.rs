@@ -29,6 +29,12 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace};
 
+/// Reply subjects a client may not use: nats-server reserves them for JetStream acks and
+/// service imports.
+fn is_reserved_reply(reply: &str) -> bool {
+    reply.starts_with("$JS.ACK.") || reply.starts_with("_R_.")
+}
+
 /// Smallest free space kept in the read buffer before each read.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -51,6 +57,8 @@ struct Conn {
     echo: bool,
     no_responders: bool,
     pings_out: u32,
+    /// Something arrived since the last keepalive tick: no PING needed this time.
+    active: bool,
     trace: bool,
     rng: SmallRng,
     /// Connections that got data during this read batch and whose writers need a wake-up.
@@ -86,11 +94,14 @@ pub(crate) async fn run(
         shared: shared.clone(),
         handle: handle.clone(),
         connected: false,
-        verbose: false,
-        pedantic: false,
+        // nats-server's defaults until a CONNECT says otherwise: a person typing at the server
+        // sees +OK, and publish subjects are checked.
+        verbose: true,
+        pedantic: true,
         echo: true,
         no_responders: false,
         pings_out: 0,
+        active: false,
         trace: tracing::enabled!(tracing::Level::TRACE),
         rng: SmallRng::from_entropy(),
         to_wake: Vec::new(),
@@ -112,6 +123,7 @@ pub(crate) async fn run(
             r = reader.read_buf(&mut buf) => match r {
                 Ok(0) => break "client closed connection",
                 Ok(_) => {
+                    conn.active = true;
                     let result = conn.process(&mut buf);
                     conn.wake_all();
                     if let Err(e) = result {
@@ -123,6 +135,10 @@ pub(crate) async fn run(
                 Err(_) => break "read error",
             },
             _ = ping_timer.tick() => {
+                // As nats-server: a client that has been sending is evidently alive.
+                if std::mem::take(&mut conn.active) && conn.connected {
+                    continue;
+                }
                 if conn.pings_out + 1 > shared.config.max_pings_out {
                     conn.fail(ServerError::StaleConnection);
                     break "stale connection";
@@ -172,16 +188,20 @@ impl Conn {
                         return Err(ServerError::HeadersNotNegotiated);
                     }
                     let subject = subject.text_in(buf);
-                    if self.pedantic && !is_valid_literal_subject(subject) {
-                        self.send_err(&ServerError::InvalidPublishSubject);
+                    let reply = reply.map(|r| r.text_in(buf));
+                    if reply.is_some_and(is_reserved_reply) {
+                        // nats-server drops these: such replies are the server's own.
+                        let reply = reply.unwrap_or_default();
+                        self.send_err(&ServerError::ReservedReply(reply.to_owned()));
                     } else {
-                        self.publish(
-                            subject,
-                            reply.map(|r| r.text_in(buf)),
-                            headers.map(|h| h.get(buf)),
-                            payload.get(buf),
-                        );
+                        if self.pedantic && !is_valid_literal_subject(subject) {
+                            // As nats-server: complain, but still deliver.
+                            self.send_err(&ServerError::InvalidPublishSubject);
+                        }
                         self.ok();
+                        // An empty header block is no header block (nats-server sends MSG).
+                        let headers = headers.map(|h| h.get(buf)).filter(|h| !h.is_empty());
+                        self.publish(subject, reply, headers, payload.get(buf));
                     }
                     buf.advance(len);
                 }
@@ -233,13 +253,23 @@ impl Conn {
         if !authorized {
             return Err(ServerError::AuthorizationViolation);
         }
+        if info.protocol.is_some_and(|p| !(0..=1).contains(&p)) {
+            return Err(ServerError::InvalidClientProtocol);
+        }
+        let headers = info
+            .headers
+            .unwrap_or_else(|| self.handle.headers.load(Ordering::Relaxed));
+        let no_responders = info.no_responders.unwrap_or(self.no_responders);
+        if no_responders && !headers {
+            return Err(ServerError::NoRespondersRequiresHeaders);
+        }
+        // As nats-server: each CONNECT is merged onto the current options.
         self.connected = true;
-        self.verbose = info.verbose;
-        self.pedantic = info.pedantic;
-        self.echo = info.echo;
-        let headers = info.headers.unwrap_or(false);
+        self.verbose = info.verbose.unwrap_or(self.verbose);
+        self.pedantic = info.pedantic.unwrap_or(self.pedantic);
+        self.echo = info.echo.unwrap_or(self.echo);
         self.handle.headers.store(headers, Ordering::Relaxed);
-        self.no_responders = headers && info.no_responders.unwrap_or(false);
+        self.no_responders = no_responders;
         debug!(
             cid = self.handle.id,
             name = info.name.as_deref().unwrap_or(""),
@@ -306,20 +336,18 @@ impl Conn {
         payload: &[u8],
     ) {
         let result = self.shared.sublist.matches(subject);
-        if result.is_empty() {
-            if let Some(reply) = reply {
-                if self.no_responders {
-                    self.no_responders(reply);
-                }
-            }
-            return;
-        }
+        let mut delivered = false;
         for sub in &result.plain {
-            self.deliver(sub, subject, reply, headers, payload);
+            delivered |= self.deliver(sub, subject, reply, headers, payload);
         }
         for group in &result.queues {
             let sub = group.pick(&mut self.rng);
-            self.deliver(sub, subject, reply, headers, payload);
+            delivered |= self.deliver(sub, subject, reply, headers, payload);
+        }
+        if !delivered && self.no_responders {
+            if let Some(reply) = reply {
+                self.no_responders(reply);
+            }
         }
     }
 
@@ -331,15 +359,15 @@ impl Conn {
         reply: Option<&str>,
         headers: Option<&[u8]>,
         payload: &[u8],
-    ) {
+    ) -> bool {
         let target = &sub.client;
         if !self.echo && target.id == self.handle.id {
-            return;
+            return false;
         }
         match sub.admit() {
             Admit::Yes => {}
             Admit::Last => self.shared.remove_sub(sub),
-            Admit::No => return,
+            Admit::No => return false,
         }
         let headers = headers.filter(|_| target.headers.load(Ordering::Relaxed));
         if self.trace {
@@ -356,6 +384,7 @@ impl Conn {
         if pushed == Pushed::NeedsWake && !self.to_wake.iter().any(|c| Arc::ptr_eq(c, target)) {
             self.to_wake.push(target.clone());
         }
+        true
     }
 
     /// A request nobody listens to: tell the requester with a 503 status on its reply

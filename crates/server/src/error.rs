@@ -36,8 +36,16 @@ pub enum ServerError {
     /// max_connections reached.
     #[error("maximum connections exceeded")]
     MaxConnections,
-    /// CONNECT came a second time with different credentials or the client sent a payload of
-    /// a type it did not negotiate (HPUB without `headers: true`).
+    /// CONNECT with a protocol level other than 0 or 1.
+    #[error("invalid client protocol")]
+    InvalidClientProtocol,
+    /// CONNECT asked for no_responders without headers.
+    #[error("no responders requires headers support")]
+    NoRespondersRequiresHeaders,
+    /// PUB with a reply subject reserved for the server (`$JS.ACK.`, `_R_.`).
+    #[error("Permissions Violation for Publish with Reply of \"{0}\"")]
+    ReservedReply(String),
+    /// HPUB from a client that did not send `headers: true` (nats-server closes silently).
     #[error("Unknown Protocol Operation")]
     HeadersNotNegotiated,
 }

@@ -74,7 +74,8 @@ impl Shared {
         info.client_ip = Some(peer.ip().to_string());
         let mut line = b"INFO ".to_vec();
         line.extend_from_slice(&serde_json::to_vec(&info).expect("INFO serializes"));
-        line.extend_from_slice(b"\r\n");
+        // nats-server writes a space before the CRLF; so do we, byte for byte.
+        line.extend_from_slice(b" \r\n");
         line
     }
 

@@ -18,7 +18,7 @@ async fn stale_connection_is_closed_after_max_pings_out() {
     })
     .await;
     let mut s = connect(srv.addr).await;
-    send(&mut s, b"CONNECT {}\r\n").await;
+    send(&mut s, b"CONNECT {\"verbose\":false}\r\n").await;
     let seen = read_until(&mut s, Duration::from_secs(3), |_| false).await;
     assert_eq!(seen.text, "PING\r\nPING\r\n-ERR 'Stale Connection'\r\n");
     assert!(seen.closed);
@@ -34,7 +34,7 @@ async fn answered_pings_keep_the_connection() {
     })
     .await;
     let mut s = connect(srv.addr).await;
-    send(&mut s, b"CONNECT {}\r\n").await;
+    send(&mut s, b"CONNECT {\"verbose\":false}\r\n").await;
     for _ in 0..5 {
         let seen = read_until(&mut s, Duration::from_secs(2), |t| t.contains("PING\r\n")).await;
         assert_eq!(seen.text, "PING\r\n");
@@ -58,7 +58,11 @@ async fn slow_consumer_is_cut_off_and_others_get_everything() {
     })
     .await;
     let mut slow = connect(srv.addr).await;
-    send(&mut slow, b"CONNECT {}\r\nSUB flood 1\r\nPING\r\n").await;
+    send(
+        &mut slow,
+        b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n",
+    )
+    .await;
     let seen = read_until(&mut slow, Duration::from_secs(2), |t| t.contains("PONG")).await;
     assert_eq!(seen.text, "PONG\r\n");
 
@@ -66,7 +70,7 @@ async fn slow_consumer_is_cut_off_and_others_get_everything() {
     const MSGS: usize = 60_000;
     let frame_len = "MSG flood 1 1024\r\n".len() + 1024 + 2;
     let mut fast = std::net::TcpStream::connect(srv.addr).unwrap();
-    fast.write_all(b"CONNECT {}\r\nSUB flood 1\r\nPING\r\n")
+    fast.write_all(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n")
         .unwrap();
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
@@ -92,6 +96,7 @@ async fn slow_consumer_is_cut_off_and_others_get_everything() {
     // The publisher floods in batches of 1,000 (1 MiB), syncing with PING/PONG after each as
     // a real publisher's flush would; the server never waits on the slow subscriber.
     let mut publ = connect(srv.addr).await;
+    send(&mut publ, b"CONNECT {\"verbose\":false}\r\n").await;
     let payload = vec![b'x'; 1024];
     let mut batch = Vec::new();
     for _ in 0..1000 {
@@ -103,7 +108,11 @@ async fn slow_consumer_is_cut_off_and_others_get_everything() {
     for _ in 0..MSGS / 1000 {
         send(&mut publ, &batch).await;
         let pong = read_until(&mut publ, Duration::from_secs(20), |t| t.contains("PONG")).await;
-        assert_eq!(pong.text, "PONG\r\n", "the publisher keeps being served");
+        assert!(
+            pong.text == "PONG\r\n",
+            "the publisher keeps being served: {:.200}",
+            pong.text
+        );
     }
 
     let received = tokio::task::spawn_blocking(move || reader.join().unwrap())
@@ -179,7 +188,7 @@ async fn payload_over_max_payload_is_refused_and_closed() {
     })
     .await;
     let mut s = connect(srv.addr).await;
-    send(&mut s, b"CONNECT {}\r\nPUB foo 1024\r\n").await;
+    send(&mut s, b"CONNECT {\"verbose\":false}\r\nPUB foo 1024\r\n").await;
     send(&mut s, &[b'x'; 1024]).await;
     send(&mut s, b"\r\nPING\r\n").await;
     assert_eq!(
@@ -230,10 +239,18 @@ async fn auth_timeout_closes_a_silent_client() {
 async fn shutdown_flushes_what_was_routed() {
     let srv = start(ServerConfig::default()).await;
     let mut sub = connect(srv.addr).await;
-    send(&mut sub, b"SUB last 1\r\nPING\r\n").await;
+    send(
+        &mut sub,
+        b"CONNECT {\"verbose\":false}\r\nSUB last 1\r\nPING\r\n",
+    )
+    .await;
     read_until(&mut sub, Duration::from_secs(2), |t| t.contains("PONG")).await;
     let mut publ = connect(srv.addr).await;
-    send(&mut publ, b"PUB last 3\r\nbye\r\nPING\r\n").await;
+    send(
+        &mut publ,
+        b"CONNECT {\"verbose\":false}\r\nPUB last 3\r\nbye\r\nPING\r\n",
+    )
+    .await;
     read_until(&mut publ, Duration::from_secs(2), |t| t.contains("PONG")).await;
     srv.stop().await;
     let seen = read_until(&mut sub, Duration::from_secs(3), |_| false).await;
