@@ -7,13 +7,12 @@
 
 use crate::config::Auth;
 use crate::error::ServerError;
-use crate::outbound::{run_writer, Outbound, Pushed};
+use crate::outbound::{run_writer, Outbound};
+use crate::route::Publisher;
 use crate::shared::Shared;
-use crate::sub::{Admit, SubRef, Subscription};
+use crate::sub::{Owner, SubRef, Subscription};
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
-use rand::rngs::SmallRng;
-use rand::SeedableRng;
 use sluice_protocol::headers::status;
 use sluice_protocol::parse::RawClientOp;
 use sluice_protocol::subject::{is_valid_literal_subject, is_valid_queue, is_valid_subject};
@@ -54,15 +53,13 @@ struct Conn {
     connected: bool,
     verbose: bool,
     pedantic: bool,
-    echo: bool,
     no_responders: bool,
     pings_out: u32,
+    /// Routing state: echo flag, queue-group picker, writers to wake after a batch.
+    publisher: Publisher,
     /// Something arrived since the last keepalive tick: no PING needed this time.
     active: bool,
     trace: bool,
-    rng: SmallRng,
-    /// Connections that got data during this read batch and whose writers need a wake-up.
-    to_wake: Vec<Arc<ClientHandle>>,
 }
 
 /// Runs a connection to completion: INFO, then ops until EOF, a fatal error or cancellation.
@@ -98,13 +95,11 @@ pub(crate) async fn run(
         // sees +OK, and publish subjects are checked.
         verbose: true,
         pedantic: true,
-        echo: true,
         no_responders: false,
         pings_out: 0,
         active: false,
         trace: tracing::enabled!(tracing::Level::TRACE),
-        rng: SmallRng::from_entropy(),
-        to_wake: Vec::new(),
+        publisher: Publisher::new(id),
     };
     let auth_required = shared.config.auth != Auth::None;
     let auth_timer = tokio::time::sleep(shared.config.auth_timeout);
@@ -125,7 +120,7 @@ pub(crate) async fn run(
                 Ok(_) => {
                     conn.active = true;
                     let result = conn.process(&mut buf);
-                    conn.wake_all();
+                    conn.publisher.wake_all();
                     if let Err(e) = result {
                         debug!(cid = id, error = %e, "closing after protocol error");
                         conn.fail(e);
@@ -267,7 +262,7 @@ impl Conn {
         self.connected = true;
         self.verbose = info.verbose.unwrap_or(self.verbose);
         self.pedantic = info.pedantic.unwrap_or(self.pedantic);
-        self.echo = info.echo.unwrap_or(self.echo);
+        self.publisher.echo = info.echo.unwrap_or(self.publisher.echo);
         self.handle.headers.store(headers, Ordering::Relaxed);
         self.no_responders = no_responders;
         debug!(
@@ -294,7 +289,7 @@ impl Conn {
             let mut subs = self.handle.subs.lock();
             if let std::collections::hash_map::Entry::Vacant(slot) = subs.entry(sid.clone()) {
                 let sub = Arc::new(Subscription::new(
-                    self.handle.clone(),
+                    Owner::Client(self.handle.clone()),
                     sid,
                     subject.clone(),
                     queue.clone(),
@@ -326,7 +321,8 @@ impl Conn {
         self.shared.remove_sub(&sub);
     }
 
-    /// Routes one message from this connection to every matching subscription.
+    /// Routes one message from this connection; answers "no responders" when asked to and
+    /// nobody got it.
     #[inline]
     fn publish(
         &mut self,
@@ -335,56 +331,14 @@ impl Conn {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) {
-        let result = self.shared.sublist.matches(subject);
-        let mut delivered = false;
-        for sub in &result.plain {
-            delivered |= self.deliver(sub, subject, reply, headers, payload);
-        }
-        for group in &result.queues {
-            let sub = group.pick(&mut self.rng);
-            delivered |= self.deliver(sub, subject, reply, headers, payload);
-        }
+        let delivered = self
+            .publisher
+            .publish(&self.shared, subject, reply, headers, payload);
         if !delivered && self.no_responders {
             if let Some(reply) = reply {
                 self.no_responders(reply);
             }
         }
-    }
-
-    #[inline]
-    fn deliver(
-        &mut self,
-        sub: &SubRef,
-        subject: &str,
-        reply: Option<&str>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) -> bool {
-        let target = &sub.client;
-        if !self.echo && target.id == self.handle.id {
-            return false;
-        }
-        match sub.admit() {
-            Admit::Yes => {}
-            Admit::Last => self.shared.remove_sub(sub),
-            Admit::No => return false,
-        }
-        let headers = headers.filter(|_| target.headers.load(Ordering::Relaxed));
-        if self.trace {
-            trace!(
-                cid = target.id,
-                "->> [MSG {subject} {} {}]",
-                sub.sid,
-                payload.len()
-            );
-        }
-        let pushed = target
-            .out
-            .push(|b| encode_msg(b, subject, &sub.sid, reply, headers, payload));
-        if pushed == Pushed::NeedsWake && !self.to_wake.iter().any(|c| Arc::ptr_eq(c, target)) {
-            self.to_wake.push(target.clone());
-        }
-        true
     }
 
     /// A request nobody listens to: tell the requester with a 503 status on its reply
@@ -396,7 +350,7 @@ impl Conn {
             .plain
             .iter()
             .chain(matches.queues.iter().flat_map(|g| g.members.iter()))
-            .find(|s| s.client.id == me)
+            .find(|s| s.owner.id() == me)
             .cloned();
         if let Some(sub) = own {
             let mut hdr = BytesMut::new();
@@ -407,11 +361,7 @@ impl Conn {
 
     /// Appends to this connection's own outbound buffer; the writer is woken after the batch.
     fn push_own(&mut self, encode: impl FnOnce(&mut BytesMut)) {
-        if self.handle.out.push(encode) == Pushed::NeedsWake
-            && !self.to_wake.iter().any(|c| Arc::ptr_eq(c, &self.handle))
-        {
-            self.to_wake.push(self.handle.clone());
-        }
+        self.publisher.push_to(&self.handle, encode);
     }
 
     fn ok(&mut self) {
@@ -430,12 +380,6 @@ impl Conn {
     fn fail(&mut self, err: ServerError) {
         self.trace_out(&format!("-ERR '{err}'"));
         self.handle.out.close_with(&err);
-    }
-
-    fn wake_all(&mut self) {
-        for c in self.to_wake.drain(..) {
-            c.out.wake();
-        }
     }
 
     fn unsubscribe_all(&mut self) {

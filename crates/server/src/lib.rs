@@ -10,13 +10,16 @@
 mod client;
 pub mod config;
 mod error;
+mod internal;
 mod outbound;
+mod route;
 mod server;
 mod shared;
 mod sub;
 
 pub use config::{Auth, ServerConfig};
 pub use error::ServerError;
+pub use internal::{InternalMsg, InternalSink, InternalSubscription, ServerHandle};
 pub use server::Server;
 pub use tokio_util::sync::CancellationToken;
 

@@ -40,6 +40,11 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
+    /// A handle for in-process clients (the stream layer attaches through it).
+    pub fn handle(&self) -> crate::ServerHandle {
+        crate::ServerHandle::new(self.shared.clone())
+    }
+
     /// This server's id, as sent in INFO.
     pub fn server_id(&self) -> &str {
         &self.shared.server_id

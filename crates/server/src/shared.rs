@@ -1,7 +1,7 @@
 //! State every connection shares: config, the subscription registry, INFO, counters.
 
 use crate::config::{Auth, ServerConfig};
-use crate::sub::SubRef;
+use crate::sub::{Owner, SubRef};
 use crate::{NATS_COMPAT_VERSION, SLUICE_VERSION};
 use rand::Rng;
 use sluice_protocol::{Limits, ServerInfo};
@@ -100,8 +100,8 @@ impl Shared {
 
     /// Removes a subscription from the registry and from its connection's sid table.
     pub(crate) fn remove_sub(&self, sub: &SubRef) {
-        {
-            let mut subs = sub.client.subs.lock();
+        if let Owner::Client(client) = &sub.owner {
+            let mut subs = client.subs.lock();
             if subs
                 .get(&sub.sid)
                 .is_some_and(|s| std::sync::Arc::ptr_eq(s, sub))

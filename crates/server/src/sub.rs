@@ -1,13 +1,33 @@
 //! A subscription, as stored in the router and in its connection's sid table.
 
 use crate::client::ClientHandle;
+use crate::internal::InternalOwner;
 use sluice_protocol::ByteStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// One `SUB`: the connection it belongs to, its sid, and its auto-unsubscribe state.
+/// Who a subscription delivers to.
+pub(crate) enum Owner {
+    /// A client connection: messages are encoded into its outbound buffer.
+    Client(Arc<ClientHandle>),
+    /// An in-process client: messages are handed to its sink.
+    Internal(Arc<InternalOwner>),
+}
+
+impl Owner {
+    /// The owning party's id (client ids and internal ids share one counter).
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        match self {
+            Owner::Client(c) => c.id,
+            Owner::Internal(i) => i.id,
+        }
+    }
+}
+
+/// One `SUB`: who it belongs to, its sid, and its auto-unsubscribe state.
 pub(crate) struct Subscription {
-    pub(crate) client: Arc<ClientHandle>,
+    pub(crate) owner: Owner,
     pub(crate) sid: ByteStr,
     pub(crate) subject: ByteStr,
     pub(crate) queue: Option<ByteStr>,
@@ -29,13 +49,13 @@ pub(crate) enum Admit {
 
 impl Subscription {
     pub(crate) fn new(
-        client: Arc<ClientHandle>,
+        owner: Owner,
         sid: ByteStr,
         subject: ByteStr,
         queue: Option<ByteStr>,
     ) -> Self {
         Subscription {
-            client,
+            owner,
             sid,
             subject,
             queue,

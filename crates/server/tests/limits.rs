@@ -215,7 +215,7 @@ async fn control_line_over_the_limit_is_refused() {
     let subject = "a".repeat(100);
     send(&mut s, format!("SUB {subject} 1\r\n").as_bytes()).await;
     let seen = read_until(&mut s, Duration::from_secs(3), |_| false).await;
-    assert_eq!(seen.text, "-ERR 'Maximum Control Line Exceeded'\r\n");
+    assert_eq!(seen.text, "-ERR 'maximum control line exceeded'\r\n");
     assert!(seen.closed);
     srv.stop().await;
 }

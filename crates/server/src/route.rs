@@ -1,0 +1,138 @@
+//! Routing one message to every matching subscription: the middle of the hot path.
+//!
+//! A [`Publisher`] is one publishing party's routing state (a client connection, or the
+//! in-process publisher behind [`crate::ServerHandle`]): its id and echo flag, its random
+//! source for queue groups, and the connections that got data and need their writers woken
+//! once the current batch is done.
+
+use crate::client::ClientHandle;
+use crate::internal::InternalMsg;
+use crate::outbound::Pushed;
+use crate::shared::Shared;
+use crate::sub::{Admit, Owner, SubRef};
+use bytes::{Bytes, BytesMut};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use sluice_protocol::encode_msg;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tracing::trace;
+
+pub(crate) struct Publisher {
+    /// The publishing party's id (client id, or an internal id).
+    pub(crate) id: u64,
+    /// Deliver to the publisher's own subscriptions too.
+    pub(crate) echo: bool,
+    pub(crate) trace: bool,
+    rng: SmallRng,
+    /// Connections that got data during this batch and whose writers need a wake-up.
+    to_wake: Vec<Arc<ClientHandle>>,
+}
+
+impl Publisher {
+    pub(crate) fn new(id: u64) -> Self {
+        Publisher {
+            id,
+            echo: true,
+            trace: tracing::enabled!(tracing::Level::TRACE),
+            rng: SmallRng::from_rng(rand::thread_rng())
+                .unwrap_or_else(|_| SmallRng::seed_from_u64(id)),
+            to_wake: Vec::new(),
+        }
+    }
+
+    /// Routes one message to every matching subscription (one member per queue group).
+    /// True if anyone received it.
+    #[inline]
+    pub(crate) fn publish(
+        &mut self,
+        shared: &Shared,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let result = shared.sublist.matches(subject);
+        let mut delivered = false;
+        for sub in &result.plain {
+            delivered |= self.deliver(shared, sub, subject, reply, headers, payload);
+        }
+        for group in &result.queues {
+            let sub = group.pick(&mut self.rng);
+            delivered |= self.deliver(shared, sub, subject, reply, headers, payload);
+        }
+        delivered
+    }
+
+    /// Delivers to one subscription, honouring echo and auto-unsubscribe.
+    #[inline]
+    pub(crate) fn deliver(
+        &mut self,
+        shared: &Shared,
+        sub: &SubRef,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        if !self.echo && sub.owner.id() == self.id {
+            return false;
+        }
+        match sub.admit() {
+            Admit::Yes => {}
+            Admit::Last => shared.remove_sub(sub),
+            Admit::No => return false,
+        }
+        match &sub.owner {
+            Owner::Client(target) => {
+                let headers = headers.filter(|_| target.headers.load(Ordering::Relaxed));
+                if self.trace {
+                    trace!(
+                        cid = target.id,
+                        "->> [MSG {subject} {} {}]",
+                        sub.sid,
+                        payload.len()
+                    );
+                }
+                let pushed = target
+                    .out
+                    .push(|b| encode_msg(b, subject, &sub.sid, reply, headers, payload));
+                if pushed == Pushed::NeedsWake {
+                    self.wake_later(target);
+                }
+            }
+            Owner::Internal(internal) => internal.sink.deliver(InternalMsg {
+                subject: subject.into(),
+                reply: reply.map(Into::into),
+                headers: headers.map(Bytes::copy_from_slice),
+                payload: Bytes::copy_from_slice(payload),
+            }),
+        }
+        true
+    }
+
+    /// Appends to `target`'s outbound buffer (a reply to a client itself).
+    pub(crate) fn push_to(
+        &mut self,
+        target: &Arc<ClientHandle>,
+        encode: impl FnOnce(&mut BytesMut),
+    ) {
+        if target.out.push(encode) == Pushed::NeedsWake {
+            self.wake_later(target);
+        }
+    }
+
+    #[inline]
+    fn wake_later(&mut self, target: &Arc<ClientHandle>) {
+        if !self.to_wake.iter().any(|c| Arc::ptr_eq(c, target)) {
+            self.to_wake.push(target.clone());
+        }
+    }
+
+    /// Wakes the writers of every connection that got data since the last call.
+    pub(crate) fn wake_all(&mut self) {
+        for c in self.to_wake.drain(..) {
+            c.out.wake();
+        }
+    }
+}
