@@ -34,6 +34,9 @@ fn is_reserved_reply(reply: &str) -> bool {
     reply.starts_with("$JS.ACK.") || reply.starts_with("_R_.")
 }
 
+/// Longest wait for the first server PING after CONNECT.
+const FIRST_PING: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Smallest free space kept in the read buffer before each read.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -46,6 +49,14 @@ pub(crate) struct ClientHandle {
     pub(crate) headers: AtomicBool,
 }
 
+/// Credentials a client has presented.
+#[derive(Default)]
+struct Credentials {
+    user: Option<String>,
+    pass: Option<String>,
+    auth_token: Option<String>,
+}
+
 /// The reader's own state.
 struct Conn {
     shared: Arc<Shared>,
@@ -54,9 +65,15 @@ struct Conn {
     verbose: bool,
     pedantic: bool,
     no_responders: bool,
+    /// Credentials as merged from every CONNECT so far.
+    credentials: Credentials,
     pings_out: u32,
     /// Routing state: echo flag, queue-group picker, writers to wake after a batch.
     publisher: Publisher,
+    /// CONNECT was just accepted for the first time: schedule the first PING.
+    just_connected: bool,
+    /// The next PING is the first after CONNECT.
+    first_ping: bool,
     /// Something arrived since the last keepalive tick: no PING needed this time.
     active: bool,
     trace: bool,
@@ -96,8 +113,11 @@ pub(crate) async fn run(
         verbose: true,
         pedantic: true,
         no_responders: false,
+        credentials: Credentials::default(),
         pings_out: 0,
         active: false,
+        just_connected: false,
+        first_ping: false,
         trace: tracing::enabled!(tracing::Level::TRACE),
         publisher: Publisher::new(id),
     };
@@ -120,6 +140,14 @@ pub(crate) async fn run(
                 Ok(_) => {
                     conn.active = true;
                     let result = conn.process(&mut buf);
+                    if std::mem::take(&mut conn.just_connected) {
+                        // As nats-server: the first PING comes soon after CONNECT (at most 2 s,
+                        // plus up to 20% jitter), then every ping_interval.
+                        let first = period.min(FIRST_PING);
+                        let jitter = first.mul_f64(rand::random::<f64>() * 0.2);
+                        ping_timer.reset_at(tokio::time::Instant::now() + first + jitter);
+                        conn.first_ping = true;
+                    }
                     conn.publisher.wake_all();
                     if let Err(e) = result {
                         debug!(cid = id, error = %e, "closing after protocol error");
@@ -130,10 +158,12 @@ pub(crate) async fn run(
                 Err(_) => break "read error",
             },
             _ = ping_timer.tick() => {
-                // As nats-server: a client that has been sending is evidently alive.
-                if std::mem::take(&mut conn.active) && conn.connected {
+                // As nats-server: a client that has been sending is evidently alive (the first
+                // PING after CONNECT is sent regardless).
+                if std::mem::take(&mut conn.active) && conn.connected && !conn.first_ping {
                     continue;
                 }
+                conn.first_ping = false;
                 if conn.pings_out + 1 > shared.config.max_pings_out {
                     conn.fail(ServerError::StaleConnection);
                     break "stale connection";
@@ -159,6 +189,14 @@ impl Conn {
     /// Handles every complete op in `buf`, leaving an incomplete tail in place.
     fn process(&mut self, buf: &mut BytesMut) -> Result<(), ServerError> {
         loop {
+            // As nats-server: until an auth server has seen CONNECT, anything else is refused
+            // on its first byte, before it is even parsed.
+            if !self.connected
+                && self.shared.auth_required()
+                && buf.first().is_some_and(|b| !matches!(b, b'C' | b'c'))
+            {
+                return Err(ServerError::AuthorizationViolation);
+            }
             let parsed = scan_client(buf, &self.shared.limits)?;
             match parsed {
                 Parsed::Incomplete => return Ok(()),
@@ -238,12 +276,24 @@ impl Conn {
     }
 
     fn connect(&mut self, info: &ConnectInfo) -> Result<(), ServerError> {
+        // As nats-server: credentials, like every other option, are merged onto the ones an
+        // earlier CONNECT gave.
+        let creds = &mut self.credentials;
+        if info.user.is_some() {
+            creds.user.clone_from(&info.user);
+        }
+        if info.pass.is_some() {
+            creds.pass.clone_from(&info.pass);
+        }
+        if info.auth_token.is_some() {
+            creds.auth_token.clone_from(&info.auth_token);
+        }
         let authorized = match &self.shared.config.auth {
             Auth::None => true,
             Auth::UserPass { user, pass } => {
-                info.user.as_deref() == Some(user) && info.pass.as_deref() == Some(pass)
+                creds.user.as_deref() == Some(user) && creds.pass.as_deref() == Some(pass)
             }
-            Auth::Token(token) => info.auth_token.as_deref() == Some(token),
+            Auth::Token(token) => creds.auth_token.as_deref() == Some(token),
         };
         if !authorized {
             return Err(ServerError::AuthorizationViolation);
@@ -259,6 +309,7 @@ impl Conn {
             return Err(ServerError::NoRespondersRequiresHeaders);
         }
         // As nats-server: each CONNECT is merged onto the current options.
+        self.just_connected = !self.connected;
         self.connected = true;
         self.verbose = info.verbose.unwrap_or(self.verbose);
         self.pedantic = info.pedantic.unwrap_or(self.pedantic);
@@ -331,9 +382,14 @@ impl Conn {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) {
-        let delivered = self
-            .publisher
-            .publish(&self.shared, subject, reply, headers, payload);
+        // A subject with an empty token can match no subscription (nats-server delivers it
+        // nowhere, not even to `>`).
+        let routable =
+            !(subject.starts_with('.') || subject.ends_with('.') || subject.contains(".."));
+        let delivered = routable
+            && self
+                .publisher
+                .publish(&self.shared, subject, reply, headers, payload);
         if !delivered && self.no_responders {
             if let Some(reply) = reply {
                 self.no_responders(reply);
@@ -346,12 +402,7 @@ impl Conn {
     fn no_responders(&mut self, reply: &str) {
         let matches = self.shared.sublist.matches(reply);
         let me = self.handle.id;
-        let own = matches
-            .plain
-            .iter()
-            .chain(matches.queues.iter().flat_map(|g| g.members.iter()))
-            .find(|s| s.owner.id() == me)
-            .cloned();
+        let own = matches.plain.iter().find(|s| s.owner.id() == me).cloned();
         if let Some(sub) = own {
             let mut hdr = BytesMut::new();
             sluice_protocol::HeaderMap::with_status(status::NO_RESPONDERS, None).encode(&mut hdr);
