@@ -3,11 +3,24 @@
 
 use bytes::Bytes;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
 /// An immutable UTF-8 string that shares its storage with a `Bytes` buffer.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+///
+/// Equality, ordering and hashing are those of the `str` it holds, so a `ByteStr` key can be
+/// looked up by `&str` (`Borrow<str>`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct ByteStr(Bytes);
+
+// Not derived: `Bytes` hashes as `[u8]`, which differs from `str`'s hash, and `Borrow<str>`
+// requires the two to agree.
+impl Hash for ByteStr {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
 
 impl ByteStr {
     /// A `ByteStr` over a static string (no allocation).

@@ -34,8 +34,7 @@ impl Decoder for ServerCodec {
         loop {
             match scan_client(src, &self.limits)? {
                 Parsed::Op { op, len } => {
-                    let frame = src.split_to(len).freeze();
-                    return Ok(Some(op.resolve(&frame)));
+                    return Ok(Some(op.resolve_frame(src.split_to(len).freeze())));
                 }
                 Parsed::Blank { len } => src.advance(len),
                 Parsed::Incomplete => return Ok(None),
@@ -96,8 +95,7 @@ impl Decoder for ClientCodec {
         loop {
             match scan_server(src, &self.limits)? {
                 Parsed::Op { op, len } => {
-                    let frame = src.split_to(len).freeze();
-                    return Ok(Some(op.resolve(&frame)));
+                    return Ok(Some(op.resolve_frame(src.split_to(len).freeze())));
                 }
                 Parsed::Blank { len } => src.advance(len),
                 Parsed::Incomplete => return Ok(None),

@@ -37,8 +37,13 @@ fn valid_key(k: &str) -> bool {
     !k.is_empty() && !k.bytes().any(|b| b == b':' || b <= b' ' || b == 0x7f)
 }
 
+/// The blanks the wire form drops around keys, values and the status description.
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
 fn valid_value(v: &str) -> bool {
-    !v.bytes().any(|b| b == b'\r' || b == b'\n')
+    !v.bytes().any(|b| b == b'\r' || b == b'\n') && v.trim_matches(is_blank).len() == v.len()
 }
 
 impl HeaderMap {
@@ -48,10 +53,25 @@ impl HeaderMap {
     }
 
     /// A block whose version line carries `code` and an optional description.
+    ///
+    /// `code` must have three digits (100..=999) and the description must not hold CR or LF:
+    /// anything else cannot be carried on the version line (checked by a debug assertion).
+    /// Blanks around the description are dropped, and an empty one is none.
     pub fn with_status(code: u16, description: Option<&str>) -> Self {
+        debug_assert!(
+            (100..=999).contains(&code),
+            "status {code} is not three digits"
+        );
+        debug_assert!(
+            !description.is_some_and(|d| d.contains(['\r', '\n'])),
+            "status description holds CR or LF"
+        );
         HeaderMap {
             status: Some(code),
-            description: description.filter(|d| !d.is_empty()).map(str::to_owned),
+            description: description
+                .map(|d| d.trim_matches(is_blank))
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
             entries: Vec::new(),
         }
     }
@@ -82,8 +102,10 @@ impl HeaderMap {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Adds a value for `key`, keeping existing ones. Fails on a key with `:` or whitespace, or
-    /// a value with CR or LF, which could not be encoded.
+    /// Adds a value for `key`, keeping existing ones. Fails on an empty key or one holding `:`,
+    /// a control byte or whitespace ([`HeaderError::BadKey`]), and on a value holding CR or LF
+    /// or starting or ending with a blank ([`HeaderError::BadValue`]): those could not be
+    /// carried, or would not come back the same (the wire form drops blanks around values).
     pub fn append(&mut self, key: &str, value: &str) -> Result<(), HeaderError> {
         if !valid_key(key) {
             return Err(HeaderError::BadKey);
@@ -124,6 +146,12 @@ impl HeaderMap {
     }
 
     /// Parses a whole header block as carried by HPUB/HMSG.
+    ///
+    /// Lines end with CRLF or a bare LF. The first is `NATS/1.0`, optionally followed by a
+    /// blank, a three-digit status and a description. Each further line up to the first empty
+    /// one is `Key: Value`; blanks (space, tab) around the key and the value are dropped. A
+    /// missing final empty line is tolerated; anything but empty lines after it is
+    /// [`HeaderError::TrailingData`].
     pub fn parse(block: &[u8]) -> Result<HeaderMap, HeaderError> {
         let text = std::str::from_utf8(block).map_err(|_| HeaderError::NotUtf8)?;
         let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
@@ -136,9 +164,9 @@ impl HeaderMap {
             let rest = rest
                 .strip_prefix(' ')
                 .ok_or(HeaderError::BadVersionLine)?
-                .trim_start();
+                .trim_start_matches(is_blank);
             let (code, desc) = match rest.split_once(' ') {
-                Some((c, d)) => (c, Some(d.trim())),
+                Some((c, d)) => (c, Some(d.trim_matches(is_blank))),
                 None => (rest, None),
             };
             if !code.is_empty() {
@@ -162,11 +190,12 @@ impl HeaderMap {
                 continue;
             }
             let (k, v) = line.split_once(':').ok_or(HeaderError::BadLine)?;
-            let k = k.trim();
+            let k = k.trim_matches(is_blank);
             if !valid_key(k) {
                 return Err(HeaderError::BadKey);
             }
-            map.entries.push((k.to_owned(), v.trim().to_owned()));
+            map.entries
+                .push((k.to_owned(), v.trim_matches(is_blank).to_owned()));
         }
         Ok(map)
     }

@@ -1,13 +1,16 @@
 //! sluice-protocol: the NATS client protocol's wire format, both directions.
 //!
-//! Owns: parsing (a nom-based parser, [`parse`]), encoding ([`encode`]), the header block
-//! ([`headers`]), subject and queue-name validation ([`subject`]), the CONNECT/INFO JSON
-//! bodies ([`info`]), and tokio-util codecs ([`codec`]). The server, the bundled load generator
-//! and any Rust client share this one implementation.
+//! Owns: parsing ([`parse`]: nats-server's grammar as a zero-copy scanner), encoding
+//! ([`encode`]), the header block ([`headers`]), subject and queue-name validation
+//! ([`subject`]), the CONNECT/INFO JSON bodies ([`info`]), and tokio-util codecs ([`codec`]).
+//! The server, the bundled load generator and any Rust client share this one implementation.
+//! The wire format is specified in protocol-spec/ (with test vectors in
+//! protocol-spec/vectors/).
 //!
 //! Must never: do I/O, spawn tasks, hold global state, or copy a payload on the hot path.
 //! Incomplete input is a normal result ([`Parsed::Incomplete`]), not an error. Every
-//! [`ProtocolError`]'s `Display` text is the text nats-server sends in `-ERR '...'`.
+//! [`ProtocolError`]'s `Display` text is the text nats-server sends in `-ERR '...'` for the
+//! same fault ([`ProtocolError::nats_sends_err`] says when it sends none).
 
 pub mod bytestr;
 pub mod codec;

@@ -29,7 +29,9 @@ pub enum ClientOp {
         queue: Option<ByteStr>,
         sid: ByteStr,
     },
-    /// `UNSUB <sid> [max msgs]`
+    /// `UNSUB <sid> [max msgs]`. As in nats-server, a max that is not 1 to 9 decimal digits
+    /// (negative, not a number, too long) parses as `Some(0)`: unsubscribe now. So a max of
+    /// 1,000,000,000 or more does not survive the wire.
     Unsub { sid: ByteStr, max: Option<u64> },
     /// `PING`
     Ping,
@@ -72,7 +74,9 @@ pub enum ServerOp {
 pub enum Parsed<T> {
     /// A whole op, which used the first `len` bytes of the buffer.
     Op { op: T, len: usize },
-    /// An empty (or all-whitespace) line of `len` bytes: nothing to do, skip it.
+    /// `len` bytes to skip, with nothing to do: an empty line or one of blanks only (which
+    /// nats-server would refuse; Sluice forgives it), or a line nats-server ignores from a
+    /// client (`+OK`, or `INFO` with well-formed JSON).
     Blank { len: usize },
     /// Not enough bytes yet; read more and call again with the same buffer, extended.
     Incomplete,

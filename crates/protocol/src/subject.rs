@@ -73,14 +73,26 @@ mod tests {
 
     #[test]
     fn valid_subjects() {
-        for s in ["foo", "foo.bar", "foo.*", "foo.>", "*", ">", "*.*.>", "a*.b>", "日本.語"] {
+        for s in [
+            "foo",
+            "foo.bar",
+            "foo.*",
+            "foo.>",
+            "*",
+            ">",
+            "*.*.>",
+            "a*.b>",
+            "日本.語",
+        ] {
             assert!(is_valid_subject(s), "{s}");
         }
     }
 
     #[test]
     fn invalid_subjects() {
-        for s in ["", ".", "foo.", ".foo", "foo..bar", "foo bar", "foo\tbar", ">.foo", "a.>.b"] {
+        for s in [
+            "", ".", "foo.", ".foo", "foo..bar", "foo bar", "foo\tbar", ">.foo", "a.>.b",
+        ] {
             assert!(!is_valid_subject(s), "{s:?}");
         }
     }

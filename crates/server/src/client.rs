@@ -295,7 +295,10 @@ impl Conn {
             }
             Auth::Token(token) => creds.auth_token.as_deref() == Some(token),
         };
-        if !authorized {
+        // nats-server has no accounts to bind a plain client to: it refuses both.
+        let wants_account = info.account.as_deref().is_some_and(|a| !a.is_empty())
+            || info.new_account == Some(true);
+        if !authorized || wants_account {
             return Err(ServerError::AuthorizationViolation);
         }
         if info.protocol.is_some_and(|p| !(0..=1).contains(&p)) {
