@@ -46,6 +46,9 @@ const FLAGS: &[Spec] = &[
     spec(&["auth"], &["auth"], Kind::Value),
     spec(&["js", "jetstream"], &["jetstream"], Kind::Bool),
     spec(&["sd", "store_dir"], &["store_dir"], Kind::Value),
+    // Sluice's own (nats-server sets this in the jetstream config block): when a stream
+    // publish is acknowledged.
+    spec(&["sync"], &["sync"], Kind::Value),
     spec(&["m", "http_port"], &["http_port"], Kind::Value),
     spec(&["c", "config"], &["config"], Kind::Value),
     spec(&["l", "log"], &["log"], Kind::Value),
@@ -142,6 +145,21 @@ pub fn parse_go_bool(s: &str) -> Result<bool, String> {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
         _ => Err(format!("invalid boolean value {s:?} (use true or false)")),
+    }
+}
+
+/// `--sync`: `always`, or a Go-style duration (`2m`, `1s`, `500ms`, `1h`).
+pub fn parse_sync(s: &str) -> Result<sluice_stream::SyncPolicy, String> {
+    if s.eq_ignore_ascii_case("always") {
+        return Ok(sluice_stream::SyncPolicy::Always);
+    }
+    match sluice_stream::headers::parse_ttl(s) {
+        Some(sluice_stream::headers::Ttl::After(ns)) => Ok(sluice_stream::SyncPolicy::Every(
+            std::time::Duration::from_nanos(ns as u64),
+        )),
+        _ => Err(format!(
+            "{s:?} is not \"always\" or a duration like 2m, 1s, 500ms"
+        )),
     }
 }
 
@@ -265,7 +283,7 @@ pub struct Cli {
     )]
     pub trace: bool,
 
-    /// Enable JetStream functionality (also -js; not available yet)
+    /// Enable JetStream functionality (also -js)
     #[arg(
         long = "jetstream",
         value_name = "BOOL",
@@ -280,13 +298,24 @@ pub struct Cli {
     )]
     pub jetstream: bool,
 
-    /// Set the storage directory (also -sd; not available yet)
+    /// Set the storage directory (also -sd; default: <temp dir>/sluice/jetstream)
     #[arg(
         long = "store_dir",
         value_name = "DIR",
         help_heading = "JetStream Options"
     )]
     pub store_dir: Option<String>,
+
+    /// When a stream publish is acked: "always" (after fdatasync, the default) or an
+    /// interval like 2m (after the write reaches the OS; fsync on that interval)
+    #[arg(
+        long = "sync",
+        value_name = "always|DURATION",
+        default_value = "always",
+        value_parser = parse_sync,
+        help_heading = "JetStream Options"
+    )]
+    pub sync: sluice_stream::SyncPolicy,
 
     /// User required for connections (needs --pass)
     #[arg(
@@ -351,9 +380,6 @@ impl std::fmt::Display for Unavailable {
     }
 }
 
-const NO_JETSTREAM: &str =
-    "JetStream is not available yet in this build of sluice (the stream layer is not built)";
-
 impl Cli {
     /// Normalizes `args` (program name first) and parses them; on a usage error, or for
     /// `--help`, clap prints its message and exits (2, or 0 for help).
@@ -381,18 +407,6 @@ impl Cli {
 
     /// The first flag given that this build cannot honour, if any. Checked before binding.
     pub fn unavailable(&self) -> Option<Unavailable> {
-        if self.jetstream {
-            return Some(Unavailable {
-                flag: "-js/--jetstream",
-                reason: NO_JETSTREAM,
-            });
-        }
-        if self.store_dir.as_deref().is_some_and(|d| !d.is_empty()) {
-            return Some(Unavailable {
-                flag: "-sd/--store_dir",
-                reason: NO_JETSTREAM,
-            });
-        }
         // nats-server treats http_port 0 as "monitoring off".
         if self.http_port.is_some_and(|p| p != 0) {
             return Some(Unavailable {
@@ -427,8 +441,22 @@ impl Cli {
             port: self.port,
             server_name: self.name.clone().filter(|n| !n.is_empty()),
             auth,
+            jetstream: self.jetstream,
             ..ServerConfig::default()
         }
+    }
+
+    /// The store directory and sync policy when JetStream is on.
+    pub fn jetstream_config(&self) -> Option<(std::path::PathBuf, sluice_stream::SyncPolicy)> {
+        self.jetstream.then(|| {
+            let dir = self
+                .store_dir
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(sluice_stream::default_store_dir);
+            (dir, self.sync)
+        })
     }
 
     /// The line `--version` prints.
@@ -789,6 +817,20 @@ mod tests {
     // ---- what the flags mean ----
 
     #[test]
+    fn jetstream_and_sync() {
+        use sluice_stream::SyncPolicy;
+        assert_eq!(parse(&[]).jetstream_config(), None);
+        let (dir, sync) = parse(&["-js", "-sd=/data"]).jetstream_config().unwrap();
+        assert_eq!((dir.to_str(), sync), (Some("/data"), SyncPolicy::Always));
+        let (dir, _) = parse(&["-js"]).jetstream_config().unwrap();
+        assert_eq!(dir, sluice_stream::default_store_dir());
+        let (_, sync) = parse(&["-js", "--sync", "2m"]).jetstream_config().unwrap();
+        assert_eq!(sync, SyncPolicy::Every(std::time::Duration::from_secs(120)));
+        assert!(parse(&["-js"]).server_config().jetstream);
+        assert!(parse_sync("sometimes").is_err());
+    }
+
+    #[test]
     fn server_config_mapping() {
         let cfg = parse(&["-a", "127.0.0.1", "-p", "4333", "-n", "srv"]).server_config();
         assert_eq!(cfg.host, "127.0.0.1");
@@ -813,9 +855,8 @@ mod tests {
     #[test]
     fn unavailable_features_are_named() {
         let flag = |args: &[&str]| parse(args).unavailable().map(|u| u.flag);
-        assert_eq!(flag(&["-js"]), Some("-js/--jetstream"));
-        assert_eq!(flag(&["-js=false"]), None);
-        assert_eq!(flag(&["-sd=/x"]), Some("-sd/--store_dir"));
+        assert_eq!(flag(&["-js"]), None, "JetStream is built");
+        assert_eq!(flag(&["-sd=/x"]), None);
         assert_eq!(flag(&["-m", "8222"]), Some("-m/--http_port"));
         assert_eq!(flag(&["-m", "0"]), None);
         assert_eq!(flag(&["-c", "x.conf"]), Some("-c/--config"));

@@ -18,7 +18,9 @@ use args::Cli;
 use logging::LogOptions;
 use signals::Signals;
 use sluice_server::{CancellationToken, Server, ServerConfig, NATS_COMPAT_VERSION, SLUICE_VERSION};
+use sluice_stream::{JetStream, JetStreamConfig, SyncPolicy};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use tracing::{error, info};
@@ -48,7 +50,7 @@ fn main() -> ExitCode {
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))
         .and_then(|runtime| {
-            let result = runtime.block_on(serve(cli.server_config()));
+            let result = runtime.block_on(serve(cli.server_config(), cli.jetstream_config()));
             // Don't let a stuck task hold the exit up: `run` has already had its grace period.
             runtime.shutdown_timeout(Duration::from_secs(1));
             result
@@ -67,7 +69,10 @@ fn main() -> ExitCode {
 }
 
 /// Binds, announces, and serves until a signal asks for shutdown.
-async fn serve(config: ServerConfig) -> Result<(), String> {
+async fn serve(
+    config: ServerConfig,
+    jetstream: Option<(PathBuf, SyncPolicy)>,
+) -> Result<(), String> {
     let signals = Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     info!("Starting sluice");
     info!("  Version:  {SLUICE_VERSION} (nats-server compatible {NATS_COMPAT_VERSION})");
@@ -81,6 +86,32 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         name.as_deref().unwrap_or(server.server_id())
     );
     info!("  ID:       {}", server.server_id());
+    let js = match jetstream {
+        Some((store_dir, sync)) => {
+            info!("Starting JetStream");
+            info!("  Store Directory: \"{}\"", store_dir.display());
+            info!(
+                "  Sync:            {}",
+                match sync {
+                    SyncPolicy::Always => "always (acks after fdatasync)".to_owned(),
+                    SyncPolicy::Every(d) =>
+                        format!("every {d:?} (acks after the write reaches the OS)"),
+                }
+            );
+            let config = JetStreamConfig {
+                store_dir,
+                sync,
+                server_name: name
+                    .clone()
+                    .unwrap_or_else(|| server.server_id().to_owned()),
+            };
+            let js = JetStream::start(server.handle(), config)
+                .map_err(|e| format!("cannot start JetStream: {e}"))?;
+            info!("  Streams:         {}", js.stream_count());
+            Some(js)
+        }
+        None => None,
+    };
     info!(
         "Listening for client connections on {}",
         server.local_addr()
@@ -93,6 +124,9 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         .run(shutdown)
         .await
         .map_err(|e| format!("server stopped with an error: {e}"))?;
+    if let Some(js) = js {
+        js.shutdown();
+    }
     info!("Server Exiting..");
     Ok(())
 }

@@ -1,4 +1,24 @@
-//! sluice-stream: the JetStream-compatible stream layer (streams, consumers, storage, `$JS.API`).
+//! sluice-stream: the JetStream-compatible stream layer.
 //!
-//! Not built yet: this crate is a placeholder so the workspace has its final shape. It must never
-//! be imported by the protocol, router or server crates (the dependency graph is one-way).
+//! Owns: streams (config, limits, dedup, publish acks), their storage (a segment log per stream
+//! on disk, or memory; sled for small transactional state), and the `$JS.API` request handlers.
+//! It attaches to the server as an in-process client: it subscribes to `$JS.API.>` and to each
+//! stream's subjects like any other subscriber, and answers by publishing.
+//!
+//! Must never: reach into the server's connections or router internals (only the public
+//! `ServerHandle`), block a publisher's task (messages are handed to a channel), or send an ack
+//! before the promised durability is reached.
+
+pub mod api;
+pub mod config;
+pub mod dedup;
+pub mod headers;
+pub mod jetstream;
+pub mod meta;
+pub mod store;
+pub mod stream;
+pub mod time;
+pub mod writer;
+
+pub use jetstream::{default_store_dir, JetStream, JetStreamConfig, StartError};
+pub use writer::SyncPolicy;

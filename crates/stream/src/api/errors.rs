@@ -1,0 +1,328 @@
+//! The `error` object of every `$JS.API` response, with nats-server's codes.
+//!
+//! Wire form (inside a response, after its `type`):
+//! `{"code":404,"err_code":10059,"description":"stream not found"}`. `code` is an HTTP-like
+//! status, `err_code` the stable JetStream error number clients switch on, `description` the
+//! text. Every constructor below carries the `code`, `err_code` and description template of the
+//! nats-server `server/errors.json` entry named in its doc (checked against v2.9.10, v2.10.29 and
+//! v2.11.17, whose codes agree; where the text changed, the version followed is stated).
+//! Templated entries (`{err}`, `{seq}`, ...) take the substituted value as an argument.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An API error as nats-server sends it.
+///
+/// `err_code` and `description` are `omitempty` in Go; they are always set by the constructors
+/// here, and skipped when zero/empty so a decoded foreign error re-encodes the same.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: u16,
+    #[serde(default, skip_serializing_if = "is_zero_u16")]
+    pub err_code: u16,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+fn is_zero_u16(v: &u16) -> bool {
+    *v == 0
+}
+
+impl fmt::Display for ApiError {
+    /// As Go's `ApiError.Error()`: `description (err_code)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.description, self.err_code)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Defines constructors for fixed-text errors.
+macro_rules! fixed {
+    ($( $(#[$doc:meta])* $name:ident => ($code:expr, $err:expr, $text:expr); )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name() -> ApiError {
+                ApiError::new($code, $err, $text)
+            }
+        )*
+    };
+}
+
+/// Defines constructors for `'{err}'`-only templates: the description is the argument.
+macro_rules! wrapping {
+    ($( $(#[$doc:meta])* $name:ident => ($code:expr, $err:expr); )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(err: impl fmt::Display) -> ApiError {
+                ApiError::new($code, $err, err.to_string())
+            }
+        )*
+    };
+}
+
+/// `err_code` numbers, named after nats-server's `ErrorIdentifier` constants.
+pub mod codes {
+    pub const ACCOUNT_RESOURCES_EXCEEDED: u16 = 10002;
+    pub const BAD_REQUEST: u16 = 10003;
+    pub const CONSUMER_NOT_FOUND: u16 = 10014;
+    pub const INSUFFICIENT_RESOURCES: u16 = 10023;
+    pub const INVALID_JSON: u16 = 10025;
+    pub const MAXIMUM_CONSUMERS_LIMIT: u16 = 10026;
+    pub const MAXIMUM_STREAMS_LIMIT: u16 = 10027;
+    pub const MEMORY_RESOURCES_EXCEEDED: u16 = 10028;
+    pub const MIRROR_WITH_SOURCES: u16 = 10031;
+    pub const MIRROR_WITH_SUBJECTS: u16 = 10034;
+    pub const NO_MESSAGE_FOUND: u16 = 10037;
+    pub const NOT_EMPTY_REQUEST: u16 = 10038;
+    pub const NOT_ENABLED_FOR_ACCOUNT: u16 = 10039;
+    pub const SEQUENCE_NOT_FOUND: u16 = 10043;
+    pub const STORAGE_RESOURCES_EXCEEDED: u16 = 10047;
+    pub const STREAM_CREATE: u16 = 10049;
+    pub const STREAM_DELETE: u16 = 10050;
+    pub const STREAM_GENERAL: u16 = 10051;
+    pub const STREAM_INVALID_CONFIG: u16 = 10052;
+    pub const STREAM_LIMITS: u16 = 10053;
+    pub const STREAM_MESSAGE_EXCEEDS_MAXIMUM: u16 = 10054;
+    pub const STREAM_MIRROR_NOT_UPDATABLE: u16 = 10055;
+    pub const STREAM_MISMATCH: u16 = 10056;
+    pub const STREAM_MSG_DELETE_FAILED: u16 = 10057;
+    pub const STREAM_NAME_EXIST: u16 = 10058;
+    pub const STREAM_NOT_FOUND: u16 = 10059;
+    pub const STREAM_NOT_MATCH: u16 = 10060;
+    pub const STREAM_REPLICAS_NOT_UPDATABLE: u16 = 10061;
+    pub const STREAM_SEQUENCE_NOT_MATCH: u16 = 10063;
+    pub const STREAM_SUBJECT_OVERLAP: u16 = 10065;
+    pub const STREAM_UPDATE: u16 = 10069;
+    pub const STREAM_WRONG_LAST_MSG_ID: u16 = 10070;
+    pub const STREAM_WRONG_LAST_SEQUENCE: u16 = 10071;
+    pub const STREAM_REPLICAS_NOT_SUPPORTED: u16 = 10074;
+    pub const NOT_ENABLED: u16 = 10076;
+    pub const STREAM_STORE_FAILED: u16 = 10077;
+    pub const STREAM_INVALID: u16 = 10096;
+    pub const STREAM_HEADER_EXCEEDS_MAXIMUM: u16 = 10097;
+    pub const STREAM_SEALED: u16 = 10109;
+    pub const STREAM_PURGE_FAILED: u16 = 10110;
+    pub const STREAM_ROLLUP_FAILED: u16 = 10111;
+    pub const STREAM_MAX_BYTES_REQUIRED: u16 = 10113;
+    pub const STREAM_INFO_MAX_SUBJECTS: u16 = 10117;
+    pub const STREAM_MAX_STREAM_BYTES_EXCEEDED: u16 = 10122;
+    pub const STREAM_NAME_CONTAINS_PATH_SEPARATORS: u16 = 10128;
+    pub const REPLICAS_COUNT_CANNOT_BE_NEGATIVE: u16 = 10133;
+    pub const SOURCE_DUPLICATE_DETECTED: u16 = 10140;
+    pub const SOURCE_INVALID_STREAM_NAME: u16 = 10141;
+    pub const MIRROR_INVALID_STREAM_NAME: u16 = 10142;
+    pub const MIRROR_WITH_FIRST_SEQ: u16 = 10143;
+    pub const STREAM_TRANSFORM_INVALID_SOURCE: u16 = 10155;
+    pub const STREAM_TRANSFORM_INVALID_DESTINATION: u16 = 10156;
+    pub const STREAM_DUPLICATE_MESSAGE_CONFLICT: u16 = 10158;
+    pub const STREAM_WRONG_LAST_SEQUENCE_CONSTANT: u16 = 10164;
+    pub const MESSAGE_TTL_INVALID: u16 = 10165;
+    pub const MESSAGE_TTL_DISABLED: u16 = 10166;
+}
+
+use codes::*;
+
+impl ApiError {
+    /// Any error, by its parts.
+    pub fn new(code: u16, err_code: u16, description: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            err_code,
+            description: description.into(),
+        }
+    }
+
+    /// True if this is the error with `err_code` (what clients compare).
+    pub fn is(&self, err_code: u16) -> bool {
+        self.err_code == err_code
+    }
+
+    fixed! {
+        /// JSAccountResourcesExceededErr: 400 10002.
+        account_resources_exceeded => (400, ACCOUNT_RESOURCES_EXCEEDED, "resource limits exceeded for account");
+        /// JSBadRequestErr: 400 10003 (e.g. MSG.GET with both `seq` and `last_by_subj`, or an
+        /// empty MSG.GET/MSG.DELETE body; PURGE with both `seq` and `keep`).
+        bad_request => (400, BAD_REQUEST, "bad request");
+        /// JSConsumerNotFoundErr: 404 10014.
+        consumer_not_found => (404, CONSUMER_NOT_FOUND, "consumer not found");
+        /// JSInsufficientResourcesErr: 503 10023.
+        insufficient_resources => (503, INSUFFICIENT_RESOURCES, "insufficient resources");
+        /// JSInvalidJSONErr: 400 10025. v2.9/v2.10 text (v2.11 appends `: {err}`).
+        invalid_json => (400, INVALID_JSON, "invalid JSON");
+        /// JSMaximumConsumersLimitErr: 400 10026.
+        maximum_consumers_limit => (400, MAXIMUM_CONSUMERS_LIMIT, "maximum consumers limit reached");
+        /// JSMaximumStreamsLimitErr: 400 10027.
+        maximum_streams_limit => (400, MAXIMUM_STREAMS_LIMIT, "maximum number of streams reached");
+        /// JSMemoryResourcesExceededErr: 500 10028.
+        memory_resources_exceeded => (500, MEMORY_RESOURCES_EXCEEDED, "insufficient memory resources available");
+        /// JSMirrorWithSourcesErr: 400 10031.
+        mirror_with_sources => (400, MIRROR_WITH_SOURCES, "stream mirrors can not also contain other sources");
+        /// JSMirrorWithSubjectsErr: 400 10034.
+        mirror_with_subjects => (400, MIRROR_WITH_SUBJECTS, "stream mirrors can not contain subjects");
+        /// JSNoMessageFoundErr: 404 10037 (STREAM.MSG.GET of a missing message).
+        no_message_found => (404, NO_MESSAGE_FOUND, "no message found");
+        /// JSNotEmptyRequestErr: 400 10038.
+        not_empty_request => (400, NOT_EMPTY_REQUEST, "expected an empty request payload");
+        /// JSNotEnabledForAccountErr: 503 10039.
+        not_enabled_for_account => (503, NOT_ENABLED_FOR_ACCOUNT, "JetStream not enabled for account");
+        /// JSStorageResourcesExceededErr: 500 10047.
+        storage_resources_exceeded => (500, STORAGE_RESOURCES_EXCEEDED, "insufficient storage resources available");
+        /// JSStreamMessageExceedsMaximumErr: 400 10054 (publish larger than `max_msg_size`).
+        stream_message_exceeds_maximum => (400, STREAM_MESSAGE_EXCEEDS_MAXIMUM, "message size exceeds maximum allowed");
+        /// JSStreamMirrorNotUpdatableErr: 400 10055.
+        stream_mirror_not_updatable => (400, STREAM_MIRROR_NOT_UPDATABLE, "stream mirror configuration can not be updated");
+        /// JSStreamMismatchErr: 400 10056 (name in the API subject differs from the body's).
+        stream_mismatch => (400, STREAM_MISMATCH, "stream name in subject does not match request");
+        /// JSStreamNameExistErr: 400 10058 (create with a different config).
+        stream_name_exist => (400, STREAM_NAME_EXIST, "stream name already in use with a different configuration");
+        /// JSStreamNotFoundErr: 404 10059.
+        stream_not_found => (404, STREAM_NOT_FOUND, "stream not found");
+        /// JSStreamNotMatchErr: 400 10060 (publish with a wrong `Nats-Expected-Stream`).
+        stream_not_match => (400, STREAM_NOT_MATCH, "expected stream does not match");
+        /// JSStreamReplicasNotUpdatableErr: 400 10061.
+        stream_replicas_not_updatable => (400, STREAM_REPLICAS_NOT_UPDATABLE, "Replicas configuration can not be updated");
+        /// JSStreamSequenceNotMatchErr: 503 10063.
+        stream_sequence_not_match => (503, STREAM_SEQUENCE_NOT_MATCH, "expected stream sequence does not match");
+        /// JSStreamSubjectOverlapErr: 400 10065 (subjects collide with another stream's).
+        stream_subject_overlap => (400, STREAM_SUBJECT_OVERLAP, "subjects overlap with an existing stream");
+        /// JSStreamReplicasNotSupportedErr: 500 10074 (num_replicas > 1 on a single server).
+        stream_replicas_not_supported => (500, STREAM_REPLICAS_NOT_SUPPORTED, "replicas > 1 not supported in non-clustered mode");
+        /// JSNotEnabledErr: 503 10076.
+        not_enabled => (503, NOT_ENABLED, "JetStream not enabled");
+        /// JSStreamInvalidErr: 500 10096.
+        stream_invalid => (500, STREAM_INVALID, "stream not valid");
+        /// JSStreamHeaderExceedsMaximumErr: 400 10097 (header block over 64 KiB).
+        stream_header_exceeds_maximum => (400, STREAM_HEADER_EXCEEDS_MAXIMUM, "header size exceeds maximum allowed of 64k");
+        /// JSStreamSealedErr: 400 10109 (publish, delete or purge on a sealed stream).
+        stream_sealed => (400, STREAM_SEALED, "invalid operation on sealed stream");
+        /// JSStreamMaxBytesRequired: 400 10113.
+        stream_max_bytes_required => (400, STREAM_MAX_BYTES_REQUIRED, "account requires a stream config to have max bytes set");
+        /// JSStreamInfoMaxSubjectsErr: 500 10117.
+        stream_info_max_subjects => (500, STREAM_INFO_MAX_SUBJECTS, "subject details would exceed maximum allowed");
+        /// JSStreamMaxStreamBytesExceeded: 400 10122.
+        stream_max_stream_bytes_exceeded => (400, STREAM_MAX_STREAM_BYTES_EXCEEDED, "stream max bytes exceeds account limit max stream bytes");
+        /// JSStreamNameContainsPathSeparatorsErr: 400 10128 (`/` or `\` in a create's name).
+        stream_name_contains_path_separators => (400, STREAM_NAME_CONTAINS_PATH_SEPARATORS, "Stream name can not contain path separators");
+        /// JSReplicasCountCannotBeNegative: 400 10133.
+        replicas_count_cannot_be_negative => (400, REPLICAS_COUNT_CANNOT_BE_NEGATIVE, "replicas count cannot be negative");
+        /// JSSourceDuplicateDetected: 400 10140.
+        source_duplicate_detected => (400, SOURCE_DUPLICATE_DETECTED, "duplicate source configuration detected");
+        /// JSSourceInvalidStreamName: 400 10141.
+        source_invalid_stream_name => (400, SOURCE_INVALID_STREAM_NAME, "sourced stream name is invalid");
+        /// JSMirrorInvalidStreamName: 400 10142.
+        mirror_invalid_stream_name => (400, MIRROR_INVALID_STREAM_NAME, "mirrored stream name is invalid");
+        /// JSMirrorWithFirstSeqErr: 400 10143.
+        mirror_with_first_seq => (400, MIRROR_WITH_FIRST_SEQ, "stream mirrors can not have first sequence configured");
+        /// JSStreamDuplicateMessageConflict: 409 10158 (v2.11).
+        stream_duplicate_message_conflict => (409, STREAM_DUPLICATE_MESSAGE_CONFLICT, "duplicate message id is in process");
+        /// JSStreamWrongLastSequenceConstantErr: 400 10164 (v2.11).
+        stream_wrong_last_sequence_constant => (400, STREAM_WRONG_LAST_SEQUENCE_CONSTANT, "wrong last sequence");
+        /// JSMessageTTLInvalidErr: 400 10165 (v2.11).
+        message_ttl_invalid => (400, MESSAGE_TTL_INVALID, "invalid per-message TTL");
+        /// JSMessageTTLDisabledErr: 400 10166 (v2.11).
+        message_ttl_disabled => (400, MESSAGE_TTL_DISABLED, "per-message TTL is disabled");
+    }
+
+    wrapping! {
+        /// JSStreamCreateErrF: 500 10049 `{err}`.
+        stream_create => (500, STREAM_CREATE);
+        /// JSStreamDeleteErrF: 500 10050 `{err}`.
+        stream_delete => (500, STREAM_DELETE);
+        /// JSStreamGeneralErrorF: 500 10051 `{err}`.
+        stream_general => (500, STREAM_GENERAL);
+        /// JSStreamInvalidConfigF: 500 10052 `{err}`: every stream config validation failure.
+        stream_invalid_config => (500, STREAM_INVALID_CONFIG);
+        /// JSStreamLimitsErrF: 500 10053 `{err}`.
+        stream_limits => (500, STREAM_LIMITS);
+        /// JSStreamMsgDeleteFailedF: 500 10057 `{err}` (the store's error text, e.g.
+        /// "no message found", "stream store EOF").
+        stream_msg_delete_failed => (500, STREAM_MSG_DELETE_FAILED);
+        /// JSStreamUpdateErrF: 500 10069 `{err}`.
+        stream_update => (500, STREAM_UPDATE);
+        /// JSStreamStoreFailedF: 503 10077 `{err}`: the store refused a message (limits with
+        /// discard new). See [`ApiError::maximum_messages_exceeded`] and friends.
+        stream_store_failed => (503, STREAM_STORE_FAILED);
+        /// JSStreamPurgeFailedF: 500 10110 `{err}`.
+        stream_purge_failed => (500, STREAM_PURGE_FAILED);
+        /// JSStreamRollupFailedF: 500 10111 `{err}`.
+        stream_rollup_failed => (500, STREAM_ROLLUP_FAILED);
+    }
+
+    /// JSSequenceNotFoundErrF: 400 10043 `sequence {seq} not found`.
+    pub fn sequence_not_found(seq: u64) -> ApiError {
+        ApiError::new(400, SEQUENCE_NOT_FOUND, format!("sequence {seq} not found"))
+    }
+
+    /// JSStreamWrongLastMsgIDErrF: 400 10070 `wrong last msg ID: {id}` (`id` is the stream's
+    /// actual last msg id).
+    pub fn stream_wrong_last_msg_id(id: &str) -> ApiError {
+        ApiError::new(
+            400,
+            STREAM_WRONG_LAST_MSG_ID,
+            format!("wrong last msg ID: {id}"),
+        )
+    }
+
+    /// JSStreamWrongLastSequenceErrF: 400 10071 `wrong last sequence: {seq}` (`seq` is the
+    /// stream's, or the subject's, actual last sequence). Used for both
+    /// `Nats-Expected-Last-Sequence` and `Nats-Expected-Last-Subject-Sequence`.
+    pub fn stream_wrong_last_sequence(seq: u64) -> ApiError {
+        ApiError::new(
+            400,
+            STREAM_WRONG_LAST_SEQUENCE,
+            format!("wrong last sequence: {seq}"),
+        )
+    }
+
+    /// JSStreamTransformInvalidSource: 400 10155 `stream transform source: {err}`.
+    pub fn stream_transform_invalid_source(err: impl fmt::Display) -> ApiError {
+        ApiError::new(
+            400,
+            STREAM_TRANSFORM_INVALID_SOURCE,
+            format!("stream transform source: {err}"),
+        )
+    }
+
+    /// JSStreamTransformInvalidDestination: 400 10156 `stream transform: {err}`.
+    pub fn stream_transform_invalid_destination(err: impl fmt::Display) -> ApiError {
+        ApiError::new(
+            400,
+            STREAM_TRANSFORM_INVALID_DESTINATION,
+            format!("stream transform: {err}"),
+        )
+    }
+
+    /// 503 10077 "maximum messages exceeded": `max_msgs` reached with discard new (the store's
+    /// `ErrMaxMsgs` through JSStreamStoreFailedF).
+    pub fn maximum_messages_exceeded() -> ApiError {
+        Self::stream_store_failed("maximum messages exceeded")
+    }
+
+    /// 503 10077 "maximum bytes exceeded": `max_bytes` reached with discard new.
+    pub fn maximum_bytes_exceeded() -> ApiError {
+        Self::stream_store_failed("maximum bytes exceeded")
+    }
+
+    /// 503 10077 "maximum messages per subject exceeded": `discard_new_per_subject`.
+    pub fn maximum_messages_per_subject_exceeded() -> ApiError {
+        Self::stream_store_failed("maximum messages per subject exceeded")
+    }
+
+    /// 500 10057 "message delete not permitted": STREAM.MSG.DELETE on a `deny_delete` stream.
+    pub fn message_delete_not_permitted() -> ApiError {
+        Self::stream_msg_delete_failed("message delete not permitted")
+    }
+
+    /// 500 10110 "stream purge not permitted": STREAM.PURGE on a `deny_purge` stream.
+    pub fn stream_purge_not_permitted() -> ApiError {
+        Self::stream_purge_failed("stream purge not permitted")
+    }
+
+    /// 500 10111 "rollup not permitted": a `Nats-Rollup` publish without `allow_rollup_hdrs`
+    /// (or with `deny_purge`). A `Nats-Rollup` value other than `sub`/`all` gets no ack at all
+    /// from nats-server (it only logs `rollup value invalid`).
+    pub fn rollup_not_permitted() -> ApiError {
+        Self::stream_rollup_failed("rollup not permitted")
+    }
+}

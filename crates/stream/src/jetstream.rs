@@ -1,0 +1,341 @@
+//! The layer itself: opens the store directory, brings every stream back, subscribes to
+//! `$JS.API.>` and to each stream's subjects through the server's in-process client, and
+//! shuts it all down explicitly.
+
+use crate::api::errors::ApiError;
+use crate::config::{DiscardPolicy, StorageType, StreamConfig};
+use crate::meta::{Meta, MetaError};
+use crate::store::file::{FileStore, FileStoreConfig};
+use crate::store::memory::MemoryStore;
+use crate::store::{MsgStore, StoreError};
+use crate::stream::{Policy, Stream};
+use crate::time::{now_ns, Timestamp};
+use crate::writer::{run_writer, Cmd, SyncPolicy};
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use sluice_server::{InternalMsg, InternalSink, InternalSubscription, ServerHandle};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tracing::{info, warn};
+
+/// How the layer is set up.
+#[derive(Debug, Clone)]
+pub struct JetStreamConfig {
+    /// Where streams and metadata live.
+    pub store_dir: PathBuf,
+    /// When a publish is acked.
+    pub sync: SyncPolicy,
+    /// Server name reported in stream info's cluster block.
+    pub server_name: String,
+}
+
+/// The default store directory when `-sd` is not given: `<temp dir>/sluice/jetstream`, as
+/// nats-server uses `<temp dir>/nats/jetstream`.
+pub fn default_store_dir() -> PathBuf {
+    std::env::temp_dir().join("sluice").join("jetstream")
+}
+
+/// Why the layer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("stream {name}: {source}")]
+    Store {
+        name: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("stream {name}: unreadable record in the metadata: {reason}")]
+    Record { name: String, reason: String },
+    #[error("subscribing: {0}")]
+    Subscribe(String),
+}
+
+/// What sled keeps per stream.
+#[derive(Serialize, Deserialize)]
+struct StreamRecord {
+    config: StreamConfig,
+    created: Timestamp,
+}
+
+/// One live stream.
+pub(crate) struct Entry {
+    pub(crate) config: StreamConfig,
+    pub(crate) created: Timestamp,
+    pub(crate) stream: Arc<Mutex<Stream>>,
+    tx: Option<Sender<Cmd>>,
+    subs: Vec<InternalSubscription>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Entry {
+    fn stop(&mut self) {
+        self.subs.clear();
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Cmd::Stop);
+        }
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Hands a stream's published messages to its writer.
+struct ToWriter(Sender<Cmd>);
+
+impl InternalSink for ToWriter {
+    fn deliver(&self, msg: InternalMsg) {
+        let _ = self.0.send(Cmd::Publish(msg));
+    }
+}
+
+/// Hands API requests to the API thread (`None` tells it to stop).
+struct ToApi(Sender<Option<InternalMsg>>);
+
+impl InternalSink for ToApi {
+    fn deliver(&self, msg: InternalMsg) {
+        let _ = self.0.send(Some(msg));
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) server: ServerHandle,
+    pub(crate) config: JetStreamConfig,
+    pub(crate) meta: Meta,
+    pub(crate) streams: RwLock<BTreeMap<String, Entry>>,
+    pub(crate) api_requests: std::sync::atomic::AtomicU64,
+    pub(crate) api_errors: std::sync::atomic::AtomicU64,
+}
+
+/// The running stream layer.
+pub struct JetStream {
+    inner: Arc<Inner>,
+    api_sub: Option<InternalSubscription>,
+    api_stop: Sender<Option<InternalMsg>>,
+    api_thread: Option<JoinHandle<()>>,
+}
+
+/// The parts of a config a stream's publish path needs.
+pub(crate) fn policy(cfg: &StreamConfig) -> Policy {
+    Policy {
+        name: cfg.name.clone(),
+        max_msgs: cfg.max_msgs,
+        max_bytes: cfg.max_bytes,
+        max_age_ns: cfg.max_age,
+        max_msgs_per_subject: cfg.max_msgs_per_subject,
+        max_msg_size: i64::from(cfg.max_msg_size),
+        discard_new: cfg.discard == DiscardPolicy::New,
+        discard_new_per_subject: cfg.discard_new_per_subject,
+        duplicate_window_ns: cfg.duplicate_window,
+        allow_rollup: cfg.allow_rollup_hdrs,
+        deny_purge: cfg.deny_purge,
+        sealed: cfg.sealed,
+        allow_msg_ttl: cfg.allow_msg_ttl,
+    }
+}
+
+impl Inner {
+    fn stream_dir(&self, name: &str) -> PathBuf {
+        self.config.store_dir.join("streams").join(name)
+    }
+
+    fn open_store(&self, cfg: &StreamConfig) -> Result<Box<dyn MsgStore>, StoreError> {
+        Ok(match cfg.storage {
+            StorageType::File => Box::new(FileStore::open(
+                &self.stream_dir(&cfg.name),
+                FileStoreConfig::default(),
+            )?),
+            StorageType::Memory => Box::new(MemoryStore::new()),
+        })
+    }
+
+    /// Opens (or creates) a stream's storage and starts its writer and subscriptions.
+    pub(crate) fn start_stream(
+        &self,
+        cfg: StreamConfig,
+        created: Timestamp,
+    ) -> Result<Entry, StartError> {
+        let name = cfg.name.clone();
+        let store_err = |source| StartError::Store {
+            name: name.clone(),
+            source,
+        };
+        let mut store = self.open_store(&cfg).map_err(store_err)?;
+        if cfg.first_seq > 1 && store.state().last_seq == 0 {
+            store.set_next_seq(cfg.first_seq).map_err(store_err)?;
+        }
+        let stream = Stream::open(policy(&cfg), store, now_ns()).map_err(store_err)?;
+        let stream = Arc::new(Mutex::new(stream));
+        let (tx, rx) = mpsc::channel();
+        let writer = {
+            let stream = stream.clone();
+            let server = self.server.clone();
+            let sync = self.config.sync;
+            std::thread::Builder::new()
+                .name(format!("stream-{name}"))
+                .spawn(move || run_writer(stream, rx, server, sync))
+                .map_err(|e| StartError::Subscribe(e.to_string()))?
+        };
+        let mut entry = Entry {
+            config: cfg,
+            created,
+            stream,
+            tx: Some(tx),
+            subs: Vec::new(),
+            writer: Some(writer),
+        };
+        self.subscribe_entry(&mut entry)?;
+        Ok(entry)
+    }
+
+    /// (Re)subscribes an entry to its config's subjects.
+    pub(crate) fn subscribe_entry(&self, entry: &mut Entry) -> Result<(), StartError> {
+        entry.subs.clear();
+        let Some(tx) = &entry.tx else { return Ok(()) };
+        for subject in &entry.config.subjects {
+            let sink = Arc::new(ToWriter(tx.clone()));
+            let sub = self
+                .server
+                .subscribe(subject, None, sink)
+                .map_err(|e| StartError::Subscribe(format!("{subject}: {e}")))?;
+            entry.subs.push(sub);
+        }
+        Ok(())
+    }
+
+    /// Persists a stream's config (fsynced) before the API answers. Memory streams are not
+    /// persisted: as in nats-server, they do not outlive the server.
+    pub(crate) fn save(&self, cfg: &StreamConfig, created: Timestamp) -> Result<(), ApiError> {
+        if cfg.storage == StorageType::Memory {
+            return Ok(());
+        }
+        let record = StreamRecord {
+            config: cfg.clone(),
+            created,
+        };
+        let json = serde_json::to_vec(&record).expect("stream records serialise");
+        self.meta
+            .put_stream(&cfg.name, &json)
+            .map_err(ApiError::stream_create)
+    }
+
+    /// Stops a stream and removes its data and record.
+    pub(crate) fn delete_stream(&self, mut entry: Entry) -> Result<(), ApiError> {
+        entry.stop();
+        self.meta
+            .remove_stream(&entry.config.name)
+            .map_err(ApiError::stream_delete)?;
+        let stream = Arc::try_unwrap(entry.stream)
+            .map_err(|_| ApiError::stream_delete("stream still in use"))?
+            .into_inner();
+        stream.destroy().map_err(ApiError::stream_delete)
+    }
+
+    /// Runs `f` on the stream's writer thread, in order with its publishes, and waits.
+    pub(crate) fn on_writer<T: Send + 'static>(
+        entry: &Entry,
+        f: impl FnOnce(&mut Stream) -> T + Send + 'static,
+    ) -> Option<T> {
+        let tx = entry.tx.as_ref()?;
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        tx.send(Cmd::Run(Box::new(move |s| {
+            let _ = done_tx.send(f(s));
+        })))
+        .ok()?;
+        done_rx.recv().ok()
+    }
+}
+
+impl JetStream {
+    /// Opens the store directory, restores every stream, and starts serving `$JS.API`.
+    pub fn start(server: ServerHandle, config: JetStreamConfig) -> Result<JetStream, StartError> {
+        let meta = Meta::open(&config.store_dir)?;
+        let inner = Arc::new(Inner {
+            server: server.clone(),
+            config,
+            meta,
+            streams: RwLock::new(BTreeMap::new()),
+            api_requests: Default::default(),
+            api_errors: Default::default(),
+        });
+        for (name, record) in inner.meta.streams()? {
+            let record: StreamRecord =
+                serde_json::from_slice(&record).map_err(|e| StartError::Record {
+                    name: name.clone(),
+                    reason: e.to_string(),
+                })?;
+            let entry = inner.start_stream(record.config, record.created)?;
+            let state = entry.stream.lock().state();
+            info!(
+                stream = %name,
+                messages = state.msgs,
+                bytes = state.bytes,
+                first_seq = state.first_seq,
+                last_seq = state.last_seq,
+                "restored stream"
+            );
+            inner.streams.write().insert(name, entry);
+        }
+        let (tx, rx) = mpsc::channel::<Option<InternalMsg>>();
+        let api_sub = server
+            .subscribe("$JS.API.>", None, Arc::new(ToApi(tx.clone())))
+            .map_err(|e| StartError::Subscribe(e.to_string()))?;
+        let api_inner = inner.clone();
+        let api_thread = std::thread::Builder::new()
+            .name("jetstream-api".into())
+            .spawn(move || {
+                while let Ok(Some(msg)) = rx.recv() {
+                    crate::api::handlers::handle(&api_inner, msg);
+                }
+            })
+            .map_err(|e| StartError::Subscribe(e.to_string()))?;
+        Ok(JetStream {
+            inner,
+            api_sub: Some(api_sub),
+            api_stop: tx,
+            api_thread: Some(api_thread),
+        })
+    }
+
+    /// The store directory in use.
+    pub fn store_dir(&self) -> &Path {
+        &self.inner.config.store_dir
+    }
+
+    /// Number of streams.
+    pub fn stream_count(&self) -> usize {
+        self.inner.streams.read().len()
+    }
+
+    /// Stops serving the API, stops every stream's writer (syncing what it stored) and
+    /// closes the store. Explicit: dropping a `JetStream` does the same, but call this.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(sub) = self.api_sub.take() {
+            sub.unsubscribe();
+        }
+        let _ = self.api_stop.send(None);
+        if let Some(t) = self.api_thread.take() {
+            if t.join().is_err() {
+                warn!("the JetStream API thread panicked");
+            }
+        }
+        let mut streams = self.inner.streams.write();
+        for entry in streams.values_mut() {
+            entry.stop();
+        }
+    }
+}
+
+impl Drop for JetStream {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

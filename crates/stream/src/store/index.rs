@@ -1,0 +1,539 @@
+//! The in-memory index both stores share: one slot per sequence from the first present
+//! message to the last assigned one, plus per-subject counts and first/last sequences.
+//!
+//! Removal is split in two: a read-only *plan* ([`Plan`], chosen by [`Index::plan_purge`] or
+//! [`Index::plan_expire`]) says what goes, and [`Index::apply`] removes it. The file store
+//! writes its tombstones between the two, so a failed write leaves the index untouched.
+
+use super::StoreState;
+use sluice_protocol::subject::{has_wildcard, subject_matches};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+mod plan;
+
+/// What an index slot must tell about its message.
+pub(crate) trait Entry {
+    /// Interned subject id (see [`Index::intern`]).
+    fn subj(&self) -> u32;
+    fn ts(&self) -> i64;
+    /// [`super::record_size`] of the message.
+    fn size(&self) -> u64;
+}
+
+/// FxHash: subjects are short and trusted enough; SipHash costs more than the rest of an append.
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Per-subject bookkeeping. `first`/`last` are exact outside a removal batch; inside one they
+/// are bounds (first <= real first, last >= real last) until [`Index::finish`] fixes them.
+struct SubjInfo {
+    name: Arc<str>,
+    count: u64,
+    first: u64,
+    last: u64,
+    dirty_first: bool,
+    dirty_last: bool,
+}
+
+/// What a removal takes away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Every message; first_seq becomes last_seq + 1.
+    All,
+    /// Every message below `below`; if `below` > last_seq + 1 the sequence jumps so that the
+    /// next message gets `below` (nats-server's Compact).
+    Below(u64),
+    /// These sequences, ascending.
+    Seqs(Vec<u64>),
+}
+
+/// A resolved subject filter.
+enum Matcher {
+    All,
+    Nothing,
+    One(u32),
+    /// Matching subject ids as a bitmap.
+    Set(Vec<bool>),
+}
+
+pub(crate) struct Index<E> {
+    /// Sequence of `slots[0]`; equals first_seq while the store has messages.
+    base: u64,
+    slots: VecDeque<Option<E>>,
+    last_seq: u64,
+    last_ts: i64,
+    msgs: u64,
+    bytes: u64,
+    /// Live timestamps never go backwards (lets expiry stop at the first young message).
+    monotonic: bool,
+    ids: FxMap<Arc<str>, u32>,
+    infos: Vec<SubjInfo>,
+    free: Vec<u32>,
+    /// Subject of the previous append, to skip hashing on runs of one subject.
+    last_subj: u32,
+    dirty: Vec<u32>,
+}
+
+impl<E: Entry> Default for Index<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: Entry> Index<E> {
+    pub fn new() -> Self {
+        Index {
+            base: 1,
+            slots: VecDeque::new(),
+            last_seq: 0,
+            last_ts: 0,
+            msgs: 0,
+            bytes: 0,
+            monotonic: true,
+            ids: FxMap::default(),
+            infos: Vec::new(),
+            free: Vec::new(),
+            last_subj: u32::MAX,
+            dirty: Vec::new(),
+        }
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    pub fn last_ts(&self) -> i64 {
+        self.last_ts
+    }
+
+    pub fn msgs(&self) -> u64 {
+        self.msgs
+    }
+
+    pub fn first_seq(&self) -> u64 {
+        if self.msgs > 0 {
+            self.base
+        } else {
+            self.last_seq + 1
+        }
+    }
+
+    pub fn state(&self) -> StoreState {
+        let first_seq = self.first_seq();
+        let first_ts = self.slots.front().and_then(Option::as_ref).map_or(0, E::ts);
+        let num_deleted = if self.msgs > 0 {
+            self.last_seq - first_seq + 1 - self.msgs
+        } else {
+            0
+        };
+        StoreState {
+            msgs: self.msgs,
+            bytes: self.bytes,
+            first_seq,
+            first_ts,
+            last_seq: self.last_seq,
+            last_ts: self.last_ts,
+            num_subjects: self.ids.len() as u64,
+            num_deleted,
+        }
+    }
+
+    /// The id of `subject`, creating it (with no messages yet) if needed. Call right before
+    /// [`Index::push`], which gives it its first message.
+    pub fn intern(&mut self, subject: &str) -> u32 {
+        if let Some(info) = self.infos.get(self.last_subj as usize) {
+            if info.count > 0 && &*info.name == subject {
+                return self.last_subj;
+            }
+        }
+        let id = match self.ids.get(subject) {
+            Some(&id) => id,
+            None => {
+                let name: Arc<str> = Arc::from(subject);
+                let info = SubjInfo {
+                    name: name.clone(),
+                    count: 0,
+                    first: 0,
+                    last: 0,
+                    dirty_first: false,
+                    dirty_last: false,
+                };
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        self.infos[id as usize] = info;
+                        id
+                    }
+                    None => {
+                        self.infos.push(info);
+                        (self.infos.len() - 1) as u32
+                    }
+                };
+                self.ids.insert(name, id);
+                id
+            }
+        };
+        self.last_subj = id;
+        id
+    }
+
+    /// The interned name of a subject id that has messages.
+    pub fn subject_name(&self, id: u32) -> &Arc<str> {
+        &self.infos[id as usize].name
+    }
+
+    /// Adds a message at `seq` (> last_seq; skipped sequences become gaps). `entry.subj()`
+    /// must come from [`Index::intern`].
+    pub fn push(&mut self, seq: u64, entry: E) {
+        debug_assert!(seq > self.last_seq);
+        let ts = entry.ts();
+        if self.msgs == 0 {
+            self.slots.clear();
+            self.base = seq;
+            self.monotonic = true;
+        } else {
+            if ts < self.last_ts {
+                self.monotonic = false;
+            }
+            for _ in self.last_seq + 1..seq {
+                self.slots.push_back(None);
+            }
+        }
+        let info = &mut self.infos[entry.subj() as usize];
+        if info.count == 0 {
+            info.first = seq;
+        }
+        info.count += 1;
+        info.last = seq;
+        info.dirty_last = false;
+        self.msgs += 1;
+        self.bytes += entry.size();
+        self.last_seq = seq;
+        self.last_ts = ts;
+        self.slots.push_back(Some(entry));
+    }
+
+    /// Raises last_seq to `next - 1` if it is lower (a segment's base sequence on replay).
+    pub fn set_floor(&mut self, next: u64, ts: i64) {
+        if next > self.last_seq + 1 {
+            if self.msgs > 0 {
+                for _ in self.last_seq + 1..next {
+                    self.slots.push_back(None);
+                }
+            } else {
+                self.base = next;
+            }
+            self.last_seq = next - 1;
+            self.last_ts = ts;
+        }
+    }
+
+    /// Drops everything; the next message gets `next`.
+    pub fn reset(&mut self, next: u64, ts: i64) {
+        self.apply(&Plan::All, |_, _| {});
+        self.last_seq = next.max(1) - 1;
+        self.last_ts = ts;
+        self.base = self.last_seq + 1;
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&E> {
+        if seq < self.base {
+            return None;
+        }
+        self.slots.get((seq - self.base) as usize)?.as_ref()
+    }
+
+    /// Live messages with `from <= seq < to`, ascending.
+    pub fn live_in(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &E)> {
+        let start = from.max(self.base);
+        let end = to.min(self.last_seq + 1).max(start);
+        let skip = (start - self.base) as usize;
+        self.slots
+            .iter()
+            .skip(skip)
+            .take((end - start) as usize)
+            .enumerate()
+            .filter_map(move |(i, s)| Some((start + i as u64, s.as_ref()?)))
+    }
+
+    pub fn get_mut(&mut self, seq: u64) -> Option<&mut E> {
+        if seq < self.base {
+            return None;
+        }
+        self.slots.get_mut((seq - self.base) as usize)?.as_mut()
+    }
+
+    /// Removes one message; subject bounds stay loose until [`Index::finish`].
+    pub fn remove_deferred(&mut self, seq: u64) -> Option<E> {
+        self.remove_raw(seq)
+    }
+
+    fn remove_raw(&mut self, seq: u64) -> Option<E> {
+        if seq < self.base {
+            return None;
+        }
+        let i = (seq - self.base) as usize;
+        let e = self.slots.get_mut(i)?.take()?;
+        self.msgs -= 1;
+        self.bytes -= e.size();
+        let id = e.subj();
+        let info = &mut self.infos[id as usize];
+        info.count -= 1;
+        if info.count == 0 {
+            let name = info.name.clone();
+            info.dirty_first = false;
+            info.dirty_last = false;
+            self.ids.remove(&*name);
+            self.free.push(id);
+        } else if seq == info.first || seq == info.last {
+            info.dirty_first |= seq == info.first;
+            info.dirty_last |= seq == info.last;
+            self.dirty.push(id);
+        }
+        if self.msgs == 0 {
+            self.slots.clear();
+            self.base = self.last_seq + 1;
+            self.monotonic = true;
+        } else if i == 0 {
+            while let Some(None) = self.slots.front() {
+                self.slots.pop_front();
+                self.base += 1;
+            }
+        }
+        Some(e)
+    }
+
+    /// Removes one message.
+    pub fn remove(&mut self, seq: u64) -> Option<E> {
+        let e = self.remove_raw(seq);
+        self.finish();
+        e
+    }
+
+    /// Makes subject first/last exact again after raw removals: one forward and one backward
+    /// pass over the slots, however many subjects moved.
+    pub fn finish(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        let (mut need_first, mut need_last) = (0usize, 0usize);
+        let (mut from, mut to) = (u64::MAX, 0u64);
+        for &id in &dirty {
+            let info = &self.infos[id as usize];
+            if info.count == 0 {
+                continue;
+            }
+            if info.dirty_first {
+                need_first += 1;
+                from = from.min(info.first);
+            }
+            if info.dirty_last {
+                need_last += 1;
+                to = to.max(info.last);
+            }
+        }
+        let mut seq = from.max(self.base);
+        while need_first > 0 && seq <= self.last_seq {
+            if let Some(e) = &self.slots[(seq - self.base) as usize] {
+                let info = &mut self.infos[e.subj() as usize];
+                if info.dirty_first {
+                    info.first = seq;
+                    info.dirty_first = false;
+                    need_first -= 1;
+                }
+            }
+            seq += 1;
+        }
+        let mut seq = to.min(self.last_seq);
+        while need_last > 0 && seq >= self.base {
+            if let Some(e) = &self.slots[(seq - self.base) as usize] {
+                let info = &mut self.infos[e.subj() as usize];
+                if info.dirty_last {
+                    info.last = seq;
+                    info.dirty_last = false;
+                    need_last -= 1;
+                }
+            }
+            seq -= 1;
+        }
+        debug_assert!(need_first == 0 && need_last == 0);
+        dirty.clear();
+        self.dirty = dirty;
+    }
+
+    /// Removes what `plan` selects, calling `on_remove` for each message; returns how many.
+    pub fn apply(&mut self, plan: &Plan, mut on_remove: impl FnMut(u64, E)) -> u64 {
+        let before = self.msgs;
+        match plan {
+            Plan::All => {
+                let base = self.base;
+                for (i, slot) in self.slots.drain(..).enumerate() {
+                    if let Some(e) = slot {
+                        on_remove(base + i as u64, e);
+                    }
+                }
+                self.ids.clear();
+                self.infos.clear();
+                self.free.clear();
+                self.dirty.clear();
+                self.last_subj = u32::MAX;
+                self.msgs = 0;
+                self.bytes = 0;
+                self.base = self.last_seq + 1;
+                self.monotonic = true;
+            }
+            &Plan::Below(below) => {
+                while self.msgs > 0 && self.base < below {
+                    let seq = self.base;
+                    if let Some(e) = self.remove_raw(seq) {
+                        on_remove(seq, e);
+                    }
+                }
+                if below > self.last_seq + 1 {
+                    self.set_floor(below, self.last_ts);
+                }
+            }
+            Plan::Seqs(seqs) => {
+                for &seq in seqs {
+                    if let Some(e) = self.remove_raw(seq) {
+                        on_remove(seq, e);
+                    }
+                }
+            }
+        }
+        self.finish();
+        before - self.msgs
+    }
+
+    fn matcher(&self, filter: Option<&str>) -> Matcher {
+        let f = match filter {
+            None | Some("") | Some(">") => return Matcher::All,
+            Some(f) => f,
+        };
+        if !has_wildcard(f) {
+            return self
+                .ids
+                .get(f)
+                .map_or(Matcher::Nothing, |&id| Matcher::One(id));
+        }
+        let mut set = vec![false; self.infos.len()];
+        let mut any = false;
+        for (name, &id) in &self.ids {
+            if subject_matches(f, name) {
+                set[id as usize] = true;
+                any = true;
+            }
+        }
+        if any {
+            Matcher::Set(set)
+        } else {
+            Matcher::Nothing
+        }
+    }
+
+    /// Calls `f` on each live message matching `m` from `from` on, until it returns false.
+    fn scan(&self, m: &Matcher, from: u64, mut f: impl FnMut(u64, &E) -> bool) {
+        let (lo, hi) = match m {
+            Matcher::Nothing => return,
+            Matcher::One(id) => {
+                let info = &self.infos[*id as usize];
+                (info.first, info.last)
+            }
+            _ => (self.base, self.last_seq),
+        };
+        let start = from.max(lo).max(self.base);
+        if self.msgs == 0 || start > hi {
+            return;
+        }
+        let skip = (start - self.base) as usize;
+        let take = (hi - start + 1) as usize;
+        for (i, slot) in self.slots.iter().skip(skip).take(take).enumerate() {
+            let Some(e) = slot else { continue };
+            let hit = match m {
+                Matcher::All => true,
+                Matcher::One(id) => e.subj() == *id,
+                Matcher::Set(set) => set[e.subj() as usize],
+                Matcher::Nothing => false,
+            };
+            if hit && !f(start + i as u64, e) {
+                return;
+            }
+        }
+    }
+
+    /// First live message at or after `from` whose subject matches `filter`.
+    pub fn next_matching(&self, from: u64, filter: Option<&str>) -> Option<(u64, &E)> {
+        let m = self.matcher(filter);
+        let mut found = None;
+        self.scan(&m, from, |seq, _| {
+            found = Some(seq);
+            false
+        });
+        found.and_then(|seq| Some((seq, self.get(seq)?)))
+    }
+
+    /// Newest live message whose subject matches `filter`.
+    pub fn last_matching(&self, filter: &str) -> Option<(u64, &E)> {
+        let seq = match self.matcher(Some(filter)) {
+            Matcher::Nothing => return None,
+            Matcher::All => (self.msgs > 0).then(|| self.last_live())?,
+            Matcher::One(id) => self.infos[id as usize].last,
+            Matcher::Set(set) => self
+                .ids
+                .values()
+                .filter(|&&id| set[id as usize])
+                .map(|&id| self.infos[id as usize].last)
+                .max()?,
+        };
+        Some((seq, self.get(seq)?))
+    }
+
+    fn last_live(&self) -> u64 {
+        let back = self.slots.iter().rev().take_while(|s| s.is_none()).count() as u64;
+        self.last_seq - back
+    }
+
+    pub fn subject_count(&self, subject: &str) -> u64 {
+        self.ids
+            .get(subject)
+            .map_or(0, |&id| self.infos[id as usize].count)
+    }
+
+    pub fn first_seq_of_subject(&self, subject: &str) -> Option<u64> {
+        self.ids
+            .get(subject)
+            .map(|&id| self.infos[id as usize].first)
+    }
+
+    pub fn subjects(&self) -> Vec<(Arc<str>, u64)> {
+        self.ids
+            .iter()
+            .map(|(name, &id)| (name.clone(), self.infos[id as usize].count))
+            .collect()
+    }
+}

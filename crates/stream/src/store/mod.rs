@@ -1,0 +1,149 @@
+//! Message storage: one trait, two implementations.
+//!
+//! [`MsgStore`] is what a stream needs from its storage: append with the next sequence, read
+//! by sequence or by subject, delete, purge, and report its state. [`memory::MemoryStore`]
+//! keeps everything in memory; [`file::FileStore`] keeps an append-only log of CRC-checked
+//! records in segment files with an in-memory index rebuilt on open.
+//!
+//! A store knows nothing of limits, dedup or the API: the stream on top decides what to
+//! delete and when; the store only does it.
+
+pub mod file;
+mod index;
+pub mod memory;
+mod recover;
+mod segment;
+
+use bytes::Bytes;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMsg {
+    pub seq: u64,
+    pub subject: Arc<str>,
+    /// The raw header block (`NATS/1.0\r\n...\r\n\r\n`), if any.
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+    /// Unix time in nanoseconds when the message was stored.
+    pub time_ns: i64,
+}
+
+impl StoredMsg {
+    /// Bytes this message counts for against max_bytes (nats-server's accounting: subject,
+    /// headers, payload and a fixed per-record overhead).
+    pub fn stored_size(&self) -> u64 {
+        record_size(&self.subject, self.headers.as_deref(), &self.payload)
+    }
+}
+
+/// nats-server's per-message size accounting for file storage: subject + headers + payload +
+/// 22 bytes of record overhead (it counts the same for memory storage).
+pub fn record_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+    (subject.len() + headers.map_or(0, <[u8]>::len) + payload.len() + 22) as u64
+}
+
+/// A store's state, as StreamInfo's `state` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreState {
+    pub msgs: u64,
+    pub bytes: u64,
+    /// First sequence present (or, when empty, the next sequence to be assigned).
+    pub first_seq: u64,
+    pub first_ts: i64,
+    /// Last sequence assigned (0 if none ever).
+    pub last_seq: u64,
+    pub last_ts: i64,
+    /// Distinct subjects with at least one message.
+    pub num_subjects: u64,
+    /// Sequences between first and last that were deleted (interior gaps).
+    pub num_deleted: u64,
+}
+
+/// What a purge removes. All fields optional; nats-server's semantics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Purge {
+    /// Only messages whose subject matches this filter (wildcards allowed).
+    pub filter: Option<String>,
+    /// Remove messages with sequence strictly below this one.
+    pub up_to_seq: Option<u64>,
+    /// Keep this many of the newest (matching) messages.
+    pub keep: Option<u64>,
+}
+
+/// Storage failures. The stream maps them to API errors.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store on disk cannot be read (not a torn tail, which is repaired, but damage
+    /// elsewhere or an unknown format version).
+    #[error("corrupt store at {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("message too large for the store")]
+    TooLarge,
+}
+
+/// What a stream needs from its storage.
+pub trait MsgStore: Send + 'static {
+    /// Appends a message with the next sequence and returns it. Written to the OS or memory,
+    /// not yet durable: call [`MsgStore::sync`] before promising durability.
+    fn append(
+        &mut self,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time_ns: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// Makes everything appended so far durable (fdatasync for files; nothing for memory).
+    fn sync(&mut self) -> Result<(), StoreError>;
+
+    /// The message with this sequence, if present.
+    fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
+
+    /// The first message with sequence >= `from_seq` whose subject matches `filter`
+    /// (wildcards allowed; `None` matches all).
+    fn next_matching(
+        &self,
+        from_seq: u64,
+        filter: Option<&str>,
+    ) -> Result<Option<StoredMsg>, StoreError>;
+
+    /// The newest message whose subject matches `filter` (wildcards allowed).
+    fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError>;
+
+    /// Messages stored under exactly this (literal) subject.
+    fn subject_count(&self, subject: &str) -> u64;
+
+    /// The oldest sequence stored under exactly this (literal) subject.
+    fn first_seq_of_subject(&self, subject: &str) -> Option<u64>;
+
+    /// Removes one message; false if it was not present.
+    fn delete(&mut self, seq: u64) -> Result<bool, StoreError>;
+
+    /// Removes what `purge` selects; returns how many were removed. Purging everything moves
+    /// `first_seq` to `last_seq + 1`.
+    fn purge(&mut self, purge: &Purge) -> Result<u64, StoreError>;
+
+    /// Removes every message stored before `cutoff_ns`; returns how many.
+    fn expire_before(&mut self, cutoff_ns: i64) -> Result<u64, StoreError>;
+
+    /// Current counts and bounds.
+    fn state(&self) -> StoreState;
+
+    /// Sets the next sequence when the store is empty (stream `first_seq`).
+    fn set_next_seq(&mut self, seq: u64) -> Result<(), StoreError>;
+
+    /// Every distinct subject with at least one message, with its count (for
+    /// `subjects_filter` in StreamInfo and `num_subjects`).
+    fn subjects(&self) -> Vec<(Arc<str>, u64)>;
+
+    /// Removes the store's data for good (stream deletion).
+    fn destroy(self: Box<Self>) -> Result<(), StoreError>;
+}

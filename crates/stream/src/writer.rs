@@ -1,0 +1,140 @@
+//! Each stream's writer: one thread that owns the appends, batches them, syncs once per batch
+//! (group commit) and only then acks.
+//!
+//! Publishes arrive on a channel from the stream's subject subscriptions (the publisher's task
+//! only hands the message over). The writer takes everything queued (up to a bound), stores
+//! each message, makes the batch durable with one fdatasync when the sync policy is `always`,
+//! and then publishes every PubAck. While it syncs, new publishes queue up and share the next
+//! sync, so throughput under load stays high while every ack still means "on disk".
+
+use crate::api::ack::encode_ack;
+use crate::stream::{PublishError, Stored, Stream};
+use crate::time::now_ns;
+use parking_lot::Mutex;
+use sluice_server::{InternalMsg, ServerHandle};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{error, warn};
+
+/// When an ack may be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// After the message is fsynced (fdatasync). The default.
+    Always,
+    /// After the message is written to the OS; fsync every interval (nats-server's default
+    /// behaviour, 2 minutes).
+    Every(Duration),
+}
+
+/// What a stream's writer is asked to do.
+pub enum Cmd {
+    /// Store a published message (and ack it if it has a reply subject).
+    Publish(InternalMsg),
+    /// Run a closure on the stream on the writer thread, in order with publishes (used for
+    /// changes that must not interleave with a batch, like purges and updates).
+    Run(Box<dyn FnOnce(&mut Stream) + Send>),
+    /// Sync and exit. Explicit, because a router cache may keep a sink (and so a sender)
+    /// alive for a while after its subscription is gone.
+    Stop,
+}
+
+/// Most publishes taken into one batch.
+const MAX_BATCH: usize = 8192;
+/// Longest the writer sleeps when idle before checking time-based limits.
+const IDLE_TICK: Duration = Duration::from_millis(250);
+
+/// Runs the writer until [`Cmd::Stop`] (or every sender is gone), then syncs what is left.
+pub fn run_writer(
+    stream: Arc<Mutex<Stream>>,
+    rx: Receiver<Cmd>,
+    server: ServerHandle,
+    sync: SyncPolicy,
+) {
+    let name = stream.lock().name().to_owned();
+    let mut last_sync = Instant::now();
+    let mut unsynced = false;
+    let mut batch: Vec<Cmd> = Vec::with_capacity(256);
+    let mut acks: Vec<(
+        Option<sluice_protocol::ByteStr>,
+        Result<Stored, PublishError>,
+    )> = Vec::with_capacity(256);
+    loop {
+        let wait = match sync {
+            SyncPolicy::Every(every) if unsynced => {
+                every.saturating_sub(last_sync.elapsed()).min(IDLE_TICK)
+            }
+            _ => IDLE_TICK,
+        };
+        match rx.recv_timeout(wait) {
+            Ok(cmd) => batch.push(cmd),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        let mut s = stream.lock();
+        let now = now_ns();
+        let mut stop = false;
+        for cmd in batch.drain(..) {
+            match cmd {
+                Cmd::Publish(msg) => {
+                    let r = s.publish(&msg.subject, msg.headers.as_deref(), &msg.payload, now);
+                    if matches!(r, Ok(Stored::New(_))) {
+                        unsynced = true;
+                    }
+                    acks.push((msg.reply, r));
+                }
+                Cmd::Run(f) => {
+                    f(&mut s);
+                    unsynced = true;
+                }
+                Cmd::Stop => stop = true,
+            }
+        }
+        if let Err(e) = s.expire(now) {
+            warn!(stream = %name, error = %e, "expiring messages failed");
+        }
+        let due = match sync {
+            SyncPolicy::Always => unsynced,
+            SyncPolicy::Every(every) => unsynced && last_sync.elapsed() >= every,
+        };
+        if due {
+            match s.sync() {
+                Ok(()) => {
+                    unsynced = false;
+                    last_sync = Instant::now();
+                }
+                Err(e) => {
+                    error!(stream = %name, error = %e, "sync failed: publishes in this batch are not acknowledged");
+                    if sync == SyncPolicy::Always {
+                        for (_, r) in acks.iter_mut() {
+                            if r.is_ok() {
+                                *r = Err(PublishError::Store(crate::store::StoreError::Io {
+                                    path: name.clone(),
+                                    source: std::io::Error::other(e.to_string()),
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        drop(s);
+        for (reply, r) in acks.drain(..) {
+            if let (Some(reply), Some(ack)) = (reply, encode_ack(&name, &r)) {
+                server.publish(&reply, None, None, &ack);
+            }
+        }
+        if stop {
+            break;
+        }
+    }
+    if let Err(e) = stream.lock().sync() {
+        error!(stream = %name, error = %e, "final sync failed");
+    }
+}
