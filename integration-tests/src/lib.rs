@@ -60,6 +60,8 @@ pub struct Broker {
     /// Where clients connect.
     pub addr: SocketAddr,
     /// Log lines the broker printed after its listening line (collected in the background).
+    /// Lines logged up to and including the listening line.
+    startup: Vec<String>,
     log: mpsc::Receiver<String>,
 }
 
@@ -97,14 +99,20 @@ impl Broker {
                 }
             }
         });
-        let addr = wait_for_listen(&rx).unwrap_or_else(|| {
+        let mut startup = Vec::new();
+        let addr = wait_for_listen(&rx, &mut startup).unwrap_or_else(|| {
             let _ = child.kill();
-            panic!("{} did not report a listening address", program.display())
+            panic!(
+                "{} did not report a listening address; it logged:\n{}",
+                program.display(),
+                startup.join("\n")
+            )
         });
         Broker {
             child,
             kind,
             addr,
+            startup,
             log: rx,
         }
     }
@@ -114,9 +122,14 @@ impl Broker {
         self.child.id()
     }
 
-    /// Log lines printed so far (after startup).
+    /// Log lines printed after startup, since the last call.
     pub fn log_lines(&self) -> Vec<String> {
         self.log.try_iter().collect()
+    }
+
+    /// The lines logged up to and including the listening line.
+    pub fn startup_lines(&self) -> &[String] {
+        &self.startup
     }
 
     /// Sends SIGTERM and waits for the exit status (up to `wait`).
@@ -160,13 +173,16 @@ impl Drop for Broker {
     }
 }
 
-/// Reads log lines until "Listening for client connections on HOST:PORT" (10 s at most).
-fn wait_for_listen(rx: &mpsc::Receiver<String>) -> Option<SocketAddr> {
+/// Reads log lines (keeping them in `seen`) until "Listening for client connections on
+/// HOST:PORT" (10 s at most).
+fn wait_for_listen(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>) -> Option<SocketAddr> {
     const MARK: &str = "Listening for client connections on ";
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let left = deadline.checked_duration_since(std::time::Instant::now())?;
         let line = rx.recv_timeout(left).ok()?;
+        seen.push(line);
+        let line = seen.last()?;
         if let Some(pos) = line.find(MARK) {
             let hostport = line[pos + MARK.len()..].trim();
             let port: u16 = hostport.rsplit(':').next()?.parse().ok()?;
