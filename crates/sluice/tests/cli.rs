@@ -104,19 +104,6 @@ fn help_lists_nats_server_flags_and_exits_zero() {
 #[test]
 fn unavailable_features_fail_clearly_before_binding() {
     let cases: &[(&[&str], &str)] = &[
-        (&["-js"], "-js/--jetstream: JetStream is not available yet"),
-        (
-            &["--jetstream"],
-            "-js/--jetstream: JetStream is not available yet",
-        ),
-        (
-            &["-sd=/tmp/x"],
-            "-sd/--store_dir: JetStream is not available yet",
-        ),
-        (
-            &["-js", "-sd", "/tmp/x"],
-            "-js/--jetstream: JetStream is not available yet",
-        ),
         (
             &["-m", "8222"],
             "-m/--http_port: HTTP monitoring is not available yet",
@@ -429,4 +416,30 @@ fn startup_lines_look_like_nats_server() {
     );
     let ready = sluice.wait_for("ready");
     assert!(is_log_line(&ready, "INF", "Server is ready"), "{ready:?}");
+}
+
+#[test]
+fn jetstream_starts_with_go_style_flags_and_prints_its_store() {
+    let dir = std::env::temp_dir().join(format!("sluice-cli-js-{}", std::process::id()));
+    let sd = format!("-sd={}", dir.display());
+    let lines = serve_then_signal("TERM", &["-js", &sd, "--sync", "1s"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let all = lines.join("\n");
+    assert!(all.contains("[INF] Starting JetStream"), "{all}");
+    assert!(
+        all.contains(&format!("Store Directory: \"{}\"", dir.display())),
+        "{all}"
+    );
+    assert!(all.contains("Sync:            every 1s"), "{all}");
+}
+
+#[test]
+fn a_bad_sync_value_is_a_usage_error() {
+    let out = run(&["-js", "--sync", "sometimes", "-p", "-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("sometimes"),
+        "{}",
+        text(&out.stderr)
+    );
 }
