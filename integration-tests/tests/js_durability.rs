@@ -437,3 +437,40 @@ async fn torn_segment_tail_is_repaired_on_restart() {
     })
     .await;
 }
+
+/// `--sync <interval>` promises that an acked publish survives kill -9 of the server (it is
+/// in the OS before the ack), though not power loss. Regression: acks went out while records
+/// were still in the store's user-space buffer.
+#[tokio::test]
+async fn interval_sync_acks_survive_kill9() {
+    bounded(async {
+        let store = StoreDir::new("interval");
+        let broker = Broker::start(
+            Kind::Sluice,
+            &["-js", "-sd", store.as_str(), "--sync", "1h"],
+        );
+        let client = within("connect", async_nats::connect(broker.url()))
+            .await
+            .expect("connect");
+        let node = Node {
+            js: jetstream::new(client.clone()),
+            client,
+            broker,
+        };
+        node.create(serde_json::json!({"name": "IV", "subjects": ["iv"]}))
+            .await;
+        for i in 1..=10u64 {
+            let ack = within("publish", node.js.publish("iv", "x".into()))
+                .await
+                .expect("publish")
+                .await
+                .expect("ack");
+            assert_eq!(ack.sequence, i);
+        }
+        node.kill9();
+        let node = start(Kind::Sluice, &store).await;
+        let info = node.info("IV").await;
+        assert_eq!(info["state"]["messages"], 10, "{info}");
+    })
+    .await;
+}

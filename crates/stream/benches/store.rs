@@ -84,6 +84,15 @@ fn reads(c: &mut Criterion) {
             black_box(file.get(seq).unwrap())
         })
     });
+    let mut x = 12345u64;
+    g.bench_function("file_random", |b| {
+        b.iter(|| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            black_box(file.get((x >> 33) % READ_SET + 1).unwrap())
+        })
+    });
     g.bench_function("file_next_matching", |b| {
         b.iter(|| {
             seq = seq % READ_SET + 1;

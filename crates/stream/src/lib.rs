@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod config;
+pub mod consumer;
 pub mod dedup;
 pub mod headers;
 pub mod jetstream;

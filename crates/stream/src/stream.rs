@@ -191,6 +191,11 @@ impl Stream {
         self.store.state()
     }
 
+    /// Hands every stored message to the OS (survives kill -9, not power loss).
+    pub fn write_out(&mut self) -> Result<(), StoreError> {
+        self.store.write_out()
+    }
+
     /// Makes every stored message durable.
     pub fn sync(&mut self) -> Result<(), StoreError> {
         self.store.sync()

@@ -103,6 +103,14 @@ pub fn run_writer(
             SyncPolicy::Always => unsynced,
             SyncPolicy::Every(every) => unsynced && last_sync.elapsed() >= every,
         };
+        if !due && unsynced {
+            // Interval mode still promises that an ack survives kill -9: the batch reaches
+            // the OS before any of it is acked.
+            if let Err(e) = s.write_out() {
+                error!(stream = %name, error = %e, "write failed: publishes in this batch are not acknowledged");
+                fail_acks(&mut acks, &name, &e);
+            }
+        }
         if due {
             match s.sync() {
                 Ok(()) => {
@@ -111,16 +119,7 @@ pub fn run_writer(
                 }
                 Err(e) => {
                     error!(stream = %name, error = %e, "sync failed: publishes in this batch are not acknowledged");
-                    if sync == SyncPolicy::Always {
-                        for (_, r) in acks.iter_mut() {
-                            if r.is_ok() {
-                                *r = Err(PublishError::Store(crate::store::StoreError::Io {
-                                    path: name.clone(),
-                                    source: std::io::Error::other(e.to_string()),
-                                }));
-                            }
-                        }
-                    }
+                    fail_acks(&mut acks, &name, &e);
                 }
             }
         }
@@ -136,5 +135,25 @@ pub fn run_writer(
     }
     if let Err(e) = stream.lock().sync() {
         error!(stream = %name, error = %e, "final sync failed");
+    }
+}
+
+/// Turns every successful answer in `acks` into a store failure: their batch did not reach
+/// the promised durability, so none of it may be acked.
+fn fail_acks(
+    acks: &mut [(
+        Option<sluice_protocol::ByteStr>,
+        Result<Stored, PublishError>,
+    )],
+    name: &str,
+    e: &crate::store::StoreError,
+) {
+    for (_, r) in acks.iter_mut() {
+        if r.is_ok() {
+            *r = Err(PublishError::Store(crate::store::StoreError::Io {
+                path: name.to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            }));
+        }
     }
 }

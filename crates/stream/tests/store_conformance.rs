@@ -68,6 +68,7 @@ conformance!(
     expire_before,
     expire_before_out_of_order,
     next_matching_filters_and_gaps,
+    many_subjects_wildcards,
 );
 
 fn add(s: &mut dyn MsgStore, subject: &str, payload: &str, ts: i64) -> u64 {
@@ -348,6 +349,11 @@ fn purge_up_to_past_the_end(s: &mut dyn MsgStore) {
     assert_eq!(add(s, "p", "m", 4), 50);
     assert_eq!(s.state().first_seq, 50);
     assert_eq!(s.state().num_deleted, 0);
+    // Absurd values are clamped (2^62) rather than overflowing later.
+    assert_eq!(purge(s, None, Some(u64::MAX), None), 1);
+    let q = add(s, "p", "m", 5);
+    assert_eq!(q, 1 << 62);
+    assert_eq!(add(s, "p", "m", 6), q + 1);
 }
 
 fn set_next_seq_on_empty(s: &mut dyn MsgStore) {
@@ -477,4 +483,25 @@ fn next_matching_filters_and_gaps(s: &mut dyn MsgStore) {
     assert_eq!(next(s, 7, Some("c")), None);
     let m = s.next_matching(3, Some("b.>")).unwrap().unwrap();
     assert_eq!((m.seq, &*m.subject), (4, "b.y"));
+}
+
+fn many_subjects_wildcards(s: &mut dyn MsgStore) {
+    // Enough subjects for the lazy wildcard matching path.
+    for i in 0..1200u64 {
+        let kind = if i % 100 == 99 { "rare" } else { "common" };
+        add(s, &format!("dev.{i}.{kind}"), "m", i as i64);
+    }
+    assert_eq!(s.state().num_subjects, 1200);
+    let next = |s: &dyn MsgStore, from, f| s.next_matching(from, f).unwrap().map(|m| m.seq);
+    assert_eq!(next(s, 0, Some("dev.*.rare")), Some(100));
+    assert_eq!(next(s, 101, Some("dev.*.rare")), Some(200));
+    assert_eq!(next(s, 1101, Some("dev.*.rare")), Some(1200));
+    assert_eq!(next(s, 1201, Some("dev.*.rare")), None);
+    assert_eq!(next(s, 0, Some("dev.*.none")), None);
+    assert_eq!(next(s, 17, Some("dev.>")), Some(17));
+    assert_eq!(s.last_matching("dev.*.rare").unwrap().unwrap().seq, 1200);
+    assert_eq!(s.last_matching("dev.*.common").unwrap().unwrap().seq, 1199);
+    assert_eq!(purge(s, Some("dev.*.rare"), None, Some(10)), 2);
+    assert_eq!(next(s, 0, Some("dev.*.rare")), Some(300));
+    assert_eq!(s.state().num_subjects, 1198);
 }

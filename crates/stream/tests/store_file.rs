@@ -595,3 +595,31 @@ fn compact_rewrites_sparse_segments() {
     assert_eq!(s.state().msgs, state.msgs + 1);
     assert_eq!(all(&s)[..msgs.len()], msgs[..]);
 }
+
+#[test]
+fn carrying_many_tombstones_forward_terminates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let one = REC_FIXED + 1 + payload(1).len() as u64;
+    // Four messages (or eight removal records) per segment.
+    let seg = HEADER_LEN + 4 * one;
+    let mut s = open(tmp.path(), seg);
+    fill(&mut s, "m", 40);
+    // Tombstones of most of the first segments' messages land in later segments ...
+    for q in (2..=24).filter(|q| q % 4 != 1) {
+        s.delete(q).unwrap();
+    }
+    for i in 41..=44 {
+        s.append("m", None, &payload(i), i as i64).unwrap();
+    }
+    // ... which then die in the middle, with more tombstones to carry than a segment holds.
+    for q in 25..=44 {
+        s.delete(q).unwrap();
+    }
+    let state = s.state();
+    let msgs = all(&s);
+    assert_eq!(msgs.len(), 6);
+    drop(s);
+    let s = open(tmp.path(), seg);
+    assert_eq!(s.state(), state);
+    assert_eq!(all(&s), msgs);
+}

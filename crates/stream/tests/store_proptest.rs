@@ -217,7 +217,15 @@ fn open(dir: &Path) -> FileStore {
 }
 
 fn run(ops: Vec<Op>) {
-    let dir = tempfile::tempdir().unwrap();
+    // tmpfs when there is one: the file store fsyncs on rollover and purge, and thousands of
+    // cases on a real disk are slow. Same code paths either way.
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .unwrap();
     let mut file = open(dir.path());
     let mut mem = MemoryStore::new();
     let mut model = Model::default();
@@ -295,7 +303,11 @@ fn run(ops: Vec<Op>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // PROPTEST_CASES overrides the default of 256.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn stores_match_the_model(ops in proptest::collection::vec(op(), 1..120)) {

@@ -326,3 +326,262 @@ impl ApiError {
         Self::stream_rollup_failed("rollup not permitted")
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Consumers (`$JS.API.CONSUMER.*`). Codes, statuses and texts from `server/errors.json` of
+// v2.10.29 (v2.9.10 and v2.11.17 agree unless noted).
+
+/// `err_code` numbers of the consumer errors, named after nats-server's `ErrorIdentifier`
+/// constants (10014 and 10026 are also in [`codes`]).
+pub mod consumer_codes {
+    pub const CONSUMER_CREATE: u16 = 10012;
+    pub const CONSUMER_NAME_EXIST: u16 = 10013;
+    pub use super::codes::CONSUMER_NOT_FOUND;
+    pub const CONSUMER_DURABLE_NAME_NOT_IN_SUBJECT: u16 = 10016;
+    pub const CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT: u16 = 10017;
+    pub const CONSUMER_DURABLE_NAME_NOT_SET: u16 = 10018;
+    pub const CONSUMER_EPHEMERAL_WITH_DURABLE_IN_SUBJECT: u16 = 10019;
+    pub const CONSUMER_EPHEMERAL_WITH_DURABLE_NAME: u16 = 10020;
+    pub use super::codes::MAXIMUM_CONSUMERS_LIMIT;
+    pub const CONSUMER_CONFIG_REQUIRED: u16 = 10078;
+    pub const CONSUMER_DELIVER_TO_WILDCARDS: u16 = 10079;
+    pub const CONSUMER_PUSH_MAX_WAITING: u16 = 10080;
+    pub const CONSUMER_DELIVER_CYCLE: u16 = 10081;
+    pub const CONSUMER_MAX_PENDING_ACK_POLICY_REQUIRED: u16 = 10082;
+    pub const CONSUMER_SMALL_HEARTBEAT: u16 = 10083;
+    pub const CONSUMER_PULL_REQUIRES_ACK: u16 = 10084;
+    pub const CONSUMER_PULL_NOT_DURABLE: u16 = 10085;
+    pub const CONSUMER_PULL_WITH_RATE_LIMIT: u16 = 10086;
+    pub const CONSUMER_MAX_WAITING_NEGATIVE: u16 = 10087;
+    pub const CONSUMER_HB_REQUIRES_PUSH: u16 = 10088;
+    pub const CONSUMER_FC_REQUIRES_PUSH: u16 = 10089;
+    pub const CONSUMER_DIRECT_REQUIRES_PUSH: u16 = 10090;
+    pub const CONSUMER_DIRECT_REQUIRES_EPHEMERAL: u16 = 10091;
+    pub const CONSUMER_ON_MAPPED: u16 = 10092;
+    pub const CONSUMER_FILTER_NOT_SUBSET: u16 = 10093;
+    pub const CONSUMER_INVALID_POLICY: u16 = 10094;
+    pub const CONSUMER_INVALID_SAMPLING: u16 = 10095;
+    pub const CONSUMER_WQ_REQUIRES_EXPLICIT_ACK: u16 = 10098;
+    pub const CONSUMER_WQ_MULTIPLE_UNFILTERED: u16 = 10099;
+    pub const CONSUMER_WQ_CONSUMER_NOT_UNIQUE: u16 = 10100;
+    pub const CONSUMER_WQ_CONSUMER_NOT_DELIVER_ALL: u16 = 10101;
+    pub const CONSUMER_NAME_TOO_LONG: u16 = 10102;
+    pub const CONSUMER_BAD_DURABLE_NAME: u16 = 10103;
+    pub const CONSUMER_STORE_FAILED: u16 = 10104;
+    pub const CONSUMER_EXISTING_ACTIVE: u16 = 10105;
+    pub const CONSUMER_REPLACEMENT_WITH_DIFFERENT_NAME: u16 = 10106;
+    pub const CONSUMER_DESCRIPTION_TOO_LONG: u16 = 10107;
+    pub const CONSUMER_WITH_FLOW_CONTROL_NEEDS_HEARTBEATS: u16 = 10108;
+    pub const CONSUMER_INVALID_DELIVER_SUBJECT: u16 = 10112;
+    pub const CONSUMER_MAX_REQUEST_BATCH_NEGATIVE: u16 = 10114;
+    pub const CONSUMER_MAX_REQUEST_EXPIRES_TOO_SMALL: u16 = 10115;
+    pub const CONSUMER_MAX_DELIVER_BACKOFF: u16 = 10116;
+    pub const CONSUMER_OFFLINE: u16 = 10119;
+    pub const CONSUMER_MAX_PENDING_ACK_EXCESS: u16 = 10121;
+    pub const CONSUMER_MAX_REQUEST_BATCH_EXCEEDED: u16 = 10125;
+    pub const CONSUMER_REPLICAS_EXCEEDS_STREAM: u16 = 10126;
+    pub const CONSUMER_NAME_CONTAINS_PATH_SEPARATORS: u16 = 10127;
+    pub const CONSUMER_CREATE_FILTER_SUBJECT_MISMATCH: u16 = 10131;
+    pub const CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH: u16 = 10132;
+    pub const CONSUMER_REPLICAS_SHOULD_MATCH_STREAM: u16 = 10134;
+    pub const CONSUMER_METADATA_LENGTH: u16 = 10135;
+    pub const CONSUMER_DUPLICATE_FILTER_SUBJECTS: u16 = 10136;
+    pub const CONSUMER_MULTIPLE_FILTERS_NOT_ALLOWED: u16 = 10137;
+    pub const CONSUMER_OVERLAPPING_SUBJECT_FILTERS: u16 = 10138;
+    pub const CONSUMER_EMPTY_FILTER: u16 = 10139;
+    pub const CONSUMER_ALREADY_EXISTS: u16 = 10148;
+    pub const CONSUMER_DOES_NOT_EXIST: u16 = 10149;
+    pub const CONSUMER_INACTIVE_THRESHOLD_EXCESS: u16 = 10153;
+}
+
+use consumer_codes::*;
+
+impl ApiError {
+    fixed! {
+        /// JSConsumerNameExistErr: 400 10013 (an update moving a push consumer off a deliver
+        /// subject that still has interest).
+        consumer_name_exist => (400, CONSUMER_NAME_EXIST, "consumer name already in use");
+        /// JSConsumerDurableNameNotInSubjectErr: 400 10016.
+        consumer_durable_name_not_in_subject => (400, CONSUMER_DURABLE_NAME_NOT_IN_SUBJECT, "consumer expected to be durable but no durable name set in subject");
+        /// JSConsumerDurableNameNotMatchSubjectErr: 400 10017.
+        consumer_durable_name_not_match_subject => (400, CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT, "consumer name in subject does not match durable name in request");
+        /// JSConsumerDurableNameNotSetErr: 400 10018.
+        consumer_durable_name_not_set => (400, CONSUMER_DURABLE_NAME_NOT_SET, "consumer expected to be durable but a durable name was not set");
+        /// JSConsumerEphemeralWithDurableInSubjectErr: 400 10019 (defined, not sent by v2.10).
+        consumer_ephemeral_with_durable_in_subject => (400, CONSUMER_EPHEMERAL_WITH_DURABLE_IN_SUBJECT, "consumer expected to be ephemeral but detected a durable name set in subject");
+        /// JSConsumerEphemeralWithDurableNameErr: 400 10020.
+        consumer_ephemeral_with_durable_name => (400, CONSUMER_EPHEMERAL_WITH_DURABLE_NAME, "consumer expected to be ephemeral but a durable name was set in request");
+        /// JSConsumerConfigRequiredErr: 400 10078.
+        consumer_config_required => (400, CONSUMER_CONFIG_REQUIRED, "consumer config required");
+        /// JSConsumerDeliverToWildcardsErr: 400 10079.
+        consumer_deliver_to_wildcards => (400, CONSUMER_DELIVER_TO_WILDCARDS, "consumer deliver subject has wildcards");
+        /// JSConsumerPushMaxWaitingErr: 400 10080.
+        consumer_push_max_waiting => (400, CONSUMER_PUSH_MAX_WAITING, "consumer in push mode can not set max waiting");
+        /// JSConsumerDeliverCycleErr: 400 10081.
+        consumer_deliver_cycle => (400, CONSUMER_DELIVER_CYCLE, "consumer deliver subject forms a cycle");
+        /// JSConsumerMaxPendingAckPolicyRequiredErr: 400 10082.
+        consumer_max_pending_ack_policy_required => (400, CONSUMER_MAX_PENDING_ACK_POLICY_REQUIRED, "consumer requires ack policy for max ack pending");
+        /// JSConsumerSmallHeartbeatErr: 400 10083.
+        consumer_small_heartbeat => (400, CONSUMER_SMALL_HEARTBEAT, "consumer idle heartbeat needs to be >= 100ms");
+        /// JSConsumerPullRequiresAckErr: 400 10084. v2.9/v2.10 text (v2.11: "consumer in pull
+        /// mode requires explicit ack policy on workqueue stream").
+        consumer_pull_requires_ack => (400, CONSUMER_PULL_REQUIRES_ACK, "consumer in pull mode requires ack policy");
+        /// JSConsumerPullNotDurableErr: 400 10085 (defined, not sent by v2.10).
+        consumer_pull_not_durable => (400, CONSUMER_PULL_NOT_DURABLE, "consumer in pull mode requires a durable name");
+        /// JSConsumerPullWithRateLimitErr: 400 10086.
+        consumer_pull_with_rate_limit => (400, CONSUMER_PULL_WITH_RATE_LIMIT, "consumer in pull mode can not have rate limit set");
+        /// JSConsumerMaxWaitingNegativeErr: 400 10087.
+        consumer_max_waiting_negative => (400, CONSUMER_MAX_WAITING_NEGATIVE, "consumer max waiting needs to be positive");
+        /// JSConsumerHBRequiresPushErr: 400 10088.
+        consumer_hb_requires_push => (400, CONSUMER_HB_REQUIRES_PUSH, "consumer idle heartbeat requires a push based consumer");
+        /// JSConsumerFCRequiresPushErr: 400 10089.
+        consumer_fc_requires_push => (400, CONSUMER_FC_REQUIRES_PUSH, "consumer flow control requires a push based consumer");
+        /// JSConsumerDirectRequiresPushErr: 400 10090.
+        consumer_direct_requires_push => (400, CONSUMER_DIRECT_REQUIRES_PUSH, "consumer direct requires a push based consumer");
+        /// JSConsumerDirectRequiresEphemeralErr: 400 10091.
+        consumer_direct_requires_ephemeral => (400, CONSUMER_DIRECT_REQUIRES_EPHEMERAL, "consumer direct requires an ephemeral consumer");
+        /// JSConsumerOnMappedErr: 400 10092 (defined, not sent by v2.10).
+        consumer_on_mapped => (400, CONSUMER_ON_MAPPED, "consumer direct on a mapped consumer");
+        /// JSConsumerFilterNotSubsetErr: 400 10093. Sent by v2.9 for a filter outside the
+        /// stream's subjects; v2.10 no longer checks that, and Sluice does not send it.
+        consumer_filter_not_subset => (400, CONSUMER_FILTER_NOT_SUBSET, "consumer filter subject is not a valid subset of the interest subjects");
+        /// JSConsumerWQRequiresExplicitAckErr: 400 10098.
+        consumer_wq_requires_explicit_ack => (400, CONSUMER_WQ_REQUIRES_EXPLICIT_ACK, "workqueue stream requires explicit ack");
+        /// JSConsumerWQMultipleUnfilteredErr: 400 10099.
+        consumer_wq_multiple_unfiltered => (400, CONSUMER_WQ_MULTIPLE_UNFILTERED, "multiple non-filtered consumers not allowed on workqueue stream");
+        /// JSConsumerWQConsumerNotUniqueErr: 400 10100.
+        consumer_wq_consumer_not_unique => (400, CONSUMER_WQ_CONSUMER_NOT_UNIQUE, "filtered consumer not unique on workqueue stream");
+        /// JSConsumerWQConsumerNotDeliverAllErr: 400 10101.
+        consumer_wq_consumer_not_deliver_all => (400, CONSUMER_WQ_CONSUMER_NOT_DELIVER_ALL, "consumer must be deliver all on workqueue stream");
+        /// JSConsumerBadDurableNameErr: 400 10103 (any invalid consumer name, durable or not).
+        consumer_bad_durable_name => (400, CONSUMER_BAD_DURABLE_NAME, "durable name can not contain '.', '*', '>'");
+        /// JSConsumerExistingActiveErr: 400 10105.
+        consumer_existing_active => (400, CONSUMER_EXISTING_ACTIVE, "consumer already exists and is still active");
+        /// JSConsumerReplacementWithDifferentNameErr: 400 10106.
+        consumer_replacement_with_different_name => (400, CONSUMER_REPLACEMENT_WITH_DIFFERENT_NAME, "consumer replacement durable config not the same");
+        /// JSConsumerWithFlowControlNeedsHeartbeats: 400 10108.
+        consumer_with_flow_control_needs_heartbeats => (400, CONSUMER_WITH_FLOW_CONTROL_NEEDS_HEARTBEATS, "consumer with flow control also needs heartbeats");
+        /// JSConsumerInvalidDeliverSubject: 400 10112.
+        consumer_invalid_deliver_subject => (400, CONSUMER_INVALID_DELIVER_SUBJECT, "invalid push consumer deliver subject");
+        /// JSConsumerMaxRequestBatchNegativeErr: 400 10114.
+        consumer_max_request_batch_negative => (400, CONSUMER_MAX_REQUEST_BATCH_NEGATIVE, "consumer max request batch needs to be > 0");
+        /// JSConsumerMaxRequestExpiresToSmall: 400 10115.
+        consumer_max_request_expires_too_small => (400, CONSUMER_MAX_REQUEST_EXPIRES_TOO_SMALL, "consumer max request expires needs to be >= 1ms");
+        /// JSConsumerMaxDeliverBackoffErr: 400 10116.
+        consumer_max_deliver_backoff => (400, CONSUMER_MAX_DELIVER_BACKOFF, "max deliver is required to be > length of backoff values");
+        /// JSConsumerOfflineErr: 500 10119.
+        consumer_offline => (500, CONSUMER_OFFLINE, "consumer is offline");
+        /// JSConsumerReplicasExceedsStream: 400 10126.
+        consumer_replicas_exceeds_stream => (400, CONSUMER_REPLICAS_EXCEEDS_STREAM, "consumer config replica count exceeds parent stream");
+        /// JSConsumerNameContainsPathSeparatorsErr: 400 10127 (`/` or `\` in the name in the
+        /// API subject).
+        consumer_name_contains_path_separators => (400, CONSUMER_NAME_CONTAINS_PATH_SEPARATORS, "Consumer name can not contain path separators");
+        /// JSConsumerCreateFilterSubjectMismatchErr: 400 10131.
+        consumer_create_filter_subject_mismatch => (400, CONSUMER_CREATE_FILTER_SUBJECT_MISMATCH, "Consumer create request did not match filtered subject from create subject");
+        /// JSConsumerCreateDurableAndNameMismatch: 400 10132.
+        consumer_create_durable_and_name_mismatch => (400, CONSUMER_CREATE_DURABLE_AND_NAME_MISMATCH, "Consumer Durable and Name have to be equal if both are provided");
+        /// JSConsumerReplicasShouldMatchStream: 400 10134 (v2.10).
+        consumer_replicas_should_match_stream => (400, CONSUMER_REPLICAS_SHOULD_MATCH_STREAM, "consumer config replicas must match interest retention stream's replicas");
+        /// JSConsumerDuplicateFilterSubjects: 400 10136 (v2.10).
+        consumer_duplicate_filter_subjects => (400, CONSUMER_DUPLICATE_FILTER_SUBJECTS, "consumer cannot have both FilterSubject and FilterSubjects specified");
+        /// JSConsumerMultipleFiltersNotAllowed: 400 10137 (v2.10).
+        consumer_multiple_filters_not_allowed => (400, CONSUMER_MULTIPLE_FILTERS_NOT_ALLOWED, "consumer with multiple subject filters cannot use subject based API");
+        /// JSConsumerOverlappingSubjectFilters: 400 10138 (v2.10).
+        consumer_overlapping_subject_filters => (400, CONSUMER_OVERLAPPING_SUBJECT_FILTERS, "consumer subject filters cannot overlap");
+        /// JSConsumerEmptyFilter: 400 10139 (v2.10).
+        consumer_empty_filter => (400, CONSUMER_EMPTY_FILTER, "consumer filter in FilterSubjects cannot be empty");
+        /// JSConsumerAlreadyExists: 400 10148 (v2.10; action `create` with a different config).
+        consumer_already_exists => (400, CONSUMER_ALREADY_EXISTS, "consumer already exists");
+        /// JSConsumerDoesNotExist: 400 10149 (v2.10; action `update` of a missing consumer).
+        consumer_does_not_exist => (400, CONSUMER_DOES_NOT_EXIST, "consumer does not exist");
+    }
+
+    wrapping! {
+        /// JSConsumerCreateErrF: 500 10012 `{err}`: a refused consumer update
+        /// ("deliver policy can not be updated", ...).
+        consumer_create => (500, CONSUMER_CREATE);
+        /// JSConsumerInvalidPolicyErrF: 400 10094 `{err}`: deliver policy vs. optional start
+        /// conflicts.
+        consumer_invalid_policy => (400, CONSUMER_INVALID_POLICY);
+    }
+
+    /// JSConsumerInvalidSamplingErrF: 400 10095
+    /// `failed to parse consumer sampling configuration: {err}` (`err` is Go's `strconv.Atoi`
+    /// error text, or `<nil>` for a negative number).
+    pub fn consumer_invalid_sampling(err: impl fmt::Display) -> ApiError {
+        ApiError::new(
+            400,
+            CONSUMER_INVALID_SAMPLING,
+            format!("failed to parse consumer sampling configuration: {err}"),
+        )
+    }
+
+    /// JSConsumerNameTooLongErrF: 400 10102 `consumer name is too long, maximum allowed is {max}`.
+    pub fn consumer_name_too_long(max: usize) -> ApiError {
+        ApiError::new(
+            400,
+            CONSUMER_NAME_TOO_LONG,
+            format!("consumer name is too long, maximum allowed is {max}"),
+        )
+    }
+
+    /// JSConsumerStoreFailedErrF: 500 10104 `error creating store for consumer: {err}`.
+    pub fn consumer_store_failed(err: impl fmt::Display) -> ApiError {
+        ApiError::new(
+            500,
+            CONSUMER_STORE_FAILED,
+            format!("error creating store for consumer: {err}"),
+        )
+    }
+
+    /// JSConsumerDescriptionTooLongErrF: 400 10107
+    /// `consumer description is too long, maximum allowed is {max}`.
+    pub fn consumer_description_too_long(max: usize) -> ApiError {
+        ApiError::new(
+            400,
+            CONSUMER_DESCRIPTION_TOO_LONG,
+            format!("consumer description is too long, maximum allowed is {max}"),
+        )
+    }
+
+    /// JSConsumerMaxPendingAckExcessErrF: 400 10121
+    /// `consumer max ack pending exceeds system limit of {limit}`.
+    pub fn consumer_max_pending_ack_excess(limit: i64) -> ApiError {
+        ApiError::new(
+            400,
+            CONSUMER_MAX_PENDING_ACK_EXCESS,
+            format!("consumer max ack pending exceeds system limit of {limit}"),
+        )
+    }
+
+    /// JSConsumerMaxRequestBatchExceededF: 400 10125
+    /// `consumer max request batch exceeds server limit of {limit}`.
+    pub fn consumer_max_request_batch_exceeded(limit: i64) -> ApiError {
+        ApiError::new(
+            400,
+            CONSUMER_MAX_REQUEST_BATCH_EXCEEDED,
+            format!("consumer max request batch exceeds server limit of {limit}"),
+        )
+    }
+
+    /// JSConsumerMetadataLengthErrF: 400 10135 `consumer metadata exceeds maximum size of
+    /// {limit}` (v2.10; nats-server passes `"128KB"`).
+    pub fn consumer_metadata_length(limit: impl fmt::Display) -> ApiError {
+        ApiError::new(
+            400,
+            CONSUMER_METADATA_LENGTH,
+            format!("consumer metadata exceeds maximum size of {limit}"),
+        )
+    }
+
+    /// JSConsumerInactiveThresholdExcess: 400 10153 `consumer inactive threshold exceeds system
+    /// limit of {limit}` (v2.10; `limit` is a Go duration as Go prints it, e.g. `1m0s`: pass a
+    /// `crate::consumer::config::GoDuration`).
+    pub fn consumer_inactive_threshold_excess(limit: impl fmt::Display) -> ApiError {
+        ApiError::new(
+            400,
+            CONSUMER_INACTIVE_THRESHOLD_EXCESS,
+            format!("consumer inactive threshold exceeds system limit of {limit}"),
+        )
+    }
+}

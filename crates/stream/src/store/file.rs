@@ -12,13 +12,14 @@
 
 mod maintain;
 
-use super::index::{Entry, Index, Plan};
+use super::index::{Entry, Index, Plan, MAX_SEQ};
 use super::segment::{
     corrupt, encode, io_err, msg_len, seg_name, Header, HEADER_LEN, KIND_MSG, KIND_PURGE,
     KIND_TOMB, MAX_RECORD, REC_FIXED,
 };
 use super::{MsgStore, Purge, StoreError, StoreState, StoredMsg};
 use bytes::Bytes;
+use parking_lot::Mutex;
 use std::fs::{self, File, OpenOptions};
 use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
@@ -41,6 +42,67 @@ impl Default for FileStoreConfig {
         FileStoreConfig {
             segment_bytes: 64 * 1024 * 1024,
         }
+    }
+}
+
+/// Read-ahead when reads look sequential (a consumer catching up).
+const READ_AHEAD: usize = 64 * 1024;
+
+/// The last window read from a segment file. A read right after the previous one fetches
+/// `READ_AHEAD` bytes, so sequential reads cost one `pread` per window; other reads fetch
+/// just their record.
+#[derive(Default)]
+pub(crate) struct ReadCache {
+    /// Segment id of the window (0: none).
+    seg: u64,
+    start: u64,
+    /// Holds the window in `..valid`.
+    data: Vec<u8>,
+    valid: usize,
+    /// Where the last record read ended.
+    last_end: u64,
+}
+
+impl ReadCache {
+    fn read(&mut self, seg: &Segment, off: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let end = off + len as u64;
+        let hit = self.seg == seg.id && off >= self.start && end <= self.start + self.valid as u64;
+        if !hit {
+            let sequential = self.seg == seg.id
+                && off >= self.last_end
+                && off - self.last_end < READ_AHEAD as u64;
+            let want = if sequential { len.max(READ_AHEAD) } else { len };
+            if self.data.len() < want {
+                self.data.resize(want, 0);
+            }
+            self.seg = 0;
+            let mut got = 0;
+            while got < len || (sequential && got < want) {
+                match seg
+                    .file
+                    .read_at(&mut self.data[got..want], off + got as u64)
+                {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if got < len {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.valid = got;
+            self.seg = seg.id;
+            self.start = off;
+        }
+        self.last_end = end;
+        let at = (off - self.start) as usize;
+        Ok(self.data[at..at + len].to_vec())
+    }
+
+    /// Forgets the window (its file changed under it).
+    pub(crate) fn clear(&mut self) {
+        self.seg = 0;
     }
 }
 
@@ -131,6 +193,7 @@ pub struct FileStore {
     pub(crate) failed: Option<String>,
     /// Some segment may have no live messages left (worth a [`FileStore::reap`]).
     pub(crate) maybe_dead: bool,
+    pub(crate) cache: Mutex<ReadCache>,
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -206,6 +269,7 @@ impl FileStore {
 
     /// Truncates the active segment file to `len` (undoing a partial write).
     fn cut_file(&mut self, len: u64) {
+        self.cache.get_mut().clear();
         let seg = &self.segs[self.segs.len() - 1];
         if let Err(e) = seg.file.set_len(len) {
             let why = format!("cannot truncate {} back to {len}: {e}", seg.path.display());
@@ -314,11 +378,10 @@ impl FileStore {
             let at = (off - self.flushed) as usize;
             self.buf[at..at + len].to_vec()
         } else {
-            let mut v = vec![0u8; len];
-            seg.file
-                .read_exact_at(&mut v, off)
-                .map_err(|err| io_err(&seg.path, err))?;
-            v
+            self.cache
+                .lock()
+                .read(seg, off, len)
+                .map_err(|err| io_err(&seg.path, err))?
         };
         let bad = |why: String| corrupt(&seg.path, format!("record of seq {seq} at {off}: {why}"));
         let (rec, _) = super::segment::decode(&data).map_err(bad)?;
@@ -461,6 +524,11 @@ impl MsgStore for FileStore {
         Ok(seq)
     }
 
+    fn write_out(&mut self) -> Result<(), StoreError> {
+        self.check()?;
+        self.flush()
+    }
+
     fn sync(&mut self) -> Result<(), StoreError> {
         self.check()?;
         self.flush()?;
@@ -549,7 +617,7 @@ impl MsgStore for FileStore {
 
     fn set_next_seq(&mut self, seq: u64) -> Result<(), StoreError> {
         self.check()?;
-        let seq = seq.max(1);
+        let seq = seq.clamp(1, MAX_SEQ);
         if self.index.msgs() > 0 || seq == self.index.first_seq() {
             return Ok(());
         }

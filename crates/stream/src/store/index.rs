@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 mod plan;
 
+pub(crate) use plan::MAX_SEQ;
+
 /// What an index slot must tell about its message.
 pub(crate) trait Entry {
     /// Interned subject id (see [`Index::intern`]).
@@ -71,12 +73,48 @@ pub(crate) enum Plan {
 }
 
 /// A resolved subject filter.
-enum Matcher {
+enum Matcher<'a> {
     All,
     Nothing,
     One(u32),
-    /// Matching subject ids as a bitmap.
-    Set(Vec<bool>),
+    /// Matching subject ids as a bitmap, and the sequences they span.
+    Set {
+        set: Vec<bool>,
+        lo: u64,
+        hi: u64,
+    },
+    /// Many subjects: match each subject id when first met while scanning (0 unknown, 1 yes,
+    /// 2 no) instead of testing every subject up front.
+    Lazy {
+        pattern: &'a str,
+        memo: Vec<u8>,
+    },
+}
+
+/// Above this many subjects a wildcard filter for a forward scan is matched lazily.
+const EAGER_SUBJECTS: usize = 1024;
+
+impl Matcher<'_> {
+    #[inline]
+    fn hits(&mut self, id: u32, infos: &[SubjInfo]) -> bool {
+        match self {
+            Matcher::All => true,
+            Matcher::Nothing => false,
+            Matcher::One(one) => id == *one,
+            Matcher::Set { set, .. } => set[id as usize],
+            Matcher::Lazy { pattern, memo } => {
+                let m = &mut memo[id as usize];
+                if *m == 0 {
+                    *m = if subject_matches(pattern, &infos[id as usize].name) {
+                        1
+                    } else {
+                        2
+                    };
+                }
+                *m == 1
+            }
+        }
+    }
 }
 
 pub(crate) struct Index<E> {
@@ -271,9 +309,7 @@ impl<E: Entry> Index<E> {
         let end = to.min(self.last_seq + 1).max(start);
         let skip = (start - self.base) as usize;
         self.slots
-            .iter()
-            .skip(skip)
-            .take((end - start) as usize)
+            .range(skip..skip + (end - start) as usize)
             .enumerate()
             .filter_map(move |(i, s)| Some((start + i as u64, s.as_ref()?)))
     }
@@ -430,7 +466,8 @@ impl<E: Entry> Index<E> {
         before - self.msgs
     }
 
-    fn matcher(&self, filter: Option<&str>) -> Matcher {
+    /// Resolves `filter`; `lazy` allows [`Matcher::Lazy`] (fine for forward scans).
+    fn matcher<'a>(&self, filter: Option<&'a str>, lazy: bool) -> Matcher<'a> {
         let f = match filter {
             None | Some("") | Some(">") => return Matcher::All,
             Some(f) => f,
@@ -441,29 +478,36 @@ impl<E: Entry> Index<E> {
                 .get(f)
                 .map_or(Matcher::Nothing, |&id| Matcher::One(id));
         }
+        if lazy && self.ids.len() > EAGER_SUBJECTS {
+            let memo = vec![0u8; self.infos.len()];
+            return Matcher::Lazy { pattern: f, memo };
+        }
         let mut set = vec![false; self.infos.len()];
-        let mut any = false;
+        let (mut lo, mut hi) = (u64::MAX, 0);
         for (name, &id) in &self.ids {
             if subject_matches(f, name) {
                 set[id as usize] = true;
-                any = true;
+                let info = &self.infos[id as usize];
+                lo = lo.min(info.first);
+                hi = hi.max(info.last);
             }
         }
-        if any {
-            Matcher::Set(set)
-        } else {
+        if hi == 0 {
             Matcher::Nothing
+        } else {
+            Matcher::Set { set, lo, hi }
         }
     }
 
     /// Calls `f` on each live message matching `m` from `from` on, until it returns false.
-    fn scan(&self, m: &Matcher, from: u64, mut f: impl FnMut(u64, &E) -> bool) {
+    fn scan(&self, m: &mut Matcher<'_>, from: u64, mut f: impl FnMut(u64, &E) -> bool) {
         let (lo, hi) = match m {
             Matcher::Nothing => return,
             Matcher::One(id) => {
                 let info = &self.infos[*id as usize];
                 (info.first, info.last)
             }
+            Matcher::Set { lo, hi, .. } => (*lo, *hi),
             _ => (self.base, self.last_seq),
         };
         let start = from.max(lo).max(self.base);
@@ -471,16 +515,10 @@ impl<E: Entry> Index<E> {
             return;
         }
         let skip = (start - self.base) as usize;
-        let take = (hi - start + 1) as usize;
-        for (i, slot) in self.slots.iter().skip(skip).take(take).enumerate() {
+        let end = skip + (hi - start + 1) as usize;
+        for (i, slot) in self.slots.range(skip..end).enumerate() {
             let Some(e) = slot else { continue };
-            let hit = match m {
-                Matcher::All => true,
-                Matcher::One(id) => e.subj() == *id,
-                Matcher::Set(set) => set[e.subj() as usize],
-                Matcher::Nothing => false,
-            };
-            if hit && !f(start + i as u64, e) {
+            if m.hits(e.subj(), &self.infos) && !f(start + i as u64, e) {
                 return;
             }
         }
@@ -488,9 +526,9 @@ impl<E: Entry> Index<E> {
 
     /// First live message at or after `from` whose subject matches `filter`.
     pub fn next_matching(&self, from: u64, filter: Option<&str>) -> Option<(u64, &E)> {
-        let m = self.matcher(filter);
+        let mut m = self.matcher(filter, true);
         let mut found = None;
-        self.scan(&m, from, |seq, _| {
+        self.scan(&mut m, from, |seq, _| {
             found = Some(seq);
             false
         });
@@ -499,16 +537,12 @@ impl<E: Entry> Index<E> {
 
     /// Newest live message whose subject matches `filter`.
     pub fn last_matching(&self, filter: &str) -> Option<(u64, &E)> {
-        let seq = match self.matcher(Some(filter)) {
+        let seq = match self.matcher(Some(filter), false) {
             Matcher::Nothing => return None,
             Matcher::All => (self.msgs > 0).then(|| self.last_live())?,
             Matcher::One(id) => self.infos[id as usize].last,
-            Matcher::Set(set) => self
-                .ids
-                .values()
-                .filter(|&&id| set[id as usize])
-                .map(|&id| self.infos[id as usize].last)
-                .max()?,
+            Matcher::Set { hi, .. } => hi,
+            Matcher::Lazy { .. } => unreachable!("not lazy"),
         };
         Some((seq, self.get(seq)?))
     }

@@ -1,6 +1,6 @@
 //! In-memory storage: the shared [`Index`] holding the messages themselves.
 
-use super::index::{Entry, Index, Plan};
+use super::index::{Entry, Index, Plan, MAX_SEQ};
 use super::{record_size, MsgStore, Purge, StoreError, StoreState, StoredMsg};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -150,7 +150,7 @@ impl MsgStore for MemoryStore {
     fn set_next_seq(&mut self, seq: u64) -> Result<(), StoreError> {
         if self.index.msgs() == 0 {
             let ts = self.index.last_ts();
-            self.index.reset(seq, ts);
+            self.index.reset(seq.min(MAX_SEQ), ts);
         }
         Ok(())
     }

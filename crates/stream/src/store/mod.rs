@@ -104,6 +104,12 @@ pub trait MsgStore: Send + 'static {
     /// Makes everything appended so far durable (fdatasync for files; nothing for memory).
     fn sync(&mut self) -> Result<(), StoreError>;
 
+    /// Hands everything appended so far to the OS without waiting for the disk: it then
+    /// survives a crash of the process (kill -9), not of the machine. Nothing for memory.
+    fn write_out(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The message with this sequence, if present.
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
 

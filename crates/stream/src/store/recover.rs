@@ -51,6 +51,7 @@ pub(crate) fn open(dir: &Path, config: FileStoreConfig) -> Result<FileStore, Sto
         dir_unsynced: false,
         failed: None,
         maybe_dead: true,
+        cache: Default::default(),
     };
     if ids.is_empty() {
         let header = Header {

@@ -169,6 +169,7 @@ impl FileStore {
             return Err(io_err(&tmp, e));
         }
         sync_dir(&self.dir)?;
+        self.cache.get_mut().clear();
         let s = &mut self.segs[i];
         s.file = file;
         s.ext = ext;

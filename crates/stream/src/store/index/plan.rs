@@ -3,6 +3,9 @@
 use super::{Entry, Index, Matcher, Plan};
 use crate::store::Purge;
 
+/// Highest sequence a purge may move the store to.
+pub(crate) const MAX_SEQ: u64 = 1 << 62;
+
 impl<E: Entry> Index<E> {
     /// What `purge` removes, with nats-server's semantics (`PurgeEx`): without a filter,
     /// `up_to_seq` compacts (and wins over `keep`) and `keep` keeps the newest N; with one,
@@ -14,7 +17,8 @@ impl<E: Entry> Index<E> {
         let Some(filter) = filter else {
             return match (up_to, keep) {
                 (None, None) => Plan::All,
-                (Some(s), _) => Plan::Below(s),
+                // Clamped far below u64::MAX so sequence arithmetic never overflows.
+                (Some(s), _) => Plan::Below(s.min(MAX_SEQ)),
                 (None, Some(k)) if k >= self.msgs => Plan::Seqs(Vec::new()),
                 (None, Some(k)) => {
                     // The first kept message is the k-th live one from the end.
@@ -33,17 +37,18 @@ impl<E: Entry> Index<E> {
                 }
             };
         };
-        let m = self.matcher(Some(filter));
+        let mut m = self.matcher(Some(filter), false);
         let total = match &m {
             Matcher::Nothing => return Plan::Seqs(Vec::new()),
             Matcher::One(id) => self.infos[*id as usize].count,
-            Matcher::Set(set) => self
+            Matcher::Set { set, .. } => self
                 .ids
                 .values()
                 .filter(|&&id| set[id as usize])
                 .map(|&id| self.infos[id as usize].count)
                 .sum(),
             Matcher::All => self.msgs,
+            Matcher::Lazy { .. } => unreachable!("not lazy"),
         };
         let mut max = match keep {
             Some(k) if k >= total => return Plan::Seqs(Vec::new()),
@@ -52,7 +57,7 @@ impl<E: Entry> Index<E> {
         };
         let end = up_to.unwrap_or(u64::MAX);
         let mut seqs = Vec::new();
-        self.scan(&m, 0, |seq, _| {
+        self.scan(&mut m, 0, |seq, _| {
             if seq >= end || max == 0 {
                 return false;
             }
@@ -78,7 +83,7 @@ impl<E: Entry> Index<E> {
             return Plan::Below(below.min(self.last_seq + 1));
         }
         let mut seqs = Vec::new();
-        self.scan(&Matcher::All, 0, |seq, e| {
+        self.scan(&mut Matcher::All, 0, |seq, e| {
             if e.ts() < cutoff_ns {
                 seqs.push(seq);
             }
