@@ -1,6 +1,6 @@
 //! sluice-protocol: the NATS client protocol's wire format, both directions.
 //!
-//! Owns: parsing ([`parse`]: nats-server's grammar as a zero-copy scanner), encoding
+//! Owns: parsing ([`parse`]: nats-server's grammar as a zero-copy nom parser), encoding
 //! ([`encode`]), the header block ([`headers`]), subject and queue-name validation
 //! ([`subject`]), the CONNECT/INFO JSON bodies ([`info`]), and tokio-util codecs ([`codec`]).
 //! The server, the bundled load generator and any Rust client share this one implementation.
