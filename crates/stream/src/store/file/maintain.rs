@@ -1,6 +1,6 @@
 //! Deleting dead segments (and compacting sparse ones).
 
-use super::{sync_dir, FileStore, KIND_PURGE, KIND_TOMB, REC_FIXED};
+use super::{sync_dir, FileStore, KIND_PURGE, KIND_TOMB};
 use crate::store::segment::{encode, io_err, scan, HEADER_LEN};
 use crate::store::{MsgStore, StoreError};
 use std::fs::{self, OpenOptions};
@@ -68,7 +68,8 @@ impl FileStore {
                 Ok(())
             })?;
         }
-        self.make_room(REC_FIXED)?;
+        // No rollover here, even past segment_bytes: a new segment would leave the active one
+        // sealed, possibly dead, and carrying its records again could go on forever.
         let start = self.active_len();
         self.put(start, KIND_PURGE, first, self.index.last_ts())?;
         for &seq in &tombs {
