@@ -15,6 +15,7 @@
 //! account (limits) are the caller's: see [`subjects_collide`].
 
 use crate::api::errors::ApiError;
+use crate::serde_util::{is_false, is_zero_i32, is_zero_i64, is_zero_u64, null_default};
 use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -33,31 +34,6 @@ pub const DEFAULT_DUPLICATE_WINDOW_NS: i64 = 120_000_000_000;
 pub const MIN_AGE_NS: i64 = 100_000_000;
 /// Smallest non-zero `subject_delete_marker_ttl`: 1s in ns (v2.11).
 pub const MIN_SUBJECT_DELETE_MARKER_TTL_NS: i64 = 1_000_000_000;
-
-/// Deserialises `null` as the type's default (Go leaves a field untouched on `null`).
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
-}
-
-fn is_zero_i32(v: &i32) -> bool {
-    *v == 0
-}
-
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
-}
 
 /// How messages are retained: `"limits"`, `"interest"` or `"workqueue"` (exact, lower case:
 /// nats-server answers "invalid JSON" to anything else, `"Interest"` included).

@@ -16,6 +16,7 @@ pub mod dedup;
 pub mod headers;
 pub mod jetstream;
 pub mod meta;
+mod serde_util;
 pub mod store;
 pub mod stream;
 pub mod time;

@@ -13,6 +13,7 @@
 use crate::api::errors::ApiError;
 use crate::api::types::{ApiPaged, ApiResponse, ClusterInfo, LIST_LIMIT, NAMES_LIMIT};
 use crate::consumer::config::{object_only_serde, ConsumerAction, ConsumerConfig};
+use crate::serde_util::{is_false, is_zero_i64, null_default};
 use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -50,22 +51,6 @@ pub mod consumer_subjects {
 pub mod pull_headers {
     pub const PENDING_MESSAGES: &str = "Nats-Pending-Messages";
     pub const PENDING_BYTES: &str = "Nats-Pending-Bytes";
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
-}
-
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// nats-server's `tokenAt`: the `index`th (1-based) `.`-separated token of `subject`, or `""`.

@@ -20,6 +20,7 @@ use crate::config::{
     is_valid_name, is_valid_subject, subject_is_subset_match, subjects_collide, RetentionPolicy,
     StreamConfig, MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, MAX_NAME_LEN,
 };
+use crate::serde_util::{is_false, is_zero_i64, is_zero_u64, null_default};
 use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -38,27 +39,6 @@ pub const DEFAULT_INACTIVE_THRESHOLD_NS: i64 = 5_000_000_000;
 pub const MIN_IDLE_HEARTBEAT_NS: i64 = 100_000_000;
 /// Smallest non-zero `max_expires` of a pull consumer: 1 ms.
 pub const MIN_MAX_EXPIRES_NS: i64 = 1_000_000;
-
-/// Deserialises `null` as the type's default (Go leaves a field untouched on `null`).
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
-}
-
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
-}
 
 /// Defines a policy enum with nats-server's exact JSON strings. Decoding refuses anything else,
 /// `null` included (nats-server's `UnmarshalJSON` does), with the message Go's decoder gives.

@@ -14,6 +14,7 @@
 
 use crate::api::errors::ApiError;
 use crate::config::StreamConfig;
+use crate::serde_util::{is_false, is_zero_i64, is_zero_u64, is_zero_usize, null_default};
 use crate::time::Timestamp;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -73,30 +74,6 @@ pub const NAMES_LIMIT: usize = 1024;
 pub const LIST_LIMIT: usize = 256;
 /// Most subjects in one STREAM.INFO `subjects` map (`JSMaxSubjectDetails`).
 pub const MAX_SUBJECT_DETAILS: usize = 100_000;
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
-}
-
-fn is_zero_usize(v: &usize) -> bool {
-    *v == 0
-}
-
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
-}
-
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
 
 // ---------------------------------------------------------------------------------------------
 // Base64 (standard alphabet, padded), as Go's encoding/json writes []byte.

@@ -1,0 +1,33 @@
+//! Serde helpers shared by the API JSON types: Go's encoding/json habits (`null` leaves a
+//! field at its default; zero values are omitted where Go uses `omitempty`).
+
+use serde::{Deserialize, Deserializer};
+
+/// Deserialises `null` as the type's default (Go leaves a field untouched on `null`).
+pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+pub(crate) fn is_zero_i32(v: &i32) -> bool {
+    *v == 0
+}
+
+pub(crate) fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+
+pub(crate) fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+pub(crate) fn is_zero_usize(v: &usize) -> bool {
+    *v == 0
+}
