@@ -2,7 +2,8 @@
 //!
 //! Owns: accepting connections, the per-connection read loop (socket -> codec -> router ->
 //! outbound buffers -> socket), CONNECT handling and auth, limits, keepalive, slow-consumer
-//! protection, and graceful shutdown through a cancellation token.
+//! protection, graceful shutdown through a cancellation token, and in-process clients
+//! ([`ServerHandle`]: subscribe a sink, publish like any client) for the layers above.
 //!
 //! Must never: know about streams or JetStream (the stream layer sits above and attaches as
 //! an internal client), block a publisher on a slow reader, or panic on client input.
