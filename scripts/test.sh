@@ -3,6 +3,8 @@
 # server the differential tests compare against). Safe to run on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian installs nats-server in /usr/sbin, which a non-login PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 if ! command -v nats-server >/dev/null 2>&1; then
     echo "== installing nats-server (reference server for differential tests)"
