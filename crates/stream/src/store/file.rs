@@ -1,5 +1,5 @@
-//! File storage: an append-only log of segment files (format in [`super::segment`]) with the
-//! shared in-memory [`Index`] mapping each sequence to its record.
+//! File storage: an append-only log of segment files (format in `store/segment.rs`) with the
+//! shared in-memory index (`store/index.rs`) mapping each sequence to its record.
 //!
 //! Appends and removal records (tombstones, purge markers) go through one write buffer to the
 //! newest ("active") segment. Reads of flushed records use `pread`; of buffered ones, the

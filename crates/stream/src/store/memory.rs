@@ -1,4 +1,4 @@
-//! In-memory storage: the shared [`Index`] holding the messages themselves.
+//! In-memory storage: the shared index (`store/index.rs`) holding the messages themselves.
 
 use super::index::{Entry, Index, Plan, MAX_SEQ};
 use super::{record_size, MsgStore, Purge, StoreError, StoreState, StoredMsg};
