@@ -11,7 +11,9 @@
 //! The consumer config itself is [`ConsumerConfig`] ([`crate::consumer::config`]).
 
 use crate::api::errors::ApiError;
-use crate::api::types::{ApiPaged, ApiResponse, ClusterInfo, LIST_LIMIT, NAMES_LIMIT};
+use crate::api::types::{
+    impl_response, ApiPaged, ApiResponse, ClusterInfo, LIST_LIMIT, NAMES_LIMIT,
+};
 use crate::consumer::config::{object_only_serde, ConsumerAction, ConsumerConfig};
 use crate::serde_util::{is_false, is_zero_i64, null_default};
 use crate::time::Timestamp;
@@ -62,22 +64,6 @@ pub fn token_at(subject: &str, index: usize) -> &str {
         .checked_sub(1)
         .and_then(|i| subject.split('.').nth(i))
         .unwrap_or("")
-}
-
-macro_rules! impl_consumer_response {
-    ($ty:ident, $type_const:expr) => {
-        impl ApiResponse for $ty {
-            const TYPE: &'static str = $type_const;
-
-            fn from_error(error: ApiError) -> Self {
-                $ty {
-                    response_type: $type_const.to_owned(),
-                    error: Some(error),
-                    ..Default::default()
-                }
-            }
-        }
-    };
 }
 
 // --- ConsumerInfo ----------------------------------------------------------------------------
@@ -311,7 +297,7 @@ pub struct ConsumerCreateResponse {
     pub info: Option<ConsumerInfo>,
 }
 
-impl_consumer_response!(
+impl_response!(
     ConsumerCreateResponse,
     consumer_response_type::CONSUMER_CREATE
 );
@@ -341,7 +327,7 @@ pub struct ConsumerInfoResponse {
     pub info: Option<ConsumerInfo>,
 }
 
-impl_consumer_response!(ConsumerInfoResponse, consumer_response_type::CONSUMER_INFO);
+impl_response!(ConsumerInfoResponse, consumer_response_type::CONSUMER_INFO);
 
 impl ConsumerInfoResponse {
     pub fn new(info: ConsumerInfo) -> Self {
@@ -365,7 +351,7 @@ pub struct ConsumerDeleteResponse {
     pub success: bool,
 }
 
-impl_consumer_response!(
+impl_response!(
     ConsumerDeleteResponse,
     consumer_response_type::CONSUMER_DELETE
 );
@@ -408,7 +394,7 @@ pub struct ConsumerNamesResponse {
     pub consumers: Vec<String>,
 }
 
-impl_consumer_response!(
+impl_response!(
     ConsumerNamesResponse,
     consumer_response_type::CONSUMER_NAMES
 );
@@ -418,17 +404,11 @@ impl ConsumerNamesResponse {
     /// [`NAMES_LIMIT`] names; `total` is the count of `all`.
     pub fn page(mut all: Vec<String>, offset: usize) -> Self {
         all.sort();
-        let total = all.len();
-        let offset = offset.min(total);
-        let consumers = all.into_iter().skip(offset).take(NAMES_LIMIT).collect();
+        let (paged, consumers) = ApiPaged::page(all, offset, NAMES_LIMIT);
         ConsumerNamesResponse {
             response_type: Self::TYPE.to_owned(),
             error: None,
-            paged: ApiPaged {
-                total,
-                offset,
-                limit: NAMES_LIMIT,
-            },
+            paged,
             consumers,
         }
     }
@@ -454,24 +434,18 @@ pub struct ConsumerListResponse {
     pub missing: Vec<String>,
 }
 
-impl_consumer_response!(ConsumerListResponse, consumer_response_type::CONSUMER_LIST);
+impl_response!(ConsumerListResponse, consumer_response_type::CONSUMER_LIST);
 
 impl ConsumerListResponse {
     /// The page of `all` (sorted here by name) from `offset` (clamped), at most
     /// [`LIST_LIMIT`] infos.
     pub fn page(mut all: Vec<ConsumerInfo>, offset: usize) -> Self {
         all.sort_by(|a, b| a.name.cmp(&b.name));
-        let total = all.len();
-        let offset = offset.min(total);
-        let consumers = all.into_iter().skip(offset).take(LIST_LIMIT).collect();
+        let (paged, consumers) = ApiPaged::page(all, offset, LIST_LIMIT);
         ConsumerListResponse {
             response_type: Self::TYPE.to_owned(),
             error: None,
-            paged: ApiPaged {
-                total,
-                offset,
-                limit: LIST_LIMIT,
-            },
+            paged,
             consumers,
             missing: Vec::new(),
         }

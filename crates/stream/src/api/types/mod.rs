@@ -250,6 +250,24 @@ pub struct ApiPaged {
     pub limit: usize,
 }
 
+impl ApiPaged {
+    /// One page of `all` (already sorted): from `offset` (clamped to the count), at most
+    /// `limit` items; `total` is the count of `all`.
+    pub fn page<T>(all: Vec<T>, offset: usize, limit: usize) -> (ApiPaged, Vec<T>) {
+        let total = all.len();
+        let offset = offset.min(total);
+        let items = all.into_iter().skip(offset).take(limit).collect();
+        (
+            ApiPaged {
+                total,
+                offset,
+                limit,
+            },
+            items,
+        )
+    }
+}
+
 macro_rules! impl_response {
     ($ty:ident, $type_const:expr) => {
         impl ApiResponse for $ty {
@@ -265,6 +283,7 @@ macro_rules! impl_response {
         }
     };
 }
+pub(crate) use impl_response;
 
 mod account;
 mod ack;

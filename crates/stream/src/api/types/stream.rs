@@ -442,17 +442,11 @@ impl StreamNamesResponse {
     /// [`NAMES_LIMIT`] names; `total` is the count of `all`.
     pub fn page(mut all: Vec<String>, offset: usize) -> Self {
         all.sort();
-        let total = all.len();
-        let offset = offset.min(total);
-        let streams = all.into_iter().skip(offset).take(NAMES_LIMIT).collect();
+        let (paged, streams) = ApiPaged::page(all, offset, NAMES_LIMIT);
         StreamNamesResponse {
             response_type: Self::TYPE.to_owned(),
             error: None,
-            paged: ApiPaged {
-                total,
-                offset,
-                limit: NAMES_LIMIT,
-            },
+            paged,
             streams,
         }
     }
@@ -485,17 +479,11 @@ impl StreamListResponse {
     /// [`LIST_LIMIT`] infos.
     pub fn page(mut all: Vec<StreamInfo>, offset: usize) -> Self {
         all.sort_by(|a, b| a.config.name.cmp(&b.config.name));
-        let total = all.len();
-        let offset = offset.min(total);
-        let streams = all.into_iter().skip(offset).take(LIST_LIMIT).collect();
+        let (paged, streams) = ApiPaged::page(all, offset, LIST_LIMIT);
         StreamListResponse {
             response_type: Self::TYPE.to_owned(),
             error: None,
-            paged: ApiPaged {
-                total,
-                offset,
-                limit: LIST_LIMIT,
-            },
+            paged,
             streams,
             missing: Vec::new(),
         }
