@@ -76,7 +76,6 @@ struct Conn {
     first_ping: bool,
     /// Something arrived since the last keepalive tick: no PING needed this time.
     active: bool,
-    trace: bool,
 }
 
 /// Runs a connection to completion: INFO, then ops until EOF, a fatal error or cancellation.
@@ -118,7 +117,6 @@ pub(crate) async fn run(
         active: false,
         just_connected: false,
         first_ping: false,
-        trace: tracing::enabled!(tracing::Level::TRACE),
         publisher: Publisher::new(id),
     };
     let auth_required = shared.config.auth != Auth::None;
@@ -211,7 +209,7 @@ impl Conn {
                         },
                     len,
                 } => {
-                    if self.trace {
+                    if self.publisher.trace {
                         self.trace_in(&buf[..len]);
                     }
                     if !self.connected && self.shared.auth_required() {
@@ -240,7 +238,7 @@ impl Conn {
                 }
                 Parsed::Op { op, len } => {
                     let frame = buf.split_to(len).freeze();
-                    if self.trace {
+                    if self.publisher.trace {
                         self.trace_in(&frame);
                     }
                     self.handle_op(op.resolve(&frame))?;
@@ -455,7 +453,7 @@ impl Conn {
     }
 
     fn trace_out(&self, what: &str) {
-        if self.trace {
+        if self.publisher.trace {
             trace!(cid = self.handle.id, "->> [{what}]");
         }
     }
