@@ -21,17 +21,19 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-# start SERVER PORT DIR EXTRA...: starts sluice or nats-server, waits until it listens.
+# start SERVER DIR EXTRA...: starts sluice or nats-server on a port it picks itself (-p -1),
+# waits until it listens, and sets PORT from its log.
 start() {
-    local which=$1 port=$2 dir=$3; shift 3
+    local which=$1 dir=$2; shift 2
     if [ "$which" = sluice ]; then
-        "$BIN/sluice" -a 127.0.0.1 -p "$port" -sd "$dir" "$@" >"$TMP/$which.log" 2>&1 &
+        "$BIN/sluice" -a 127.0.0.1 -p -1 -sd "$dir" "$@" >"$TMP/$which.log" 2>&1 &
     else
-        nats-server -a 127.0.0.1 -p "$port" -sd "$dir" "$@" >"$TMP/$which.log" 2>&1 &
+        nats-server -a 127.0.0.1 -p -1 -sd "$dir" "$@" >"$TMP/$which.log" 2>&1 &
     fi
     PIDS+=($!)
     for _ in $(seq 100); do
-        grep -q "Listening for client connections" "$TMP/$which.log" && return 0
+        PORT=$(sed -n 's/.*Listening for client connections on .*:\([0-9]*\)$/\1/p' "$TMP/$which.log")
+        [ -n "$PORT" ] && return 0
         sleep 0.05
     done
     echo "$which did not start:" >&2; cat "$TMP/$which.log" >&2; return 1
@@ -46,9 +48,9 @@ run() {
     : >"$TMP/sl.rates"; : >"$TMP/ns.rates"
     for r in $(seq "$ROUNDS"); do
         for which in sluice nats; do
-            local dir="$TMP/store-$which-$r-$RANDOM" port=$((20000 + RANDOM % 20000))
-            if [ "$which" = sluice ]; then start sluice "$port" "$dir" $sl_extra; else start nats "$port" "$dir" $ns_extra; fi
-            local args=("${@/@/127.0.0.1:$port}")
+            local dir="$TMP/store-$which-$r-$RANDOM"
+            if [ "$which" = sluice ]; then start sluice "$dir" $sl_extra; else start nats "$dir" $ns_extra; fi
+            local args=("${@/@/127.0.0.1:$PORT}")
             local out; out=$("${args[@]}")
             stop
             echo "$out" | sed -n 's/.*rate=\([0-9]*\).*/\1/p' >>"$TMP/$([ "$which" = sluice ] && echo sl || echo ns).rates"
