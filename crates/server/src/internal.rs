@@ -118,6 +118,85 @@ impl ServerHandle {
         delivered
     }
 
+    /// Publishes a message routed by `route` but showing `subject` to its receivers (see
+    /// [`Batch::publish_as`]). True if anyone received it.
+    pub fn publish_as(
+        &self,
+        route: &str,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        self.batch(|b| b.publish_as(route, subject, reply, headers, payload))
+    }
+
+    /// Runs `f` with this handle's publisher locked once, and wakes the receivers' writers once
+    /// at the end: for sending many messages in a row. `f` must not publish through this
+    /// handle itself (it would wait for its own lock).
+    pub fn batch<R>(&self, f: impl FnOnce(&mut Batch<'_>) -> R) -> R {
+        let mut publisher = self.publisher.lock();
+        let mut batch = Batch {
+            shared: &self.shared,
+            publisher: &mut publisher,
+        };
+        let r = f(&mut batch);
+        publisher.wake_all();
+        r
+    }
+
+    /// A handle with a publisher of its own (its own lock and id), for a party that publishes
+    /// a lot from its own thread and should not contend with the others.
+    pub fn fork(&self) -> ServerHandle {
+        ServerHandle::new(self.shared.clone())
+    }
+
+    /// True if any subscription matches `subject`.
+    pub fn has_interest(&self, subject: &str) -> bool {
+        self.shared.sublist.has_interest(subject)
+    }
+
+    /// A number that changes whenever any subscription is added or removed: poll it to learn
+    /// cheaply that interest may have changed.
+    pub fn interest_generation(&self) -> u64 {
+        self.shared.sublist.generation()
+    }
+}
+
+/// Messages published under one lock of a handle's publisher ([`ServerHandle::batch`]).
+pub struct Batch<'a> {
+    shared: &'a Shared,
+    publisher: &'a mut Publisher,
+}
+
+impl Batch<'_> {
+    /// Publishes a message. True if anyone received it.
+    pub fn publish(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        self.publisher
+            .publish(self.shared, subject, reply, headers, payload)
+    }
+
+    /// Publishes a message routed by `route` (the subscriptions matching it receive it) but
+    /// showing `subject` in the MSG line, as nats-server delivers a stream's messages to a
+    /// consumer's deliver subject or inbox. True if anyone received it.
+    pub fn publish_as(
+        &mut self,
+        route: &str,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        self.publisher
+            .publish_as(self.shared, route, subject, reply, headers, payload)
+    }
+
     /// True if any subscription matches `subject`.
     pub fn has_interest(&self, subject: &str) -> bool {
         self.shared.sublist.has_interest(subject)

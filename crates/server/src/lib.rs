@@ -20,7 +20,7 @@ mod sub;
 
 pub use config::{Auth, ServerConfig};
 pub use error::ServerError;
-pub use internal::{InternalMsg, InternalSink, InternalSubscription, ServerHandle};
+pub use internal::{Batch, InternalMsg, InternalSink, InternalSubscription, ServerHandle};
 pub use server::Server;
 pub use tokio_util::sync::CancellationToken;
 

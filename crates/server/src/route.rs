@@ -52,7 +52,23 @@ impl Publisher {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
-        let result = shared.sublist.matches(subject);
+        self.publish_as(shared, subject, subject, reply, headers, payload)
+    }
+
+    /// Routes a message by `route` but delivers it showing `subject` (how a stream consumer
+    /// sends a stored message to a deliver subject or a pull request's inbox while the
+    /// client sees the subject it was stored under).
+    #[inline]
+    pub(crate) fn publish_as(
+        &mut self,
+        shared: &Shared,
+        route: &str,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let result = shared.sublist.matches(route);
         let mut delivered = false;
         for sub in &result.plain {
             delivered |= self.deliver(shared, sub, subject, reply, headers, payload);

@@ -4,6 +4,9 @@
 
 use crate::api::errors::ApiError;
 use crate::config::{DiscardPolicy, StorageType, StreamConfig};
+use crate::consumer::live::{policy_of, start_of, Consumer};
+use crate::consumer::set::{ConsumerRecord, Consumers};
+use crate::consumer::state::ConsumerState;
 use crate::meta::{Meta, MetaError};
 use crate::store::file::{FileStore, FileStoreConfig};
 use crate::store::memory::MemoryStore;
@@ -67,6 +70,8 @@ pub(crate) struct Entry {
     pub(crate) config: StreamConfig,
     pub(crate) created: Timestamp,
     pub(crate) stream: Arc<Mutex<Stream>>,
+    /// Its number of consumers.
+    pub(crate) consumers: Arc<std::sync::atomic::AtomicU64>,
     tx: Option<Sender<Cmd>>,
     subs: Vec<InternalSubscription>,
     writer: Option<JoinHandle<()>>,
@@ -168,28 +173,88 @@ impl Inner {
         if cfg.first_seq > 1 && store.state().last_seq == 0 {
             store.set_next_seq(cfg.first_seq).map_err(store_err)?;
         }
-        let stream = Stream::open(policy(&cfg), store, now_ns()).map_err(store_err)?;
-        let stream = Arc::new(Mutex::new(stream));
+        let mut stream = Stream::open(policy(&cfg), store, now_ns()).map_err(store_err)?;
         let (tx, rx) = mpsc::channel();
+        // Each stream publishes (acks, deliveries) through a publisher of its own.
+        let server = self.server.fork();
+        let meta = (cfg.storage == StorageType::File).then(|| self.meta.clone());
+        let mut consumers = Consumers::new(&name, tx.clone(), server.clone(), meta, cfg.retention);
+        self.restore_consumers(&cfg, &mut stream, &mut consumers)?;
+        let consumer_count = consumers.counter();
+        let stream = Arc::new(Mutex::new(stream));
         let writer = {
             let stream = stream.clone();
-            let server = self.server.clone();
             let sync = self.config.sync;
             std::thread::Builder::new()
                 .name(format!("stream-{name}"))
-                .spawn(move || run_writer(stream, rx, server, sync))
+                .spawn(move || run_writer(stream, consumers, rx, server, sync))
                 .map_err(|e| StartError::Subscribe(e.to_string()))?
         };
         let mut entry = Entry {
             config: cfg,
             created,
             stream,
+            consumers: consumer_count,
             tx: Some(tx),
             subs: Vec::new(),
             writer: Some(writer),
         };
         self.subscribe_entry(&mut entry)?;
         Ok(entry)
+    }
+
+    /// Brings back a file stream's consumers from the metadata store: config, and the state
+    /// last saved (a consumer whose state is missing or unreadable starts over from its
+    /// deliver policy, which may redeliver: never loses a message).
+    fn restore_consumers(
+        &self,
+        cfg: &StreamConfig,
+        stream: &mut Stream,
+        consumers: &mut Consumers,
+    ) -> Result<(), StartError> {
+        if cfg.storage != StorageType::File {
+            return Ok(());
+        }
+        let now = now_ns();
+        for (cname, record, state) in self.meta.consumers_of(&cfg.name)? {
+            let record: ConsumerRecord =
+                serde_json::from_slice(&record).map_err(|e| StartError::Record {
+                    name: format!("{}/{cname}", cfg.name),
+                    reason: e.to_string(),
+                })?;
+            let policy = policy_of(&record.config);
+            let decoded = state.map(|b| ConsumerState::decode(policy.clone(), &b));
+            let mut st = match decoded {
+                Some(Ok(st)) => st,
+                other => {
+                    if let Some(Err(e)) = other {
+                        warn!(stream = %cfg.name, consumer = %cname, error = %e, "unreadable consumer state: starting over");
+                    }
+                    ConsumerState::new(policy, start_of(&record.config), stream.store()).map_err(
+                        |source| StartError::Store {
+                            name: cfg.name.clone(),
+                            source,
+                        },
+                    )?
+                }
+            };
+            st.reconcile(stream.store())
+                .map_err(|source| StartError::Store {
+                    name: cfg.name.clone(),
+                    source,
+                })?;
+            let c = Consumer::new(
+                &cfg.name,
+                &cname,
+                record.config,
+                record.created,
+                st,
+                true,
+                now,
+            );
+            consumers.add(c).map_err(StartError::Subscribe)?;
+        }
+        Ok(())
     }
 
     /// (Re)subscribes an entry to its config's subjects.
@@ -223,9 +288,12 @@ impl Inner {
             .map_err(ApiError::stream_create)
     }
 
-    /// Stops a stream and removes its data and record.
+    /// Stops a stream and removes its data, its consumers and its record.
     pub(crate) fn delete_stream(&self, mut entry: Entry) -> Result<(), ApiError> {
         entry.stop();
+        self.meta
+            .remove_consumers_of(&entry.config.name)
+            .map_err(ApiError::stream_delete)?;
         self.meta
             .remove_stream(&entry.config.name)
             .map_err(ApiError::stream_delete)?;
@@ -240,10 +308,19 @@ impl Inner {
         entry: &Entry,
         f: impl FnOnce(&mut Stream) -> T + Send + 'static,
     ) -> Option<T> {
+        Self::on_consumers(entry, move |s, _| f(s))
+    }
+
+    /// Runs `f` on the stream and its consumers on the writer thread, in order with its
+    /// publishes, and waits. `None` if the stream is stopping.
+    pub(crate) fn on_consumers<T: Send + 'static>(
+        entry: &Entry,
+        f: impl FnOnce(&mut Stream, &mut Consumers) -> T + Send + 'static,
+    ) -> Option<T> {
         let tx = entry.tx.as_ref()?;
         let (done_tx, done_rx) = mpsc::sync_channel(1);
-        tx.send(Cmd::Run(Box::new(move |s| {
-            let _ = done_tx.send(f(s));
+        tx.send(Cmd::Run(Box::new(move |s, c| {
+            let _ = done_tx.send(f(s, c));
         })))
         .ok()?;
         done_rx.recv().ok()

@@ -1,6 +1,8 @@
-//! Small transactional state in sled: stream configs (and, later, consumer configs and state).
-//! Every write is flushed (fsynced) before the API answers, so an acknowledged create, update
-//! or delete survives a crash.
+//! Small transactional state in sled: stream configs, consumer configs, and consumer delivery
+//! state. Config writes are flushed (fsynced) before the API answers, so an acknowledged
+//! create, update or delete survives a crash. Consumer state is written by each stream's
+//! writer without a flush, and made durable by [`Meta::flush`] when the writer's batch holds
+//! acks (group commit, see `writer.rs`).
 
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -28,11 +30,32 @@ pub enum MetaError {
     },
 }
 
-/// The metadata database of one store directory.
+/// The metadata database of one store directory. Cheap to clone (sled handles).
+#[derive(Clone)]
 pub struct Meta {
     path: PathBuf,
     db: sled::Db,
     streams: sled::Tree,
+    consumers: sled::Tree,
+    consumer_state: sled::Tree,
+}
+
+/// A consumer as stored: its name, its record, and its state if any was written.
+pub type StoredConsumer = (String, Vec<u8>, Option<Vec<u8>>);
+
+/// The key of a consumer's records: `<stream> NUL <consumer>` (names never hold NUL).
+fn consumer_key(stream: &str, consumer: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(stream.len() + consumer.len() + 1);
+    k.extend_from_slice(stream.as_bytes());
+    k.push(0);
+    k.extend_from_slice(consumer.as_bytes());
+    k
+}
+
+fn stream_prefix(stream: &str) -> Vec<u8> {
+    let mut k = stream.as_bytes().to_vec();
+    k.push(0);
+    k
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MetaError + '_ {
@@ -65,11 +88,24 @@ impl Meta {
             path: path.clone(),
             source,
         })?;
-        let streams = db.open_tree("streams").map_err(|source| MetaError::Db {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(Meta { path, db, streams })
+        let tree = |name: &str| {
+            db.open_tree(name).map_err(|source| MetaError::Db {
+                path: path.clone(),
+                source,
+            })
+        };
+        let (streams, consumers, consumer_state) = (
+            tree("streams")?,
+            tree("consumers")?,
+            tree("consumer_state")?,
+        );
+        Ok(Meta {
+            path,
+            db,
+            streams,
+            consumers,
+            consumer_state,
+        })
     }
 
     fn db_err(&self) -> impl FnOnce(sled::Error) -> MetaError + '_ {
@@ -107,6 +143,72 @@ impl Meta {
             })
             .collect()
     }
+
+    /// Stores a consumer's record (config JSON) durably.
+    pub fn put_consumer(&self, stream: &str, name: &str, record: &[u8]) -> Result<(), MetaError> {
+        self.consumers
+            .insert(consumer_key(stream, name), record)
+            .map_err(self.db_err())?;
+        self.db.flush().map_err(self.db_err())?;
+        Ok(())
+    }
+
+    /// Removes a consumer's record and state durably.
+    pub fn remove_consumer(&self, stream: &str, name: &str) -> Result<(), MetaError> {
+        let key = consumer_key(stream, name);
+        self.consumers.remove(&key).map_err(self.db_err())?;
+        self.consumer_state.remove(&key).map_err(self.db_err())?;
+        self.db.flush().map_err(self.db_err())?;
+        Ok(())
+    }
+
+    /// Removes every consumer of `stream` (its records and state), durably.
+    pub fn remove_consumers_of(&self, stream: &str) -> Result<(), MetaError> {
+        let prefix = stream_prefix(stream);
+        for tree in [&self.consumers, &self.consumer_state] {
+            for r in tree.scan_prefix(&prefix) {
+                let (k, _) = r.map_err(self.db_err())?;
+                tree.remove(k).map_err(self.db_err())?;
+            }
+        }
+        self.db.flush().map_err(self.db_err())?;
+        Ok(())
+    }
+
+    /// Every consumer of `stream`: (name, record, state if any was written).
+    pub fn consumers_of(
+        &self,
+        stream: &str,
+    ) -> Result<Vec<StoredConsumer>, MetaError> {
+        let prefix = stream_prefix(stream);
+        let mut out = Vec::new();
+        for r in self.consumers.scan_prefix(&prefix) {
+            let (k, v) = r.map_err(self.db_err())?;
+            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            let state = self.consumer_state.get(&k).map_err(self.db_err())?;
+            out.push((name, v.to_vec(), state.map(|s| s.to_vec())));
+        }
+        Ok(out)
+    }
+
+    /// Writes a consumer's state, not flushed: see [`Meta::flush`].
+    pub fn put_consumer_state(
+        &self,
+        stream: &str,
+        name: &str,
+        state: &[u8],
+    ) -> Result<(), MetaError> {
+        self.consumer_state
+            .insert(consumer_key(stream, name), state)
+            .map_err(self.db_err())?;
+        Ok(())
+    }
+
+    /// Makes every write so far durable (fsync).
+    pub fn flush(&self) -> Result<(), MetaError> {
+        self.db.flush().map_err(self.db_err())?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +229,28 @@ mod tests {
             m.streams().unwrap(),
             vec![("B".to_owned(), b"{\"b\":2}".to_vec())]
         );
+    }
+
+    #[test]
+    fn consumer_records_and_state_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let m = Meta::open(dir.path()).unwrap();
+            m.put_consumer("S", "a", b"cfg-a").unwrap();
+            m.put_consumer("S", "b", b"cfg-b").unwrap();
+            m.put_consumer("S2", "a", b"other").unwrap();
+            m.put_consumer_state("S", "a", b"state-a").unwrap();
+            m.remove_consumer("S", "b").unwrap();
+            m.flush().unwrap();
+        }
+        let m = Meta::open(dir.path()).unwrap();
+        assert_eq!(
+            m.consumers_of("S").unwrap(),
+            vec![("a".to_owned(), b"cfg-a".to_vec(), Some(b"state-a".to_vec()))]
+        );
+        m.remove_consumers_of("S").unwrap();
+        assert!(m.consumers_of("S").unwrap().is_empty());
+        assert_eq!(m.consumers_of("S2").unwrap().len(), 1);
     }
 
     #[test]

@@ -6,8 +6,15 @@
 //! each message, makes the batch durable with one fdatasync when the sync policy is `always`,
 //! and then publishes every PubAck. While it syncs, new publishes queue up and share the next
 //! sync, so throughput under load stays high while every ack still means "on disk".
+//!
+//! The writer also owns the stream's consumers ([`Consumers`]): their acks, pull requests and
+//! flow control answers come through the same channel, in order with the publishes, and after
+//! each batch it delivers what is due. Consumer state changed by acks is flushed once per batch
+//! (group commit again) before any double-ack answer goes out; deliveries only go out after the
+//! batch that stored them is durable.
 
 use crate::api::ack::encode_ack;
+use crate::consumer::set::Consumers;
 use crate::stream::{PublishError, Stored, Stream};
 use crate::time::now_ns;
 use parking_lot::Mutex;
@@ -27,13 +34,23 @@ pub enum SyncPolicy {
     Every(Duration),
 }
 
+/// A closure run on a stream's writer thread.
+pub type WriterFn = Box<dyn FnOnce(&mut Stream, &mut Consumers) + Send>;
+
 /// What a stream's writer is asked to do.
 pub enum Cmd {
     /// Store a published message (and ack it if it has a reply subject).
     Publish(InternalMsg),
-    /// Run a closure on the stream on the writer thread, in order with publishes (used for
-    /// changes that must not interleave with a batch, like purges and updates).
-    Run(Box<dyn FnOnce(&mut Stream) + Send>),
+    /// Run a closure on the stream and its consumers on the writer thread, in order with
+    /// publishes (used for changes that must not interleave with a batch, like purges,
+    /// updates and every consumer API request).
+    Run(WriterFn),
+    /// A message to a delivery's ack reply subject (`$JS.ACK.<stream>.<consumer>...`).
+    Ack(InternalMsg),
+    /// A pull request (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`).
+    Next(InternalMsg),
+    /// An answer to a push consumer's flow control request (`$JS.FC.<stream>.<consumer>.<n>`).
+    FlowControl(InternalMsg),
     /// Sync and exit. Explicit, because a router cache may keep a sink (and so a sender)
     /// alive for a while after its subscription is gone.
     Stop,
@@ -47,6 +64,7 @@ const IDLE_TICK: Duration = Duration::from_millis(250);
 /// Runs the writer until [`Cmd::Stop`] (or every sender is gone), then syncs what is left.
 pub fn run_writer(
     stream: Arc<Mutex<Stream>>,
+    mut consumers: Consumers,
     rx: Receiver<Cmd>,
     server: ServerHandle,
     sync: SyncPolicy,
@@ -59,13 +77,21 @@ pub fn run_writer(
         Option<sluice_protocol::ByteStr>,
         Result<Stored, PublishError>,
     )> = Vec::with_capacity(256);
+    let mut more = false;
     loop {
-        let wait = match sync {
+        let mut wait = match sync {
             SyncPolicy::Every(every) if unsynced => {
                 every.saturating_sub(last_sync.elapsed()).min(IDLE_TICK)
             }
             _ => IDLE_TICK,
         };
+        if let Some(at) = consumers.next_wakeup() {
+            let ns = at.saturating_sub(now_ns()).max(0) as u64;
+            wait = wait.min(Duration::from_nanos(ns));
+        }
+        if more {
+            wait = Duration::ZERO;
+        }
         match rx.recv_timeout(wait) {
             Ok(cmd) => batch.push(cmd),
             Err(RecvTimeoutError::Timeout) => {}
@@ -84,15 +110,23 @@ pub fn run_writer(
             match cmd {
                 Cmd::Publish(msg) => {
                     let r = s.publish(&msg.subject, msg.headers.as_deref(), &msg.payload, now);
-                    if matches!(r, Ok(Stored::New(_))) {
+                    if let Ok(Stored::New(seq)) = r {
                         unsynced = true;
+                        consumers.on_stored(seq, &msg.subject, &mut s);
                     }
                     acks.push((msg.reply, r));
                 }
                 Cmd::Run(f) => {
-                    f(&mut s);
+                    f(&mut s, &mut consumers);
+                    consumers.reconcile(&s);
                     unsynced = true;
                 }
+                Cmd::Ack(msg) => {
+                    consumers.on_ack(msg, &mut s, now);
+                    unsynced = true;
+                }
+                Cmd::Next(msg) => consumers.on_next(msg, &s, now),
+                Cmd::FlowControl(msg) => consumers.on_fc(msg),
                 Cmd::Stop => stop = true,
             }
         }
@@ -123,16 +157,29 @@ pub fn run_writer(
                 }
             }
         }
-        drop(s);
-        for (reply, r) in acks.drain(..) {
-            if let (Some(reply), Some(ack)) = (reply, encode_ack(&name, &r)) {
-                server.publish(&reply, None, None, &ack);
-            }
+        let acks_ok = consumers.persist(sync == SyncPolicy::Always);
+        if !stop {
+            let now = now_ns();
+            consumers.tick(&mut s, now);
+            more = consumers.pump(&s, now);
         }
+        drop(s);
+        if !acks.is_empty() {
+            server.batch(|b| {
+                for (reply, r) in acks.drain(..) {
+                    if let (Some(reply), Some(ack)) = (reply, encode_ack(&name, &r)) {
+                        b.publish(&reply, None, None, &ack);
+                    }
+                }
+            });
+        }
+        consumers.send(acks_ok);
         if stop {
             break;
         }
     }
+    consumers.stop();
+    consumers.persist(true);
     if let Err(e) = stream.lock().sync() {
         error!(stream = %name, error = %e, "final sync failed");
     }

@@ -32,6 +32,16 @@ pub(crate) fn handle(js: &Inner, msg: InternalMsg) {
         direct_get(js, reply, subject, name, body);
         return;
     }
+    if rest.starts_with("CONSUMER.") {
+        let Some(answer) = crate::api::consumer_handlers::handle(js, subject, body) else {
+            return;
+        };
+        if answer_is_error(&answer) {
+            js.api_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        js.server.publish(reply, None, None, &answer);
+        return;
+    }
     let answer = match op {
         "INFO" => account_info(js),
         "STREAM.CREATE" => respond(create(js, name, body)),
@@ -116,14 +126,17 @@ fn state_of(stream: &Stream, consumers: u64) -> StreamState {
 }
 
 fn info_of(entry: &Entry) -> StreamInfo {
-    let state = state_of(&entry.stream.lock(), 0);
+    let consumers = entry.consumers.load(Ordering::Relaxed);
+    let state = state_of(&entry.stream.lock(), consumers);
     StreamInfo::new(entry.config.clone(), entry.created, state)
 }
 
 fn account_info(js: &Inner) -> Vec<u8> {
     let streams = js.streams.read();
     let (mut memory, mut storage) = (0u64, 0u64);
+    let mut consumers = 0;
     for e in streams.values() {
+        consumers += e.consumers.load(Ordering::Relaxed) as usize;
         let bytes = e.stream.lock().state().bytes;
         match e.config.storage {
             StorageType::Memory => memory += bytes,
@@ -134,7 +147,7 @@ fn account_info(js: &Inner) -> Vec<u8> {
         memory,
         storage,
         streams: streams.len(),
-        consumers: 0,
+        consumers,
         api: ApiStats {
             total: js.api_requests.load(Ordering::Relaxed),
             errors: js.api_errors.load(Ordering::Relaxed),
@@ -201,9 +214,13 @@ fn update(js: &Inner, name: &str, body: &[u8]) -> Result<StreamUpdateResponse, A
         .ok_or_else(ApiError::stream_not_found)?;
     js.save(&cfg, entry.created)?;
     let new_policy = policy(&cfg);
-    Inner::on_writer(entry, move |s| s.set_policy(new_policy, now_ns()))
-        .ok_or_else(|| ApiError::stream_update("stream is stopping"))?
-        .map_err(ApiError::stream_update)?;
+    let retention = cfg.retention;
+    Inner::on_consumers(entry, move |s, cs| {
+        cs.set_retention(retention);
+        s.set_policy(new_policy, now_ns())
+    })
+    .ok_or_else(|| ApiError::stream_update("stream is stopping"))?
+    .map_err(ApiError::stream_update)?;
     let resubscribe = entry.config.subjects != cfg.subjects;
     entry.config = cfg;
     if resubscribe {

@@ -1,7 +1,13 @@
-//! Consumers: nats-server's `ConsumerConfig` with its defaults and checks ([`config`]), and
-//! the `$JS.ACK.` reply subjects and ack payloads clients send back ([`ack_subject`]). The
-//! `$JS.API.CONSUMER.*` request/response JSON is in [`crate::api::consumer_types`].
+//! Consumers: nats-server's `ConsumerConfig` with its defaults and checks ([`config`]), the
+//! `$JS.ACK.` reply subjects and ack payloads clients send back ([`ack_subject`]), the
+//! delivery and ack state machine ([`state`]), and the live consumers a stream's writer
+//! serves ([`live`], [`pull`], [`push`], [`set`]). The `$JS.API.CONSUMER.*` request/response
+//! JSON is in [`crate::api::consumer_types`], its handlers in `crate::api::consumer_handlers`.
 
 pub mod ack_subject;
 pub mod config;
+pub mod live;
+pub mod pull;
+pub mod push;
+pub mod set;
 pub mod state;

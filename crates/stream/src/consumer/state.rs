@@ -60,7 +60,8 @@
 //!   await an ack, redeliveries still go out (`getNextMsg`: `errMaxAckPending`).
 //! - **Start positions** follow `selectStartingSeqNo`, including its clamps (an empty stream
 //!   delivers only new messages; a start beyond the stream is clamped to the next sequence,
-//!   except an explicit start sequence; a start below the first sequence moves up to it).
+//!   an explicit start sequence too, as v2.9 does; a start below the first sequence moves up
+//!   to it).
 //!   `Last` without filters uses the newest present message rather than `last_seq` (which may
 //!   have been deleted). `LastPerSubject` delivers the last message of each matching subject,
 //!   in stream order, from a list computed at the start, then everything after the stream's
@@ -383,6 +384,13 @@ impl ConsumerState {
     /// queued for redelivery are not included: see [`has_redeliveries`](Self::has_redeliveries).
     pub fn next_deadline(&self) -> Option<i64> {
         self.deadlines.first().map(|&(d, _)| d)
+    }
+
+    /// How many messages are due for redelivery at `now_ns` (queued now or past their
+    /// deadline).
+    pub fn redeliveries_due(&mut self, now_ns: i64) -> usize {
+        self.check_pending(now_ns);
+        self.redeliver.len()
     }
 
     /// True if messages are queued for redelivery now.

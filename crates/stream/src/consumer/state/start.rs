@@ -30,7 +30,7 @@ pub(super) fn select(
     Ok(match start {
         DeliverStart::All => at(clamp_start(st.first_seq, &st)),
         DeliverStart::New => at(st.last_seq + 1),
-        DeliverStart::ByStartSeq(seq) => at(seq.max(st.first_seq)),
+        DeliverStart::ByStartSeq(seq) => at(clamp_start(seq.max(st.first_seq), &st)),
         DeliverStart::ByStartTime(t) => at(clamp_start(seq_from_time(store, t)?, &st)),
         DeliverStart::Last => {
             let last = if filters.is_all() {
@@ -68,7 +68,8 @@ pub(super) fn select(
     })
 }
 
-/// nats-server's clamps for a start that was not an explicit sequence.
+/// nats-server's (v2.9) clamps: an empty stream, or a start past its end, starts at the next
+/// sequence; a start below the first message moves up to it.
 fn clamp_start(seq: u64, st: &StoreState) -> u64 {
     if st.msgs == 0 || seq > st.last_seq {
         st.last_seq + 1

@@ -1,0 +1,351 @@
+//! Pull consumers: the queue of waiting `CONSUMER.MSG.NEXT` requests and how they are served.
+//!
+//! nats-server v2.9 (`processNextMsgRequest`, `nextWaiting`, `waitQueue.pop`,
+//! `processWaiting`) is the spec:
+//! - a request to a push consumer is answered `409 Consumer is push based`; a bad body
+//!   `400 Bad Request - ...`; a batch over `max_batch`, an `expires` over `max_expires` or a
+//!   `max_bytes` over the consumer's `max_bytes` the matching `409 Exceeded ...`;
+//! - `no_wait` with nothing to deliver and no `expires` is answered `404 No Messages`, with
+//!   fewer messages than other waiting requests already asked for `408 Requests Pending`;
+//!   otherwise it waits like any request but ends, `408 Request Timeout`, as soon as nothing
+//!   more is available after it got something;
+//! - a full queue (`max_waiting`) first drops expired requests, then refuses with
+//!   `409 Exceeded MaxWaiting`;
+//! - requests are served round robin, one message each in turn; a request whose inbox has no
+//!   subscriber any more is dropped silently; a message larger than what is left of a
+//!   request's `max_bytes` ends that request (`409 Message Size Exceeds MaxBytes` if it got
+//!   nothing yet);
+//! - an expired request is answered `408 Request Timeout` with what it still wanted
+//!   (`Nats-Pending-Messages`, `Nats-Pending-Bytes`); a request with `idle_heartbeat` gets
+//!   `100 Idle Heartbeat` each time that long passes without a message to it.
+
+use super::live::{status, Consumer, Outbox};
+use crate::api::consumer_types::{ConsumerStatus, PullRequest};
+use crate::store::{MsgStore, StoreError};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Most messages one consumer sends in one pass of the writer loop, so that a long backlog
+/// does not starve the others (the writer loops again at once).
+pub(crate) const PASS_LIMIT: usize = 512;
+
+/// One waiting pull request.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub reply: Arc<str>,
+    /// Messages it still wants.
+    pub left: i64,
+    /// Payload bytes it may still take; 0: no limit.
+    pub bytes_left: i64,
+    pub expires_at: Option<i64>,
+    pub no_wait: bool,
+    pub hb_ns: i64,
+    pub next_hb: i64,
+    /// Messages it got.
+    pub delivered: i64,
+}
+
+impl Request {
+    fn timeout(&self) -> ConsumerStatus {
+        ConsumerStatus::RequestTimeout {
+            pending_msgs: self.left,
+            pending_bytes: self.bytes_left,
+        }
+    }
+}
+
+/// The waiting requests of one pull consumer, served round robin.
+#[derive(Debug, Default)]
+pub(crate) struct WaitQueue {
+    q: VecDeque<Request>,
+    max: i64,
+}
+
+impl WaitQueue {
+    pub(crate) fn new(max_waiting: i64) -> Self {
+        WaitQueue {
+            q: VecDeque::new(),
+            max: max_waiting,
+        }
+    }
+
+    pub(crate) fn set_max(&mut self, max_waiting: i64) {
+        self.max = max_waiting;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.q.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.max > 0 && self.q.len() as i64 >= self.max
+    }
+
+    /// Messages all waiting requests still want.
+    fn wanted(&self) -> i64 {
+        self.q.iter().map(|r| r.left.max(0)).sum()
+    }
+
+    /// The next expiry or heartbeat.
+    pub(crate) fn next_wakeup(&self) -> Option<i64> {
+        self.q
+            .iter()
+            .flat_map(|r| [r.expires_at, (r.hb_ns > 0).then_some(r.next_hb)])
+            .flatten()
+            .min()
+    }
+
+    /// Ends every request (the consumer is going away), telling each `409 Consumer Deleted`.
+    pub(crate) fn close(&mut self, out: &mut Outbox) {
+        for r in self.q.drain(..) {
+            status(out, &r.reply, &ConsumerStatus::ConsumerDeleted);
+        }
+    }
+
+    /// Answers expired requests `408 Request Timeout`, sends due heartbeats, and drops requests
+    /// nobody listens for any more.
+    fn tick(
+        &mut self,
+        now_ns: i64,
+        last: (u64, u64),
+        has_interest: &dyn Fn(&str) -> bool,
+        out: &mut Outbox,
+    ) {
+        self.q.retain_mut(|r| {
+            if r.expires_at.is_some_and(|t| t <= now_ns) {
+                status(out, &r.reply, &r.timeout());
+                return false;
+            }
+            if !has_interest(&r.reply) {
+                return false;
+            }
+            if r.hb_ns > 0 && r.next_hb <= now_ns {
+                let hb = ConsumerStatus::IdleHeartbeat {
+                    last_consumer_seq: last.0,
+                    last_stream_seq: last.1,
+                    stalled: None,
+                };
+                status(out, &r.reply, &hb);
+                r.next_hb = now_ns.saturating_add(r.hb_ns);
+            }
+            true
+        });
+    }
+
+    /// Makes the head the request that can take a message of `size` bytes, dropping those
+    /// that cannot (nats-server's `nextWaiting`). False if none can.
+    fn ready_for(
+        &mut self,
+        size: i64,
+        now_ns: i64,
+        has_interest: &dyn Fn(&str) -> bool,
+        out: &mut Outbox,
+    ) -> bool {
+        while let Some(r) = self.q.front() {
+            if r.bytes_left > 0 && size > r.bytes_left {
+                if r.delivered == 0 {
+                    let s = ConsumerStatus::MessageSizeExceedsMaxBytes {
+                        pending_msgs: r.left,
+                        pending_bytes: r.bytes_left,
+                    };
+                    status(out, &r.reply, &s);
+                }
+                self.q.pop_front();
+                continue;
+            }
+            if r.expires_at.is_some_and(|t| t <= now_ns) {
+                status(out, &r.reply, &r.timeout());
+                self.q.pop_front();
+                continue;
+            }
+            if !has_interest(&r.reply) {
+                self.q.pop_front();
+                continue;
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Counts one message of `size` bytes to the head request and moves it to the back (or
+    /// removes it when done). Returns its inbox.
+    fn pop(&mut self, size: i64, now_ns: i64) -> Arc<str> {
+        let mut r = self.q.pop_front().expect("ready_for found a head");
+        r.left -= 1;
+        r.delivered += 1;
+        if r.bytes_left > 0 {
+            r.bytes_left -= size;
+            if r.bytes_left <= 0 {
+                r.left = 0;
+            }
+        }
+        r.next_hb = now_ns.saturating_add(r.hb_ns);
+        let reply = r.reply.clone();
+        if r.left > 0 {
+            self.q.push_back(r);
+        }
+        reply
+    }
+
+    /// Nothing more to deliver now: `no_wait` requests end here (`408 Request Timeout` after
+    /// something was delivered; `404 No Messages` if nothing was and they cannot wait).
+    fn end_no_wait(&mut self, out: &mut Outbox) {
+        self.q.retain(|r| {
+            if !r.no_wait {
+                return true;
+            }
+            if r.delivered > 0 {
+                status(out, &r.reply, &r.timeout());
+                return false;
+            }
+            if r.expires_at.is_none() {
+                status(out, &r.reply, &ConsumerStatus::NoMessages);
+                return false;
+            }
+            true
+        });
+    }
+}
+
+/// Bytes a message counts for against a request's `max_bytes`.
+fn size_of(msg: &crate::store::StoredMsg) -> i64 {
+    (msg.subject.len() + msg.headers.as_ref().map_or(0, |h| h.len()) + msg.payload.len()) as i64
+}
+
+impl Consumer {
+    /// A `CONSUMER.MSG.NEXT` request (or the request of a `+NXT` ack) answered to `reply`.
+    pub(crate) fn on_pull(
+        &mut self,
+        reply: &str,
+        body: &[u8],
+        store: &dyn MsgStore,
+        now_ns: i64,
+        out: &mut Outbox,
+    ) -> Result<(), StoreError> {
+        let reply: Arc<str> = reply.into();
+        if self.push.is_some() {
+            status(out, &reply, &ConsumerStatus::ConsumerIsPushBased);
+            return Ok(());
+        }
+        let req = match PullRequest::parse(body) {
+            Ok(r) => r,
+            Err(e) => {
+                status(out, &reply, &ConsumerStatus::BadRequest(e.to_string()));
+                return Ok(());
+            }
+        };
+        self.last_active_ns = now_ns;
+        let cfg = &self.config;
+        let batch = req.batch.max(1);
+        if cfg.max_batch > 0 && batch > cfg.max_batch {
+            let s = ConsumerStatus::ExceededMaxRequestBatch(cfg.max_batch);
+            status(out, &reply, &s);
+            return Ok(());
+        }
+        if req.expires > 0 && cfg.max_expires > 0 && req.expires > cfg.max_expires {
+            let s = ConsumerStatus::ExceededMaxRequestExpires(cfg.max_expires);
+            status(out, &reply, &s);
+            return Ok(());
+        }
+        if req.max_bytes > 0 && cfg.max_bytes > 0 && req.max_bytes > cfg.max_bytes {
+            let s = ConsumerStatus::ExceededMaxRequestMaxBytes(cfg.max_bytes);
+            status(out, &reply, &s);
+            return Ok(());
+        }
+        if self.waiting.is_full() {
+            self.waiting.q.retain(|r| {
+                let expired = r.expires_at.is_some_and(|t| t <= now_ns);
+                if expired {
+                    status(out, &r.reply, &r.timeout());
+                }
+                !expired
+            });
+        }
+        if req.no_wait {
+            let available =
+                self.state.num_pending(store)? as i64 + self.state.redeliveries_due(now_ns) as i64;
+            if available == 0 && req.expires <= 0 {
+                status(out, &reply, &ConsumerStatus::NoMessages);
+                return Ok(());
+            }
+            if available > 0 && available < self.waiting.wanted() {
+                status(out, &reply, &ConsumerStatus::RequestsPending);
+                return Ok(());
+            }
+        }
+        if self.waiting.is_full() {
+            status(out, &reply, &ConsumerStatus::ExceededMaxWaiting);
+            return Ok(());
+        }
+        self.waiting.q.push_back(Request {
+            reply,
+            left: batch,
+            bytes_left: req.max_bytes.max(0),
+            expires_at: (req.expires > 0).then(|| now_ns.saturating_add(req.expires)),
+            no_wait: req.no_wait,
+            hb_ns: req.idle_heartbeat.max(0),
+            next_hb: now_ns.saturating_add(req.idle_heartbeat.max(0)),
+            delivered: 0,
+        });
+        Ok(())
+    }
+
+    /// Expiries and heartbeats of waiting requests.
+    pub(crate) fn tick_pull(
+        &mut self,
+        now_ns: i64,
+        has_interest: &dyn Fn(&str) -> bool,
+        out: &mut Outbox,
+    ) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let d = self.state.delivered();
+        self.waiting
+            .tick(now_ns, (d.consumer_seq, d.stream_seq), has_interest, out);
+        if !self.waiting.is_empty() {
+            self.last_active_ns = now_ns;
+        }
+    }
+
+    /// Serves waiting requests from the stream. True if it stopped at [`PASS_LIMIT`] with more
+    /// to send.
+    pub(crate) fn pump_pull(
+        &mut self,
+        store: &dyn MsgStore,
+        now_ns: i64,
+        has_interest: &dyn Fn(&str) -> bool,
+        out: &mut Outbox,
+    ) -> Result<bool, StoreError> {
+        let mut sent = 0;
+        self.paced_until = None;
+        while !self.waiting.is_empty() {
+            if sent >= PASS_LIMIT {
+                return Ok(true);
+            }
+            let Some(msg) = self.state.peek_next(store, now_ns)? else {
+                self.waiting.end_no_wait(out);
+                return Ok(false);
+            };
+            if let Some(due) = self.replay_wait(msg.time_ns, now_ns) {
+                self.paced_until = Some(due);
+                return Ok(false);
+            }
+            let size = size_of(&msg);
+            if !self.waiting.ready_for(size, now_ns, has_interest, out) {
+                return Ok(false);
+            }
+            let Some(d) = self.state.next_to_deliver(store, now_ns)? else {
+                return Ok(false);
+            };
+            let reply = self.waiting.pop(size, now_ns);
+            self.send(d, &reply, now_ns, out);
+            sent += 1;
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,535 @@
+//! The consumers of one stream, owned by the stream's writer thread.
+//!
+//! The writer hands every consumer-bound message here in order with the stream's publishes:
+//! acks ([`Consumers::on_ack`]), pull requests ([`Consumers::on_next`]) and flow control
+//! answers ([`Consumers::on_fc`]). After each batch it calls [`Consumers::tick`] (expiries,
+//! heartbeats, inactivity), [`Consumers::pump`] (deliveries), [`Consumers::persist`] (consumer
+//! state into sled, flushed when acks changed it, before any double-ack reply goes out) and
+//! [`Consumers::send`] (everything collected, published under one lock).
+//!
+//! Retention: a work-queue stream removes a message once a consumer acks (or terminates) it;
+//! an interest stream once no consumer still needs it, and at once when stored if none does.
+
+use super::ack_subject::{AckKind, AckSubject};
+use super::live::{Consumer, OutMsg, Outbox};
+use crate::config::RetentionPolicy;
+use crate::meta::Meta;
+use crate::stream::Stream;
+use crate::time::{now_ns, Timestamp};
+use crate::writer::Cmd;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sluice_server::{InternalMsg, InternalSink, ServerHandle};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use tracing::{info, warn};
+
+/// What sled keeps per consumer, besides its state.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ConsumerRecord {
+    pub config: super::config::ConsumerConfig,
+    pub created: Timestamp,
+}
+
+/// Which consumer message a subscription hands to the writer.
+#[derive(Clone, Copy)]
+enum Kind {
+    Ack,
+    Next,
+    Fc,
+}
+
+struct ToWriter(Sender<Cmd>, Kind);
+
+impl InternalSink for ToWriter {
+    fn deliver(&self, msg: InternalMsg) {
+        let _ = self.0.send(match self.1 {
+            Kind::Ack => Cmd::Ack(msg),
+            Kind::Next => Cmd::Next(msg),
+            Kind::Fc => Cmd::FlowControl(msg),
+        });
+    }
+}
+
+/// One stream's consumers.
+pub struct Consumers {
+    stream: Arc<str>,
+    tx: Sender<Cmd>,
+    server: ServerHandle,
+    /// Where persisted consumers keep their state (`None` for a memory stream).
+    meta: Option<Meta>,
+    retention: RetentionPolicy,
+    map: BTreeMap<String, Consumer>,
+    /// Reply subjects of double acks, answered once their acks are durable.
+    double_acks: Vec<String>,
+    /// An ack changed persisted state in this batch.
+    acks_changed: bool,
+    seen_gen: u64,
+    out: Outbox,
+    /// How many consumers there are, readable without the writer (stream and account info).
+    count: Arc<AtomicU64>,
+}
+
+impl Consumers {
+    /// An empty set for `stream`; `tx` is its writer's channel.
+    pub(crate) fn new(
+        stream: &str,
+        tx: Sender<Cmd>,
+        server: ServerHandle,
+        meta: Option<Meta>,
+        retention: RetentionPolicy,
+    ) -> Self {
+        Consumers {
+            stream: stream.into(),
+            tx,
+            server,
+            meta,
+            retention,
+            map: BTreeMap::new(),
+            double_acks: Vec::new(),
+            acks_changed: false,
+            seen_gen: u64::MAX,
+            out: Vec::new(),
+            count: Arc::default(),
+        }
+    }
+
+    /// The number of consumers, kept current as they come and go.
+    pub(crate) fn counter(&self) -> Arc<AtomicU64> {
+        self.count.clone()
+    }
+
+    /// The stream's retention changed (stream update).
+    pub(crate) fn set_retention(&mut self, retention: RetentionPolicy) {
+        self.retention = retention;
+    }
+
+    /// Whether consumers of this set are persisted (a file stream).
+    pub(crate) fn persists(&self) -> bool {
+        self.meta.is_some()
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Consumer> {
+        self.map.get(name)
+    }
+
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Consumer> {
+        self.map.get_mut(name)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Consumer> {
+        self.map.values()
+    }
+
+    /// Starts serving `c`: subscribes to its acks, and to its pull requests or flow control
+    /// answers.
+    pub(crate) fn add(&mut self, mut c: Consumer) -> Result<(), String> {
+        let (s, n) = (c.stream.clone(), c.name.clone());
+        let mut subs = vec![(AckSubject::subscription(&s, &n), Kind::Ack)];
+        if c.push.is_none() {
+            subs.push((format!("$JS.API.CONSUMER.MSG.NEXT.{s}.{n}"), Kind::Next));
+        } else if c.config.flow_control {
+            subs.push((format!("$JS.FC.{s}.{n}.*"), Kind::Fc));
+        }
+        for (subject, kind) in subs {
+            let sink = Arc::new(ToWriter(self.tx.clone(), kind));
+            let sub = self
+                .server
+                .subscribe(&subject, None, sink)
+                .map_err(|e| format!("subscribing to {subject}: {e}"))?;
+            c.subs.push(sub);
+        }
+        self.seen_gen = u64::MAX;
+        self.map.insert(n.to_string(), c);
+        self.count.store(self.map.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Stops and forgets consumer `name`: waiting requests are told `409 Consumer Deleted`,
+    /// its records leave the metadata store, and on an interest stream the messages nobody
+    /// needs any more are removed.
+    pub(crate) fn remove(&mut self, name: &str, stream: &mut Stream) -> Option<Consumer> {
+        let mut c = self.map.remove(name)?;
+        self.count.store(self.map.len() as u64, Ordering::Relaxed);
+        c.waiting.close(&mut self.out);
+        c.subs.clear();
+        if let Some(meta) = self.meta.as_ref().filter(|_| c.persisted) {
+            if let Err(e) = meta.remove_consumer(&self.stream, name) {
+                warn!(stream = %self.stream, consumer = name, error = %e, "removing a consumer's records failed");
+            }
+        }
+        if self.retention == RetentionPolicy::Interest {
+            self.drop_unneeded(stream);
+        }
+        Some(c)
+    }
+
+    /// Removes every message no consumer needs (interest retention).
+    fn drop_unneeded(&self, stream: &mut Stream) {
+        let mut seq = stream.state().first_seq;
+        let mut gone = Vec::new();
+        while let Ok(Some(m)) = stream.store().next_matching(seq, None) {
+            seq = m.seq + 1;
+            if !self
+                .map
+                .values()
+                .any(|c| c.state.needs_ack(m.seq, &m.subject))
+            {
+                gone.push(m.seq);
+            }
+        }
+        for s in gone {
+            let _ = stream.store_mut().delete(s);
+        }
+    }
+
+    /// A message was stored at `seq`: on an interest stream nobody wants, it goes at once.
+    pub(crate) fn on_stored(&mut self, seq: u64, subject: &str, stream: &mut Stream) {
+        if self.retention == RetentionPolicy::Interest
+            && !self.map.values().any(|c| c.state.needs_ack(seq, subject))
+        {
+            let _ = stream.store_mut().delete(seq);
+        }
+    }
+
+    /// An ack (or nak, progress, term, next) sent to a delivery's reply subject.
+    pub(crate) fn on_ack(&mut self, msg: InternalMsg, stream: &mut Stream, now: i64) {
+        let Ok(ack) = AckSubject::parse(&msg.subject) else {
+            return;
+        };
+        if *ack.stream != *self.stream {
+            return;
+        }
+        let Some(c) = self.map.get_mut(ack.consumer) else {
+            return;
+        };
+        c.last_active_ns = now;
+        let seq = ack.stream_seq;
+        let mut acked = Vec::new();
+        let mut changed = false;
+        let kind = AckKind::parse(&msg.payload);
+        match &kind {
+            AckKind::Ack => {
+                let o = c.state.ack(seq, now);
+                changed = o.changed();
+                acked = o.acked;
+            }
+            AckKind::Term { reason } => {
+                let o = c.state.term(seq, now);
+                changed = o.changed();
+                if changed {
+                    advisory_terminated(&mut self.out, c, seq, ack.delivered, reason.as_deref());
+                }
+                acked = o.acked;
+            }
+            AckKind::Nak { delay } => changed = c.state.nak(seq, *delay, now),
+            AckKind::Progress => changed = c.state.progress(seq, now),
+            AckKind::Next(req) => {
+                let o = c.state.ack(seq, now);
+                changed = o.changed();
+                acked = o.acked;
+                if let Some(reply) = msg.reply.as_deref() {
+                    let body = match req {
+                        Ok(r) => r.to_json(),
+                        Err(e) => {
+                            let s = crate::api::consumer_types::ConsumerStatus::BadRequest(
+                                e.to_string(),
+                            );
+                            super::live::status(&mut self.out, &reply.into(), &s);
+                            Vec::new()
+                        }
+                    };
+                    if req.is_ok() {
+                        let store = stream.store();
+                        if let Err(e) = c.on_pull(reply, &body, store, now, &mut self.out) {
+                            warn!(stream = %self.stream, error = %e, "pull request failed");
+                        }
+                    }
+                }
+            }
+            AckKind::Unknown => {}
+        }
+        if changed {
+            c.dirty = true;
+            if c.persisted {
+                self.acks_changed = true;
+            }
+        }
+        if let (Some(reply), false) = (msg.reply, matches!(kind, AckKind::Next(_))) {
+            self.double_acks.push(reply.to_string());
+        }
+        self.retain_after_ack(&acked, stream);
+    }
+
+    fn retain_after_ack(&mut self, acked: &[u64], stream: &mut Stream) {
+        match self.retention {
+            RetentionPolicy::Limits => {}
+            RetentionPolicy::WorkQueue => {
+                for &s in acked {
+                    let _ = stream.store_mut().delete(s);
+                }
+            }
+            RetentionPolicy::Interest => {
+                for &s in acked {
+                    let Ok(Some(m)) = stream.store().get(s) else {
+                        continue;
+                    };
+                    if !self.map.values().any(|c| c.state.needs_ack(s, &m.subject)) {
+                        let _ = stream.store_mut().delete(s);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A `CONSUMER.MSG.NEXT.<stream>.<consumer>` request.
+    pub(crate) fn on_next(&mut self, msg: InternalMsg, stream: &Stream, now: i64) {
+        let Some(reply) = msg.reply.as_deref() else {
+            return;
+        };
+        let name = crate::api::consumer_types::token_at(&msg.subject, 7);
+        let Some(c) = self.map.get_mut(name) else {
+            return;
+        };
+        if let Err(e) = c.on_pull(reply, &msg.payload, stream.store(), now, &mut self.out) {
+            warn!(stream = %self.stream, consumer = name, error = %e, "pull request failed");
+        }
+    }
+
+    /// An answer to a flow control request (`$JS.FC.<stream>.<consumer>.<n>`).
+    pub(crate) fn on_fc(&mut self, msg: InternalMsg) {
+        let name = crate::api::consumer_types::token_at(&msg.subject, 4);
+        if let Some(p) = self.map.get_mut(name).and_then(|c| c.push.as_mut()) {
+            p.on_fc_reply(&msg.subject);
+        }
+    }
+
+    /// Messages left the stream by other means (purge, delete, limits).
+    pub(crate) fn reconcile(&mut self, stream: &Stream) {
+        for c in self.map.values_mut() {
+            match c.state.reconcile(stream.store()) {
+                Ok(dropped) if !dropped.is_empty() => c.dirty = true,
+                Ok(_) => {}
+                Err(e) => warn!(stream = %self.stream, error = %e, "reconciling a consumer failed"),
+            }
+        }
+    }
+
+    /// Notices subscribers coming and going on push consumers' deliver subjects.
+    fn check_interest(&mut self, now: i64) {
+        let gen = self.server.interest_generation();
+        if gen == self.seen_gen {
+            return;
+        }
+        self.seen_gen = gen;
+        for c in self.map.values_mut() {
+            if let Some(p) = &mut c.push {
+                let bound = self.server.has_interest(&p.deliver);
+                if bound != p.bound {
+                    p.bound = bound;
+                    c.last_active_ns = now;
+                }
+            }
+        }
+    }
+
+    /// Time-driven work: pull request expiries and heartbeats, push heartbeats, and consumers
+    /// deleted for inactivity.
+    pub(crate) fn tick(&mut self, stream: &mut Stream, now: i64) {
+        self.check_interest(now);
+        let server = &self.server;
+        let has_interest = |s: &str| server.has_interest(s);
+        let mut inactive = Vec::new();
+        for (name, c) in self.map.iter_mut() {
+            c.tick_pull(now, &has_interest, &mut self.out);
+            c.tick_push(now, &mut self.out);
+            if c.inactive_deadline().is_some_and(|t| t <= now) {
+                inactive.push(name.clone());
+            }
+        }
+        for name in inactive {
+            info!(stream = %self.stream, consumer = %name, "deleting inactive consumer");
+            self.remove(&name, stream);
+        }
+    }
+
+    /// Delivers what is due to every consumer. True if some consumer has more to send right
+    /// away.
+    pub(crate) fn pump(&mut self, stream: &Stream, now: i64) -> bool {
+        self.check_interest(now);
+        let server = &self.server;
+        let has_interest = |s: &str| server.has_interest(s);
+        let store = stream.store();
+        let mut more = false;
+        for c in self.map.values_mut() {
+            let r = if c.push.is_some() {
+                c.pump_push(store, now, &mut self.out)
+            } else {
+                c.pump_pull(store, now, &has_interest, &mut self.out)
+            };
+            match r {
+                Ok(m) => more |= m,
+                Err(e) => {
+                    warn!(stream = %self.stream, consumer = %c.name, error = %e, "delivery failed")
+                }
+            }
+            for ev in c.state.take_events() {
+                advisory_event(&mut self.out, c, &ev);
+            }
+        }
+        more
+    }
+
+    /// When the writer must wake up next for its consumers.
+    pub(crate) fn next_wakeup(&self) -> Option<i64> {
+        let mut at = self.map.values().filter_map(Consumer::next_wakeup).min();
+        if self.map.values().any(|c| c.push.is_some()) {
+            // Subscribers coming and going are noticed by polling.
+            let poll = now_ns() + 50_000_000;
+            at = Some(at.map_or(poll, |a| a.min(poll)));
+        }
+        at
+    }
+
+    /// Writes changed consumer state to the metadata store; flushes it (fsync) when acks
+    /// changed it and `durable_acks`, or when double acks wait for it. False if that failed:
+    /// the double acks then get no answer.
+    pub(crate) fn persist(&mut self, durable_acks: bool) -> bool {
+        let Some(meta) = &self.meta else {
+            self.acks_changed = false;
+            return true;
+        };
+        let mut ok = true;
+        for c in self.map.values_mut().filter(|c| c.persisted && c.dirty) {
+            c.dirty = false;
+            if let Err(e) = meta.put_consumer_state(&self.stream, &c.name, &c.state.encode()) {
+                warn!(stream = %self.stream, consumer = %c.name, error = %e, "saving consumer state failed");
+                ok = false;
+            }
+        }
+        let flush = self.acks_changed && (durable_acks || !self.double_acks.is_empty());
+        self.acks_changed = false;
+        if flush {
+            if let Err(e) = meta.flush() {
+                warn!(stream = %self.stream, error = %e, "flushing consumer state failed");
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// Publishes everything collected, double-ack answers included (unless `acks_ok` is
+    /// false: their acks may not be durable, so they get no answer and the client retries).
+    pub(crate) fn send(&mut self, acks_ok: bool) {
+        let replies = std::mem::take(&mut self.double_acks);
+        if self.out.is_empty() && (replies.is_empty() || !acks_ok) {
+            return;
+        }
+        let out = std::mem::take(&mut self.out);
+        self.server.batch(|b| {
+            if acks_ok {
+                for r in &replies {
+                    b.publish(r, None, None, b"");
+                }
+            }
+            for m in &out {
+                let subject = m.subject.as_deref().unwrap_or(&m.route);
+                b.publish_as(
+                    &m.route,
+                    subject,
+                    m.reply.as_deref(),
+                    m.headers.as_deref(),
+                    &m.payload,
+                );
+            }
+        });
+        self.out = out;
+        self.out.clear();
+    }
+
+    /// Stops every consumer (stream deleted or server stopping). Waiting pull requests are
+    /// not answered: nats-server leaves them to expire on shutdown.
+    pub(crate) fn stop(&mut self) {
+        for c in self.map.values_mut() {
+            c.subs.clear();
+        }
+    }
+}
+
+fn advisory(out: &mut Outbox, kind: &str, c: &Consumer, body: serde_json::Value) {
+    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{}.{}", c.stream, c.name);
+    let payload = serde_json::to_vec(&body).unwrap_or_default();
+    out.push(OutMsg {
+        route: subject.into(),
+        subject: None,
+        reply: None,
+        headers: None,
+        payload: Bytes::from(payload),
+    });
+}
+
+fn advisory_id() -> String {
+    super::config::generate_consumer_name() + &super::config::generate_consumer_name()
+}
+
+fn advisory_terminated(
+    out: &mut Outbox,
+    c: &Consumer,
+    seq: u64,
+    deliveries: u64,
+    reason: Option<&str>,
+) {
+    let body = serde_json::json!({
+        "type": "io.nats.jetstream.advisory.v1.terminated",
+        "id": advisory_id(),
+        "timestamp": Timestamp::now(),
+        "stream": &*c.stream,
+        "consumer": &*c.name,
+        "consumer_seq": 0,
+        "stream_seq": seq,
+        "deliveries": deliveries,
+        "reason": reason.unwrap_or(""),
+    });
+    advisory(out, "MSG_TERMINATED", c, body);
+}
+
+fn advisory_event(out: &mut Outbox, c: &Consumer, ev: &super::state::Event) {
+    use super::state::Event;
+    match *ev {
+        Event::MaxDeliveries {
+            stream_seq,
+            deliveries,
+        } => {
+            let body = serde_json::json!({
+                "type": "io.nats.jetstream.advisory.v1.max_deliver",
+                "id": advisory_id(),
+                "timestamp": Timestamp::now(),
+                "stream": &*c.stream,
+                "consumer": &*c.name,
+                "stream_seq": stream_seq,
+                "deliveries": deliveries,
+            });
+            advisory(out, "MAX_DELIVERIES", c, body);
+        }
+        Event::DeletedWhilePending {
+            stream_seq,
+            consumer_seq,
+            deliveries,
+        } => {
+            let body = serde_json::json!({
+                "type": "io.nats.jetstream.advisory.v1.terminated",
+                "id": advisory_id(),
+                "timestamp": Timestamp::now(),
+                "stream": &*c.stream,
+                "consumer": &*c.name,
+                "consumer_seq": consumer_seq,
+                "stream_seq": stream_seq,
+                "deliveries": deliveries,
+                "reason": "Unacknowledged message was deleted",
+            });
+            advisory(out, "MSG_TERMINATED", c, body);
+        }
+    }
+}
