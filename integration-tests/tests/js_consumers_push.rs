@@ -622,3 +622,91 @@ both_async!(
         .await
     }
 );
+
+both_async!(
+    /// 3 MiB through a flow-controlled push consumer: more than the flow control window, so
+    /// delivery only completes if the client's answers to `100 FlowControl Request` resume it.
+    async fn flow_control_lets_a_large_backlog_through(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("FC", &["fc.in"], RetentionPolicy::Limits).await;
+            let body = Bytes::from(vec![b'x'; 100 * 1024]);
+            for _ in 0..30 {
+                within("publish", async {
+                    s.js.publish("fc.in", body.clone())
+                        .await
+                        .expect("publish")
+                        .await
+                        .expect("ack")
+                })
+                .await;
+            }
+            let c = s
+                .push(
+                    &stream,
+                    push::Config {
+                        durable_name: Some("F".into()),
+                        deliver_subject: "fc.out".into(),
+                        ack_policy: AckPolicy::None,
+                        flow_control: true,
+                        idle_heartbeat: ms(1000),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            let mut msgs = within("messages", c.messages()).await.expect("messages");
+            let mut seqs = Vec::new();
+            while seqs.len() < 30 {
+                let m = within("flow-controlled delivery", msgs.next())
+                    .await
+                    .expect("stream ended")
+                    .expect("push message");
+                assert_eq!(m.payload.len(), 100 * 1024);
+                seqs.push(seq(&m));
+            }
+            assert_eq!(seqs, (1..=30).collect::<Vec<_>>());
+        })
+        .await
+    }
+);
+
+both_async!(
+    /// `replay_policy: original` paces messages by the gaps between their stored times.
+    async fn replay_original_keeps_the_gaps(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("REPLAY", &["rp.in"], RetentionPolicy::Limits).await;
+            s.publish("rp.in", "a").await;
+            tokio::time::sleep(ms(600)).await;
+            s.publish("rp.in", "b").await;
+            tokio::time::sleep(ms(600)).await;
+            s.publish("rp.in", "c").await;
+            let c = s
+                .push(
+                    &stream,
+                    push::Config {
+                        durable_name: Some("R".into()),
+                        deliver_subject: "rp.out".into(),
+                        ack_policy: AckPolicy::None,
+                        replay_policy: consumer::ReplayPolicy::Original,
+                        ..Default::default()
+                    },
+                )
+                .await;
+            let mut msgs = within("messages", c.messages()).await.expect("messages");
+            let mut at = Vec::new();
+            for _ in 0..3 {
+                within("replayed delivery", msgs.next())
+                    .await
+                    .expect("stream ended")
+                    .expect("push message");
+                at.push(Instant::now());
+            }
+            for gap in [at[1] - at[0], at[2] - at[1]] {
+                assert!(gap >= ms(500), "gap {gap:?} shorter than the original 600 ms");
+                assert!(gap < ms(2000), "gap {gap:?}");
+            }
+        })
+        .await
+    }
+);

@@ -5,9 +5,9 @@
 //! It attaches to the server as an in-process client: it subscribes to `$JS.API.>` and to each
 //! stream's subjects like any other subscriber, and answers by publishing.
 //!
-//! Consumers are under construction: their config and API JSON ([`consumer::config`],
-//! [`api::consumer_types`]) and their delivery/ack state machine ([`consumer::state`]) are
-//! built and tested, but no `$JS.API.CONSUMER.*` endpoint serves them yet.
+//! Consumers ([`consumer`]): config and API JSON, the delivery/ack state machine, pull and push
+//! delivery, acks, redelivery and retention. Each stream's writer thread owns its consumers, so
+//! publishes, acks and deliveries of one stream are ordered without locks.
 //!
 //! Must never: reach into the server's connections or router internals (only the public
 //! `ServerHandle`), block a publisher's task (messages are handed to a channel), or send an ack
