@@ -14,7 +14,7 @@ if ! command -v nats-server >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
 fi
-cargo build -q --release -p sluice -p integration-tests --example pubsub --example jspub
+cargo build -q --release -p sluice -p integration-tests --example pubsub --example jspub --example jsconsume
 BIN=target/release
 TMP=$(mktemp -d)
 PIDS=()
@@ -68,3 +68,5 @@ run "js-pub 128 B, 1 in flight (sync always)" "-js" "-js" "$BIN/examples/jspub" 
 run "js-pub 128 B, 1 in flight (sync 2m)" "-js --sync 2m" "-js" "$BIN/examples/jspub" @ 10000 128 1
 run "js-pub 128 B, 256 in flight (sync always)" "-js" "-js" "$BIN/examples/jspub" @ 100000 128 256
 run "js-pub 128 B, 256 in flight (sync 2m)" "-js --sync 2m" "-js" "$BIN/examples/jspub" @ 100000 128 256
+run "js-consume pull batch 100, 128 B" "-js" "-js" "$BIN/examples/jsconsume" @ pull 100000 128
+run "js-consume push, 128 B" "-js" "-js" "$BIN/examples/jsconsume" @ push 100000 128

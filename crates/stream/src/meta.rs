@@ -176,10 +176,7 @@ impl Meta {
     }
 
     /// Every consumer of `stream`: (name, record, state if any was written).
-    pub fn consumers_of(
-        &self,
-        stream: &str,
-    ) -> Result<Vec<StoredConsumer>, MetaError> {
+    pub fn consumers_of(&self, stream: &str) -> Result<Vec<StoredConsumer>, MetaError> {
         let prefix = stream_prefix(stream);
         let mut out = Vec::new();
         for r in self.consumers.scan_prefix(&prefix) {

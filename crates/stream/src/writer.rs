@@ -9,9 +9,9 @@
 //!
 //! The writer also owns the stream's consumers ([`Consumers`]): their acks, pull requests and
 //! flow control answers come through the same channel, in order with the publishes, and after
-//! each batch it delivers what is due. Consumer state changed by acks is flushed once per batch
-//! (group commit again) before any double-ack answer goes out; deliveries only go out after the
-//! batch that stored them is durable.
+//! each batch it delivers what is due. Consumer state changed by double acks is flushed once per batch
+//! (group commit again) before any double-ack answer goes out, and plain acks within
+//! [`ACK_FLUSH`]; deliveries only go out after the batch that stored them is durable.
 
 use crate::api::ack::encode_ack;
 use crate::consumer::set::Consumers;
@@ -58,6 +58,9 @@ pub enum Cmd {
 
 /// Most publishes taken into one batch.
 const MAX_BATCH: usize = 8192;
+/// Under `SyncPolicy::Always`, plain consumer acks are fsynced at most this long after they
+/// arrive (double acks before their answer, always).
+pub const ACK_FLUSH: Duration = Duration::from_millis(50);
 /// Longest the writer sleeps when idle before checking time-based limits.
 const IDLE_TICK: Duration = Duration::from_millis(250);
 
@@ -88,6 +91,9 @@ pub fn run_writer(
         if let Some(at) = consumers.next_wakeup() {
             let ns = at.saturating_sub(now_ns()).max(0) as u64;
             wait = wait.min(Duration::from_nanos(ns));
+        }
+        if consumers.flush_pending() {
+            wait = wait.min(ACK_FLUSH);
         }
         if more {
             wait = Duration::ZERO;
@@ -121,10 +127,7 @@ pub fn run_writer(
                     consumers.reconcile(&s);
                     unsynced = true;
                 }
-                Cmd::Ack(msg) => {
-                    consumers.on_ack(msg, &mut s, now);
-                    unsynced = true;
-                }
+                Cmd::Ack(msg) => consumers.on_ack(msg, &mut s, now),
                 Cmd::Next(msg) => consumers.on_next(msg, &s, now),
                 Cmd::FlowControl(msg) => consumers.on_fc(msg),
                 Cmd::Stop => stop = true,
@@ -157,7 +160,10 @@ pub fn run_writer(
                 }
             }
         }
-        let acks_ok = consumers.persist(sync == SyncPolicy::Always);
+        let acks_ok = consumers.persist(match sync {
+            SyncPolicy::Always => ACK_FLUSH,
+            SyncPolicy::Every(every) => every,
+        });
         if !stop {
             let now = now_ns();
             consumers.tick(&mut s, now);
@@ -179,7 +185,7 @@ pub fn run_writer(
         }
     }
     consumers.stop();
-    consumers.persist(true);
+    consumers.persist(Duration::ZERO);
     if let Err(e) = stream.lock().sync() {
         error!(stream = %name, error = %e, "final sync failed");
     }

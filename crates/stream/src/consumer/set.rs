@@ -64,8 +64,10 @@ pub struct Consumers {
     map: BTreeMap<String, Consumer>,
     /// Reply subjects of double acks, answered once their acks are durable.
     double_acks: Vec<String>,
-    /// An ack changed persisted state in this batch.
+    /// An ack changed persisted state since the last flush.
     acks_changed: bool,
+    /// When consumer state was last flushed.
+    last_flush: std::time::Instant,
     seen_gen: u64,
     out: Outbox,
     /// How many consumers there are, readable without the writer (stream and account info).
@@ -90,6 +92,7 @@ impl Consumers {
             map: BTreeMap::new(),
             double_acks: Vec::new(),
             acks_changed: false,
+            last_flush: std::time::Instant::now(),
             seen_gen: u64::MAX,
             out: Vec::new(),
             count: Arc::default(),
@@ -393,10 +396,11 @@ impl Consumers {
         at
     }
 
-    /// Writes changed consumer state to the metadata store; flushes it (fsync) when acks
-    /// changed it and `durable_acks`, or when double acks wait for it. False if that failed:
-    /// the double acks then get no answer.
-    pub(crate) fn persist(&mut self, durable_acks: bool) -> bool {
+    /// Writes changed consumer state to the metadata store, and flushes it (fsync) when double
+    /// acks wait for it, or when acks changed it and `ack_flush` has passed since the last
+    /// flush (plain acks share one flush per interval instead of paying one per batch).
+    /// False if that failed: the double acks then get no answer.
+    pub(crate) fn persist(&mut self, ack_flush: std::time::Duration) -> bool {
         let Some(meta) = &self.meta else {
             self.acks_changed = false;
             return true;
@@ -409,15 +413,22 @@ impl Consumers {
                 ok = false;
             }
         }
-        let flush = self.acks_changed && (durable_acks || !self.double_acks.is_empty());
-        self.acks_changed = false;
+        let flush = self.acks_changed
+            && (!self.double_acks.is_empty() || self.last_flush.elapsed() >= ack_flush);
         if flush {
+            self.acks_changed = false;
+            self.last_flush = std::time::Instant::now();
             if let Err(e) = meta.flush() {
                 warn!(stream = %self.stream, error = %e, "flushing consumer state failed");
                 ok = false;
             }
         }
         ok
+    }
+
+    /// True while acks changed state that is not flushed yet (the writer wakes up for it).
+    pub(crate) fn flush_pending(&self) -> bool {
+        self.acks_changed && self.meta.is_some()
     }
 
     /// Publishes everything collected, double-ack answers included (unless `acks_ok` is
