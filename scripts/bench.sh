@@ -14,7 +14,8 @@ if ! command -v nats-server >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
 fi
-cargo build -q --release -p sluice -p integration-tests --example pubsub --example jspub --example jsconsume
+cargo build -q --release -p sluice
+cargo build -q --release -p integration-tests --example pubsub --example jspub --example jsconsume
 BIN=target/release
 TMP=$(mktemp -d)
 PIDS=()

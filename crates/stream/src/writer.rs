@@ -58,8 +58,9 @@ pub enum Cmd {
 
 /// Most publishes taken into one batch.
 const MAX_BATCH: usize = 8192;
-/// Under `SyncPolicy::Always`, plain consumer acks are fsynced at most this long after they
-/// arrive (double acks before their answer, always).
+/// Under `SyncPolicy::Always`, consumer state changed by plain acks and deliveries is fsynced
+/// at most this long after the change (double acks before their answer, always); under
+/// `SyncPolicy::Every`, within the interval or 1 s, whichever is shorter.
 pub const ACK_FLUSH: Duration = Duration::from_millis(50);
 /// Longest the writer sleeps when idle before checking time-based limits.
 const IDLE_TICK: Duration = Duration::from_millis(250);
@@ -162,7 +163,7 @@ pub fn run_writer(
         }
         let acks_ok = consumers.persist(match sync {
             SyncPolicy::Always => ACK_FLUSH,
-            SyncPolicy::Every(every) => every,
+            SyncPolicy::Every(every) => every.min(Duration::from_secs(1)),
         });
         if !stop {
             let now = now_ns();

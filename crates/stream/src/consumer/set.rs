@@ -64,8 +64,6 @@ pub struct Consumers {
     map: BTreeMap<String, Consumer>,
     /// Reply subjects of double acks, answered once their acks are durable.
     double_acks: Vec<String>,
-    /// An ack changed persisted state since the last flush.
-    acks_changed: bool,
     /// When consumer state was last flushed.
     last_flush: std::time::Instant,
     seen_gen: u64,
@@ -91,7 +89,6 @@ impl Consumers {
             retention,
             map: BTreeMap::new(),
             double_acks: Vec::new(),
-            acks_changed: false,
             last_flush: std::time::Instant::now(),
             seen_gen: u64::MAX,
             out: Vec::new(),
@@ -126,14 +123,17 @@ impl Consumers {
         self.map.values()
     }
 
-    /// Starts serving `c`: subscribes to its acks, and to its pull requests or flow control
-    /// answers.
+    /// Starts serving `c`: subscribes to its acks, its pull requests, and a push consumer's
+    /// flow control answers.
     pub(crate) fn add(&mut self, mut c: Consumer) -> Result<(), String> {
         let (s, n) = (c.stream.clone(), c.name.clone());
-        let mut subs = vec![(AckSubject::subscription(&s, &n), Kind::Ack)];
-        if c.push.is_none() {
-            subs.push((format!("$JS.API.CONSUMER.MSG.NEXT.{s}.{n}"), Kind::Next));
-        } else if c.config.flow_control {
+        // A push consumer listens for pull requests too: they are answered `409 Consumer is
+        // push based`.
+        let mut subs = vec![
+            (AckSubject::subscription(&s, &n), Kind::Ack),
+            (format!("$JS.API.CONSUMER.MSG.NEXT.{s}.{n}"), Kind::Next),
+        ];
+        if c.push.is_some() && c.config.flow_control {
             subs.push((format!("$JS.FC.{s}.{n}.*"), Kind::Fc));
         }
         for (subject, kind) in subs {
@@ -256,9 +256,6 @@ impl Consumers {
         }
         if changed {
             c.dirty = true;
-            if c.persisted {
-                self.acks_changed = true;
-            }
         }
         if let (Some(reply), false) = (msg.reply, matches!(kind, AckKind::Next(_))) {
             self.double_acks.push(reply.to_string());
@@ -396,15 +393,18 @@ impl Consumers {
         at
     }
 
-    /// Writes changed consumer state to the metadata store, and flushes it (fsync) when double
-    /// acks wait for it, or when acks changed it and `ack_flush` has passed since the last
-    /// flush (plain acks share one flush per interval instead of paying one per batch).
-    /// False if that failed: the double acks then get no answer.
-    pub(crate) fn persist(&mut self, ack_flush: std::time::Duration) -> bool {
+    /// Writes changed consumer state to the metadata store and flushes it (fsync): at once
+    /// when double acks wait for it, else once `every` has passed since the last flush, so that
+    /// plain acks and deliveries share one write and one flush per interval instead of paying
+    /// for one per batch. False if that failed: the double acks then get no answer.
+    pub(crate) fn persist(&mut self, every: std::time::Duration) -> bool {
         let Some(meta) = &self.meta else {
-            self.acks_changed = false;
             return true;
         };
+        let due = !self.double_acks.is_empty() || self.last_flush.elapsed() >= every;
+        if !due || !self.map.values().any(|c| c.persisted && c.dirty) {
+            return true;
+        }
         let mut ok = true;
         for c in self.map.values_mut().filter(|c| c.persisted && c.dirty) {
             c.dirty = false;
@@ -413,22 +413,17 @@ impl Consumers {
                 ok = false;
             }
         }
-        let flush = self.acks_changed
-            && (!self.double_acks.is_empty() || self.last_flush.elapsed() >= ack_flush);
-        if flush {
-            self.acks_changed = false;
-            self.last_flush = std::time::Instant::now();
-            if let Err(e) = meta.flush() {
-                warn!(stream = %self.stream, error = %e, "flushing consumer state failed");
-                ok = false;
-            }
+        self.last_flush = std::time::Instant::now();
+        if let Err(e) = meta.flush() {
+            warn!(stream = %self.stream, error = %e, "flushing consumer state failed");
+            ok = false;
         }
         ok
     }
 
-    /// True while acks changed state that is not flushed yet (the writer wakes up for it).
+    /// True while changed consumer state waits for its flush (the writer wakes up for it).
     pub(crate) fn flush_pending(&self) -> bool {
-        self.acks_changed && self.meta.is_some()
+        self.meta.is_some() && self.map.values().any(|c| c.persisted && c.dirty)
     }
 
     /// Publishes everything collected, double-ack answers included (unless `acks_ok` is

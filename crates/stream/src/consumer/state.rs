@@ -24,7 +24,8 @@
 //!   (`getNextMsg` on `ErrStoreEOF`).
 //! - **Ack floor.** `ack_floor.stream_seq` is one below the lowest stream sequence awaiting an
 //!   ack, and `ack_floor.consumer_seq` one below that entry's consumer sequence; with nothing
-//!   awaiting an ack, the floor is `delivered` (`moveAckFloor`). With `AckPolicy::None`
+//!   awaiting an ack, the floor is `delivered` (`moveAckFloor`); before the first delivery it
+//!   is (0, 0) wherever the consumer starts (what v2.9 reports). With `AckPolicy::None`
 //!   everything delivered counts as acked (`deliverMsg`). It is computed, never stored, so it
 //!   cannot drift, and it never decreases.
 //! - **Ack.** Explicit: removes that one message. All: removes everything up to it, if it lies
@@ -330,8 +331,12 @@ impl ConsumerState {
         }
     }
 
-    /// Everything at or below it is acknowledged (see the module doc).
+    /// Everything at or below it is acknowledged (see the module doc). (0, 0) until the first
+    /// delivery, wherever the consumer starts, as nats-server reports it.
     pub fn ack_floor(&self) -> SeqPair {
+        if self.delivered_consumer_seq == 0 {
+            return SeqPair::default();
+        }
         match self.pending.first_key_value() {
             Some((&seq, p)) => SeqPair {
                 consumer_seq: p.consumer_seq.saturating_sub(1),
