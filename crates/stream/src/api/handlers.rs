@@ -18,6 +18,9 @@ pub(crate) fn handle(js: &Inner, msg: InternalMsg) {
     let Some(reply) = msg.reply.as_deref() else {
         return; // nowhere to answer
     };
+    if msg.subject.starts_with("$JS.API.CONSUMER.MSG.NEXT.") {
+        return; // served by the consumer's own subscription, not an API request
+    }
     js.api_requests.fetch_add(1, Ordering::Relaxed);
     let subject = &msg.subject[..];
     let body = &msg.payload[..];

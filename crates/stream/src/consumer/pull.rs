@@ -12,8 +12,8 @@
 //! - a full queue (`max_waiting`) first drops expired requests, then refuses with
 //!   `409 Exceeded MaxWaiting`;
 //! - requests are served round robin, one message each in turn; a request whose inbox has no
-//!   subscriber any more is dropped silently; a message larger than what is left of a
-//!   request's `max_bytes` ends that request (`409 Message Size Exceeds MaxBytes` if it got
+//!   subscriber any more is dropped silently; a message (subject, ack reply subject, headers and
+//!   payload) larger than what is left of a request's `max_bytes` ends that request (`409 Message Size Exceeds MaxBytes` if it got
 //!   nothing yet);
 //! - an expired request is answered `408 Request Timeout` with what it still wanted
 //!   (`Nats-Pending-Messages`, `Nats-Pending-Bytes`); a request with `idle_heartbeat` gets
@@ -211,9 +211,28 @@ impl WaitQueue {
     }
 }
 
-/// Bytes a message counts for against a request's `max_bytes`.
-fn size_of(msg: &crate::store::StoredMsg) -> i64 {
-    (msg.subject.len() + msg.headers.as_ref().map_or(0, |h| h.len()) + msg.payload.len()) as i64
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+impl Consumer {
+    /// Bytes a message counts for against a request's `max_bytes`: as nats-server counts it,
+    /// subject + ack reply subject + headers + payload. The reply's delivery count and pending
+    /// count are taken as one digit each (not known before the delivery is committed).
+    fn size_of(&self, msg: &crate::store::StoredMsg) -> i64 {
+        let reply = "$JS.ACK.".len()
+            + self.stream.len()
+            + self.name.len()
+            + digits(msg.seq)
+            + digits(self.state.delivered().consumer_seq + 1)
+            + digits(msg.time_ns.max(0) as u64)
+            + 2
+            + 6;
+        (msg.subject.len()
+            + reply
+            + msg.headers.as_ref().map_or(0, |h| h.len())
+            + msg.payload.len()) as i64
+    }
 }
 
 impl Consumer {
@@ -335,7 +354,7 @@ impl Consumer {
                 self.paced_until = Some(due);
                 return Ok(false);
             }
-            let size = size_of(&msg);
+            let size = self.size_of(&msg);
             if !self.waiting.ready_for(size, now_ns, has_interest, out) {
                 return Ok(false);
             }

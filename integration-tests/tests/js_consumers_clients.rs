@@ -1,0 +1,398 @@
+//! JetStream consumers through async-nats's higher-level APIs (continuous pull `messages()`,
+//! ordered push and pull consumers) and how consumers live with their stream (purge, memory
+//! storage, stream delete, restart). The wire-level behaviour is in `js_consumers.rs` and
+//! `js_consumers_push.rs`.
+//!
+//! Every test runs against both brokers ([`both_async!`]): `NAME::sluice` is the test, and
+//! `NAME::nats_server` proves the expectation is the reference server's (v2.9.10) behaviour.
+//! Every wait is bounded.
+
+use async_nats::jetstream::consumer::{pull, push, AckPolicy, PullConsumer};
+use async_nats::jetstream::stream::{self, StorageType, Stream};
+use async_nats::jetstream::{self};
+use async_nats::Client;
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use integration_tests::js::{start_js, StoreDir};
+use integration_tests::{both_async, Broker, Kind};
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
+
+/// The longest any single wait may take.
+const STEP: Duration = Duration::from_secs(10);
+/// The longest a whole test may take.
+const TEST_LIMIT: Duration = Duration::from_secs(40);
+
+async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
+    tokio::time::timeout(STEP, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+async fn bounded(body: impl Future<Output = ()>) {
+    tokio::time::timeout(TEST_LIMIT, body)
+        .await
+        .expect("test exceeded its time limit");
+}
+
+/// A broker with JetStream and a connected client. Drops in order: client, broker, store.
+struct Js {
+    _client: Client,
+    js: jetstream::Context,
+    broker: Broker,
+    store: StoreDir,
+}
+
+async fn connect(broker: &Broker) -> (Client, jetstream::Context) {
+    let client = within("connect", async_nats::connect(broker.url()))
+        .await
+        .expect("connect");
+    let js = jetstream::new(client.clone());
+    (client, js)
+}
+
+async fn setup(kind: Kind) -> Js {
+    let store = StoreDir::new("consumers-clients");
+    let broker = start_js(kind, &store);
+    let (client, js) = connect(&broker).await;
+    Js {
+        _client: client,
+        js,
+        broker,
+        store,
+    }
+}
+
+impl Js {
+    async fn stream(&self, name: &str, subject: &str, storage: StorageType) -> Stream {
+        let config = stream::Config {
+            name: name.into(),
+            subjects: vec![subject.into()],
+            storage,
+            ..Default::default()
+        };
+        within("create_stream", self.js.create_stream(config))
+            .await
+            .unwrap_or_else(|e| panic!("create stream {name}: {e}"))
+    }
+
+    async fn publish_n(&self, subject: &str, from: usize, n: usize) {
+        for i in from..from + n {
+            within("publish", async {
+                self.js
+                    .publish(subject.to_string(), Bytes::from(i.to_string()))
+                    .await
+                    .expect("publish")
+                    .await
+                    .expect("publish ack")
+            })
+            .await;
+        }
+    }
+
+    async fn durable(&self, stream: &Stream, name: &str) -> PullConsumer {
+        let config = pull::Config {
+            durable_name: Some(name.into()),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        };
+        within("create consumer", stream.create_consumer(config))
+            .await
+            .unwrap_or_else(|e| panic!("create consumer {name}: {e}"))
+    }
+}
+
+/// The payloads (as numbers) of what a fetch of up to `n` returns now.
+async fn fetch_payloads(c: &PullConsumer, n: usize, ack: bool) -> Vec<usize> {
+    let msgs: Vec<jetstream::Message> = within("fetch", async {
+        c.fetch()
+            .max_messages(n)
+            .messages()
+            .await
+            .expect("fetch")
+            .try_collect()
+            .await
+            .expect("fetch messages")
+    })
+    .await;
+    let mut out = Vec::new();
+    for m in msgs {
+        out.push(
+            std::str::from_utf8(&m.payload)
+                .expect("utf8")
+                .parse()
+                .expect("number"),
+        );
+        if ack {
+            within("ack", m.double_ack()).await.expect("double ack");
+        }
+    }
+    out
+}
+
+both_async!(
+    /// `PullConsumer::messages()`: a continuous stream of pull requests (batches with expiry and
+    /// heartbeats) reads a backlog and then messages published while it runs, in order.
+    async fn continuous_pull_reads_backlog_and_live(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("CONT", "cont.in", StorageType::File).await;
+            s.publish_n("cont.in", 0, 300).await;
+            let c = s.durable(&stream, "C").await;
+            let mut msgs = within("messages", c.messages()).await.expect("messages");
+            let publisher = {
+                let js = s.js.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    for i in 300..400 {
+                        js.publish("cont.in", Bytes::from(i.to_string()))
+                            .await
+                            .expect("publish")
+                            .await
+                            .expect("ack");
+                    }
+                })
+            };
+            for want in 0..400usize {
+                let m = within("next message", msgs.next())
+                    .await
+                    .expect("stream ended")
+                    .expect("message");
+                assert_eq!(m.payload.as_ref(), want.to_string().as_bytes());
+                m.ack().await.expect("ack");
+            }
+            within("publisher", publisher).await.expect("publisher");
+        })
+        .await
+    }
+);
+
+both_async!(
+    /// async-nats's ordered push consumer (ephemeral, flow control, heartbeats, no acks).
+    async fn ordered_push_consumer_reads_in_order(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("ORDP", "ordp.in", StorageType::File).await;
+            s.publish_n("ordp.in", 0, 200).await;
+            let c = within(
+                "ordered push consumer",
+                stream.create_consumer(push::OrderedConfig {
+                    deliver_subject: "ordp.deliver".into(),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .expect("create ordered push consumer");
+            let mut msgs = within("messages", c.messages()).await.expect("messages");
+            for want in 0..200usize {
+                let m = within("next ordered", msgs.next())
+                    .await
+                    .expect("stream ended")
+                    .expect("message");
+                assert_eq!(m.payload.as_ref(), want.to_string().as_bytes());
+            }
+        })
+        .await
+    }
+);
+
+both_async!(
+    /// async-nats's ordered pull consumer.
+    async fn ordered_pull_consumer_reads_in_order(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("ORDL", "ordl.in", StorageType::File).await;
+            s.publish_n("ordl.in", 0, 150).await;
+            let c = within(
+                "ordered pull consumer",
+                stream.create_consumer(pull::OrderedConfig::default()),
+            )
+            .await
+            .expect("create ordered pull consumer");
+            let mut msgs = within("messages", c.messages()).await.expect("messages");
+            for want in 0..150usize {
+                let m = within("next ordered", msgs.next())
+                    .await
+                    .expect("stream ended")
+                    .expect("message");
+                assert_eq!(m.payload.as_ref(), want.to_string().as_bytes());
+            }
+        })
+        .await
+    }
+);
+
+both_async!(
+    /// A purge drops what a consumer had pending and still had to deliver; it goes on with
+    /// what is stored after.
+    async fn purge_resets_what_consumers_wait_for(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("PRG", "prg.in", StorageType::File).await;
+            s.publish_n("prg.in", 0, 10).await;
+            let c = s.durable(&stream, "C").await;
+            let got = fetch_payloads(&c, 3, false).await;
+            assert_eq!(got, vec![0, 1, 2]);
+            within("purge", stream.purge()).await.expect("purge");
+            let info = within("info", stream.consumer_info("C"))
+                .await
+                .expect("info")
+                .clone();
+            assert_eq!(info.num_pending, 0, "{info:?}");
+            assert_eq!(info.num_ack_pending, 0, "{info:?}");
+            s.publish_n("prg.in", 100, 2).await;
+            assert_eq!(fetch_payloads(&c, 10, true).await, vec![100, 101]);
+        })
+        .await
+    }
+);
+
+both_async!(
+    /// Consumers of a memory stream work the same way.
+    async fn memory_stream_consumer(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("MEM", "mem.in", StorageType::Memory).await;
+            s.publish_n("mem.in", 0, 20).await;
+            let c = s.durable(&stream, "C").await;
+            assert_eq!(
+                fetch_payloads(&c, 50, true).await,
+                (0..20).collect::<Vec<_>>()
+            );
+            let mut c = c;
+            let info = within("info", c.info()).await.expect("info");
+            assert_eq!(info.ack_floor.stream_sequence, 20);
+        })
+        .await
+    }
+);
+
+both_async!(
+    /// Deleting a stream deletes its consumers: a stream of the same name starts with none.
+    async fn stream_delete_takes_its_consumers(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("DEL", "del.in", StorageType::File).await;
+            s.durable(&stream, "C").await;
+            within("delete", s.js.delete_stream("DEL"))
+                .await
+                .expect("delete stream");
+            let mut stream = s.stream("DEL", "del.in", StorageType::File).await;
+            let info = within("info", stream.info()).await.expect("info");
+            assert_eq!(info.state.consumer_count, 0);
+            assert!(within("consumer info", stream.consumer_info("C"))
+                .await
+                .is_err());
+        })
+        .await
+    }
+);
+
+both_async!(
+    /// A durable consumer keeps its place over a clean restart (SIGTERM): acked messages are
+    /// not delivered again, unacked ones are.
+    async fn durable_consumer_survives_restart(kind) {
+        bounded(async {
+            let mut s = setup(kind).await;
+            let stream = s.stream("RST", "rst.in", StorageType::File).await;
+            s.publish_n("rst.in", 0, 10).await;
+            let config = pull::Config {
+                durable_name: Some("C".into()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(1),
+                ..Default::default()
+            };
+            let c = within("create", stream.create_consumer(config))
+                .await
+                .expect("create consumer");
+            assert_eq!(fetch_payloads(&c, 4, true).await, vec![0, 1, 2, 3]);
+            // Delivered but not acked: 4 and 5.
+            assert_eq!(fetch_payloads(&c, 2, false).await, vec![4, 5]);
+            s.broker.terminate(Duration::from_secs(10));
+            let broker = Broker::start(kind, &["-js", "-sd", s.store.as_str()]);
+            let (client, js) = connect(&broker).await;
+            s.broker = broker;
+            s._client = client;
+            s.js = js;
+            let stream = within("get stream", s.js.get_stream("RST"))
+                .await
+                .expect("stream back");
+            let c: PullConsumer = within("get consumer", stream.get_consumer("C"))
+                .await
+                .expect("consumer back");
+            // 4 and 5 come back once their ack wait passes, then the rest.
+            let mut got = Vec::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+            while got.len() < 6 && tokio::time::Instant::now() < deadline {
+                got.extend(fetch_payloads(&c, 10, true).await);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            got.sort_unstable();
+            assert_eq!(got, vec![4, 5, 6, 7, 8, 9]);
+        })
+        .await
+    }
+);
+
+/// Sends a raw pull request `body` for `consumer` of `stream` and collects what arrives on its
+/// inbox within `wait`: (status code or 0 for a message, payload length).
+async fn raw_pull(
+    client: &Client,
+    stream: &str,
+    consumer: &str,
+    body: &str,
+    wait: Duration,
+) -> Vec<(u16, usize)> {
+    let inbox = client.new_inbox();
+    let mut sub = within("subscribe", client.subscribe(inbox.clone()))
+        .await
+        .expect("subscribe");
+    within(
+        "pull",
+        client.publish_with_reply(
+            format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"),
+            inbox,
+            Bytes::from(body.to_string()),
+        ),
+    )
+    .await
+    .expect("publish pull");
+    let mut got = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(wait, sub.next()).await {
+        let code = m.status.map_or(0, |s| s.as_u16());
+        got.push((code, m.payload.len()));
+    }
+    got
+}
+
+both_async!(
+    /// A pull request's `max_bytes` counts subject, ack reply, headers and payload: a request
+    /// with room for two 100-byte messages gets two, and one with room for none gets `409
+    /// Message Size Exceeds MaxBytes`.
+    async fn pull_max_bytes_limits_the_batch(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("MB", "mb.in", StorageType::File).await;
+            for _ in 0..5 {
+                within("publish", async {
+                    s.js.publish("mb.in", Bytes::from(vec![b'x'; 100]))
+                        .await
+                        .expect("publish")
+                        .await
+                        .expect("ack")
+                })
+                .await;
+            }
+            s.durable(&stream, "C").await;
+            let client = s._client.clone();
+            let wait = Duration::from_millis(500);
+            let got = raw_pull(&client, "MB", "C", r#"{"batch":10,"max_bytes":400}"#, wait).await;
+            let msgs: Vec<_> = got.iter().filter(|(c, _)| *c == 0).collect();
+            assert_eq!(msgs.len(), 2, "{got:?}");
+            assert!(msgs.iter().all(|(_, len)| *len == 100), "{got:?}");
+            let got = raw_pull(&client, "MB", "C", r#"{"batch":10,"max_bytes":50}"#, wait).await;
+            assert_eq!(got, vec![(409, 0)]);
+        })
+        .await
+    }
+);
