@@ -396,3 +396,42 @@ both_async!(
         .await
     }
 );
+
+/// CPU time (user + system, in clock ticks) the process `pid` has used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
+}
+
+both_async!(
+    /// Regression: a delivered message whose ack wait passed while nobody pulls must not make
+    /// the broker spin (its redelivery deadline kept waking the stream's writer at once).
+    async fn an_expired_ack_wait_with_nobody_pulling_leaves_the_broker_idle(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("IDLE", "idle.in", StorageType::File).await;
+            s.publish_n("idle.in", 0, 1).await;
+            let config = pull::Config {
+                durable_name: Some("C".into()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_millis(200),
+                ..Default::default()
+            };
+            let c = within("create", stream.create_consumer(config))
+                .await
+                .expect("create consumer");
+            assert_eq!(fetch_payloads(&c, 1, false).await, vec![0]);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let before = cpu_ticks(s.broker.pid());
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let used = cpu_ticks(s.broker.pid()) - before;
+            // A spinning thread uses ~200 ticks in 2 s (100 per second); idle is ~0.
+            assert!(used < 60, "the broker used {used} CPU ticks in 2 s while idle");
+        })
+        .await
+    }
+);

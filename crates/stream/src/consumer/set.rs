@@ -343,6 +343,10 @@ impl Consumers {
         let has_interest = |s: &str| server.has_interest(s);
         let mut inactive = Vec::new();
         for (name, c) in self.map.iter_mut() {
+            // Moves what is past its ack wait to the redelivery queue even when nothing can
+            // be delivered now (no pull request, no subscriber), so its deadline is not seen
+            // again as a reason to wake up.
+            c.state.check_pending(now);
             c.tick_pull(now, &has_interest, &mut self.out);
             c.tick_push(now, &mut self.out);
             if c.inactive_deadline().is_some_and(|t| t <= now) {
