@@ -15,6 +15,13 @@ if ! command -v nats-server >/dev/null 2>&1; then
 fi
 nats-server --version
 
+# nats-py, the Python client tests/client_nats_py.rs drives; required there once installed here.
+if ! python3 -c "import nats" >/dev/null 2>&1; then
+    echo "== installing nats-py (Python client for tests/client_nats_py.rs)"
+    python3 -m pip install -q nats-py==2.9.0
+fi
+export SLUICE_REQUIRE_NATS_PY=1
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
