@@ -710,3 +710,46 @@ both_async!(
         .await
     }
 );
+
+both_async!(
+    /// A push consumer with a deliver group is bound only by queue subscribers of that group,
+    /// and one without a group only by plain subscribers: a mismatch delivers nothing.
+    async fn deliver_group_binding_needs_the_matching_kind_of_subscriber(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let stream = s.stream("BIND", &["bind.in"], RetentionPolicy::Limits).await;
+            s.publish_n("bind.in", 3).await;
+            let group = |name: &str, deliver: &str, group: Option<&str>| push::Config {
+                durable_name: Some(name.into()),
+                deliver_subject: deliver.into(),
+                deliver_group: group.map(Into::into),
+                ack_policy: AckPolicy::None,
+                ..Default::default()
+            };
+            // A group consumer and a plain subscriber: nothing.
+            s.push(&stream, group("G", "bind.g", Some("workers"))).await;
+            let mut plain = s.subscribe("bind.g").await;
+            assert!(next_within(&mut plain, ms(500)).await.is_none());
+            let info = s.info_until(&stream, "G", |_| true).await;
+            assert!(!info.push_bound, "{info:?}");
+            // Its queue group: everything.
+            let mut q = within("queue subscribe", s.client.queue_subscribe("bind.g", "workers".into()))
+                .await
+                .expect("queue subscribe");
+            for _ in 0..3 {
+                assert!(next_within(&mut q, ms(2000)).await.is_some());
+            }
+            // A plain consumer and a queue subscriber: nothing.
+            s.push(&stream, group("P", "bind.p", None)).await;
+            let mut q2 = within("queue subscribe", s.client.queue_subscribe("bind.p", "other".into()))
+                .await
+                .expect("queue subscribe");
+            assert!(next_within(&mut q2, ms(500)).await.is_none());
+            let mut plain = s.subscribe("bind.p").await;
+            for _ in 0..3 {
+                assert!(next_within(&mut plain, ms(2000)).await.is_some());
+            }
+        })
+        .await
+    }
+);

@@ -156,6 +156,17 @@ impl ServerHandle {
         self.shared.sublist.has_interest(subject)
     }
 
+    /// True if `subject` has a subscriber that is in queue group `queue` (`Some`), or that is
+    /// in no queue group (`None`): how nats-server decides that a push consumer with (or
+    /// without) a deliver group is bound.
+    pub fn has_subscribers(&self, subject: &str, queue: Option<&str>) -> bool {
+        let m = self.shared.sublist.matches(subject);
+        match queue {
+            Some(q) => m.queue(q).is_some_and(|g| !g.members.is_empty()),
+            None => !m.plain.is_empty(),
+        }
+    }
+
     /// A number that changes whenever any subscription is added or removed: poll it to learn
     /// cheaply that interest may have changed.
     pub fn interest_generation(&self) -> u64 {

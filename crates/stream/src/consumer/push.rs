@@ -2,8 +2,9 @@
 //! heartbeats, and flow control.
 //!
 //! As nats-server does:
-//! - messages go out only while the deliver subject has a subscriber (`push_bound`); with
-//!   `deliver_group` the router gives each message to one member of that queue group;
+//! - messages go out only while the deliver subject has a subscriber (`push_bound`): a queue
+//!   subscriber of its `deliver_group`, or, without a group, a plain subscriber (a mismatch in
+//!   either direction delivers nothing); the router gives each message to one group member;
 //! - with `idle_heartbeat`, `100 Idle Heartbeat` (with `Nats-Last-Consumer`,
 //!   `Nats-Last-Stream`, and `Nats-Consumer-Stalled: <fc subject>` while stalled) goes to the
 //!   deliver subject whenever that long passed without a message;
@@ -26,6 +27,8 @@ pub(crate) const FC_WINDOW: u64 = 2 << 20;
 #[derive(Debug)]
 pub(crate) struct PushTarget {
     pub deliver: Arc<str>,
+    /// `deliver_group`, if set: only that queue group's subscribers bind the consumer.
+    pub group: Option<Arc<str>>,
     /// Someone subscribes to `deliver`.
     pub bound: bool,
     hb_ns: i64,
@@ -43,6 +46,7 @@ impl PushTarget {
     pub(crate) fn new(cfg: &ConsumerConfig, now_ns: i64) -> Self {
         PushTarget {
             deliver: cfg.deliver_subject.as_str().into(),
+            group: (!cfg.deliver_group.is_empty()).then(|| cfg.deliver_group.as_str().into()),
             bound: false,
             hb_ns: cfg.idle_heartbeat,
             last_sent_ns: now_ns,
@@ -54,7 +58,9 @@ impl PushTarget {
     }
 
     pub(crate) fn reconfigure(&mut self, cfg: &ConsumerConfig, now_ns: i64) {
-        let bound = self.bound && *self.deliver == *cfg.deliver_subject;
+        let bound = self.bound
+            && *self.deliver == *cfg.deliver_subject
+            && self.group.as_deref().unwrap_or("") == cfg.deliver_group;
         *self = PushTarget {
             bound,
             ..PushTarget::new(cfg, now_ns)

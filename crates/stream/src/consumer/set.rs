@@ -326,7 +326,7 @@ impl Consumers {
         self.seen_gen = gen;
         for c in self.map.values_mut() {
             if let Some(p) = &mut c.push {
-                let bound = self.server.has_interest(&p.deliver);
+                let bound = self.server.has_subscribers(&p.deliver, p.group.as_deref());
                 if bound != p.bound {
                     p.bound = bound;
                     c.last_active_ns = now;
