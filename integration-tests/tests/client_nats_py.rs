@@ -1,7 +1,8 @@
 //! A second real client, nats-py (Python), against the broker: its JetStream API, unchanged.
 //!
 //! The checks live in `py/js_nats_py.py` (streams, publish with dedup, pull consumers with fetch,
-//! ack/nak/ack_sync/term, push and queue-group push consumers, infos and deletes); this test
+//! ack/nak/ack_sync/term, push and queue-group push consumers, infos and deletes, key-value
+//! buckets: put, get, create, update, keys, history, delete, purge, watchall); this test
 //! starts each broker with JetStream and runs that script against it. The nats-server half
 //! proves the script's expectations are the reference behaviour.
 //!

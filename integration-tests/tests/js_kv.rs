@@ -897,3 +897,36 @@ both_async!(
         .await
     }
 );
+
+both_async!(
+    /// The direct get a client does for a key (`$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`,
+    /// empty body): the value with the headers clients read, and `404` when the key is absent.
+    async fn direct_get_by_key_subject(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let kv = s.bucket("dg", 3).await;
+            put(&kv, "k", "v1").await;
+            let rev = put(&kv, "k", "v2").await;
+            let subject = "$JS.API.DIRECT.GET.KV_dg.$KV.dg.k";
+            let m = within("direct get", s._client.request(subject, Bytes::new()))
+                .await
+                .expect("direct get");
+            assert_eq!(m.payload.as_ref(), b"v2");
+            let h = m.headers.expect("headers");
+            let get = |name: &str| h.get(name).map(|v| v.as_str().to_owned());
+            assert_eq!(get("Nats-Stream").as_deref(), Some("KV_dg"));
+            assert_eq!(get("Nats-Subject").as_deref(), Some("$KV.dg.k"));
+            assert_eq!(get("Nats-Sequence"), Some(rev.to_string()));
+            assert!(get("Nats-Time-Stamp").is_some_and(|t| t.contains('T')));
+            let absent = within(
+                "direct get absent",
+                s._client.request("$JS.API.DIRECT.GET.KV_dg.$KV.dg.nope", Bytes::new()),
+            )
+            .await
+            .expect("direct get absent");
+            assert_eq!(absent.status.map(|s| s.as_u16()), Some(404));
+            assert!(absent.payload.is_empty());
+        })
+        .await
+    }
+);
