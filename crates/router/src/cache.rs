@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -19,6 +20,8 @@ use crate::result::MatchResult;
 
 /// Number of shards; a power of two.
 const SHARDS: usize = 16;
+/// Slots of the admission filter; a power of two.
+const DOORKEEPER: usize = 4096;
 
 /// One shard, padded to its own cache lines so shards don't false-share.
 #[repr(align(128))]
@@ -26,6 +29,11 @@ struct Shard<T>(RwLock<HashMap<Box<str>, Arc<MatchResult<T>>>>);
 
 pub(crate) struct Cache<T> {
     shards: Box<[Shard<T>]>,
+    /// Admission filter: the hash of the last subject that missed, per slot. A result is
+    /// cached only when its subject misses a second time, so subjects seen once (reply
+    /// inboxes, `$JS.ACK.` subjects: unique per message) never churn the cache or evict
+    /// the subjects that repeat.
+    doorkeeper: Box<[AtomicU64]>,
     /// Maximum entries per shard; 0 disables the cache.
     shard_cap: usize,
     seed: u64,
@@ -40,6 +48,7 @@ impl<T> Cache<T> {
             .collect();
         Self {
             shards,
+            doorkeeper: (0..DOORKEEPER).map(|_| AtomicU64::new(0)).collect(),
             shard_cap,
             seed: RandomState::new().hash_one(0u8),
         }
@@ -51,9 +60,10 @@ impl<T> Cache<T> {
         self.shard_cap * SHARDS
     }
 
+    /// FxHash-style word mixing: quick on short subjects; spreads load over shards and
+    /// doorkeeper slots (not a defence against chosen collisions, which only cost a miss).
     #[inline]
-    fn shard(&self, subject: &str) -> &Shard<T> {
-        // FxHash-style word mixing: quick on short subjects; only spreads load over shards.
+    fn hash(&self, subject: &str) -> u64 {
         const K: u64 = 0x517c_c1b7_2722_0a95;
         let mut h = self.seed;
         let mut chunks = subject.as_bytes().chunks_exact(8);
@@ -64,7 +74,23 @@ impl<T> Cache<T> {
         for &b in chunks.remainder() {
             h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
         }
-        &self.shards[(h >> 59) as usize & (SHARDS - 1)]
+        h
+    }
+
+    #[inline]
+    fn shard(&self, subject: &str) -> &Shard<T> {
+        &self.shards[(self.hash(subject) >> 59) as usize & (SHARDS - 1)]
+    }
+
+    /// True if `subject` missed the cache recently already (its result is then worth
+    /// caching); otherwise remembers it and says false.
+    pub(crate) fn seen_before(&self, subject: &str) -> bool {
+        if self.shard_cap == 0 {
+            return false;
+        }
+        let h = self.hash(subject) | 1; // never 0, the empty slot
+        let slot = &self.doorkeeper[h as usize & (DOORKEEPER - 1)];
+        slot.swap(h, Ordering::Relaxed) == h
     }
 
     /// The cached result for `subject`, if any. Never allocates.
@@ -142,6 +168,17 @@ mod tests {
             assert!(c.len() <= c.capacity());
         }
         assert!(c.len() > 0);
+    }
+
+    #[test]
+    fn admission_needs_a_second_miss() {
+        let c: Cache<u32> = Cache::new(64);
+        assert!(!c.seen_before("a.b"));
+        assert!(c.seen_before("a.b"));
+        assert!(!c.seen_before("a.c"));
+        // Unique subjects never pass.
+        assert!((0..1000).all(|i| !c.seen_before(&format!("_INBOX.x.{i}"))));
+        assert!(!Cache::<u32>::new(0).seen_before("a.b"));
     }
 
     #[test]

@@ -122,8 +122,11 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Sublist<T> {
         let mut out = MatchResult::default();
         trie.collect(subject, &mut out);
         let out = Arc::new(out);
-        // Still under the read lock: no writer has changed the trie since `collect`.
-        self.cache.insert(subject, &out);
+        // Still under the read lock: no writer has changed the trie since `collect`. Only
+        // subjects that come back are cached (see the cache's admission filter).
+        if self.cache.seen_before(subject) {
+            self.cache.insert(subject, &out);
+        }
         out
     }
 
@@ -184,6 +187,12 @@ mod tests {
         assert!(s.has_interest("a.b"));
         assert_eq!(s.cached_subjects(), 0);
         assert_eq!(s.matches("a.b").plain, vec![1]);
+        assert_eq!(
+            s.cached_subjects(),
+            0,
+            "cached on the second miss, not the first"
+        );
+        assert_eq!(s.matches("a.b").plain, vec![1]);
         assert_eq!(s.cached_subjects(), 1);
         assert!(s.has_interest("a.b"));
         assert!(!s.has_interest("b.b"));
@@ -197,6 +206,7 @@ mod tests {
     fn cached_result_is_shared() {
         let s = Sublist::new();
         s.insert("a", None, 1u32).unwrap();
+        let _first_miss = s.matches("a");
         let r1 = s.matches("a");
         let r2 = s.matches("a");
         assert!(Arc::ptr_eq(&r1, &r2));
