@@ -6,11 +6,14 @@
 //! connections on HOST:PORT`, `Server is ready`), turning SIGINT/SIGTERM into a graceful
 //! shutdown, and the exit code: 0 ok, 1 runtime error, 2 usage error.
 //!
+//! `sluice bench` (the [`bench`] module) is the load generator for side-by-side benchmarks.
+//!
 //! Must never: hold protocol, routing, connection, auth or stream logic. All of that lives
 //! in the library crates (sluice-protocol, sluice-server, sluice-stream); this crate only
 //! wires them together.
 
 mod args;
+mod bench;
 mod logging;
 mod signals;
 
@@ -26,6 +29,11 @@ use std::time::Duration;
 use tracing::{error, info};
 
 fn main() -> ExitCode {
+    // `sluice bench ...` is the load generator, with a parser of its own: the server's
+    // Go-style flag normalizer never sees its arguments.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "bench") {
+        return bench::main(std::env::args_os().skip(1));
+    }
     let cli = Cli::parse_from_os(std::env::args_os());
     if cli.version {
         // Not println!: that panics if stdout is closed (`sluice -v | true`).
