@@ -4,7 +4,8 @@
 //! The connection's writer takes the whole buffer at once (swapping in a spare), so writes are
 //! coalesced, and it is woken only when the buffer goes from empty to non-empty. Pending bytes
 //! over `max_pending` make the connection a slow consumer: its buffer is dropped, it gets
-//! `-ERR 'Slow Consumer'` (best effort) and it is closed, while every other connection goes on.
+//! `-ERR 'Slow Consumer'` (best effort, and only after the frames of a half-written chunk are
+//! complete, never inside a frame) and it is closed, while every other connection goes on.
 
 use crate::error::ServerError;
 use bytes::BytesMut;
@@ -143,31 +144,54 @@ impl Outbound {
     }
 }
 
+/// Writes `chunk[*pos..]`, advancing `pos` as bytes go out. False if the connection was cut
+/// off (abort), the write failed, or no byte went out for `deadline`.
+async fn write_chunk(
+    out: &Outbound,
+    socket: &mut OwnedWriteHalf,
+    chunk: &[u8],
+    pos: &mut usize,
+    deadline: Duration,
+) -> bool {
+    while *pos < chunk.len() {
+        let r = tokio::select! {
+            biased;
+            r = tokio::time::timeout(deadline, socket.write(&chunk[*pos..])) => r,
+            _ = out.abort.cancelled() => return false,
+        };
+        match r {
+            Ok(Ok(n)) if n > 0 => *pos += n,
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Writes everything buffered, until the buffer stays empty. False if the connection was cut
-/// off meanwhile (slow consumer, failed or stuck write).
+/// off meanwhile (slow consumer, failed or stuck write); then `spare[..*pos]` is what of the
+/// chunk in flight went out.
 async fn drain(
     out: &Outbound,
     socket: &mut OwnedWriteHalf,
     spare: &mut BytesMut,
+    pos: &mut usize,
     deadline: Duration,
 ) -> bool {
     loop {
         out.take(spare);
+        *pos = 0;
         if spare.is_empty() {
             return true;
         }
-        let ok = tokio::select! {
-            biased;
-            r = tokio::time::timeout(deadline, socket.write_all(spare)) => matches!(r, Ok(Ok(()))),
-            _ = out.abort.cancelled() => false,
-        };
-        if !ok {
-            // A write that failed or blocked past the deadline: the reader is gone or too slow.
+        if !write_chunk(out, socket, spare, pos, deadline).await {
+            // A write that failed or made no progress for the deadline: the reader is gone or
+            // too slow.
             out.cut_off_slow();
             return false;
         }
         out.written();
         spare.clear();
+        *pos = 0;
         if spare.capacity() > KEEP_CAPACITY {
             *spare = BytesMut::with_capacity(16 * 1024);
         }
@@ -178,25 +202,94 @@ async fn drain(
 /// (bounded by `deadline`) and shuts the socket down.
 pub(crate) async fn run_writer(out: &Outbound, mut socket: OwnedWriteHalf, deadline: Duration) {
     let mut spare = BytesMut::with_capacity(16 * 1024);
+    let mut pos = 0;
     loop {
         tokio::select! {
             biased;
             _ = out.notify.notified() => {}
             _ = out.cancel.cancelled() => break,
         }
-        if !drain(out, &mut socket, &mut spare, deadline).await {
+        if !drain(out, &mut socket, &mut spare, &mut pos, deadline).await {
             break;
         }
     }
     let final_deadline = deadline.min(Duration::from_secs(2));
     if out.is_slow() {
-        // Best effort: the client is not reading, so this may well not arrive.
-        spare.clear();
-        encode_err(&mut spare, &ServerError::SlowConsumer.to_string());
-        let _ = tokio::time::timeout(Duration::from_millis(50), socket.write_all(&spare)).await;
+        // Best effort, as the client is not keeping up: first the rest of the chunk that was
+        // cut off half way (whole frames only ever go out), then the -ERR on a frame boundary.
+        // If the rest does not go out in time, no -ERR: it would land inside a frame.
+        let rest = spare.split_off(pos.min(spare.len()));
+        let mut err = BytesMut::new();
+        encode_err(&mut err, &ServerError::SlowConsumer.to_string());
+        let _ = tokio::time::timeout(Duration::from_millis(200), async {
+            socket.write_all(&rest).await?;
+            socket.write_all(&err).await
+        })
+        .await;
     } else {
         // Whatever is still buffered: a last -ERR, messages routed before shutdown.
-        drain(out, &mut socket, &mut spare, final_deadline).await;
+        drain(out, &mut socket, &mut spare, &mut pos, final_deadline).await;
     }
     let _ = tokio::time::timeout(final_deadline, socket.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    const FRAME: &[u8] = b"MSG s 1 5\r\nhello\r\n";
+
+    /// Regression: a slow consumer cut off while a chunk was half written got its
+    /// `-ERR 'Slow Consumer'` in the middle of a frame (`MSG bench.pubsub.242-ERR ...`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_consumer_err_never_lands_inside_a_frame() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        let (_read_half, write_half) = server_side.into_split();
+        let out = Arc::new(Outbound::new(64 << 20, CancellationToken::new()));
+        let writer = {
+            let out = out.clone();
+            tokio::spawn(async move { run_writer(&out, write_half, Duration::from_secs(10)).await })
+        };
+        // 16 MiB of whole frames: more than the socket buffers hold while the peer does not
+        // read, so the writer is stuck in the middle of this chunk.
+        let frames = (16 << 20) / FRAME.len();
+        out.push_now(|b| {
+            for _ in 0..frames {
+                b.extend_from_slice(FRAME);
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Over max_pending: cut off while the first chunk is in flight. The peer starts reading
+        // at once, so the -ERR can get through.
+        out.push(|b| b.extend_from_slice(&vec![b'x'; 60 << 20]));
+        assert!(out.is_slow());
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), peer.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Err(_) => panic!("the connection was not closed"),
+            }
+        }
+        writer.await.unwrap();
+        let whole = got.len() / FRAME.len();
+        let mut rest = &got[..];
+        while rest.starts_with(FRAME) {
+            rest = &rest[FRAME.len()..];
+        }
+        let err = b"-ERR 'Slow Consumer'\r\n";
+        assert!(
+            rest.is_empty() || rest == err || FRAME.starts_with(rest),
+            "after about {whole} whole frames: {:?}",
+            String::from_utf8_lossy(&rest[..rest.len().min(80)])
+        );
+    }
 }
