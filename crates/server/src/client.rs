@@ -7,7 +7,7 @@
 
 use crate::config::Auth;
 use crate::error::ServerError;
-use crate::outbound::{run_writer, Outbound};
+use crate::outbound::{run_writer, Outbound, STALL_MAX};
 use crate::route::Publisher;
 use crate::shared::Shared;
 use crate::sub::{Owner, SubRef, Subscription};
@@ -151,6 +151,12 @@ pub(crate) async fn run(
                         debug!(cid = id, error = %e, "closing after protocol error");
                         conn.fail(e);
                         break "protocol error";
+                    }
+                    if let Some(target) = conn.publisher.stalled.take() {
+                        // A reader we filled is behind: give its writer a moment (bounded).
+                        if !Arc::ptr_eq(&target, &handle) {
+                            target.out.wait_drained(STALL_MAX).await;
+                        }
                     }
                 }
                 Err(_) => break "read error",

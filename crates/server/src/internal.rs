@@ -115,6 +115,7 @@ impl ServerHandle {
         let mut publisher = self.publisher.lock();
         let delivered = publisher.publish(&self.shared, subject, reply, headers, payload);
         publisher.wake_all();
+        publisher.stalled = None;
         delivered
     }
 
@@ -142,6 +143,8 @@ impl ServerHandle {
         };
         let r = f(&mut batch);
         publisher.wake_all();
+        // In-process publishers never wait for a reader (their callers are not tasks).
+        publisher.stalled = None;
         r
     }
 

@@ -27,6 +27,9 @@ pub(crate) struct Publisher {
     rng: SmallRng,
     /// Connections that got data during this batch and whose writers need a wake-up.
     to_wake: Vec<Arc<ClientHandle>>,
+    /// A connection this batch filled past its stall threshold: a client publisher waits for
+    /// it after the batch (see `outbound.rs`).
+    pub(crate) stalled: Option<Arc<ClientHandle>>,
 }
 
 impl Publisher {
@@ -38,6 +41,7 @@ impl Publisher {
             rng: SmallRng::from_rng(rand::thread_rng())
                 .unwrap_or_else(|_| SmallRng::seed_from_u64(id)),
             to_wake: Vec::new(),
+            stalled: None,
         }
     }
 
@@ -115,6 +119,9 @@ impl Publisher {
                     .push(|b| encode_msg(b, subject, &sub.sid, reply, headers, payload));
                 if pushed == Pushed::NeedsWake {
                     self.wake_later(target);
+                }
+                if self.stalled.is_none() && target.out.over_stall() {
+                    self.stalled = Some(target.clone());
                 }
             }
             Owner::Internal(internal) => internal.sink.deliver(InternalMsg {
