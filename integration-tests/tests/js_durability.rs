@@ -474,3 +474,97 @@ async fn interval_sync_acks_survive_kill9() {
     })
     .await;
 }
+
+/// Under interval sync a publish may be stored on the publishing connection's task or by the
+/// stream's writer (crates/stream/src/inline.rs). Three connections publish pipelined while a
+/// fourth keeps the writer busy with API requests and a consumer comes and goes (forcing the
+/// writer path): every publish is acked once, each connection's acks come in the order it
+/// published, no sequence is given twice, and all of it survives kill -9.
+#[tokio::test]
+async fn interval_sync_mixed_paths_keep_order_and_survive_kill9() {
+    bounded(async {
+        let store = StoreDir::new("mixed");
+        let broker = Broker::start(
+            Kind::Sluice,
+            &["-js", "-sd", store.as_str(), "--sync", "1h"],
+        );
+        let client = within("connect", async_nats::connect(broker.url()))
+            .await
+            .expect("connect");
+        let node = Node {
+            js: jetstream::new(client.clone()),
+            client,
+            broker,
+        };
+        node.create(serde_json::json!({"name": "MX", "subjects": ["mx.*"]}))
+            .await;
+        const PER: usize = 600;
+        let mut publishers = Vec::new();
+        for p in 0..3 {
+            let c = within("connect", async_nats::connect(node.broker.url()))
+                .await
+                .expect("connect");
+            publishers.push(tokio::spawn(async move {
+                let js = jetstream::new(c);
+                let mut acks = Vec::new();
+                for i in 0..PER {
+                    acks.push(
+                        js.publish(format!("mx.{p}"), format!("{p}-{i}").into())
+                            .await
+                            .expect("publish"),
+                    );
+                }
+                let mut seqs = Vec::new();
+                for a in acks {
+                    seqs.push(a.await.expect("ack").sequence);
+                }
+                seqs
+            }));
+        }
+        // Meanwhile: API requests and a consumer created and deleted, through the writer.
+        for round in 0..20 {
+            let _ = node.info("MX").await;
+            let name = format!("C{round}");
+            let created = within(
+                "consumer create",
+                node.client.request(
+                    format!("$JS.API.CONSUMER.DURABLE.CREATE.MX.{name}"),
+                    serde_json::json!({"stream_name": "MX",
+                        "config": {"durable_name": name, "ack_policy": "explicit"}})
+                    .to_string()
+                    .into(),
+                ),
+            )
+            .await
+            .expect("create");
+            assert!(!String::from_utf8_lossy(&created.payload).contains("\"error\""));
+            within(
+                "consumer delete",
+                node.client.request(
+                    format!("$JS.API.CONSUMER.DELETE.MX.{name}"),
+                    bytes::Bytes::new(),
+                ),
+            )
+            .await
+            .expect("delete");
+        }
+        let mut all = Vec::new();
+        for p in publishers {
+            let seqs = within("publisher", p).await.expect("publisher task");
+            assert_eq!(seqs.len(), PER);
+            assert!(
+                seqs.windows(2).all(|w| w[0] < w[1]),
+                "one connection's acks out of order: {seqs:?}"
+            );
+            all.extend(seqs);
+        }
+        all.sort_unstable();
+        assert_eq!(all, (1..=(3 * PER) as u64).collect::<Vec<_>>());
+        node.kill9();
+        let node = start(Kind::Sluice, &store).await;
+        let info = node.info("MX").await;
+        assert_eq!(info["state"]["messages"], 3 * PER, "{info}");
+        assert_eq!(info["state"]["last_seq"], 3 * PER, "{info}");
+    })
+    .await;
+}

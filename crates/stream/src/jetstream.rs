@@ -7,6 +7,7 @@ use crate::config::{DiscardPolicy, StorageType, StreamConfig};
 use crate::consumer::live::{policy_of, start_of, Consumer};
 use crate::consumer::set::{ConsumerRecord, Consumers};
 use crate::consumer::state::ConsumerState;
+use crate::inline::{Gate, Inline, PublishSink};
 use crate::meta::{Meta, MetaError};
 use crate::store::file::{FileStore, FileStoreConfig};
 use crate::store::memory::MemoryStore;
@@ -72,6 +73,10 @@ pub(crate) struct Entry {
     pub(crate) stream: Arc<Mutex<Stream>>,
     /// Its number of consumers.
     pub(crate) consumers: Arc<std::sync::atomic::AtomicU64>,
+    /// Shared with its publish sinks and writer (see `inline.rs`).
+    gate: Arc<Gate>,
+    /// The stream's own publisher (acks, deliveries).
+    server: ServerHandle,
     tx: Option<Sender<Cmd>>,
     subs: Vec<InternalSubscription>,
     writer: Option<JoinHandle<()>>,
@@ -80,21 +85,19 @@ pub(crate) struct Entry {
 impl Entry {
     fn stop(&mut self) {
         self.subs.clear();
+        {
+            // Under the lock: an inline store in progress finishes first, later ones see it.
+            let _s = self.stream.lock();
+            self.gate
+                .closed
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
         if let Some(tx) = self.tx.take() {
             let _ = tx.send(Cmd::Stop);
         }
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
-    }
-}
-
-/// Hands a stream's published messages to its writer.
-struct ToWriter(Sender<Cmd>);
-
-impl InternalSink for ToWriter {
-    fn deliver(&self, msg: InternalMsg) {
-        let _ = self.0.send(Cmd::Publish(msg));
     }
 }
 
@@ -182,12 +185,14 @@ impl Inner {
         self.restore_consumers(&cfg, &mut stream, &mut consumers)?;
         let consumer_count = consumers.counter();
         let stream = Arc::new(Mutex::new(stream));
+        let gate = Arc::new(Gate::default());
         let writer = {
             let stream = stream.clone();
             let sync = self.config.sync;
+            let (server, gate) = (server.clone(), gate.clone());
             std::thread::Builder::new()
                 .name(format!("stream-{name}"))
-                .spawn(move || run_writer(stream, consumers, rx, server, sync))
+                .spawn(move || run_writer(stream, consumers, rx, server, sync, gate))
                 .map_err(|e| StartError::Subscribe(e.to_string()))?
         };
         let mut entry = Entry {
@@ -195,6 +200,8 @@ impl Inner {
             created,
             stream,
             consumers: consumer_count,
+            gate,
+            server,
             tx: Some(tx),
             subs: Vec::new(),
             writer: Some(writer),
@@ -261,8 +268,18 @@ impl Inner {
     pub(crate) fn subscribe_entry(&self, entry: &mut Entry) -> Result<(), StartError> {
         entry.subs.clear();
         let Some(tx) = &entry.tx else { return Ok(()) };
+        let inline_ok = matches!(self.config.sync, SyncPolicy::Every(_))
+            && entry.config.retention != crate::config::RetentionPolicy::Interest;
         for subject in &entry.config.subjects {
-            let sink = Arc::new(ToWriter(tx.clone()));
+            let sink = Arc::new(PublishSink {
+                tx: tx.clone(),
+                gate: entry.gate.clone(),
+                inline: inline_ok.then(|| Inline {
+                    stream: Arc::downgrade(&entry.stream),
+                    server: entry.server.clone(),
+                    consumers: entry.consumers.clone(),
+                }),
+            });
             let sub = self
                 .server
                 .subscribe(subject, None, sink)
@@ -297,9 +314,20 @@ impl Inner {
         self.meta
             .remove_stream(&entry.config.name)
             .map_err(ApiError::stream_delete)?;
-        let stream = Arc::try_unwrap(entry.stream)
-            .map_err(|_| ApiError::stream_delete("stream still in use"))?
-            .into_inner();
+        // A publish sink that was about to store inline may hold the stream a moment longer.
+        let mut stream = entry.stream;
+        let mut tries = 0;
+        let stream = loop {
+            match Arc::try_unwrap(stream) {
+                Ok(s) => break s.into_inner(),
+                Err(still) if tries < 1000 => {
+                    stream = still;
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(_) => return Err(ApiError::stream_delete("stream still in use")),
+            }
+        };
         stream.destroy().map_err(ApiError::stream_delete)
     }
 

@@ -10,14 +10,17 @@
 //! publishes, acks and deliveries of one stream are ordered without locks.
 //!
 //! Must never: reach into the server's connections or router internals (only the public
-//! `ServerHandle`), block a publisher's task (messages are handed to a channel), or send an ack
-//! before the promised durability is reached.
+//! `ServerHandle`), block a publisher's task on a lock or an fsync (messages go to the stream's
+//! writer; only under interval sync, with the writer idle and the stream lock free, is a
+//! publish stored and written to the OS right on the publisher's task: see `inline.rs`), or
+//! send an ack before the promised durability is reached.
 
 pub mod api;
 pub mod config;
 pub mod consumer;
 pub mod dedup;
 pub mod headers;
+mod inline;
 pub mod jetstream;
 pub mod meta;
 mod serde_util;

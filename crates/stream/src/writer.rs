@@ -15,6 +15,7 @@
 
 use crate::api::ack::encode_ack;
 use crate::consumer::set::Consumers;
+use crate::inline::Gate;
 use crate::stream::{PublishError, Stored, Stream};
 use crate::time::now_ns;
 use parking_lot::Mutex;
@@ -66,12 +67,13 @@ pub const ACK_FLUSH: Duration = Duration::from_millis(50);
 const IDLE_TICK: Duration = Duration::from_millis(250);
 
 /// Runs the writer until [`Cmd::Stop`] (or every sender is gone), then syncs what is left.
-pub fn run_writer(
+pub(crate) fn run_writer(
     stream: Arc<Mutex<Stream>>,
     mut consumers: Consumers,
     rx: Receiver<Cmd>,
     server: ServerHandle,
     sync: SyncPolicy,
+    gate: Arc<Gate>,
 ) {
     let name = stream.lock().name().to_owned();
     let mut last_sync = Instant::now();
@@ -113,9 +115,14 @@ pub fn run_writer(
         let mut s = stream.lock();
         let now = now_ns();
         let mut stop = false;
+        let mut publishes = 0;
+        if gate.dirty.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            unsynced = true; // stored inline (see inline.rs)
+        }
         for cmd in batch.drain(..) {
             match cmd {
                 Cmd::Publish(msg) => {
+                    publishes += 1;
                     let r = s.publish(&msg.subject, msg.headers.as_deref(), &msg.payload, now);
                     if let Ok(Stored::New(seq)) = r {
                         unsynced = true;
@@ -181,6 +188,11 @@ pub fn run_writer(
             });
         }
         consumers.send(acks_ok);
+        if publishes > 0 {
+            // Stored and acked: publishes after these may be stored inline again.
+            gate.queued
+                .fetch_sub(publishes, std::sync::atomic::Ordering::AcqRel);
+        }
         if stop {
             break;
         }

@@ -1,0 +1,105 @@
+//! Where a stream's published messages go: to its writer thread, or, when that costs only
+//! latency, stored right on the publisher's task.
+//!
+//! Under `SyncPolicy::Every` an ack means "written to the OS", which needs no fsync and so no
+//! group commit. A publish that finds the writer idle (nothing of this stream's queued), the
+//! stream unlocked, no consumers and no interest retention is then stored, written out and
+//! acked on the publishing connection's own task: the same checks (`Stream::publish`), the
+//! same promise, one thread handoff less (as nats-server stores on the publishing client's
+//! goroutine). Everything else goes through the writer's channel, and once anything of this
+//! stream is queued there, later publishes queue behind it, so one connection's publishes are
+//! stored and acked in the order it sent them.
+//!
+//! Under `SyncPolicy::Always` every publish goes to the writer: the fsync must not run on a
+//! runtime thread, and its group commit is what makes it cheap.
+
+use crate::api::ack::encode_ack;
+use crate::stream::{PublishError, Stored, Stream};
+use crate::time::now_ns;
+use crate::writer::Cmd;
+use parking_lot::Mutex;
+use sluice_server::{InternalMsg, InternalSink, ServerHandle};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Weak};
+
+/// What a stream's publish sink and its writer share.
+#[derive(Default)]
+pub(crate) struct Gate {
+    /// Publishes handed to the writer and not yet stored and acked by it.
+    pub queued: AtomicUsize,
+    /// Stored inline since the writer last looked: the writer owes them an interval fsync.
+    pub dirty: AtomicBool,
+    /// Set when the stream stops: no more inline stores.
+    pub closed: AtomicBool,
+}
+
+/// The sink behind a stream's subject subscriptions.
+pub(crate) struct PublishSink {
+    pub tx: Sender<Cmd>,
+    pub gate: Arc<Gate>,
+    /// `Some` when inline stores are allowed at all (interval sync, not interest retention).
+    pub inline: Option<Inline>,
+}
+
+/// What an inline store needs.
+pub(crate) struct Inline {
+    pub stream: Weak<Mutex<Stream>>,
+    /// The stream's own publisher, for the ack.
+    pub server: ServerHandle,
+    /// The stream's number of consumers (inline only while it is 0).
+    pub consumers: Arc<AtomicU64>,
+}
+
+impl InternalSink for PublishSink {
+    fn deliver(&self, msg: InternalMsg) {
+        let msg = match &self.inline {
+            Some(inline) => match inline.try_store(&self.gate, msg) {
+                None => return,
+                Some(msg) => msg,
+            },
+            None => msg,
+        };
+        self.gate.queued.fetch_add(1, Ordering::AcqRel);
+        if self.tx.send(Cmd::Publish(msg)).is_err() {
+            self.gate.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Inline {
+    /// Stores and acks `msg` here if nothing stands in the way; gives it back otherwise.
+    fn try_store(&self, gate: &Gate, msg: InternalMsg) -> Option<InternalMsg> {
+        if gate.queued.load(Ordering::Acquire) != 0
+            || self.consumers.load(Ordering::Relaxed) != 0
+            || gate.closed.load(Ordering::Acquire)
+        {
+            return Some(msg);
+        }
+        let Some(stream) = self.stream.upgrade() else {
+            return Some(msg);
+        };
+        let Some(mut s) = stream.try_lock() else {
+            return Some(msg);
+        };
+        // Checked again under the lock: the writer takes it before it dequeues anything, and
+        // the stream is closed under it.
+        if gate.queued.load(Ordering::Acquire) != 0 || gate.closed.load(Ordering::Acquire) {
+            return Some(msg);
+        }
+        let mut r = s.publish(&msg.subject, msg.headers.as_deref(), &msg.payload, now_ns());
+        if matches!(r, Ok(Stored::New(_))) {
+            gate.dirty.store(true, Ordering::Release);
+            if let Err(e) = s.write_out() {
+                r = Err(PublishError::Store(e));
+            }
+        }
+        let name = s.name().to_owned();
+        drop(s);
+        drop(stream);
+        if let (Some(reply), Some(ack)) = (msg.reply.as_deref(), encode_ack(&name, &r)) {
+            self.server.publish(reply, None, None, &ack);
+        }
+        None
+    }
+}
