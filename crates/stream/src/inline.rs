@@ -82,9 +82,13 @@ impl Inline {
         let Some(mut s) = stream.try_lock() else {
             return Some(msg);
         };
-        // Checked again under the lock: the writer takes it before it dequeues anything, and
-        // the stream is closed under it.
-        if gate.queued.load(Ordering::Acquire) != 0 || gate.closed.load(Ordering::Acquire) {
+        // Checked again under the lock: the stream is closed under it, and consumers are
+        // added under it (by the writer, which then delivers what we store: a consumer added
+        // between the first check and this one must not miss a message).
+        if gate.queued.load(Ordering::Acquire) != 0
+            || gate.closed.load(Ordering::Acquire)
+            || self.consumers.load(Ordering::Acquire) != 0
+        {
             return Some(msg);
         }
         let mut r = s.publish(&msg.subject, msg.headers.as_deref(), &msg.payload, now_ns());
