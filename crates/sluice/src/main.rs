@@ -7,6 +7,9 @@
 //! shutdown, and the exit code: 0 ok, 1 runtime error, 2 usage error.
 //!
 //! `sluice bench` (the [`bench`] module) is the load generator for side-by-side benchmarks.
+//! `sluice pub|sub|req|reply|stream|consumer|kv` (the [`cli`] module) are the client
+//! subcommands for people at a terminal: publish, subscribe, request/reply, and manage
+//! JetStream streams, consumers and key-value buckets, against any NATS server.
 //!
 //! Must never: hold protocol, routing, connection, auth or stream logic. All of that lives
 //! in the library crates (sluice-protocol, sluice-server, sluice-stream); this crate only
@@ -14,6 +17,7 @@
 
 mod args;
 mod bench;
+mod cli;
 mod logging;
 mod signals;
 
@@ -33,6 +37,13 @@ fn main() -> ExitCode {
     // Go-style flag normalizer never sees its arguments.
     if std::env::args_os().nth(1).is_some_and(|a| a == "bench") {
         return bench::main(std::env::args_os().skip(1));
+    }
+    // So are the client subcommands (`sluice pub ...`, `sluice stream ls`, ...).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| cli::COMMANDS.iter().any(|c| a == *c))
+    {
+        return cli::main(std::env::args_os());
     }
     let cli = Cli::parse_from_os(std::env::args_os());
     if cli.version {
