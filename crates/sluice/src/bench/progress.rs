@@ -1,11 +1,12 @@
-//! The progress line on stderr: redrawn a few times a second, only when stderr is a terminal
-//! (so logs and pipes get nothing but the result).
+//! The progress bar on stderr (indicatif, as the client subcommands'): redrawn a few times a
+//! second from a counter the workload bumps with one relaxed store, and only when stderr is a
+//! terminal (so logs and pipes get nothing but the result).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What the workload updates: messages done so far in the current phase.
 #[derive(Clone, Default)]
@@ -54,32 +55,33 @@ impl Progress {
         self.counter.clone()
     }
 
-    /// Stops redrawing and clears the line.
+    /// Stops redrawing and clears the bar.
     pub fn finish(mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
-            let _ = write!(std::io::stderr(), "\r\x1b[2K");
         }
     }
 }
 
 fn draw(label: &str, total: u64, counter: &Counter, stop: &AtomicBool) {
-    let start = Instant::now();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} ({percent}%) {per_sec} {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(200));
-        let done = counter.done.load(Ordering::Relaxed);
         let phase = *counter.phase.lock().unwrap_or_else(|e| e.into_inner());
-        let secs = start.elapsed().as_secs_f64();
-        let pct = done as f64 * 100.0 / total.max(1) as f64;
-        let phase = if phase.is_empty() {
-            String::new()
+        bar.set_prefix(if phase.is_empty() {
+            label.to_owned()
         } else {
-            format!(" {phase}")
-        };
-        let _ = write!(
-            std::io::stderr(),
-            "\r\x1b[2K{label}{phase}: {done}/{total} ({pct:.0}%), {secs:.1} s"
-        );
+            format!("{label} {phase}")
+        });
+        bar.set_position(counter.done.load(Ordering::Relaxed));
     }
+    bar.finish_and_clear();
 }
