@@ -298,6 +298,11 @@ impl Conn {
                 creds.user.as_deref() == Some(user) && creds.pass.as_deref() == Some(pass)
             }
             Auth::Token(token) => creds.auth_token.as_deref() == Some(token),
+            // Plain-text passwords only for now; bcrypt and permissions come with issue 8.
+            Auth::Users(users) => users.iter().any(|u| {
+                creds.user.as_deref() == Some(u.user.as_str())
+                    && creds.pass.as_deref() == Some(u.password.as_str())
+            }),
         };
         // nats-server has no accounts to bind a plain client to: it refuses both.
         let wants_account = info.account.as_deref().is_some_and(|a| !a.is_empty())

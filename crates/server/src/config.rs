@@ -12,6 +12,57 @@ pub enum Auth {
     UserPass { user: String, pass: String },
     /// CONNECT must carry this auth_token.
     Token(String),
+    /// CONNECT must carry the user and password of one of these users (nats-server's
+    /// `authorization { users [...] }`); each may have permissions.
+    Users(Vec<User>),
+}
+
+/// One configured user.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct User {
+    pub user: String,
+    /// Plain text, or a bcrypt hash (`$2a$...`, `$2b$...`, `$2y$...`).
+    pub password: String,
+    /// `None`: may publish and subscribe anywhere.
+    pub permissions: Option<Permissions>,
+}
+
+/// nats-server's `permissions { publish {...} subscribe {...} allow_responses ... }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Permissions {
+    /// `None`: publishing is not restricted.
+    pub publish: Option<SubjectPermission>,
+    /// `None`: subscribing is not restricted.
+    pub subscribe: Option<SubjectPermission>,
+    /// `Some`: the user may publish to the reply subject of requests it received, whatever
+    /// `publish` says (nats-server's `allow_responses`).
+    pub allow_responses: Option<ResponsePermission>,
+}
+
+/// Allow and deny lists of subjects (wildcards allowed). An empty `allow` allows everything
+/// not denied; a subject must be allowed and not denied.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubjectPermission {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+/// `allow_responses: true` is `{ max: 1, expires: 0 }` (0: no expiry), as in nats-server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponsePermission {
+    /// Replies allowed per request.
+    pub max: usize,
+    /// How long the permission lasts; zero: until used up.
+    pub expires: Duration,
+}
+
+impl Default for ResponsePermission {
+    fn default() -> Self {
+        ResponsePermission {
+            max: 1,
+            expires: Duration::ZERO,
+        }
+    }
 }
 
 /// Everything the server needs to run. `Default` gives nats-server's defaults.

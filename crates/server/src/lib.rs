@@ -18,7 +18,7 @@ mod server;
 mod shared;
 mod sub;
 
-pub use config::{Auth, ServerConfig};
+pub use config::{Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission, User};
 pub use error::ServerError;
 pub use internal::{Batch, InternalMsg, InternalSink, InternalSubscription, ServerHandle};
 pub use server::Server;
