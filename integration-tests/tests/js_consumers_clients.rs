@@ -435,3 +435,82 @@ both_async!(
         .await
     }
 );
+
+both_async!(
+    /// Advisories: a consumer created, a terminated message, and one that ran out of
+    /// deliveries are announced on
+    /// `$JS.EVENT.ADVISORY.CONSUMER.{CREATED,MSG_TERMINATED,MAX_DELIVERIES}.<stream>.<consumer>`.
+    async fn term_and_max_deliveries_advisories(kind) {
+        bounded(async {
+            let s = setup(kind).await;
+            let mut adv = within(
+                "subscribe advisories",
+                s._client.subscribe("$JS.EVENT.ADVISORY.CONSUMER.>"),
+            )
+            .await
+            .expect("subscribe");
+            within("flush", s._client.flush()).await.expect("flush");
+            let stream = s.stream("ADV", "adv.in", StorageType::File).await;
+            s.publish_n("adv.in", 0, 2).await;
+            let config = pull::Config {
+                durable_name: Some("C".into()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_millis(300),
+                max_deliver: 1,
+                ..Default::default()
+            };
+            let c = within("create", stream.create_consumer(config))
+                .await
+                .expect("create consumer");
+            let msgs: Vec<jetstream::Message> = within("fetch", async {
+                c.fetch()
+                    .max_messages(2)
+                    .messages()
+                    .await
+                    .expect("fetch")
+                    .try_collect()
+                    .await
+                    .expect("messages")
+            })
+            .await;
+            assert_eq!(msgs.len(), 2);
+            within("term", msgs[0].ack_with(jetstream::AckKind::Term))
+                .await
+                .expect("term");
+            // The second is never acked: after its ack wait it has had its one delivery. The
+            // server notices when it looks for work, so ask.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let client = s._client.clone();
+            let pull = r#"{"batch":1,"expires":500000000}"#;
+            let _ = raw_pull(&client, "ADV", "C", pull, Duration::from_millis(700)).await;
+            let mut seen = std::collections::BTreeMap::new();
+            let wanted = [
+                "$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.C",
+                "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ADV.C",
+                "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ADV.C",
+            ];
+            while !wanted.iter().all(|w| seen.contains_key(*w)) {
+                let m = within("advisory", adv.next())
+                    .await
+                    .expect("advisory subscription open");
+                let v: serde_json::Value =
+                    serde_json::from_slice(&m.payload).expect("advisory is JSON");
+                assert_eq!(v["stream"], "ADV", "{v}");
+                assert_eq!(v["consumer"], "C", "{v}");
+                seen.insert(m.subject.to_string(), v);
+            }
+            let created = &seen["$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.C"];
+            assert_eq!(created["type"], "io.nats.jetstream.advisory.v1.consumer_action");
+            assert_eq!(created["action"], "create", "{created}");
+            let term = &seen["$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ADV.C"];
+            assert_eq!(term["type"], "io.nats.jetstream.advisory.v1.terminated");
+            assert_eq!(term["stream_seq"], 1, "{term}");
+            assert_eq!(term["consumer_seq"], 1, "{term}");
+            let max = &seen["$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ADV.C"];
+            assert_eq!(max["type"], "io.nats.jetstream.advisory.v1.max_deliver");
+            assert_eq!(max["stream_seq"], 2, "{max}");
+            assert_eq!(max["deliveries"], 1, "{max}");
+        })
+        .await
+    }
+);

@@ -261,6 +261,7 @@ impl Inner {
             );
             consumers.add(c).map_err(StartError::Subscribe)?;
         }
+        consumers.discard_outbox();
         Ok(())
     }
 

@@ -145,9 +145,16 @@ impl Consumers {
             c.subs.push(sub);
         }
         self.seen_gen = u64::MAX;
+        advisory_action(&mut self.out, &c, "CREATED", "create");
         self.map.insert(n.to_string(), c);
         self.count.store(self.map.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Forgets what was collected to send (consumers restored at startup are not announced
+    /// as created).
+    pub(crate) fn discard_outbox(&mut self) {
+        self.out.clear();
     }
 
     /// Stops and forgets consumer `name`: waiting requests are told `409 Consumer Deleted`,
@@ -155,6 +162,7 @@ impl Consumers {
     /// needs any more are removed.
     pub(crate) fn remove(&mut self, name: &str, stream: &mut Stream) -> Option<Consumer> {
         let mut c = self.map.remove(name)?;
+        advisory_action(&mut self.out, &c, "DELETED", "delete");
         self.count.store(self.map.len() as u64, Ordering::Relaxed);
         c.waiting.close(&mut self.out);
         c.subs.clear();
@@ -223,7 +231,8 @@ impl Consumers {
                 let o = c.state.term(seq, now);
                 changed = o.changed();
                 if changed {
-                    advisory_terminated(&mut self.out, c, seq, ack.delivered, reason.as_deref());
+                    let (cseq, reason) = (ack.consumer_seq, reason.as_deref().unwrap_or(""));
+                    advisory_terminated(&mut self.out, c, (seq, cseq), ack.delivered, reason);
                 }
                 acked = o.acked;
             }
@@ -480,16 +489,31 @@ fn advisory(out: &mut Outbox, kind: &str, c: &Consumer, body: serde_json::Value)
     });
 }
 
+/// `$JS.EVENT.ADVISORY.CONSUMER.{CREATED,DELETED}.<stream>.<consumer>`.
+fn advisory_action(out: &mut Outbox, c: &Consumer, kind: &str, action: &str) {
+    let body = serde_json::json!({
+        "type": "io.nats.jetstream.advisory.v1.consumer_action",
+        "id": advisory_id(),
+        "timestamp": Timestamp::now(),
+        "stream": &*c.stream,
+        "consumer": &*c.name,
+        "action": action,
+    });
+    advisory(out, kind, c, body);
+}
+
 fn advisory_id() -> String {
     super::config::generate_consumer_name() + &super::config::generate_consumer_name()
 }
 
+/// `$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.<stream>.<consumer>` for the message at
+/// `(stream seq, consumer seq)`.
 fn advisory_terminated(
     out: &mut Outbox,
     c: &Consumer,
-    seq: u64,
+    (stream_seq, consumer_seq): (u64, u64),
     deliveries: u64,
-    reason: Option<&str>,
+    reason: &str,
 ) {
     let body = serde_json::json!({
         "type": "io.nats.jetstream.advisory.v1.terminated",
@@ -497,10 +521,10 @@ fn advisory_terminated(
         "timestamp": Timestamp::now(),
         "stream": &*c.stream,
         "consumer": &*c.name,
-        "consumer_seq": 0,
-        "stream_seq": seq,
+        "consumer_seq": consumer_seq,
+        "stream_seq": stream_seq,
         "deliveries": deliveries,
-        "reason": reason.unwrap_or(""),
+        "reason": reason,
     });
     advisory(out, "MSG_TERMINATED", c, body);
 }
@@ -528,18 +552,8 @@ fn advisory_event(out: &mut Outbox, c: &Consumer, ev: &super::state::Event) {
             consumer_seq,
             deliveries,
         } => {
-            let body = serde_json::json!({
-                "type": "io.nats.jetstream.advisory.v1.terminated",
-                "id": advisory_id(),
-                "timestamp": Timestamp::now(),
-                "stream": &*c.stream,
-                "consumer": &*c.name,
-                "consumer_seq": consumer_seq,
-                "stream_seq": stream_seq,
-                "deliveries": deliveries,
-                "reason": "Unacknowledged message was deleted",
-            });
-            advisory(out, "MSG_TERMINATED", c, body);
+            let reason = "Unacknowledged message was deleted";
+            advisory_terminated(out, c, (stream_seq, consumer_seq), deliveries, reason);
         }
     }
 }
