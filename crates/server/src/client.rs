@@ -5,9 +5,11 @@
 //! `encode_msg` into each subscriber's outbound buffer), and the writers of the connections
 //! that received something are woken once per read batch, not once per message.
 
-use crate::config::Auth;
+use crate::auth::{authenticate, Credentials, Outcome};
+use crate::config::{Auth, Permissions};
 use crate::error::ServerError;
 use crate::outbound::{run_writer, Outbound, STALL_MAX};
+use crate::perms::{ClientPerms, ConnPerms};
 use crate::route::Publisher;
 use crate::shared::Shared;
 use crate::sub::{Owner, SubRef, Subscription};
@@ -21,10 +23,11 @@ use sluice_protocol::{
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace};
 
@@ -40,21 +43,52 @@ const FIRST_PING: std::time::Duration = std::time::Duration::from_secs(2);
 /// Smallest free space kept in the read buffer before each read.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// [`ClientHandle::flags`]: the client sent `headers: true`: deliver HMSG, not MSG.
+pub(crate) const HEADERS: u8 = 1;
+/// [`ClientHandle::flags`]: check deliveries against the subscribe deny list.
+pub(crate) const DENY_FILTER: u8 = 2;
+/// [`ClientHandle::flags`]: record the reply subjects of deliveries (allow_responses).
+pub(crate) const TRACK_REPLIES: u8 = 4;
+
 /// The part of a connection other connections touch: its outbound buffer and its sid table.
 pub(crate) struct ClientHandle {
     pub(crate) id: u64,
     pub(crate) out: Outbound,
     pub(crate) subs: Mutex<HashMap<ByteStr, SubRef>>,
-    /// The client sent `headers: true`: deliver HMSG, not MSG.
-    pub(crate) headers: AtomicBool,
+    /// [`HEADERS`], [`DENY_FILTER`], [`TRACK_REPLIES`]: one load tells a publisher all it
+    /// needs, so a connection without permissions costs deliveries nothing more.
+    pub(crate) flags: AtomicU8,
+    /// Permission state publishers use (only when `flags` says so).
+    pub(crate) perms: ClientPerms,
+    /// Notified when the server's authorization is reloaded.
+    pub(crate) reauth: Notify,
 }
 
-/// Credentials a client has presented.
-#[derive(Default)]
-struct Credentials {
-    user: Option<String>,
-    pass: Option<String>,
-    auth_token: Option<String>,
+impl ClientHandle {
+    #[inline]
+    pub(crate) fn flags(&self) -> u8 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    fn set_flag(&self, flag: u8, on: bool) {
+        if on {
+            self.flags.fetch_or(flag, Ordering::Relaxed);
+        } else {
+            self.flags.fetch_and(!flag, Ordering::Relaxed);
+        }
+    }
+
+    fn headers(&self) -> bool {
+        self.flags() & HEADERS != 0
+    }
+}
+
+/// What a connection was last authorized as.
+struct Granted {
+    /// The authorization it was checked against.
+    auth: Arc<Auth>,
+    /// The configured password or token its credentials matched.
+    secret: Option<String>,
 }
 
 /// The reader's own state.
@@ -67,6 +101,10 @@ struct Conn {
     no_responders: bool,
     /// Credentials as merged from every CONNECT so far.
     credentials: Credentials,
+    /// Set once authorized.
+    granted: Option<Granted>,
+    /// The user's permissions; `None` (no checks at all) when it has none.
+    perms: Option<Box<ConnPerms>>,
     pings_out: u32,
     /// Routing state: echo flag, queue-group picker, writers to wake after a batch.
     publisher: Publisher,
@@ -92,8 +130,11 @@ pub(crate) async fn run(
         id,
         out: Outbound::new(shared.config.max_pending, cancel.clone()),
         subs: Mutex::new(HashMap::new()),
-        headers: AtomicBool::new(false),
+        flags: AtomicU8::new(0),
+        perms: ClientPerms::default(),
+        reauth: Notify::new(),
     });
+    shared.register(&handle);
     let info = shared.info_for(id, peer);
     handle.out.push_now(|b| b.extend_from_slice(&info));
     debug!(cid = id, %peer, "client connection created");
@@ -113,13 +154,14 @@ pub(crate) async fn run(
         pedantic: true,
         no_responders: false,
         credentials: Credentials::default(),
+        granted: None,
+        perms: None,
         pings_out: 0,
         active: false,
         just_connected: false,
         first_ping: false,
         publisher: Publisher::new(id),
     };
-    let auth_required = shared.config.auth != Auth::None;
     let auth_timer = tokio::time::sleep(shared.config.auth_timeout);
     tokio::pin!(auth_timer);
     let period = shared.config.ping_interval;
@@ -176,15 +218,28 @@ pub(crate) async fn run(
                 conn.trace_out("PING");
                 handle.out.push_now(|b| b.extend_from_slice(b"PING\r\n"));
             },
-            _ = &mut auth_timer, if auth_required && !conn.connected => {
+            _ = &mut auth_timer, if !conn.connected && shared.auth_required() => {
                 conn.fail(ServerError::AuthTimeout);
                 break "authentication timeout";
+            },
+            _ = handle.reauth.notified() => {
+                let result = conn.reauthorize();
+                conn.publisher.wake_all();
+                match result {
+                    Ok(()) => {}
+                    Err(Some(e)) => {
+                        conn.fail(e);
+                        break "authorization revoked";
+                    }
+                    Err(None) => break "user removed",
+                }
             },
         }
     };
     debug!(cid = id, %peer, reason, "client connection closing");
     cancel.cancel();
     conn.unsubscribe_all();
+    shared.unregister(id);
     let _ = writer_task.await;
     shared.client_closed();
 }
@@ -221,20 +276,27 @@ impl Conn {
                     if !self.connected && self.shared.auth_required() {
                         return Err(ServerError::AuthorizationViolation);
                     }
-                    if headers.is_some() && !self.handle.headers.load(Ordering::Relaxed) {
+                    if headers.is_some() && !self.handle.headers() {
                         return Err(ServerError::HeadersNotNegotiated);
                     }
                     let subject = subject.text_in(buf);
                     let reply = reply.map(|r| r.text_in(buf));
-                    if reply.is_some_and(is_reserved_reply) {
+                    if self.pedantic && !is_valid_literal_subject(subject) {
+                        // As nats-server: complain, but still deliver.
+                        self.send_err(&ServerError::InvalidPublishSubject);
+                    }
+                    let permitted = match self.perms.as_deref_mut() {
+                        None => true,
+                        Some(perms) => perms.can_publish(subject, &self.handle.perms),
+                    };
+                    if !permitted {
+                        // As nats-server: the message is dropped, the connection stays.
+                        self.send_err(&ServerError::PublishViolation(subject.to_owned()));
+                    } else if reply.is_some_and(is_reserved_reply) {
                         // nats-server drops these: such replies are the server's own.
                         let reply = reply.unwrap_or_default();
                         self.send_err(&ServerError::ReservedReply(reply.to_owned()));
                     } else {
-                        if self.pedantic && !is_valid_literal_subject(subject) {
-                            // As nats-server: complain, but still deliver.
-                            self.send_err(&ServerError::InvalidPublishSubject);
-                        }
                         self.ok();
                         // An empty header block is no header block (nats-server sends MSG).
                         let headers = headers.map(|h| h.get(buf)).filter(|h| !h.is_empty());
@@ -292,30 +354,24 @@ impl Conn {
         if info.auth_token.is_some() {
             creds.auth_token.clone_from(&info.auth_token);
         }
-        let authorized = match &self.shared.config.auth {
-            Auth::None => true,
-            Auth::UserPass { user, pass } => {
-                creds.user.as_deref() == Some(user) && creds.pass.as_deref() == Some(pass)
-            }
-            Auth::Token(token) => creds.auth_token.as_deref() == Some(token),
-            // Plain-text passwords only for now; bcrypt and permissions come with issue 8.
-            Auth::Users(users) => users.iter().any(|u| {
-                creds.user.as_deref() == Some(u.user.as_str())
-                    && creds.pass.as_deref() == Some(u.password.as_str())
-            }),
+        let auth = self.shared.auth();
+        let Outcome::Granted {
+            secret,
+            permissions,
+        } = authenticate(&auth, creds, None)
+        else {
+            return Err(ServerError::AuthorizationViolation);
         };
         // nats-server has no accounts to bind a plain client to: it refuses both.
         let wants_account = info.account.as_deref().is_some_and(|a| !a.is_empty())
             || info.new_account == Some(true);
-        if !authorized || wants_account {
+        if wants_account {
             return Err(ServerError::AuthorizationViolation);
         }
         if info.protocol.is_some_and(|p| !(0..=1).contains(&p)) {
             return Err(ServerError::InvalidClientProtocol);
         }
-        let headers = info
-            .headers
-            .unwrap_or_else(|| self.handle.headers.load(Ordering::Relaxed));
+        let headers = info.headers.unwrap_or_else(|| self.handle.headers());
         let no_responders = info.no_responders.unwrap_or(self.no_responders);
         if no_responders && !headers {
             return Err(ServerError::NoRespondersRequiresHeaders);
@@ -326,8 +382,10 @@ impl Conn {
         self.verbose = info.verbose.unwrap_or(self.verbose);
         self.pedantic = info.pedantic.unwrap_or(self.pedantic);
         self.publisher.echo = info.echo.unwrap_or(self.publisher.echo);
-        self.handle.headers.store(headers, Ordering::Relaxed);
+        self.handle.set_flag(HEADERS, headers);
         self.no_responders = no_responders;
+        self.granted = Some(Granted { auth, secret });
+        self.set_permissions(permissions.as_ref(), false);
         debug!(
             cid = self.handle.id,
             name = info.name.as_deref().unwrap_or(""),
@@ -339,7 +397,89 @@ impl Conn {
         Ok(())
     }
 
+    /// Re-checks this connection against a reloaded authorization, as nats-server does: a
+    /// connection whose credentials no longer pass is closed (with `Authorization Violation`,
+    /// or silently if its user is gone: `Err(None)`); the others get the user's new
+    /// permissions, and lose the subscriptions those no longer allow.
+    fn reauthorize(&mut self) -> Result<(), Option<ServerError>> {
+        let Some(granted) = &self.granted else {
+            // Not connected yet: its CONNECT will be checked against the new authorization.
+            return Ok(());
+        };
+        let auth = self.shared.auth();
+        if Arc::ptr_eq(&granted.auth, &auth) {
+            return Ok(());
+        }
+        let outcome = authenticate(&auth, &self.credentials, granted.secret.as_deref());
+        match outcome {
+            Outcome::Granted {
+                secret,
+                permissions,
+            } => {
+                debug!(cid = self.handle.id, "authorization reloaded");
+                self.granted = Some(Granted { auth, secret });
+                self.set_permissions(permissions.as_ref(), true);
+                Ok(())
+            }
+            Outcome::Denied { unknown_user } => {
+                debug!(
+                    cid = self.handle.id,
+                    "credentials no longer valid after reload"
+                );
+                Err((!unknown_user).then_some(ServerError::AuthorizationViolation))
+            }
+        }
+    }
+
+    /// Installs the user's permissions. On a reload (`revoke`), subscriptions they no longer
+    /// allow are removed, each with an `-ERR` naming it.
+    fn set_permissions(&mut self, permissions: Option<&Permissions>, revoke: bool) {
+        let perms = permissions.and_then(ConnPerms::new).map(Box::new);
+        let responses = permissions.and_then(|p| p.allow_responses);
+        self.handle.perms.set_responses(responses);
+        self.handle.set_flag(TRACK_REPLIES, responses.is_some());
+        let mut subs: Vec<SubRef> = self.handle.subs.lock().values().cloned().collect();
+        subs.sort_by(|a, b| a.sid.cmp(&b.sid));
+        let mut filter = None;
+        if let Some(perms) = perms.as_deref() {
+            for sub in subs {
+                if revoke && !perms.can_subscribe(&sub.subject, sub.queue.as_deref()) {
+                    self.shared.remove_sub(&sub);
+                    self.send_err(&ServerError::SubscriptionRevoked {
+                        subject: sub.subject.to_string(),
+                        sid: sub.sid.to_string(),
+                    });
+                } else if filter.is_none() {
+                    filter = perms.deny_filter_for(&sub.subject).cloned();
+                }
+            }
+        }
+        let on = self.handle.perms.set_deny_filter(filter);
+        self.handle.set_flag(DENY_FILTER, on);
+        self.perms = perms;
+    }
+
     fn subscribe(&mut self, subject: ByteStr, queue: Option<ByteStr>, sid: ByteStr) {
+        if let Some(perms) = self.perms.as_deref() {
+            // As nats-server: permissions are checked before the subject's validity.
+            if !perms.can_subscribe(&subject, queue.as_deref()) {
+                let err = ServerError::SubscribeViolation {
+                    subject: subject.to_string(),
+                    queue: queue.as_deref().map(str::to_owned),
+                };
+                self.send_err(&err);
+                return;
+            }
+            // A wildcard subscription that overlaps the deny list: from now on, deliveries
+            // to this connection are checked against it (set before the subscription can
+            // receive anything).
+            if self.handle.flags() & DENY_FILTER == 0 {
+                if let Some(deny) = perms.deny_filter_for(&subject) {
+                    self.handle.perms.set_deny_filter(Some(deny.clone()));
+                    self.handle.set_flag(DENY_FILTER, true);
+                }
+            }
+        }
         if !is_valid_subject(&subject) {
             self.send_err(&ServerError::InvalidSubject);
             return;

@@ -45,6 +45,21 @@ pub enum ServerError {
     /// PUB with a reply subject reserved for the server (`$JS.ACK.`, `_R_.`).
     #[error("Permissions Violation for Publish with Reply of \"{0}\"")]
     ReservedReply(String),
+    /// PUB to a subject the user may not publish to (the message is dropped).
+    #[error("Permissions Violation for Publish to {0:?}")]
+    PublishViolation(String),
+    /// SUB to a subject (or queue group) the user may not subscribe to.
+    #[error(
+        "Permissions Violation for Subscription to {subject:?}{}",
+        queue.as_ref().map(|q| format!(" using queue {q:?}")).unwrap_or_default()
+    )]
+    SubscribeViolation {
+        subject: String,
+        queue: Option<String>,
+    },
+    /// A subscription removed because a reload of the authorization no longer allows it.
+    #[error("Permissions Violation for Subscription to {subject:?} (sid {sid:?})")]
+    SubscriptionRevoked { subject: String, sid: String },
     /// HPUB from a client that did not send `headers: true` (nats-server closes silently).
     #[error("Unknown Protocol Operation")]
     HeadersNotNegotiated,
@@ -58,6 +73,47 @@ impl ServerError {
             ServerError::InvalidSubject
                 | ServerError::InvalidPublishSubject
                 | ServerError::InvalidQueue
+                | ServerError::PublishViolation(_)
+                | ServerError::SubscribeViolation { .. }
+                | ServerError::SubscriptionRevoked { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerError;
+
+    /// The texts nats-server 2.9.10 sends (checked against it).
+    #[test]
+    fn permission_texts() {
+        assert_eq!(
+            ServerError::PublishViolation("foo.secret".into()).to_string(),
+            r#"Permissions Violation for Publish to "foo.secret""#
+        );
+        assert_eq!(
+            ServerError::SubscribeViolation {
+                subject: "foo.bar.x".into(),
+                queue: None
+            }
+            .to_string(),
+            r#"Permissions Violation for Subscription to "foo.bar.x""#
+        );
+        assert_eq!(
+            ServerError::SubscribeViolation {
+                subject: "baz".into(),
+                queue: Some("q".into())
+            }
+            .to_string(),
+            r#"Permissions Violation for Subscription to "baz" using queue "q""#
+        );
+        assert_eq!(
+            ServerError::SubscriptionRevoked {
+                subject: "bar".into(),
+                sid: "2".into()
+            }
+            .to_string(),
+            r#"Permissions Violation for Subscription to "bar" (sid "2")"#
+        );
     }
 }

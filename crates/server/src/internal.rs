@@ -1,6 +1,7 @@
 //! In-process clients: how a higher layer (the stream layer) subscribes and publishes like any
 //! other client, without a socket and without the server knowing what it is.
 
+use crate::config::Auth;
 use crate::error::ServerError;
 use crate::route::Publisher;
 use crate::shared::Shared;
@@ -157,6 +158,17 @@ impl ServerHandle {
     /// True if any subscription matches `subject`.
     pub fn has_interest(&self, subject: &str) -> bool {
         self.shared.sublist.has_interest(subject)
+    }
+
+    /// Replaces the server's authorization at runtime (a config reload), as nats-server
+    /// does: new CONNECTs are checked against `auth` at once; each open connection re-checks
+    /// the credentials it connected with and is closed if they no longer pass (with
+    /// `-ERR 'Authorization Violation'`, or silently if its user was removed); the others stay
+    /// connected with their user's new permissions, and subscriptions those no longer allow
+    /// are removed with `-ERR 'Permissions Violation for Subscription to "<subj>" (sid
+    /// "<sid>")'`. Returns at once; connections apply it on their own tasks.
+    pub fn reload_auth(&self, auth: Auth) {
+        self.shared.reload_auth(auth);
     }
 
     /// True if `subject` has a subscriber that is in queue group `queue` (`Some`), or that is

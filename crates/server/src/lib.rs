@@ -8,11 +8,13 @@
 //! Must never: know about streams or JetStream (the stream layer sits above and attaches as
 //! an internal client), block a publisher on a slow reader, or panic on client input.
 
+mod auth;
 mod client;
 pub mod config;
 mod error;
 mod internal;
 mod outbound;
+mod perms;
 mod route;
 mod server;
 mod shared;

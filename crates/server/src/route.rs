@@ -5,7 +5,7 @@
 //! source for queue groups, and the connections that got data and need their writers woken
 //! once the current batch is done.
 
-use crate::client::ClientHandle;
+use crate::client::{ClientHandle, DENY_FILTER, HEADERS, TRACK_REPLIES};
 use crate::internal::InternalMsg;
 use crate::outbound::Pushed;
 use crate::shared::Shared;
@@ -14,7 +14,6 @@ use bytes::{Bytes, BytesMut};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use sluice_protocol::encode_msg;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tracing::trace;
 
@@ -98,6 +97,18 @@ impl Publisher {
         if !self.echo && sub.owner.id() == self.id {
             return false;
         }
+        let flags = match &sub.owner {
+            Owner::Client(target) => {
+                let flags = target.flags();
+                // A wildcard subscription overlapping the subscribe deny list: the denied
+                // subjects are not delivered (nats-server's deny filter).
+                if flags & DENY_FILTER != 0 && target.perms.denies_delivery(subject) {
+                    return false;
+                }
+                flags
+            }
+            Owner::Internal(_) => 0,
+        };
         match sub.admit() {
             Admit::Yes => {}
             Admit::Last => shared.remove_sub(sub),
@@ -105,7 +116,13 @@ impl Publisher {
         }
         match &sub.owner {
             Owner::Client(target) => {
-                let headers = headers.filter(|_| target.headers.load(Ordering::Relaxed));
+                let headers = headers.filter(|_| flags & HEADERS != 0);
+                if flags & TRACK_REPLIES != 0 {
+                    if let Some(reply) = reply {
+                        // allow_responses: the receiver may now publish to this reply.
+                        target.perms.record_reply(reply);
+                    }
+                }
                 if self.trace {
                     trace!(
                         cid = target.id,

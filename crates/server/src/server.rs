@@ -45,6 +45,11 @@ impl Server {
         crate::ServerHandle::new(self.shared.clone())
     }
 
+    /// Replaces the authorization at runtime: see [`crate::ServerHandle::reload_auth`].
+    pub fn reload_auth(&self, auth: crate::Auth) {
+        self.shared.reload_auth(auth);
+    }
+
     /// This server's id, as sent in INFO.
     pub fn server_id(&self) -> &str {
         &self.shared.server_id

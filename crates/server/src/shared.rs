@@ -1,16 +1,27 @@
 //! State every connection shares: config, the subscription registry, INFO, counters.
 
+use crate::client::ClientHandle;
 use crate::config::{Auth, ServerConfig};
 use crate::sub::{Owner, SubRef};
 use crate::{NATS_COMPAT_VERSION, SLUICE_VERSION};
+use parking_lot::{Mutex, RwLock};
 use rand::Rng;
 use sluice_protocol::{Limits, ServerInfo};
 use sluice_router::Sublist;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 pub(crate) struct Shared {
+    /// The configuration the server started with (`config.auth` is the initial auth: the
+    /// current one is [`Shared::auth`]).
     pub(crate) config: ServerConfig,
+    /// The authorization in force: swapped whole by [`Shared::reload_auth`].
+    auth: RwLock<Arc<Auth>>,
+    auth_required: AtomicBool,
+    /// Every open client connection, for telling them the authorization changed.
+    connections: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     pub(crate) limits: Limits,
     pub(crate) sublist: Sublist<SubRef>,
     pub(crate) server_id: String,
@@ -50,6 +61,9 @@ impl Shared {
             ..ServerInfo::default()
         };
         Shared {
+            auth: RwLock::new(Arc::new(config.auth.clone())),
+            auth_required: AtomicBool::new(config.auth != Auth::None),
+            connections: Mutex::new(HashMap::new()),
             limits: Limits {
                 max_control_line: config.max_control_line,
                 max_payload: config.max_payload,
@@ -63,14 +77,41 @@ impl Shared {
         }
     }
 
+    #[inline]
     pub(crate) fn auth_required(&self) -> bool {
-        self.info.auth_required
+        self.auth_required.load(Ordering::Relaxed)
+    }
+
+    /// The authorization in force.
+    pub(crate) fn auth(&self) -> Arc<Auth> {
+        self.auth.read().clone()
+    }
+
+    /// Replaces the authorization: new CONNECTs use `auth` at once, and every connection
+    /// re-checks its credentials and permissions against it (see `Conn::reauthorize`).
+    pub(crate) fn reload_auth(&self, auth: Auth) {
+        let required = auth != Auth::None;
+        *self.auth.write() = Arc::new(auth);
+        self.auth_required.store(required, Ordering::Relaxed);
+        let connections: Vec<_> = self.connections.lock().values().cloned().collect();
+        for c in connections {
+            c.reauth.notify_one();
+        }
+    }
+
+    pub(crate) fn register(&self, client: &Arc<ClientHandle>) {
+        self.connections.lock().insert(client.id, client.clone());
+    }
+
+    pub(crate) fn unregister(&self, id: u64) {
+        self.connections.lock().remove(&id);
     }
 
     /// The INFO line for a new client, with its id and address filled in.
     pub(crate) fn info_for(&self, cid: u64, peer: SocketAddr) -> Vec<u8> {
         let mut info = self.info.clone();
         info.client_id = Some(cid);
+        info.auth_required = self.auth_required();
         info.client_ip = Some(peer.ip().to_string());
         let mut line = b"INFO ".to_vec();
         line.extend_from_slice(&serde_json::to_vec(&info).expect("INFO serializes"));
