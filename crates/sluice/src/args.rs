@@ -8,6 +8,7 @@
 //! Unknown flags pass through (single-dash long ones as `--name`) so that clap rejects them
 //! with its usual message.
 
+use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use sluice_server::{Auth, ServerConfig};
 use std::ffi::OsString;
@@ -181,7 +182,7 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
 
 /// sluice's flags, spelled as nats-server spells them. Parse with [`Cli::parse_from_os`],
 /// which runs [`normalize`] first.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "sluice",
     about = "Sluice: a NATS-protocol message broker, a drop-in replacement for nats-server.",
@@ -233,7 +234,7 @@ pub struct Cli {
     )]
     pub http_port: Option<i32>,
 
-    /// Configuration file (not available yet)
+    /// Configuration file (nats-server's format); flags given override it
     #[arg(
         short = 'c',
         long = "config",
@@ -363,6 +364,11 @@ pub struct Cli {
         help_heading = "Common Options",
     )]
     pub version: bool,
+
+    /// The ids of the arguments given on the command line (not defaulted): the flags that
+    /// override the configuration file.
+    #[arg(skip)]
+    given: Vec<String>,
 }
 
 /// A flag sluice recognises but cannot honour in this build.
@@ -402,7 +408,20 @@ impl Cli {
     {
         let args = normalize(args);
         let mut matches = Cli::command().try_get_matches_from(args)?;
-        Cli::from_arg_matches_mut(&mut matches)
+        let given = matches
+            .ids()
+            .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+        cli.given = given;
+        Ok(cli)
+    }
+
+    /// Was the argument with this id (the field's name: `port`, `addr`, `debug`, ...)
+    /// given on the command line, rather than left at its default?
+    pub fn given(&self, id: &str) -> bool {
+        self.given.iter().any(|g| g == id)
     }
 
     /// The first flag given that this build cannot honour, if any. Checked before binding.
@@ -413,13 +432,6 @@ impl Cli {
                 flag: "-m/--http_port",
                 reason: "HTTP monitoring is not available yet in this build of sluice \
                          (the monitoring endpoints are not built)",
-            });
-        }
-        if self.config.as_deref().is_some_and(|c| !c.is_empty()) {
-            return Some(Unavailable {
-                flag: "-c/--config",
-                reason: "configuration files are not supported yet in this build of sluice; \
-                         use command-line flags",
             });
         }
         None
@@ -446,7 +458,9 @@ impl Cli {
         }
     }
 
-    /// The store directory and sync policy when JetStream is on.
+    /// The store directory and sync policy when JetStream is on (flags alone; `main` layers
+    /// them over the configuration file with `settings::resolve`).
+    #[cfg(test)]
     pub fn jetstream_config(&self) -> Option<(std::path::PathBuf, sluice_stream::SyncPolicy)> {
         self.jetstream.then(|| {
             let dir = self

@@ -387,12 +387,24 @@ fn unavailable_features_are_named() {
     assert_eq!(flag(&["-sd=/x"]), None);
     assert_eq!(flag(&["-m", "8222"]), Some("-m/--http_port"));
     assert_eq!(flag(&["-m", "0"]), None);
-    assert_eq!(flag(&["-c", "x.conf"]), Some("-c/--config"));
-    let msg = parse(&["-c", "x.conf"]).unavailable().unwrap().to_string();
-    assert!(
-        msg.starts_with("-c/--config: configuration files are not supported yet"),
-        "{msg}"
+    assert_eq!(
+        flag(&["-c", "x.conf"]),
+        None,
+        "configuration files are built"
     );
+}
+
+#[test]
+fn given_flags_are_told_from_defaults() {
+    let cli = parse(&["-p", "4333", "-DV", "-c", "x.conf"]);
+    for id in ["port", "debug", "trace", "config"] {
+        assert!(cli.given(id), "{id}");
+    }
+    for id in ["addr", "jetstream", "sync", "name"] {
+        assert!(!cli.given(id), "{id} has a default but was not given");
+    }
+    assert!(parse(&["-D=false"]).given("debug"));
+    assert!(parse(&["-a", "0.0.0.0"]).given("addr"));
 }
 
 #[test]

@@ -15,6 +15,7 @@
 use std::fmt;
 use std::fs::OpenOptions;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
@@ -73,9 +74,16 @@ pub fn init(opts: &LogOptions) -> Result<(), String> {
     let layer = match env_filter {
         Some(filter) => fmt.with_filter(filter).boxed(),
         None => {
-            let (debug, trace) = (opts.debug, opts.trace);
-            fmt.with_filter(filter_fn(move |meta| enabled(meta, debug, trace)))
-                .boxed()
+            FLAG_LEVELS.store(true, Ordering::Relaxed);
+            set_levels(opts.debug, opts.trace);
+            fmt.with_filter(filter_fn(|meta| {
+                enabled(
+                    meta,
+                    DEBUG.load(Ordering::Relaxed),
+                    TRACE.load(Ordering::Relaxed),
+                )
+            }))
+            .boxed()
         }
     };
     // Fails only if a subscriber is already installed, which main never does.
@@ -84,6 +92,22 @@ pub fn init(opts: &LogOptions) -> Result<(), String> {
         tracing::warn!("{msg}");
     }
     Ok(())
+}
+
+/// The levels the flag-driven filter reads: changeable while running (a config reload).
+static DEBUG: AtomicBool = AtomicBool::new(false);
+static TRACE: AtomicBool = AtomicBool::new(false);
+/// Whether the flag-driven filter is in use (not `RUST_LOG`).
+static FLAG_LEVELS: AtomicBool = AtomicBool::new(false);
+
+/// Turns debug and trace events on or off while running. Returns false (and changes
+/// nothing that matters) when `RUST_LOG` decides the levels instead.
+pub fn set_levels(debug: bool, trace: bool) -> bool {
+    DEBUG.store(debug, Ordering::Relaxed);
+    TRACE.store(trace, Ordering::Relaxed);
+    // The filter's answers are cached per callsite; make it ask again.
+    tracing::callsite::rebuild_interest_cache();
+    FLAG_LEVELS.load(Ordering::Relaxed)
 }
 
 /// The flag-driven filter: info and above from everyone; debug and trace from sluice's

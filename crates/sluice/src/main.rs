@@ -1,10 +1,12 @@
 //! The `sluice` binary: a NATS-protocol broker that starts like nats-server.
 //!
-//! Owns: reading nats-server's command-line flags (in its spellings) into a
-//! [`ServerConfig`], refusing flags for features this build lacks before binding, setting
-//! up logging, printing the startup lines test harnesses read (`Listening for client
-//! connections on HOST:PORT`, `Server is ready`), turning SIGINT/SIGTERM into a graceful
-//! shutdown, and the exit code: 0 ok, 1 runtime error, 2 usage error.
+//! Owns: reading nats-server's command-line flags (in its spellings) and configuration
+//! file (`-c`, the [`conf`] module) into a [`sluice_server::ServerConfig`] (the
+//! [`settings`] module layers them), refusing flags and keys for features this build lacks
+//! before binding, setting up logging, printing the startup lines test harnesses read
+//! (`Listening for client connections on HOST:PORT`, `Server is ready`), turning
+//! SIGINT/SIGTERM into a graceful shutdown and SIGHUP into a configuration reload, and the
+//! exit code: 0 ok, 1 runtime error (including a bad configuration file), 2 usage error.
 //!
 //! `sluice bench` (the [`bench`] module) is the load generator for side-by-side benchmarks.
 //! `sluice pub|sub|req|reply|stream|consumer|kv` (the [`cli`] module) are the client
@@ -18,19 +20,20 @@
 mod args;
 mod bench;
 mod cli;
+mod conf;
 mod logging;
+mod settings;
 mod signals;
 
 use args::Cli;
-use logging::LogOptions;
+use settings::Settings;
 use signals::Signals;
-use sluice_server::{CancellationToken, Server, ServerConfig, NATS_COMPAT_VERSION, SLUICE_VERSION};
+use sluice_server::{CancellationToken, Server, ServerHandle, NATS_COMPAT_VERSION, SLUICE_VERSION};
 use sluice_stream::{JetStream, JetStreamConfig, SyncPolicy};
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 fn main() -> ExitCode {
     // `sluice bench ...` is the load generator, with a parser of its own: the server's
@@ -55,11 +58,16 @@ fn main() -> ExitCode {
         eprintln!("sluice: error: {unavailable}");
         return ExitCode::FAILURE;
     }
-    let log = LogOptions {
-        debug: cli.debug,
-        trace: cli.trace,
-        file: cli.log.clone(),
+    // The configuration file (if any) with the flags given layered over it; any error in
+    // it stops the server before it binds.
+    let settings = match settings::load(&cli) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("sluice: error: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    let log = settings.log.clone();
     if let Err(e) = logging::init(&log) {
         eprintln!("sluice: error: {e}");
         return ExitCode::FAILURE;
@@ -69,7 +77,7 @@ fn main() -> ExitCode {
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))
         .and_then(|runtime| {
-            let result = runtime.block_on(serve(cli.server_config(), cli.jetstream_config()));
+            let result = runtime.block_on(serve(settings, cli));
             // Don't let a stuck task hold the exit up: `run` has already had its grace period.
             runtime.shutdown_timeout(Duration::from_secs(1));
             result
@@ -88,13 +96,14 @@ fn main() -> ExitCode {
 }
 
 /// Binds, announces, and serves until a signal asks for shutdown.
-async fn serve(
-    config: ServerConfig,
-    jetstream: Option<(PathBuf, SyncPolicy)>,
-) -> Result<(), String> {
+async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
     let signals = Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     info!("Starting sluice");
     info!("  Version:  {SLUICE_VERSION} (nats-server compatible {NATS_COMPAT_VERSION})");
+    if let Some(path) = settings::config_path(&cli) {
+        info!("Using configuration file: {}", path.display());
+    }
+    let config = settings.server.clone();
     let name = config.server_name.clone();
     let wanted = host_port(&config.host, config.port);
     let server = Server::bind(config)
@@ -105,21 +114,29 @@ async fn serve(
         name.as_deref().unwrap_or(server.server_id())
     );
     info!("  ID:       {}", server.server_id());
-    let js = match jetstream {
-        Some((store_dir, sync)) => {
+    let js = match &settings.jetstream {
+        Some(jetstream) => {
             info!("Starting JetStream");
-            info!("  Store Directory: \"{}\"", store_dir.display());
+            info!("  Store Directory: \"{}\"", jetstream.store_dir.display());
             info!(
                 "  Sync:            {}",
-                match sync {
+                match jetstream.sync {
                     SyncPolicy::Always => "always (acks after fdatasync)".to_owned(),
                     SyncPolicy::Every(d) =>
                         format!("every {d:?} (acks after the write reaches the OS)"),
                 }
             );
+            for (what, limit) in [
+                ("Max Memory:     ", jetstream.max_memory_store),
+                ("Max Storage:    ", jetstream.max_file_store),
+            ] {
+                if let Some(bytes) = limit {
+                    info!("  {what} {bytes} bytes (from the configuration file; not enforced yet)");
+                }
+            }
             let config = JetStreamConfig {
-                store_dir,
-                sync,
+                store_dir: jetstream.store_dir.clone(),
+                sync: jetstream.sync,
                 server_name: name
                     .clone()
                     .unwrap_or_else(|| server.server_id().to_owned()),
@@ -138,7 +155,12 @@ async fn serve(
     info!("Server is ready");
 
     let shutdown = CancellationToken::new();
-    tokio::spawn(signals.watch(shutdown.clone()));
+    let mut reloader = Reloader {
+        cli,
+        running: settings,
+        server: server.handle(),
+    };
+    tokio::spawn(signals.watch(shutdown.clone(), move || reloader.reload()));
     server
         .run(shutdown)
         .await
@@ -148,6 +170,85 @@ async fn serve(
     }
     info!("Server Exiting..");
     Ok(())
+}
+
+/// `kill -HUP`: re-reads the configuration file and applies what can change while running.
+struct Reloader {
+    cli: Cli,
+    /// What the server runs with now.
+    running: Settings,
+    /// For handing it new authorization.
+    server: ServerHandle,
+}
+
+impl Reloader {
+    fn reload(&mut self) {
+        let Some(path) = settings::config_path(&self.cli) else {
+            warn!(
+                "Reload: sluice was started without a configuration file (-c); nothing to reload"
+            );
+            return;
+        };
+        let new = match settings::load(&self.cli) {
+            Ok(new) => new,
+            Err(e) => {
+                error!("Failed to reload server configuration: {e}");
+                error!("Keeping the configuration in use");
+                return;
+            }
+        };
+        let changes = settings::diff(&self.running, &new);
+        if !changes.fixed.is_empty() {
+            error!(
+                "Failed to reload server configuration: {}: config reload not supported for {} \
+                 (restart sluice to change it); keeping the configuration in use",
+                path.display(),
+                changes.fixed.join(", ")
+            );
+            return;
+        }
+        if changes.is_empty() {
+            info!("Reloaded: {} (no changes)", path.display());
+            return;
+        }
+        let mut applied = Vec::new();
+        if !changes.logging.is_empty() {
+            if logging::set_levels(new.log.debug, new.log.trace) {
+                applied.extend(changes.logging.iter().copied());
+            } else {
+                warn!(
+                    "Reload: RUST_LOG is set and decides the log levels; debug/trace not changed"
+                );
+            }
+            self.running.log = new.log.clone();
+        }
+        let mut not_applied = Vec::new();
+        for key in changes.server {
+            if key == "authorization" {
+                // New CONNECTs use it at once; open connections re-check their credentials
+                // and permissions against it (and stay connected if they still pass).
+                self.server.reload_auth(new.server.auth.clone());
+                self.running.server.auth = new.server.auth.clone();
+                applied.push(key);
+            } else {
+                not_applied.push(key);
+            }
+        }
+        if !not_applied.is_empty() {
+            // The running server has no way yet to take new limits.
+            warn!(
+                "Reload: {} changed in {}, but this build of sluice cannot change them in the \
+                 running server; they take effect when it restarts",
+                not_applied.join(", "),
+                path.display()
+            );
+        }
+        if applied.is_empty() {
+            info!("Reloaded: {} (nothing applied)", path.display());
+        } else {
+            info!("Reloaded: {}", applied.join(", "));
+        }
+    }
 }
 
 /// `host:port`, with an IPv6 host in brackets.

@@ -1,5 +1,5 @@
-//! Shutdown signals: the first SIGINT or SIGTERM starts a graceful shutdown, a second one
-//! exits at once.
+//! Signals: the first SIGINT or SIGTERM starts a graceful shutdown, a second one exits at
+//! once; SIGHUP reloads the configuration file.
 
 use sluice_server::CancellationToken;
 use tracing::{info, warn};
@@ -11,6 +11,16 @@ pub struct Signals {
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+/// What a signal asks for.
+enum Action {
+    /// SIGINT/SIGTERM, named as nats-server names them.
+    Stop(&'static str),
+    /// SIGHUP.
+    Reload,
 }
 
 impl Signals {
@@ -22,36 +32,51 @@ impl Signals {
             Ok(Signals {
                 terminate: signal(SignalKind::terminate())?,
                 interrupt: signal(SignalKind::interrupt())?,
+                hangup: signal(SignalKind::hangup())?,
             })
         }
         #[cfg(not(unix))]
         Ok(Signals {})
     }
 
-    /// Waits for the next signal and names it as nats-server does.
-    async fn next(&mut self) -> &'static str {
+    /// Waits for the next signal.
+    async fn next(&mut self) -> Action {
         #[cfg(unix)]
         {
             tokio::select! {
-                _ = self.terminate.recv() => "terminated",
-                _ = self.interrupt.recv() => "interrupt",
+                _ = self.terminate.recv() => Action::Stop("terminated"),
+                _ = self.interrupt.recv() => Action::Stop("interrupt"),
+                _ = self.hangup.recv() => Action::Reload,
             }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
-            "interrupt"
+            Action::Stop("interrupt")
         }
     }
 
-    /// Cancels `shutdown` on the first signal; exits the process (code 1) on the second.
-    pub async fn watch(mut self, shutdown: CancellationToken) {
-        let name = self.next().await;
-        info!("Trapped {name:?} signal");
-        info!("Initiating Shutdown...");
-        shutdown.cancel();
-        let name = self.next().await;
-        warn!("Trapped {name:?} signal again: exiting without waiting for shutdown");
-        std::process::exit(1);
+    /// Calls `reload` on each SIGHUP; cancels `shutdown` on the first SIGINT/SIGTERM and
+    /// exits the process (code 1) on the second.
+    pub async fn watch(mut self, shutdown: CancellationToken, mut reload: impl FnMut()) {
+        let mut stopping = false;
+        loop {
+            match self.next().await {
+                Action::Reload => {
+                    info!("Trapped \"hangup\" signal");
+                    reload();
+                }
+                Action::Stop(name) if !stopping => {
+                    info!("Trapped {name:?} signal");
+                    info!("Initiating Shutdown...");
+                    shutdown.cancel();
+                    stopping = true;
+                }
+                Action::Stop(name) => {
+                    warn!("Trapped {name:?} signal again: exiting without waiting for shutdown");
+                    std::process::exit(1);
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,24 @@
+//! Configuration files in nats-server's format (`-c FILE`).
+//!
+//! [`parser`] (driving the character scanner in [`lexer`]) turns the text into a
+//! [`value::Map`] whose every value remembers its file and line; [`options`] reads the
+//! keys sluice supports out of it into [`FileOptions`]. Every error reads
+//! `FILE:LINE: what`.
+
+pub mod lexer;
+pub mod options;
+pub mod parser;
+pub mod value;
+
+pub use options::FileOptions;
+pub use value::ConfError;
+
+use std::path::Path;
+
+/// Reads, parses and checks the configuration file at `path`.
+pub fn load(path: &Path) -> Result<FileOptions, ConfError> {
+    options::from_map(&parser::parse_file(path)?)
+}
+
+#[cfg(test)]
+mod tests;

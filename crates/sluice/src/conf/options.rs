@@ -1,0 +1,525 @@
+//! The keys sluice reads from a parsed configuration file, and what each may hold.
+//!
+//! Every key is optional; [`FileOptions`] keeps what the file said (`None`: not written) so
+//! that defaults and command-line flags can be layered around it. Unknown keys, wrong types
+//! and bad combinations are errors that name the file and line.
+
+use super::lexer::classify;
+use super::value::{ConfError, Entry, Kind, Map, Pos, Value};
+use sluice_server::{Auth, Permissions, ResponsePermission, SubjectPermission, User};
+use sluice_stream::SyncPolicy;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a configuration file sets.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileOptions {
+    /// `host`/`net`, or the host part of `listen`.
+    pub host: Option<String>,
+    /// `port`, or the port part of `listen` (-1 written is 0 here: any free port).
+    pub port: Option<u16>,
+    pub server_name: Option<String>,
+    /// `http` or `http_port` when it turns monitoring on: where it was written.
+    pub monitoring: Option<Pos>,
+    pub max_payload: Option<usize>,
+    pub max_pending: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub max_control_line: Option<usize>,
+    pub ping_interval: Option<Duration>,
+    pub ping_max: Option<u32>,
+    pub write_deadline: Option<Duration>,
+    pub debug: Option<bool>,
+    pub trace: Option<bool>,
+    pub logfile: Option<PathBuf>,
+    /// From `authorization { ... }`.
+    pub auth: Option<Auth>,
+    /// `authorization { timeout }`.
+    pub auth_timeout: Option<Duration>,
+    /// `jetstream ...`.
+    pub jetstream: Option<JetStreamOptions>,
+}
+
+/// The `jetstream` key: `jetstream: true`, `jetstream: enabled`, or a block.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JetStreamOptions {
+    pub enabled: bool,
+    pub store_dir: Option<PathBuf>,
+    pub max_memory_store: Option<i64>,
+    pub max_file_store: Option<i64>,
+    /// `sync_interval: always | DURATION` (nats-server's key; sluice's `--sync`).
+    pub sync: Option<SyncPolicy>,
+}
+
+/// Reads the top-level block of a configuration file.
+pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
+    let mut o = FileOptions::default();
+    for entry in &map.entries {
+        let v = &entry.value;
+        let key = entry.key.as_str();
+        match key {
+            "listen" => {
+                let (host, port) = listen(key, v)?;
+                if let Some(host) = host {
+                    o.host = Some(host);
+                }
+                o.port = Some(port);
+            }
+            "host" | "net" => o.host = Some(string(key, v)?),
+            "port" => o.port = Some(port(key, v)?),
+            "server_name" => o.server_name = Some(string(key, v)?),
+            "http" => {
+                listen(key, v)?;
+                o.monitoring = Some(v.pos.clone());
+            }
+            "http_port" => {
+                // As with `-m`, 0 means monitoring off.
+                o.monitoring = (integer(key, v)? != 0).then(|| v.pos.clone());
+            }
+            "max_payload" => o.max_payload = Some(positive_size(key, v)?),
+            "max_pending" => o.max_pending = Some(positive_size(key, v)?),
+            "max_connections" | "max_conn" => o.max_connections = Some(positive_size(key, v)?),
+            "max_control_line" => o.max_control_line = Some(positive_size(key, v)?),
+            "ping_interval" => o.ping_interval = Some(positive_duration(key, v)?),
+            "ping_max" => {
+                let n = integer(key, v)?;
+                o.ping_max = Some(u32::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
+                    ConfError::at(&v.pos, format!("{key}: must be between 1 and {}", u32::MAX))
+                })?);
+            }
+            "write_deadline" => o.write_deadline = Some(positive_duration(key, v)?),
+            "debug" => o.debug = Some(boolean(key, v)?),
+            "trace" => o.trace = Some(boolean(key, v)?),
+            "logfile" | "log_file" => o.logfile = Some(PathBuf::from(string(key, v)?)),
+            "authorization" => {
+                let (auth, timeout) = authorization(key, v)?;
+                o.auth = Some(auth);
+                if timeout.is_some() {
+                    o.auth_timeout = timeout;
+                }
+            }
+            "jetstream" => o.jetstream = Some(jetstream(key, v)?),
+            _ => unknown(entry, None)?,
+        }
+    }
+    if let Some(payload) = o.max_payload {
+        let pending = o
+            .max_pending
+            .unwrap_or_else(|| sluice_server::ServerConfig::default().max_pending);
+        if payload > pending {
+            let pos = &map_pos(map, "max_payload");
+            return Err(ConfError::at(
+                pos,
+                format!("max_payload ({payload}) cannot be higher than max_pending ({pending})"),
+            ));
+        }
+    }
+    Ok(o)
+}
+
+/// Where `key`'s (last) value was written.
+fn map_pos(map: &Map, key: &str) -> Pos {
+    map.entries
+        .iter()
+        .rev()
+        .find(|e| e.key == key)
+        .map(|e| e.pos.clone())
+        .expect("key present")
+}
+
+/// An unknown key is an error unless it was only there to be a `$variable`.
+fn unknown(entry: &Entry, block: Option<&str>) -> Result<(), ConfError> {
+    if entry.used_as_variable {
+        return Ok(());
+    }
+    let key = &entry.key;
+    Err(ConfError::at(
+        &entry.pos,
+        match block {
+            None => format!("unknown key {key:?}"),
+            Some(block) => format!("unknown key {key:?} in {block}"),
+        },
+    ))
+}
+
+fn wrong_type(key: &str, v: &Value, expected: &str) -> ConfError {
+    let got = match &v.kind {
+        Kind::Str(s) => format!("the string {s:?}"),
+        Kind::Int { text, .. } => format!("the integer {text}"),
+        Kind::Float(f) => format!("the float {f}"),
+        Kind::Bool(b) => format!("the boolean {b}"),
+        other => other.describe().to_owned(),
+    };
+    ConfError::at(&v.pos, format!("{key}: expected {expected}, got {got}"))
+}
+
+fn string(key: &str, v: &Value) -> Result<String, ConfError> {
+    match &v.kind {
+        Kind::Str(s) => Ok(s.clone()),
+        _ => Err(wrong_type(key, v, "a string")),
+    }
+}
+
+fn boolean(key: &str, v: &Value) -> Result<bool, ConfError> {
+    match v.kind {
+        Kind::Bool(b) => Ok(b),
+        _ => Err(wrong_type(key, v, "true or false")),
+    }
+}
+
+fn integer(key: &str, v: &Value) -> Result<i64, ConfError> {
+    match v.kind {
+        Kind::Int { value, .. } => Ok(value),
+        _ => Err(wrong_type(key, v, "an integer")),
+    }
+}
+
+fn map<'v>(key: &str, v: &'v Value) -> Result<&'v Map, ConfError> {
+    match &v.kind {
+        Kind::Map(m) => Ok(m),
+        _ => Err(wrong_type(key, v, "a block { ... }")),
+    }
+}
+
+/// A size: an integer, with or without a suffix (`1MB`, `64KB`), or the same quoted.
+fn size(key: &str, v: &Value) -> Result<i64, ConfError> {
+    let expected = "a size (a number of bytes, or like 64KB, 1MB, 1GB)";
+    match &v.kind {
+        Kind::Int { value, .. } => Ok(*value),
+        Kind::Str(s) => match classify(s.trim()) {
+            Ok(Kind::Int { value, .. }) => Ok(value),
+            _ => Err(wrong_type(key, v, expected)),
+        },
+        _ => Err(wrong_type(key, v, expected)),
+    }
+}
+
+fn positive_size(key: &str, v: &Value) -> Result<usize, ConfError> {
+    let n = size(key, v)?;
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| ConfError::at(&v.pos, format!("{key}: must be positive, got {n}")))
+}
+
+/// A duration: a string like `2m`, `500ms`, `1h30m` (Go's syntax), `2m` unquoted, or a
+/// number of seconds.
+fn duration(key: &str, v: &Value) -> Result<Duration, ConfError> {
+    let expected = "a duration (like 2m, 10s, 500ms, or a number of seconds)";
+    let text = match &v.kind {
+        Kind::Str(s) => s.as_str(),
+        // `2m` unquoted reads as the integer 2000000 (m is a size suffix); as a duration
+        // it means two minutes.
+        Kind::Int { value, text } => {
+            if text.bytes().all(|b| b.is_ascii_digit()) {
+                return Ok(Duration::from_secs(*value as u64));
+            }
+            text.as_str()
+        }
+        Kind::Float(f) if *f >= 0.0 && f.is_finite() => return Ok(Duration::from_secs_f64(*f)),
+        _ => return Err(wrong_type(key, v, expected)),
+    };
+    parse_go_duration(text).ok_or_else(|| wrong_type(key, v, expected))
+}
+
+fn positive_duration(key: &str, v: &Value) -> Result<Duration, ConfError> {
+    let d = duration(key, v)?;
+    if d.is_zero() {
+        return Err(ConfError::at(&v.pos, format!("{key}: must be more than 0")));
+    }
+    Ok(d)
+}
+
+/// Go's `time.ParseDuration` for non-negative durations: `300ms`, `1.5h`, `2h45m`, `0`.
+pub fn parse_go_duration(text: &str) -> Option<Duration> {
+    let s = text.strip_prefix('+').unwrap_or(text);
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return None;
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, after) = rest.split_at(num_len);
+        if num.is_empty() || num == "." {
+            return None;
+        }
+        let n: f64 = num.parse().ok()?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let nanos = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += n * nanos;
+        rest = after;
+    }
+    (total < u64::MAX as f64).then(|| Duration::from_nanos(total as u64))
+}
+
+/// nats-server's port: -1 is any free port (0 here), 0 the default port.
+fn port(key: &str, v: &Value) -> Result<u16, ConfError> {
+    let n = integer(key, v)?;
+    match n {
+        -1 => Ok(0),
+        0 => Ok(crate::args::DEFAULT_PORT),
+        n => u16::try_from(n).map_err(|_| {
+            ConfError::at(
+                &v.pos,
+                format!("{key}: {n} is not a port (use 0-65535, or -1 for a random port)"),
+            )
+        }),
+    }
+}
+
+/// `listen`/`http`: `HOST:PORT` (`[::1]:4222`, `:4222`), or a port alone.
+fn listen(key: &str, v: &Value) -> Result<(Option<String>, u16), ConfError> {
+    let s = match &v.kind {
+        Kind::Int { .. } => return Ok((None, port(key, v)?)),
+        Kind::Str(s) => s,
+        _ => return Err(wrong_type(key, v, "HOST:PORT or a port")),
+    };
+    let bad = || wrong_type(key, v, "HOST:PORT or a port");
+    let (host, port_text) = s.rsplit_once(':').ok_or_else(bad)?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let port_value = Value {
+        kind: classify(port_text).map_err(|_| bad())?,
+        pos: v.pos.clone(),
+    };
+    let port = port(key, &port_value).map_err(|_| bad())?;
+    Ok(((!host.is_empty()).then(|| host.to_owned()), port))
+}
+
+/// `authorization { user password token timeout users permissions }`.
+fn authorization(key: &str, v: &Value) -> Result<(Auth, Option<Duration>), ConfError> {
+    let block = map(key, v)?;
+    let (mut user, mut password, mut token, mut timeout) = (None, None, None, None);
+    let (mut users, mut defaults) = (None, None);
+    for entry in &block.entries {
+        let (k, v) = (entry.key.as_str(), &entry.value);
+        match k {
+            "user" | "username" => user = Some(string(k, v)?),
+            "password" | "pass" => password = Some(string(k, v)?),
+            "token" => token = Some(string(k, v)?),
+            "timeout" => timeout = Some(positive_duration(k, v)?),
+            "users" => users = Some(users_array(k, v)?),
+            "permissions" => defaults = Some(permissions(k, v)?),
+            _ => unknown(entry, Some("authorization"))?,
+        }
+    }
+    let here = |msg: &str| Err(ConfError::at(&v.pos, format!("authorization: {msg}")));
+    let single = user.is_some() || password.is_some();
+    if single && token.is_some() {
+        return here("cannot have both a user/password and a token");
+    }
+    if token.is_some() && users.is_some() {
+        return here("cannot have both a token and a users array");
+    }
+    if single && users.is_some() {
+        return here("cannot have both a single user/password and a users array");
+    }
+    let auth = match (user, password, token, users) {
+        (Some(_), None, _, _) => return here("user without a password"),
+        (None, Some(_), _, _) => return here("password without a user"),
+        (Some(user), Some(password), _, _) => match &defaults {
+            None => Auth::UserPass {
+                user,
+                pass: password,
+            },
+            Some(p) => Auth::Users(vec![User {
+                user,
+                password,
+                permissions: Some(p.clone()),
+            }]),
+        },
+        (None, None, Some(token), _) => Auth::Token(token),
+        (None, None, None, Some(mut users)) => {
+            for u in &mut users {
+                if u.permissions.is_none() {
+                    u.permissions.clone_from(&defaults);
+                }
+            }
+            Auth::Users(users)
+        }
+        (None, None, None, None) => Auth::None,
+    };
+    Ok((auth, timeout))
+}
+
+/// `users [ { user, password, permissions } ... ]`.
+fn users_array(key: &str, v: &Value) -> Result<Vec<User>, ConfError> {
+    let Kind::Array(items) = &v.kind else {
+        return Err(wrong_type(key, v, "an array of { user, password } blocks"));
+    };
+    let mut users: Vec<User> = Vec::new();
+    for item in items {
+        let block = map("users", item)?;
+        let (mut user, mut password, mut perms) = (None, None, None);
+        for entry in &block.entries {
+            let (k, v) = (entry.key.as_str(), &entry.value);
+            match k {
+                "user" | "username" => user = Some(string(k, v)?),
+                "password" | "pass" => password = Some(string(k, v)?),
+                "permissions" => perms = Some(permissions(k, v)?),
+                _ => unknown(entry, Some("a user"))?,
+            }
+        }
+        let Some(user) = user else {
+            return Err(ConfError::at(&item.pos, "users: a user without \"user\""));
+        };
+        let Some(password) = password else {
+            return Err(ConfError::at(
+                &item.pos,
+                format!("users: user {user:?} has no password"),
+            ));
+        };
+        if users.iter().any(|u| u.user == user) {
+            return Err(ConfError::at(
+                &item.pos,
+                format!("users: user {user:?} is listed twice"),
+            ));
+        }
+        users.push(User {
+            user,
+            password,
+            permissions: perms,
+        });
+    }
+    Ok(users)
+}
+
+/// `permissions { publish subscribe allow_responses }`.
+fn permissions(key: &str, v: &Value) -> Result<Permissions, ConfError> {
+    let block = map(key, v)?;
+    let mut p = Permissions::default();
+    for entry in &block.entries {
+        let (k, v) = (entry.key.as_str(), &entry.value);
+        match k {
+            "publish" | "pub" => p.publish = Some(subject_permission(k, v)?),
+            "subscribe" | "sub" => p.subscribe = Some(subject_permission(k, v)?),
+            "allow_responses" | "allow_response" => p.allow_responses = allow_responses(k, v)?,
+            _ => unknown(entry, Some("permissions"))?,
+        }
+    }
+    Ok(p)
+}
+
+/// `"subj"`, `["a", "b"]` (both: allow lists), or `{ allow: ..., deny: ... }`.
+fn subject_permission(key: &str, v: &Value) -> Result<SubjectPermission, ConfError> {
+    match &v.kind {
+        Kind::Map(block) => {
+            let mut p = SubjectPermission::default();
+            for entry in &block.entries {
+                let (k, v) = (entry.key.as_str(), &entry.value);
+                match k {
+                    "allow" => p.allow = subjects(k, v)?,
+                    "deny" => p.deny = subjects(k, v)?,
+                    _ => unknown(entry, Some(key))?,
+                }
+            }
+            Ok(p)
+        }
+        _ => Ok(SubjectPermission {
+            allow: subjects(key, v)?,
+            deny: Vec::new(),
+        }),
+    }
+}
+
+/// A subject or an array of subjects.
+fn subjects(key: &str, v: &Value) -> Result<Vec<String>, ConfError> {
+    let expected = "a subject or an array of subjects";
+    let one = |v: &Value| match &v.kind {
+        Kind::Str(s) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(wrong_type(key, v, expected)),
+    };
+    match &v.kind {
+        Kind::Array(items) => items.iter().map(one).collect(),
+        _ => Ok(vec![one(v)?]),
+    }
+}
+
+/// `true`/`false`, or `{ max: N, expires: DURATION }`.
+fn allow_responses(key: &str, v: &Value) -> Result<Option<ResponsePermission>, ConfError> {
+    match &v.kind {
+        Kind::Bool(true) => Ok(Some(ResponsePermission::default())),
+        Kind::Bool(false) => Ok(None),
+        Kind::Map(block) => {
+            let mut rp = ResponsePermission::default();
+            for entry in &block.entries {
+                let (k, v) = (entry.key.as_str(), &entry.value);
+                match k {
+                    "max" | "max_msgs" | "max_messages" | "max_responses" => {
+                        rp.max = positive_size(k, v)?;
+                    }
+                    "expires" | "expiration" | "ttl" => rp.expires = duration(k, v)?,
+                    _ => unknown(entry, Some(key))?,
+                }
+            }
+            Ok(Some(rp))
+        }
+        _ => Err(wrong_type(key, v, "true, false or { max, expires }")),
+    }
+}
+
+/// `jetstream: true|false|enabled|disabled` or `jetstream { ... }`.
+fn jetstream(key: &str, v: &Value) -> Result<JetStreamOptions, ConfError> {
+    let expected = "true, false, enabled, disabled or a block { ... }";
+    let enabled = |enabled| {
+        Ok(JetStreamOptions {
+            enabled,
+            ..JetStreamOptions::default()
+        })
+    };
+    let block = match &v.kind {
+        Kind::Bool(b) => return enabled(*b),
+        Kind::Str(s) => {
+            return match s.to_ascii_lowercase().as_str() {
+                "enabled" | "enable" => enabled(true),
+                "disabled" | "disable" => enabled(false),
+                _ => Err(wrong_type(key, v, expected)),
+            };
+        }
+        Kind::Map(block) => block,
+        _ => return Err(wrong_type(key, v, expected)),
+    };
+    let mut js = JetStreamOptions {
+        enabled: true,
+        ..JetStreamOptions::default()
+    };
+    for entry in &block.entries {
+        let (k, v) = (entry.key.as_str(), &entry.value);
+        match k {
+            "enabled" | "enable" => js.enabled = boolean(k, v)?,
+            "store_dir" | "store" | "storedir" => {
+                js.store_dir = Some(PathBuf::from(string(k, v)?));
+            }
+            "max_memory_store" | "max_mem_store" | "max_mem" => {
+                js.max_memory_store = Some(size(k, v)?);
+            }
+            "max_file_store" | "max_file" => js.max_file_store = Some(size(k, v)?),
+            "sync_interval" | "sync" => {
+                js.sync = Some(match &v.kind {
+                    Kind::Str(s) if s.eq_ignore_ascii_case("always") => SyncPolicy::Always,
+                    _ => SyncPolicy::Every(positive_duration(k, v)?),
+                });
+            }
+            _ => unknown(entry, Some("jetstream"))?,
+        }
+    }
+    Ok(js)
+}
