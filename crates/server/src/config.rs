@@ -47,7 +47,8 @@ pub struct SubjectPermission {
     pub deny: Vec<String>,
 }
 
-/// `allow_responses: true` is `{ max: 1, expires: 0 }` (0: no expiry), as in nats-server.
+/// `allow_responses: true` is `{ max: 1, expires: 2m }`, nats-server's defaults
+/// (`DEFAULT_ALLOW_RESPONSE_MAX_MSGS`, `DEFAULT_ALLOW_RESPONSE_EXPIRATION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponsePermission {
     /// Replies allowed per request.
@@ -60,7 +61,7 @@ impl Default for ResponsePermission {
     fn default() -> Self {
         ResponsePermission {
             max: 1,
-            expires: Duration::ZERO,
+            expires: Duration::from_secs(120),
         }
     }
 }
