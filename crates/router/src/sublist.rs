@@ -34,6 +34,10 @@ pub struct Sublist<T> {
     cache: Cache<T>,
     generation: AtomicU64,
     count: AtomicUsize,
+    /// Successful inserts and removes since creation (monitoring; counted under the write
+    /// lock, never on the match path).
+    inserts: AtomicU64,
+    removes: AtomicU64,
 }
 
 impl<T> fmt::Debug for Sublist<T> {
@@ -66,6 +70,8 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Sublist<T> {
             cache: Cache::new(capacity),
             generation: AtomicU64::new(0),
             count: AtomicUsize::new(0),
+            inserts: AtomicU64::new(0),
+            removes: AtomicU64::new(0),
         }
     }
 
@@ -82,6 +88,7 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Sublist<T> {
         let mut trie = self.trie.write();
         trie.insert(subject, queue, value);
         self.changed(&trie, subject);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -92,6 +99,7 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Sublist<T> {
         let found = trie.remove(subject, queue, value);
         if found {
             self.changed(&trie, subject);
+            self.removes.fetch_add(1, Ordering::Relaxed);
         }
         found
     }
@@ -154,6 +162,16 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Sublist<T> {
             return !hit.is_empty();
         }
         self.trie.read().any(subject)
+    }
+
+    /// Successful [`insert`](Sublist::insert)s since creation.
+    pub fn inserts(&self) -> u64 {
+        self.inserts.load(Ordering::Relaxed)
+    }
+
+    /// Successful [`remove`](Sublist::remove)s since creation.
+    pub fn removes(&self) -> u64 {
+        self.removes.load(Ordering::Relaxed)
     }
 
     /// Number of subjects currently cached (for diagnostics and tests).

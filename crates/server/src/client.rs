@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -49,6 +49,9 @@ pub(crate) const HEADERS: u8 = 1;
 pub(crate) const DENY_FILTER: u8 = 2;
 /// [`ClientHandle::flags`]: record the reply subjects of deliveries (allow_responses).
 pub(crate) const TRACK_REPLIES: u8 = 4;
+/// [`ClientHandle::flags`]: CONNECT said `protocol: 1` or more: the client takes INFO updates
+/// (lame-duck mode's `ldm: true`), as nats-server sends them only to such clients.
+pub(crate) const ASYNC_INFO: u8 = 8;
 
 /// The part of a connection other connections touch: its outbound buffer and its sid table.
 pub(crate) struct ClientHandle {
@@ -62,6 +65,8 @@ pub(crate) struct ClientHandle {
     pub(crate) perms: ClientPerms,
     /// Notified when the server's authorization is reloaded.
     pub(crate) reauth: Notify,
+    /// Monitoring: counters (Relaxed atomics) and what CONNECT said (see `stats.rs`).
+    pub(crate) stats: crate::stats::ConnStats,
 }
 
 impl ClientHandle {
@@ -116,7 +121,8 @@ struct Conn {
     active: bool,
 }
 
-/// Runs a connection to completion: INFO, then ops until EOF, a fatal error or cancellation.
+/// Runs a plaintext connection to completion: INFO, then ops until EOF, a fatal error or
+/// cancellation.
 pub(crate) async fn run(
     shared: Arc<Shared>,
     stream: TcpStream,
@@ -125,7 +131,25 @@ pub(crate) async fn run(
     cancel: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
+    run_io(shared, reader, writer, peer, id, cancel, true).await;
+}
+
+/// Runs a connection over any byte stream (a TCP socket's halves, or a TLS stream's; generic,
+/// so the plaintext path pays nothing for TLS). `send_info`: false when INFO already went out
+/// (in plaintext, before a TLS handshake).
+pub(crate) async fn run_io<R, W>(
+    shared: Arc<Shared>,
+    mut reader: R,
+    writer: W,
+    peer: SocketAddr,
+    id: u64,
+    cancel: CancellationToken,
+    send_info: bool,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let handle = Arc::new(ClientHandle {
         id,
         out: Outbound::new(shared.config.max_pending, cancel.clone()),
@@ -133,10 +157,13 @@ pub(crate) async fn run(
         flags: AtomicU8::new(0),
         perms: ClientPerms::default(),
         reauth: Notify::new(),
+        stats: crate::stats::ConnStats::new(peer),
     });
     shared.register(&handle);
-    let info = shared.info_for(id, peer);
-    handle.out.push_now(|b| b.extend_from_slice(&info));
+    if send_info {
+        let info = shared.info_for(id, peer);
+        handle.out.push_now(|b| b.extend_from_slice(&info));
+    }
     debug!(cid = id, %peer, "client connection created");
 
     let writer_handle = handle.clone();
@@ -179,6 +206,7 @@ pub(crate) async fn run(
                 Ok(0) => break "client closed connection",
                 Ok(_) => {
                     conn.active = true;
+                    handle.stats.touch();
                     let result = conn.process(&mut buf);
                     if std::mem::take(&mut conn.just_connected) {
                         // As nats-server: the first PING comes soon after CONNECT (at most 2 s,
@@ -240,6 +268,7 @@ pub(crate) async fn run(
     cancel.cancel();
     conn.unsubscribe_all();
     shared.unregister(id);
+    shared.stats.closed(&handle.stats, handle.out.is_slow());
     let _ = writer_task.await;
     shared.client_closed();
 }
@@ -276,6 +305,9 @@ impl Conn {
                     if !self.connected && self.shared.auth_required() {
                         return Err(ServerError::AuthorizationViolation);
                     }
+                    // As nats-server: payload and header bytes, before any permission check.
+                    let size = payload.get(buf).len() + headers.map_or(0, |h| h.get(buf).len());
+                    self.handle.stats.record_in(size);
                     if headers.is_some() && !self.handle.headers() {
                         return Err(ServerError::HeadersNotNegotiated);
                     }
@@ -383,9 +415,17 @@ impl Conn {
         self.pedantic = info.pedantic.unwrap_or(self.pedantic);
         self.publisher.echo = info.echo.unwrap_or(self.publisher.echo);
         self.handle.set_flag(HEADERS, headers);
+        if let Some(protocol) = info.protocol {
+            self.handle.set_flag(ASYNC_INFO, protocol >= 1);
+        }
         self.no_responders = no_responders;
         self.granted = Some(Granted { auth, secret });
         self.set_permissions(permissions.as_ref(), false);
+        *self.handle.stats.meta.lock() = crate::stats::ClientMeta {
+            name: info.name.clone().unwrap_or_default(),
+            lang: info.lang.clone().unwrap_or_default(),
+            version: info.version.clone().unwrap_or_default(),
+        };
         debug!(
             cid = self.handle.id,
             name = info.name.as_deref().unwrap_or(""),

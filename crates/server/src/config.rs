@@ -1,5 +1,6 @@
 //! Server configuration: every knob the server reads, with nats-server's defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How clients must authenticate.
@@ -66,6 +67,33 @@ impl Default for ResponsePermission {
     }
 }
 
+/// TLS for client connections (nats-server's `--tls`/`--tlsverify` and `tls {}` block): INFO
+/// goes out in plaintext with `tls_required`, then the client starts the TLS handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The server's certificate chain, PEM.
+    pub cert_file: PathBuf,
+    /// The server's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// CAs that client certificates must chain to, PEM (needed when `verify` is on).
+    pub ca_file: Option<PathBuf>,
+    /// Require a client certificate, verified against `ca_file` (`--tlsverify`).
+    pub verify: bool,
+    /// How long a client has to complete the handshake (nats-server's default: 2 s).
+    pub timeout: Duration,
+}
+
+impl TlsConfig {
+    /// nats-server's default TLS handshake timeout.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// Loads the certificate, key and CA files as [`crate::Server::bind`] will, and says
+    /// what is wrong if they cannot be used.
+    pub fn check(&self) -> Result<(), String> {
+        crate::tls::server_config(self).map(|_| ())
+    }
+}
+
 /// Everything the server needs to run. `Default` gives nats-server's defaults.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -95,6 +123,14 @@ pub struct ServerConfig {
     pub auth: Auth,
     /// Advertise JetStream in INFO (set by the stream layer when it is on).
     pub jetstream: bool,
+    /// TLS for client connections; `None`: plaintext.
+    pub tls: Option<TlsConfig>,
+    /// Lame-duck mode: the time over which clients are closed, grace period included
+    /// (nats-server's `lame_duck_duration`, default 2m).
+    pub lame_duck_duration: Duration,
+    /// Lame-duck mode: how long after entering it the first client is closed
+    /// (nats-server's `lame_duck_grace_period`, default 10s).
+    pub lame_duck_grace_period: Duration,
 }
 
 impl Default for ServerConfig {
@@ -113,6 +149,9 @@ impl Default for ServerConfig {
             write_deadline: Duration::from_secs(10),
             auth: Auth::None,
             jetstream: false,
+            tls: None,
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
         }
     }
 }

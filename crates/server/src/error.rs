@@ -33,6 +33,10 @@ pub enum ServerError {
     /// Pending outbound bytes over max_pending, or a write stuck past the write deadline.
     #[error("Slow Consumer")]
     SlowConsumer,
+    /// A plaintext client on a server that requires TLS (sent before the connection is
+    /// closed, instead of the TLS handshake it should have started).
+    #[error("Secure Connection - TLS Required")]
+    SecureConnectionRequired,
     /// max_connections reached.
     #[error("maximum connections exceeded")]
     MaxConnections,

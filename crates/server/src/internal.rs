@@ -171,6 +171,15 @@ impl ServerHandle {
         self.shared.reload_auth(auth);
     }
 
+    /// Enters lame-duck mode, as nats-server on SIGUSR2: the listener closes (new connections
+    /// are refused), clients that take INFO updates get one with `ldm: true`, and after
+    /// `lame_duck_grace_period` the clients are closed one by one over the rest of
+    /// `lame_duck_duration`; then [`crate::Server::run`] returns, as after a shutdown.
+    /// Returns at once; a second call does nothing.
+    pub fn enter_lame_duck(&self) {
+        self.shared.lame_duck.cancel();
+    }
+
     /// True if `subject` has a subscriber that is in queue group `queue` (`Some`), or that is
     /// in no queue group (`None`): how nats-server decides that a push consumer with (or
     /// without) a deliver group is bound.
@@ -180,6 +189,17 @@ impl ServerHandle {
             Some(q) => m.queue(q).is_some_and(|g| !g.members.is_empty()),
             None => !m.plain.is_empty(),
         }
+    }
+
+    /// Registers the stream layer's stats for monitoring (`/jsz`, `/varz`, `/metrics`); until
+    /// then, a server configured with JetStream answers `/healthz` with 503. `None` removes it
+    /// (the stream layer stopped).
+    pub fn set_jetstream_monitor(
+        &self,
+        monitor: Option<(crate::JetStreamLimits, Arc<dyn crate::JetStreamMonitor>)>,
+    ) {
+        *self.shared.jetstream_monitor.write() =
+            monitor.map(|(limits, source)| crate::monitor::JsRegistration { limits, source });
     }
 
     /// A number that changes whenever any subscription is added or removed: poll it to learn

@@ -1,9 +1,11 @@
 //! sluice-server: the tokio server.
 //!
-//! Owns: accepting connections, the per-connection read loop (socket -> codec -> router ->
-//! outbound buffers -> socket), CONNECT handling and auth, limits, keepalive, slow-consumer
-//! protection, graceful shutdown through a cancellation token, and in-process clients
-//! ([`ServerHandle`]: subscribe a sink, publish like any client) for the layers above.
+//! Owns: accepting connections (plaintext, or TLS with rustls as nats-server does it: INFO
+//! in plaintext, then the client's handshake), the per-connection read loop (socket -> codec
+//! -> router -> outbound buffers -> socket), CONNECT handling and auth, limits, keepalive,
+//! slow-consumer protection, graceful shutdown through a cancellation token, lame-duck mode,
+//! and in-process clients ([`ServerHandle`]: subscribe a sink, publish like any client) for
+//! the layers above.
 //!
 //! Must never: know about streams or JetStream (the stream layer sits above and attaches as
 //! an internal client), block a publisher on a slow reader, or panic on client input.
@@ -13,16 +15,24 @@ mod client;
 pub mod config;
 mod error;
 mod internal;
+mod monitor;
 mod outbound;
 mod perms;
 mod route;
 mod server;
 mod shared;
+mod stats;
 mod sub;
+mod tls;
 
-pub use config::{Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission, User};
+pub use config::{
+    Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission, TlsConfig, User,
+};
 pub use error::ServerError;
 pub use internal::{Batch, InternalMsg, InternalSink, InternalSubscription, ServerHandle};
+pub use monitor::{
+    ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, Monitor, StreamStats,
+};
 pub use server::Server;
 pub use tokio_util::sync::CancellationToken;
 

@@ -20,8 +20,7 @@ use parking_lot::Mutex;
 use sluice_protocol::encode_err;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -174,6 +173,12 @@ impl Outbound {
         self.slow.load(Ordering::Relaxed)
     }
 
+    /// Bytes waiting to go out (monitoring: /connz `pending_bytes`).
+    pub(crate) fn pending(&self) -> usize {
+        let g = self.inner.lock();
+        g.buf.len() + g.in_flight
+    }
+
     /// Takes everything buffered into `spare` (which must be empty).
     fn take(&self, spare: &mut BytesMut) {
         let mut g = self.inner.lock();
@@ -238,9 +243,9 @@ impl Outbound {
 
 /// Writes `chunk[*pos..]`, advancing `pos` as bytes go out. False if the connection was cut
 /// off (abort), the write failed, or no byte went out for `deadline`.
-async fn write_chunk(
+async fn write_chunk<W: AsyncWrite + Unpin>(
     out: &Outbound,
-    socket: &mut OwnedWriteHalf,
+    socket: &mut W,
     chunk: &[u8],
     pos: &mut usize,
     deadline: Duration,
@@ -259,15 +264,21 @@ async fn write_chunk(
             _ => return false,
         }
     }
-    true
+    // A TLS stream may hold its last records until flushed (on a TCP socket this is a no-op).
+    let flushed = tokio::select! {
+        biased;
+        r = tokio::time::timeout(deadline, socket.flush()) => r,
+        _ = out.abort.cancelled() => return false,
+    };
+    matches!(flushed, Ok(Ok(())))
 }
 
 /// Writes everything buffered, until the buffer stays empty. False if the connection was cut
 /// off meanwhile (slow consumer, failed or stuck write); then `spare[..*pos]` is what of the
 /// chunk in flight went out.
-async fn drain(
+async fn drain<W: AsyncWrite + Unpin>(
     out: &Outbound,
-    socket: &mut OwnedWriteHalf,
+    socket: &mut W,
     spare: &mut BytesMut,
     pos: &mut usize,
     deadline: Duration,
@@ -295,7 +306,11 @@ async fn drain(
 
 /// Drains `out` into the socket until the connection is cancelled, then flushes what is left
 /// (bounded by `deadline`) and shuts the socket down.
-pub(crate) async fn run_writer(out: &Outbound, mut socket: OwnedWriteHalf, deadline: Duration) {
+pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
+    out: &Outbound,
+    mut socket: W,
+    deadline: Duration,
+) {
     let mut spare = BytesMut::with_capacity(16 * 1024);
     let mut pos = 0;
     loop {
@@ -318,7 +333,8 @@ pub(crate) async fn run_writer(out: &Outbound, mut socket: OwnedWriteHalf, deadl
         encode_err(&mut err, &ServerError::SlowConsumer.to_string());
         let _ = tokio::time::timeout(Duration::from_millis(200), async {
             socket.write_all(&rest).await?;
-            socket.write_all(&err).await
+            socket.write_all(&err).await?;
+            socket.flush().await
         })
         .await;
     } else {

@@ -134,6 +134,10 @@ impl Publisher {
                 let pushed = target
                     .out
                     .push(|b| encode_msg(b, subject, &sub.sid, reply, headers, payload));
+                if pushed != Pushed::Dropped {
+                    let size = payload.len() + headers.map_or(0, <[u8]>::len);
+                    target.stats.record_out(size);
+                }
                 if pushed == Pushed::NeedsWake {
                     self.wake_later(target);
                 }

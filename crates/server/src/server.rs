@@ -4,11 +4,13 @@ use crate::client;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::shared::Shared;
+use crate::tls;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -20,16 +22,28 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
+    /// `Some` when clients must use TLS.
+    tls: Option<TlsAcceptor>,
 }
 
 impl Server {
-    /// Binds the listener (port 0 picks a free port).
+    /// Binds the listener (port 0 picks a free port). A TLS configuration that cannot be
+    /// loaded is an `InvalidInput` error saying why (see [`crate::TlsConfig::check`]).
     pub async fn bind(config: ServerConfig) -> std::io::Result<Server> {
+        let tls = match &config.tls {
+            Some(cfg) => {
+                Some(TlsAcceptor::from(tls::server_config(cfg).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+                })?))
+            }
+            None => None,
+        };
         let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
         let port = listener.local_addr()?.port();
         Ok(Server {
             shared: Arc::new(Shared::new(config, port)),
             listener,
+            tls,
         })
     }
 
@@ -56,13 +70,22 @@ impl Server {
     }
 
     /// Serves until `shutdown` is cancelled, then stops accepting, flushes and closes every
-    /// connection, and returns.
+    /// connection, and returns. Lame-duck mode ([`crate::ServerHandle::enter_lame_duck`])
+    /// also ends here: once its clients are closed, `run` returns as after a shutdown.
     pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let tracker = TaskTracker::new();
+        // What connections are cancelled by: a shutdown, or the end of lame-duck mode.
+        let conns = shutdown.child_token();
+        let ldm = self.shared.lame_duck.clone();
+        let mut entered_lame_duck = false;
         loop {
             let accepted = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
+                _ = ldm.cancelled() => {
+                    entered_lame_duck = true;
+                    break;
+                }
                 r = self.listener.accept() => r,
             };
             let (stream, peer) = match accepted {
@@ -77,8 +100,23 @@ impl Server {
             match self.shared.client_opened() {
                 Some(id) => {
                     let shared = self.shared.clone();
-                    let cancel = shutdown.child_token();
-                    tracker.spawn(client::run(shared, stream, peer, id, cancel));
+                    let cancel = conns.child_token();
+                    match &self.tls {
+                        None => {
+                            tracker.spawn(client::run(shared, stream, peer, id, cancel));
+                        }
+                        Some(acceptor) => {
+                            let timeout = shared
+                                .config
+                                .tls
+                                .as_ref()
+                                .map_or(crate::TlsConfig::DEFAULT_TIMEOUT, |t| t.timeout);
+                            let acceptor = acceptor.clone();
+                            tracker.spawn(tls::serve(
+                                shared, acceptor, timeout, stream, peer, id, cancel,
+                            ));
+                        }
+                    }
                 }
                 None => {
                     let id = self.shared.next_id();
@@ -87,8 +125,13 @@ impl Server {
                 }
             }
         }
-        info!("shutting down: no new connections, flushing and closing clients");
         drop(self.listener);
+        if entered_lame_duck {
+            run_lame_duck(&self.shared, &shutdown).await;
+        } else {
+            info!("shutting down: no new connections, flushing and closing clients");
+        }
+        conns.cancel();
         tracker.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
             .await
@@ -98,6 +141,53 @@ impl Server {
         }
         debug!("all connections closed");
         Ok(())
+    }
+}
+
+/// Lame-duck mode, as nats-server: the listener is already closed; every client that
+/// takes INFO updates is told `ldm: true`; after the grace period the clients are closed
+/// one by one, spread over the rest of `lame_duck_duration` (at most 1 s apart). Returns
+/// early if `shutdown` is cancelled meanwhile.
+async fn run_lame_duck(shared: &Shared, shutdown: &CancellationToken) {
+    let config = &shared.config;
+    info!("Entering lame duck mode, stop accepting new clients");
+    let clients = shared.connections();
+    if clients.is_empty() {
+        return;
+    }
+    let ldm = shared.ldm_info();
+    for c in &clients {
+        if c.flags() & client::ASYNC_INFO != 0 {
+            c.out.push_now(|b| b.extend_from_slice(&ldm));
+        }
+    }
+    let grace = config.lame_duck_grace_period;
+    let spread = config
+        .lame_duck_duration
+        .checked_sub(grace)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(1));
+    let interval = (spread / clients.len() as u32).min(Duration::from_secs(1));
+    tokio::select! {
+        _ = tokio::time::sleep(grace) => {}
+        _ = shutdown.cancelled() => return,
+    }
+    info!("Closing existing clients");
+    let last = clients.len() - 1;
+    for (i, c) in clients.iter().enumerate() {
+        c.out.cancel.cancel();
+        if i == last {
+            break;
+        }
+        // As nats-server: a random pause of at least half the interval.
+        let pause = interval.mul_f64(rand::random::<f64>()).max(interval / 2);
+        if pause.is_zero() {
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = shutdown.cancelled() => return,
+        }
     }
 }
 

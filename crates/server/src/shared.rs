@@ -28,6 +28,16 @@ pub(crate) struct Shared {
     info: ServerInfo,
     clients: AtomicUsize,
     next_cid: AtomicU64,
+    /// The client port actually bound.
+    pub(crate) port: u16,
+    /// Monitoring: server-wide counters, start time, the monitor's address once bound, and
+    /// the stream layer's stats source once it has started (see `monitor.rs`).
+    pub(crate) stats: crate::stats::ServerStats,
+    pub(crate) start_ns: u64,
+    pub(crate) http_addr: std::sync::OnceLock<SocketAddr>,
+    pub(crate) jetstream_monitor: RwLock<Option<crate::monitor::JsRegistration>>,
+    /// Cancelled to enter lame-duck mode (see `Server::run`).
+    pub(crate) lame_duck: tokio_util::sync::CancellationToken,
 }
 
 /// A server id in nats-server's shape: 'N' and 55 base32 characters.
@@ -42,7 +52,7 @@ fn new_server_id() -> String {
 impl Shared {
     pub(crate) fn new(config: ServerConfig, port: u16) -> Shared {
         let server_id = new_server_id();
-        let info = ServerInfo {
+        let mut info = ServerInfo {
             server_id: server_id.clone(),
             server_name: config
                 .server_name
@@ -58,8 +68,13 @@ impl Shared {
             auth_required: config.auth != Auth::None,
             jetstream: config.jetstream,
             sluice_version: Some(SLUICE_VERSION.to_owned()),
+            tls_required: config.tls.is_some(),
             ..ServerInfo::default()
         };
+        if config.tls.as_ref().is_some_and(|t| t.verify) {
+            // As nats-server with --tlsverify.
+            info.extra.insert("tls_verify".into(), true.into());
+        }
         Shared {
             auth: RwLock::new(Arc::new(config.auth.clone())),
             auth_required: AtomicBool::new(config.auth != Auth::None),
@@ -74,6 +89,12 @@ impl Shared {
             info,
             clients: AtomicUsize::new(0),
             next_cid: AtomicU64::new(1),
+            port,
+            stats: crate::stats::ServerStats::default(),
+            start_ns: crate::stats::unix_nanos(),
+            http_addr: std::sync::OnceLock::new(),
+            jetstream_monitor: RwLock::new(None),
+            lame_duck: tokio_util::sync::CancellationToken::new(),
         }
     }
 
@@ -120,6 +141,23 @@ impl Shared {
         line
     }
 
+    /// The INFO sent to every client on entering lame-duck mode: the server's INFO with
+    /// `ldm: true` and no client fields (as nats-server's async INFO).
+    pub(crate) fn ldm_info(&self) -> Vec<u8> {
+        let mut info = self.info.clone();
+        info.auth_required = self.auth_required();
+        info.ldm = true;
+        let mut line = b"INFO ".to_vec();
+        line.extend_from_slice(&serde_json::to_vec(&info).expect("INFO serializes"));
+        line.extend_from_slice(b" \r\n");
+        line
+    }
+
+    /// Every open client connection.
+    pub(crate) fn connections(&self) -> Vec<Arc<ClientHandle>> {
+        self.connections.lock().values().cloned().collect()
+    }
+
     /// Reserves a connection slot and an id, or `None` at max_connections.
     pub(crate) fn client_opened(&self) -> Option<u64> {
         let n = self.clients.fetch_add(1, Ordering::AcqRel);
@@ -127,6 +165,7 @@ impl Shared {
             self.clients.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
+        self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         Some(self.next_cid.fetch_add(1, Ordering::Relaxed))
     }
 

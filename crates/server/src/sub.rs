@@ -78,6 +78,11 @@ impl Subscription {
         }
     }
 
+    /// Messages delivered so far (monitoring: /connz `subs=detail`).
+    pub(crate) fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
     /// Sets the auto-unsubscribe limit; true if it is already reached.
     pub(crate) fn set_max(&self, max: u64) -> bool {
         self.max.store(max, Ordering::Relaxed);

@@ -52,6 +52,11 @@ const FLAGS: &[Spec] = &[
     spec(&["sync"], &["sync"], Kind::Value),
     spec(&["m", "http_port"], &["http_port"], Kind::Value),
     spec(&["c", "config"], &["config"], Kind::Value),
+    spec(&["tls"], &["tls"], Kind::Bool),
+    spec(&["tlscert"], &["tlscert"], Kind::Value),
+    spec(&["tlskey"], &["tlskey"], Kind::Value),
+    spec(&["tlsverify"], &["tlsverify"], Kind::Bool),
+    spec(&["tlscacert"], &["tlscacert"], Kind::Value),
     spec(&["l", "log"], &["log"], Kind::Value),
     spec(&["D", "debug"], &["debug"], Kind::Bool),
     spec(&["V", "trace"], &["trace"], Kind::Bool),
@@ -224,7 +229,7 @@ pub struct Cli {
     )]
     pub name: Option<String>,
 
-    /// Use port for http monitoring (not available yet)
+    /// Use port for http monitoring (-1: any free port, 0: off)
     #[arg(
         short = 'm',
         long = "http_port",
@@ -345,6 +350,48 @@ pub struct Cli {
     )]
     pub auth: Option<String>,
 
+    /// Enable TLS, do not verify clients
+    #[arg(
+        long = "tls",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = parse_go_bool,
+        hide_default_value = true,
+        help_heading = "TLS Options",
+    )]
+    pub tls: bool,
+
+    /// Server certificate file (PEM)
+    #[arg(long = "tlscert", value_name = "FILE", help_heading = "TLS Options")]
+    pub tlscert: Option<std::path::PathBuf>,
+
+    /// Private key for server certificate (PEM)
+    #[arg(long = "tlskey", value_name = "FILE", help_heading = "TLS Options")]
+    pub tlskey: Option<std::path::PathBuf>,
+
+    /// Enable TLS, verify client certificates (against --tlscacert)
+    #[arg(
+        long = "tlsverify",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = parse_go_bool,
+        hide_default_value = true,
+        help_heading = "TLS Options",
+    )]
+    pub tlsverify: bool,
+
+    /// Client certificate CA for verification (PEM)
+    #[arg(long = "tlscacert", value_name = "FILE", help_heading = "TLS Options")]
+    pub tlscacert: Option<std::path::PathBuf>,
+
     /// Show this message
     #[arg(short = 'h', long = "help", action = ArgAction::Help, help_heading = "Common Options")]
     help: Option<bool>,
@@ -426,14 +473,7 @@ impl Cli {
 
     /// The first flag given that this build cannot honour, if any. Checked before binding.
     pub fn unavailable(&self) -> Option<Unavailable> {
-        // nats-server treats http_port 0 as "monitoring off".
-        if self.http_port.is_some_and(|p| p != 0) {
-            return Some(Unavailable {
-                flag: "-m/--http_port",
-                reason: "HTTP monitoring is not available yet in this build of sluice \
-                         (the monitoring endpoints are not built)",
-            });
-        }
+        // Every flag sluice recognises is built now; kept for the next one that is not.
         None
     }
 

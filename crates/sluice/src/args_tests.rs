@@ -112,7 +112,7 @@ fn normalize_unknown_flags_pass_through() {
     assert_eq!(norm(&["-bogus"]), ["--bogus"]);
     assert_eq!(norm(&["-bogus=1"]), ["--bogus=1"]);
     assert_eq!(norm(&["-x"]), ["-x"]);
-    assert_eq!(norm(&["--tls", "-p", "1"]), ["--tls", "--port=1"]);
+    assert_eq!(norm(&["--tlsx", "-p", "1"]), ["--tlsx", "--port=1"]);
 }
 
 #[test]
@@ -275,6 +275,25 @@ fn log_version_http_config_spellings() {
 }
 
 #[test]
+fn tls_flags_parse_in_go_spellings() {
+    let c = parse(&[
+        "-tls",
+        "-tlscert",
+        "c.pem",
+        "--tlskey=k.pem",
+        "-tlsverify=true",
+        "--tlscacert",
+        "ca.pem",
+    ]);
+    assert!(c.tls && c.tlsverify);
+    assert_eq!(c.tlscert.as_deref(), Some(std::path::Path::new("c.pem")));
+    assert_eq!(c.tlskey.as_deref(), Some(std::path::Path::new("k.pem")));
+    assert_eq!(c.tlscacert.as_deref(), Some(std::path::Path::new("ca.pem")));
+    let c = parse(&[]);
+    assert!(!c.tls && !c.tlsverify && c.tlscert.is_none());
+}
+
+#[test]
 fn repeated_flags_last_wins_as_in_go() {
     assert_eq!(parse(&["-p", "1", "-p", "2"]).port, 2);
     assert_eq!(parse(&["-a", "x", "--net", "y"]).addr, "y");
@@ -286,7 +305,7 @@ fn unknown_flags_are_rejected() {
         &["--bogus"][..],
         &["-bogus"],
         &["-x"],
-        &["--tls"],
+        &["--tlsx"],
         &["-p", "1", "--bogus=2"],
     ] {
         assert_eq!(
@@ -385,7 +404,7 @@ fn unavailable_features_are_named() {
     let flag = |args: &[&str]| parse(args).unavailable().map(|u| u.flag);
     assert_eq!(flag(&["-js"]), None, "JetStream is built");
     assert_eq!(flag(&["-sd=/x"]), None);
-    assert_eq!(flag(&["-m", "8222"]), Some("-m/--http_port"));
+    assert_eq!(flag(&["-m", "8222"]), None, "monitoring is built");
     assert_eq!(flag(&["-m", "0"]), None);
     assert_eq!(
         flag(&["-c", "x.conf"]),

@@ -5,7 +5,8 @@
 //! [`settings`] module layers them), refusing flags and keys for features this build lacks
 //! before binding, setting up logging, printing the startup lines test harnesses read
 //! (`Listening for client connections on HOST:PORT`, `Server is ready`), turning
-//! SIGINT/SIGTERM into a graceful shutdown and SIGHUP into a configuration reload, and the
+//! SIGINT/SIGTERM into a graceful shutdown, SIGHUP into a configuration reload and SIGUSR2
+//! into lame-duck mode, and the
 //! exit code: 0 ok, 1 runtime error (including a bad configuration file), 2 usage error.
 //!
 //! `sluice bench` (the [`bench`] module) is the load generator for side-by-side benchmarks.
@@ -28,7 +29,10 @@ mod signals;
 use args::Cli;
 use settings::Settings;
 use signals::Signals;
-use sluice_server::{CancellationToken, Server, ServerHandle, NATS_COMPAT_VERSION, SLUICE_VERSION};
+use sluice_server::{
+    CancellationToken, JetStreamLimits, Monitor, Server, ServerHandle, NATS_COMPAT_VERSION,
+    SLUICE_VERSION,
+};
 use sluice_stream::{JetStream, JetStreamConfig, SyncPolicy};
 use std::io::Write;
 use std::process::ExitCode;
@@ -106,6 +110,10 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
     let config = settings.server.clone();
     let name = config.server_name.clone();
     let wanted = host_port(&config.host, config.port);
+    if let Some(tls) = &config.tls {
+        // Unreadable or mismatched certificate files stop the server before it binds.
+        tls.check()?;
+    }
     let server = Server::bind(config)
         .await
         .map_err(|e| format!("Error listening on port: {wanted}, \"{e}\""))?;
@@ -114,6 +122,26 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
         name.as_deref().unwrap_or(server.server_id())
     );
     info!("  ID:       {}", server.server_id());
+    // As nats-server, monitoring comes up before JetStream: /healthz answers 503 until
+    // JetStream has started.
+    let monitor_stop = CancellationToken::new();
+    if let Some(m) = &settings.monitor {
+        let monitor = Monitor::bind(&server.handle(), &m.host, m.port)
+            .await
+            .map_err(|e| {
+                format!(
+                    "Error listening on monitoring port: {}, \"{e}\"",
+                    host_port(&m.host, m.port)
+                )
+            })?;
+        info!("Starting http monitor on {}", monitor.local_addr());
+        let stop = monitor_stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = monitor.run(stop).await {
+                error!("http monitor stopped: {e}");
+            }
+        });
+    }
     let js = match &settings.jetstream {
         Some(jetstream) => {
             info!("Starting JetStream");
@@ -144,6 +172,14 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
             let js = JetStream::start(server.handle(), config)
                 .map_err(|e| format!("cannot start JetStream: {e}"))?;
             info!("  Streams:         {}", js.stream_count());
+            let limits = JetStreamLimits {
+                max_memory: jetstream.max_memory_store.unwrap_or(-1),
+                max_storage: jetstream.max_file_store.unwrap_or(-1),
+                store_dir: jetstream.store_dir.display().to_string(),
+            };
+            server
+                .handle()
+                .set_jetstream_monitor(Some((limits, js.monitor())));
             Some(js)
         }
         None => None,
@@ -160,11 +196,17 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
         running: settings,
         server: server.handle(),
     };
-    tokio::spawn(signals.watch(shutdown.clone(), move || reloader.reload()));
+    let lame_duck = server.handle();
+    tokio::spawn(signals.watch(
+        shutdown.clone(),
+        move || reloader.reload(),
+        move || lame_duck.enter_lame_duck(),
+    ));
     server
         .run(shutdown)
         .await
         .map_err(|e| format!("server stopped with an error: {e}"))?;
+    monitor_stop.cancel();
     if let Some(js) = js {
         js.shutdown();
     }

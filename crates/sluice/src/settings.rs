@@ -2,9 +2,10 @@
 //! then the flags actually given on the command line.
 
 use crate::args::Cli;
+use crate::conf::options::TlsOptions;
 use crate::conf::{self, FileOptions};
 use crate::logging::LogOptions;
-use sluice_server::{Auth, ServerConfig};
+use sluice_server::{Auth, ServerConfig, TlsConfig};
 use sluice_stream::SyncPolicy;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,16 @@ pub struct Settings {
     pub log: LogOptions,
     /// `Some` when JetStream is on.
     pub jetstream: Option<JetStreamSettings>,
+    /// `Some` when HTTP monitoring is on (`-m`, `http`, `http_port`).
+    pub monitor: Option<MonitorSettings>,
+}
+
+/// Where HTTP monitoring listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorSettings {
+    pub host: String,
+    /// 0: any free port.
+    pub port: u16,
 }
 
 /// JetStream's part.
@@ -49,14 +60,6 @@ pub fn load(cli: &Cli) -> Result<Settings, String> {
 pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String> {
     let default = FileOptions::default();
     let f = file.unwrap_or(&default);
-    if let Some(pos) = &f.monitoring {
-        if !cli.given("http_port") {
-            return Err(format!(
-                "{pos}: http/http_port: HTTP monitoring is not available yet in this build of \
-                 sluice (the monitoring endpoints are not built)"
-            ));
-        }
-    }
     let d = ServerConfig::default();
     let flag_auth = cli.given("user") || cli.given("pass") || cli.given("auth");
     let auth = if flag_auth {
@@ -104,6 +107,15 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         max_file_store: js_file.max_file_store,
     });
 
+    let lame_duck_duration = f.lame_duck_duration.unwrap_or(d.lame_duck_duration);
+    let lame_duck_grace_period = f.lame_duck_grace_period.unwrap_or(d.lame_duck_grace_period);
+    if lame_duck_grace_period >= lame_duck_duration {
+        // nats-server's check, in its words.
+        return Err(format!(
+            "lame duck grace period ({lame_duck_grace_period:?}) should be strictly lower than \
+             lame duck duration ({lame_duck_duration:?})"
+        ));
+    }
     let server = ServerConfig {
         host,
         port,
@@ -118,7 +130,11 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         write_deadline: f.write_deadline.unwrap_or(d.write_deadline),
         auth,
         jetstream: jetstream.is_some(),
+        tls: tls(cli, f.tls.as_ref())?,
+        lame_duck_duration,
+        lame_duck_grace_period,
     };
+    let monitor = monitor(cli, f, &server.host)?;
     let log = LogOptions {
         debug: if cli.given("debug") {
             cli.debug
@@ -140,7 +156,97 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         server,
         log,
         jetstream,
+        monitor,
     })
+}
+
+/// HTTP monitoring: `-m PORT` over the file's `http`/`http_port` (as nats-server: 0 is off,
+/// -1 any free port); the host is the file's `http` host, else the client listener's.
+fn monitor(
+    cli: &Cli,
+    f: &FileOptions,
+    client_host: &str,
+) -> Result<Option<MonitorSettings>, String> {
+    let file_host = f.monitoring.as_ref().and_then(|m| m.host.clone());
+    let port = match cli.http_port.filter(|_| cli.given("http_port")) {
+        Some(0) => None,
+        Some(-1) => Some(0),
+        Some(p) => Some(u16::try_from(p).map_err(|_| {
+            format!(
+                "-m/--http_port: {p} is not a port (use 1-65535, -1 for a random port, 0 for off)"
+            )
+        })?),
+        None => f.monitoring.as_ref().map(|m| m.port),
+    };
+    Ok(port.map(|port| MonitorSettings {
+        host: file_host.unwrap_or_else(|| client_host.to_owned()),
+        port,
+    }))
+}
+
+/// TLS: the file's `tls {}` block with the TLS flags given over it. `--tls` or
+/// `--tlsverify` turn it on (and `--tls=false` off); a certificate and a key are required.
+fn tls(cli: &Cli, file: Option<&TlsOptions>) -> Result<Option<TlsConfig>, String> {
+    let on = if cli.given("tls") || cli.given("tlsverify") {
+        cli.tls || cli.tlsverify
+    } else {
+        file.is_some()
+    };
+    if !on {
+        if cli.tlscert.is_some() || cli.tlskey.is_some() || cli.tlscacert.is_some() {
+            return Err("--tlscert, --tlskey and --tlscacert need --tls or --tlsverify".into());
+        }
+        return Ok(None);
+    }
+    let where_ = |key: &str| match file {
+        Some(t) => format!(
+            "--{key}, or {} in the tls block at {}",
+            file_key(key),
+            t.pos
+        ),
+        None => format!("--{key}"),
+    };
+    let pick = |flag: &Option<PathBuf>, from_file: Option<&PathBuf>| {
+        flag.clone().or_else(|| from_file.cloned())
+    };
+    let cert_file = pick(&cli.tlscert, file.and_then(|t| t.cert_file.as_ref()))
+        .ok_or_else(|| format!("TLS needs a server certificate ({})", where_("tlscert")))?;
+    let key_file = pick(&cli.tlskey, file.and_then(|t| t.key_file.as_ref())).ok_or_else(|| {
+        format!(
+            "TLS needs the certificate's private key ({})",
+            where_("tlskey")
+        )
+    })?;
+    let ca_file = pick(&cli.tlscacert, file.and_then(|t| t.ca_file.as_ref()));
+    let verify = if cli.given("tlsverify") {
+        cli.tlsverify
+    } else {
+        file.and_then(|t| t.verify).unwrap_or(false)
+    };
+    if verify && ca_file.is_none() {
+        return Err(format!(
+            "verifying client certificates needs a CA ({})",
+            where_("tlscacert")
+        ));
+    }
+    Ok(Some(TlsConfig {
+        cert_file,
+        key_file,
+        ca_file,
+        verify,
+        timeout: file
+            .and_then(|t| t.timeout)
+            .unwrap_or(TlsConfig::DEFAULT_TIMEOUT),
+    }))
+}
+
+/// The `tls {}` key a TLS flag stands for.
+fn file_key(flag: &str) -> &'static str {
+    match flag {
+        "tlscert" => "cert_file",
+        "tlskey" => "key_file",
+        _ => "ca_file",
+    }
 }
 
 /// What a reload may change while the server runs, and what it found changed.
@@ -172,7 +278,9 @@ pub fn diff(old: &Settings, new: &Settings) -> Changes {
     fixed(o.host != n.host, "host");
     fixed(o.port != n.port, "port");
     fixed(o.server_name != n.server_name, "server_name");
+    fixed(o.tls != n.tls, "tls");
     fixed(old.jetstream != new.jetstream, "jetstream");
+    fixed(old.monitor != new.monitor, "http");
     fixed(old.log.file != new.log.file, "logfile");
     if old.log.debug != new.log.debug {
         c.logging.push("debug");
@@ -194,6 +302,14 @@ pub fn diff(old: &Settings, new: &Settings) -> Changes {
     server(o.ping_interval != n.ping_interval, "ping_interval");
     server(o.max_pings_out != n.max_pings_out, "ping_max");
     server(o.write_deadline != n.write_deadline, "write_deadline");
+    server(
+        o.lame_duck_duration != n.lame_duck_duration,
+        "lame_duck_duration",
+    );
+    server(
+        o.lame_duck_grace_period != n.lame_duck_grace_period,
+        "lame_duck_grace_period",
+    );
     c
 }
 
@@ -281,17 +397,92 @@ mod tests {
     }
 
     #[test]
-    fn monitoring_in_the_file_is_refused_unless_a_flag_turns_it_off() {
+    fn monitoring_from_file_and_flag() {
+        let m = |host: &str, port| {
+            Some(MonitorSettings {
+                host: host.to_owned(),
+                port,
+            })
+        };
         let f = file("\nhttp_port: 8222");
-        let err = resolve(&cli(&[]), Some(&f)).unwrap_err();
+        assert_eq!(
+            resolve(&cli(&[]), Some(&f)).unwrap().monitor,
+            m("0.0.0.0", 8222)
+        );
+        assert_eq!(resolve(&cli(&["-m", "0"]), Some(&f)).unwrap().monitor, None);
+        assert_eq!(
+            resolve(&cli(&["-m", "-1", "-a", "127.0.0.1"]), Some(&f))
+                .unwrap()
+                .monitor,
+            m("127.0.0.1", 0)
+        );
+        assert_eq!(
+            resolve(&cli(&[]), Some(&file("http_port: 0")))
+                .unwrap()
+                .monitor,
+            None
+        );
+        let s = resolve(&cli(&["-m", "9000"]), Some(&file("http: 127.0.0.2:8222"))).unwrap();
+        assert_eq!(s.monitor, m("127.0.0.2", 9000));
+        assert_eq!(resolve(&cli(&[]), None).unwrap().monitor, None);
+        assert!(resolve(&cli(&["-m", "-5"]), None).is_err());
+    }
+
+    #[test]
+    fn tls_from_file_and_flags() {
+        let s = resolve(&cli(&[]), None).unwrap();
+        assert_eq!(s.server.tls, None);
+        let s = resolve(&cli(&["--tls", "--tlscert", "c", "--tlskey", "k"]), None).unwrap();
+        let tls = s.server.tls.unwrap();
+        assert_eq!((tls.cert_file, tls.key_file), ("c".into(), "k".into()));
+        assert!(!tls.verify && tls.ca_file.is_none());
+        assert_eq!(tls.timeout, TlsConfig::DEFAULT_TIMEOUT);
+
+        let f = file("tls { cert_file: c, key_file: k, ca_file: ca, timeout: 5 }");
+        let tls = resolve(&cli(&[]), Some(&f)).unwrap().server.tls.unwrap();
+        assert_eq!(tls.ca_file, Some("ca".into()));
+        assert_eq!(tls.timeout, Duration::from_secs(5));
+        assert!(!tls.verify);
+        // Flags override the block, field by field.
+        let s = resolve(&cli(&["--tlsverify", "--tlscert", "c2"]), Some(&f)).unwrap();
+        let tls = s.server.tls.unwrap();
+        assert!(tls.verify);
+        assert_eq!(tls.cert_file, PathBuf::from("c2"));
+        assert_eq!(tls.key_file, PathBuf::from("k"));
+        assert!(resolve(&cli(&["--tls=false"]), Some(&f))
+            .unwrap()
+            .server
+            .tls
+            .is_none());
+
+        let err = resolve(&cli(&["--tls", "--tlscert", "c"]), None).unwrap_err();
+        assert!(err.contains("private key (--tlskey)"), "{err}");
+        let err = resolve(
+            &cli(&["--tlsverify", "--tlscert", "c", "--tlskey", "k"]),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.contains("CA (--tlscacert)"), "{err}");
+        let err = resolve(&cli(&["--tlscert", "c"]), None).unwrap_err();
+        assert!(err.contains("need --tls"), "{err}");
+        let err = resolve(&cli(&[]), Some(&file("\ntls { key_file: k }"))).unwrap_err();
         assert!(
-            err.starts_with("t.conf:2: http/http_port: HTTP monitoring is not available yet"),
+            err.contains("cert_file in the tls block at t.conf:2"),
             "{err}"
         );
-        assert!(resolve(&cli(&["-m", "0"]), Some(&f)).is_ok());
-        assert!(resolve(&cli(&[]), Some(&file("http_port: 0"))).is_ok());
-        let err = resolve(&cli(&[]), Some(&file("http: 127.0.0.1:8222"))).unwrap_err();
-        assert!(err.starts_with("t.conf:1: "), "{err}");
+    }
+
+    #[test]
+    fn lame_duck_durations() {
+        let s = resolve(&cli(&[]), None).unwrap();
+        assert_eq!(s.server.lame_duck_duration, Duration::from_secs(120));
+        assert_eq!(s.server.lame_duck_grace_period, Duration::from_secs(10));
+        let f = file("lame_duck_duration: 2s\nlame_duck_grace_period: 500ms");
+        let s = resolve(&cli(&[]), Some(&f)).unwrap();
+        assert_eq!(s.server.lame_duck_duration, Duration::from_secs(2));
+        assert_eq!(s.server.lame_duck_grace_period, Duration::from_millis(500));
+        let err = resolve(&cli(&[]), Some(&file("lame_duck_duration: 5s"))).unwrap_err();
+        assert!(err.contains("strictly lower"), "{err}");
     }
 
     #[test]

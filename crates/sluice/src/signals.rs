@@ -1,5 +1,6 @@
 //! Signals: the first SIGINT or SIGTERM starts a graceful shutdown, a second one exits at
-//! once; SIGHUP reloads the configuration file.
+//! once; SIGHUP reloads the configuration file; SIGUSR2 enters lame-duck mode (as
+//! nats-server's `--signal ldm`).
 
 use sluice_server::CancellationToken;
 use tracing::{info, warn};
@@ -13,6 +14,8 @@ pub struct Signals {
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
     hangup: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    user2: tokio::signal::unix::Signal,
 }
 
 /// What a signal asks for.
@@ -21,6 +24,8 @@ enum Action {
     Stop(&'static str),
     /// SIGHUP.
     Reload,
+    /// SIGUSR2.
+    LameDuck,
 }
 
 impl Signals {
@@ -33,6 +38,7 @@ impl Signals {
                 terminate: signal(SignalKind::terminate())?,
                 interrupt: signal(SignalKind::interrupt())?,
                 hangup: signal(SignalKind::hangup())?,
+                user2: signal(SignalKind::user_defined2())?,
             })
         }
         #[cfg(not(unix))]
@@ -47,6 +53,7 @@ impl Signals {
                 _ = self.terminate.recv() => Action::Stop("terminated"),
                 _ = self.interrupt.recv() => Action::Stop("interrupt"),
                 _ = self.hangup.recv() => Action::Reload,
+                _ = self.user2.recv() => Action::LameDuck,
             }
         }
         #[cfg(not(unix))]
@@ -56,15 +63,24 @@ impl Signals {
         }
     }
 
-    /// Calls `reload` on each SIGHUP; cancels `shutdown` on the first SIGINT/SIGTERM and
-    /// exits the process (code 1) on the second.
-    pub async fn watch(mut self, shutdown: CancellationToken, mut reload: impl FnMut()) {
+    /// Calls `reload` on each SIGHUP and `lame_duck` on each SIGUSR2; cancels `shutdown` on
+    /// the first SIGINT/SIGTERM and exits the process (code 1) on the second.
+    pub async fn watch(
+        mut self,
+        shutdown: CancellationToken,
+        mut reload: impl FnMut(),
+        mut lame_duck: impl FnMut(),
+    ) {
         let mut stopping = false;
         loop {
             match self.next().await {
                 Action::Reload => {
                     info!("Trapped \"hangup\" signal");
                     reload();
+                }
+                Action::LameDuck => {
+                    info!("Trapped \"user defined signal 2\" signal");
+                    lame_duck();
                 }
                 Action::Stop(name) if !stopping => {
                     info!("Trapped {name:?} signal");

@@ -309,8 +309,8 @@ fn bad_files_exit_one_naming_file_and_line() {
         ),
         (
             "monitoring.conf",
-            "port: -1\nhttp_port: 8222\n",
-            ":2: http/http_port: HTTP monitoring is not available yet",
+            "port: -1\nhttp_port: 70000\n",
+            ":2: http_port: 70000 is not a port",
         ),
     ];
     for (name, content, expected) in cases {

@@ -121,7 +121,7 @@ pub(crate) struct Inner {
 
 /// The running stream layer.
 pub struct JetStream {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     api_sub: Option<InternalSubscription>,
     api_stop: Sender<Option<InternalMsg>>,
     api_thread: Option<JoinHandle<()>>,

@@ -23,6 +23,7 @@ pub mod headers;
 mod inline;
 pub mod jetstream;
 pub mod meta;
+mod monitor;
 mod serde_util;
 pub mod store;
 pub mod stream;

@@ -19,8 +19,8 @@ pub struct FileOptions {
     /// `port`, or the port part of `listen` (-1 written is 0 here: any free port).
     pub port: Option<u16>,
     pub server_name: Option<String>,
-    /// `http` or `http_port` when it turns monitoring on: where it was written.
-    pub monitoring: Option<Pos>,
+    /// `http: HOST:PORT` or `http_port: PORT`: HTTP monitoring on (`http_port: 0`: off).
+    pub monitoring: Option<HttpListen>,
     pub max_payload: Option<usize>,
     pub max_pending: Option<usize>,
     pub max_connections: Option<usize>,
@@ -37,6 +37,31 @@ pub struct FileOptions {
     pub auth_timeout: Option<Duration>,
     /// `jetstream ...`.
     pub jetstream: Option<JetStreamOptions>,
+    /// `tls { ... }`.
+    pub tls: Option<TlsOptions>,
+    pub lame_duck_duration: Option<Duration>,
+    pub lame_duck_grace_period: Option<Duration>,
+}
+
+/// The `tls { cert_file, key_file, ca_file, verify, timeout }` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsOptions {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub verify: Option<bool>,
+    pub timeout: Option<Duration>,
+    /// Where the block was written, for errors about what it lacks.
+    pub pos: Pos,
+}
+
+/// Where HTTP monitoring listens, as the file says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HttpListen {
+    /// The host part of `http: HOST:PORT`; `None`: the client listener's host.
+    pub host: Option<String>,
+    /// 0: any free port.
+    pub port: u16,
 }
 
 /// The `jetstream` key: `jetstream: true`, `jetstream: enabled`, or a block.
@@ -68,12 +93,12 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
             "port" => o.port = Some(port(key, v)?),
             "server_name" => o.server_name = Some(string(key, v)?),
             "http" => {
-                listen(key, v)?;
-                o.monitoring = Some(v.pos.clone());
+                let (host, port) = listen(key, v)?;
+                o.monitoring = Some(HttpListen { host, port });
             }
             "http_port" => {
-                // As with `-m`, 0 means monitoring off.
-                o.monitoring = (integer(key, v)? != 0).then(|| v.pos.clone());
+                // As with `-m`: 0 means monitoring off, -1 any free port.
+                o.monitoring = http_port(key, v)?.map(|port| HttpListen { host: None, port });
             }
             "max_payload" => o.max_payload = Some(positive_size(key, v)?),
             "max_pending" => o.max_pending = Some(positive_size(key, v)?),
@@ -98,6 +123,9 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
                 }
             }
             "jetstream" => o.jetstream = Some(jetstream(key, v)?),
+            "tls" => o.tls = Some(tls(key, v)?),
+            "lame_duck_duration" => o.lame_duck_duration = Some(positive_duration(key, v)?),
+            "lame_duck_grace_period" => o.lame_duck_grace_period = Some(duration(key, v)?),
             _ => unknown(entry, None)?,
         }
     }
@@ -278,6 +306,20 @@ fn port(key: &str, v: &Value) -> Result<u16, ConfError> {
             ConfError::at(
                 &v.pos,
                 format!("{key}: {n} is not a port (use 0-65535, or -1 for a random port)"),
+            )
+        }),
+    }
+}
+
+/// `http_port`: `None` for 0 (monitoring off), `Some(0)` for -1 (any free port).
+fn http_port(key: &str, v: &Value) -> Result<Option<u16>, ConfError> {
+    match integer(key, v)? {
+        0 => Ok(None),
+        -1 => Ok(Some(0)),
+        n => u16::try_from(n).map(Some).map_err(|_| {
+            ConfError::at(
+                &v.pos,
+                format!("{key}: {n} is not a port (use 1-65535, -1 for a random port, 0 for off)"),
             )
         }),
     }
@@ -474,6 +516,31 @@ fn allow_responses(key: &str, v: &Value) -> Result<Option<ResponsePermission>, C
         }
         _ => Err(wrong_type(key, v, "true, false or { max, expires }")),
     }
+}
+
+/// `tls { cert_file key_file ca_file verify timeout }`.
+fn tls(key: &str, v: &Value) -> Result<TlsOptions, ConfError> {
+    let block = map(key, v)?;
+    let mut t = TlsOptions {
+        cert_file: None,
+        key_file: None,
+        ca_file: None,
+        verify: None,
+        timeout: None,
+        pos: v.pos.clone(),
+    };
+    for entry in &block.entries {
+        let (k, v) = (entry.key.as_str(), &entry.value);
+        match k {
+            "cert_file" => t.cert_file = Some(PathBuf::from(string(k, v)?)),
+            "key_file" => t.key_file = Some(PathBuf::from(string(k, v)?)),
+            "ca_file" => t.ca_file = Some(PathBuf::from(string(k, v)?)),
+            "verify" => t.verify = Some(boolean(k, v)?),
+            "timeout" => t.timeout = Some(positive_duration(k, v)?),
+            _ => unknown(entry, Some("tls"))?,
+        }
+    }
+    Ok(t)
 }
 
 /// `jetstream: true|false|enabled|disabled` or `jetstream { ... }`.

@@ -526,15 +526,22 @@ fn durations() {
 
 #[test]
 fn monitoring_keys_are_kept() {
+    use super::options::HttpListen;
+    let at = |host: Option<&str>, port| {
+        Some(HttpListen {
+            host: host.map(str::to_owned),
+            port,
+        })
+    };
+    assert_eq!(options("http_port: 8222").monitoring, at(None, 8222));
+    assert_eq!(options("http_port: -1").monitoring, at(None, 0));
     assert_eq!(
-        options("http_port: 8222").monitoring.map(|p| p.line),
-        Some(1)
+        options("\nhttp: 127.0.0.1:8223").monitoring,
+        at(Some("127.0.0.1"), 8223)
     );
-    assert_eq!(
-        options("\nhttp: 127.0.0.1:8222").monitoring.map(|p| p.line),
-        Some(2)
-    );
+    assert_eq!(options("http: 8224").monitoring, at(None, 8224));
     assert_eq!(options("http_port: 0").monitoring, None);
+    assert_eq!(options("http: 1.2.3.4:1\nhttp_port: 0").monitoring, None);
 }
 
 #[test]
@@ -704,6 +711,40 @@ fn jetstream_forms() {
 }
 
 #[test]
+fn tls_block_and_lame_duck_keys() {
+    let o = options(
+        "tls {\n  cert_file: \"/c.pem\"\n  key_file: /k.pem\n  ca_file: /ca.pem\n  verify: true\n  \
+         timeout: 0.5\n}\nlame_duck_duration: 30s\nlame_duck_grace_period: \"2s\"",
+    );
+    let tls = o.tls.unwrap();
+    assert_eq!(
+        tls.cert_file.as_deref(),
+        Some(std::path::Path::new("/c.pem"))
+    );
+    assert_eq!(
+        tls.key_file.as_deref(),
+        Some(std::path::Path::new("/k.pem"))
+    );
+    assert_eq!(
+        tls.ca_file.as_deref(),
+        Some(std::path::Path::new("/ca.pem"))
+    );
+    assert_eq!(tls.verify, Some(true));
+    assert_eq!(tls.timeout, Some(Duration::from_millis(500)));
+    assert_eq!(tls.pos.line, 1);
+    assert_eq!(o.lame_duck_duration, Some(Duration::from_secs(30)));
+    assert_eq!(o.lame_duck_grace_period, Some(Duration::from_secs(2)));
+    assert_eq!(
+        options_err("\ntls { verify: yes_please }"),
+        "t.conf:2: verify: expected true or false, got the string \"yes_please\""
+    );
+    assert_eq!(
+        options_err("tls: true"),
+        "t.conf:1: tls: expected a block { ... }, got the boolean true"
+    );
+}
+
+#[test]
 fn a_key_used_only_as_a_variable_is_not_unknown() {
     let o = options("LIMIT: 1KB\nmax_payload: $LIMIT");
     assert_eq!(o.max_payload, Some(1024));
@@ -715,7 +756,14 @@ fn a_key_used_only_as_a_variable_is_not_unknown() {
 fn unknown_keys_name_their_line() {
     let cases: &[(&str, &str)] = &[
         ("port: 1\nbogus: 2", "t.conf:2: unknown key \"bogus\""),
-        ("\n\ntls { cert_file: x }", "t.conf:3: unknown key \"tls\""),
+        (
+            "\n\ncluster { port: 1 }",
+            "t.conf:3: unknown key \"cluster\"",
+        ),
+        (
+            "tls {\n  cert_file: a\n  cipher_suites: []\n}",
+            "t.conf:3: unknown key \"cipher_suites\" in tls",
+        ),
         (
             "authorization {\n  user: a\n  passwd: b\n}",
             "t.conf:3: unknown key \"passwd\" in authorization",

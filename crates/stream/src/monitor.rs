@@ -1,0 +1,66 @@
+//! The stream layer's numbers for the server's HTTP monitoring (`/jsz`, `/varz`, `/metrics`):
+//! an implementation of [`sluice_server::JetStreamMonitor`] that `main` registers once the
+//! layer has started.
+
+use crate::config::StorageType;
+use crate::jetstream::{Inner, JetStream};
+use sluice_server::{ConsumerStats, JetStreamMonitor, JetStreamStats, StreamStats};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Reads the running layer's counters. Holds the layer's state alive, not its threads: after
+/// `shutdown` it reports the streams as they were stopped.
+struct Stats(Arc<Inner>);
+
+impl JetStreamMonitor for Stats {
+    fn stats(&self, detail: bool) -> JetStreamStats {
+        let js = &self.0;
+        let streams = js.streams.read();
+        let mut out = JetStreamStats {
+            streams: streams.len() as u64,
+            api_total: js.api_requests.load(Ordering::Relaxed),
+            api_errors: js.api_errors.load(Ordering::Relaxed),
+            ..JetStreamStats::default()
+        };
+        for (name, entry) in streams.iter() {
+            let state = entry.stream.lock().state();
+            out.consumers += entry.consumers.load(Ordering::Relaxed);
+            out.messages += state.msgs;
+            out.bytes += state.bytes;
+            match entry.config.storage {
+                StorageType::Memory => out.memory += state.bytes,
+                StorageType::File => out.storage += state.bytes,
+            }
+            if detail {
+                // Consumers live on the stream's writer thread: ask it (in order with its
+                // publishes; `None` if it is stopping).
+                let consumers = Inner::on_consumers(entry, |stream, consumers| {
+                    consumers
+                        .iter()
+                        .map(|c| ConsumerStats {
+                            name: c.name.to_string(),
+                            num_pending: c.state.num_pending(stream.store()).unwrap_or(0),
+                            num_redelivered: c.state.num_redelivered(),
+                            num_ack_pending: c.state.num_ack_pending(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+                out.stream_list.push(StreamStats {
+                    name: name.clone(),
+                    messages: state.msgs,
+                    bytes: state.bytes,
+                    consumers,
+                });
+            }
+        }
+        out
+    }
+}
+
+impl JetStream {
+    /// The layer's stats source for [`sluice_server::ServerHandle::set_jetstream_monitor`].
+    pub fn monitor(&self) -> Arc<dyn JetStreamMonitor> {
+        Arc::new(Stats(self.inner.clone()))
+    }
+}
