@@ -152,7 +152,11 @@ pub(crate) async fn run_io<R, W>(
 {
     let handle = Arc::new(ClientHandle {
         id,
-        out: Outbound::new(shared.config.max_pending, cancel.clone()),
+        out: Outbound::new(
+            shared.limits.max_pending(),
+            shared.limits.write_deadline(),
+            cancel.clone(),
+        ),
         subs: Mutex::new(HashMap::new()),
         flags: AtomicU8::new(0),
         perms: ClientPerms::default(),
@@ -160,6 +164,10 @@ pub(crate) async fn run_io<R, W>(
         stats: crate::stats::ConnStats::new(peer),
     });
     shared.register(&handle);
+    // A reload between reading the limits above and registering would have missed us.
+    handle
+        .out
+        .set_limits(shared.limits.max_pending(), shared.limits.write_deadline());
     if send_info {
         let info = shared.info_for(id, peer);
         handle.out.push_now(|b| b.extend_from_slice(&info));
@@ -167,9 +175,7 @@ pub(crate) async fn run_io<R, W>(
     debug!(cid = id, %peer, "client connection created");
 
     let writer_handle = handle.clone();
-    let deadline = shared.config.write_deadline;
-    let writer_task =
-        tokio::spawn(async move { run_writer(&writer_handle.out, writer, deadline).await });
+    let writer_task = tokio::spawn(async move { run_writer(&writer_handle.out, writer).await });
 
     let mut conn = Conn {
         shared: shared.clone(),
@@ -189,9 +195,10 @@ pub(crate) async fn run_io<R, W>(
         first_ping: false,
         publisher: Publisher::new(id),
     };
-    let auth_timer = tokio::time::sleep(shared.config.auth_timeout);
+    let auth_timer = tokio::time::sleep(shared.limits.auth_timeout());
     tokio::pin!(auth_timer);
-    let period = shared.config.ping_interval;
+    // Reloadable: a new ping_interval takes effect at the next tick.
+    let mut period = shared.limits.ping_interval();
     let mut ping_timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
 
@@ -232,13 +239,21 @@ pub(crate) async fn run_io<R, W>(
                 Err(_) => break "read error",
             },
             _ = ping_timer.tick() => {
+                let now_period = shared.limits.ping_interval();
+                if now_period != period {
+                    period = now_period;
+                    ping_timer = tokio::time::interval_at(
+                        tokio::time::Instant::now() + period,
+                        period,
+                    );
+                }
                 // As nats-server: a client that has been sending is evidently alive (the first
                 // PING after CONNECT is sent regardless).
                 if std::mem::take(&mut conn.active) && conn.connected && !conn.first_ping {
                     continue;
                 }
                 conn.first_ping = false;
-                if conn.pings_out + 1 > shared.config.max_pings_out {
+                if conn.pings_out + 1 > shared.limits.max_pings_out() {
                     conn.fail(ServerError::StaleConnection);
                     break "stale connection";
                 }
@@ -276,6 +291,8 @@ pub(crate) async fn run_io<R, W>(
 impl Conn {
     /// Handles every complete op in `buf`, leaving an incomplete tail in place.
     fn process(&mut self, buf: &mut BytesMut) -> Result<(), ServerError> {
+        // Read once per batch: a reload applies from the next read.
+        let limits = self.shared.limits.parse();
         loop {
             // As nats-server: until an auth server has seen CONNECT, anything else is refused
             // on its first byte, before it is even parsed.
@@ -285,7 +302,7 @@ impl Conn {
             {
                 return Err(ServerError::AuthorizationViolation);
             }
-            let parsed = scan_client(buf, &self.shared.limits)?;
+            let parsed = scan_client(buf, &limits)?;
             match parsed {
                 Parsed::Incomplete => return Ok(()),
                 Parsed::Blank { len } => buf.advance(len),

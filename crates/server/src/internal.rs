@@ -171,6 +171,19 @@ impl ServerHandle {
         self.shared.reload_auth(auth);
     }
 
+    /// Replaces the server's reloadable limits at runtime (a config reload) with those in
+    /// `config`: `max_payload`, `max_control_line`, `max_pending`, `max_connections`,
+    /// `ping_interval`, `max_pings_out`, `write_deadline` and `auth_timeout` (its other
+    /// fields are ignored). No connection is dropped: new connections get all of them (and
+    /// INFO advertises the new `max_payload`); open ones apply `max_payload` and
+    /// `max_control_line` from their next read, `max_pending` from their next push,
+    /// `write_deadline` from their next write, and `ping_interval`/`max_pings_out` at their
+    /// next keepalive tick. A lower `max_connections` refuses new connections only.
+    /// Returns what changed, one `name: old -> new` per limit.
+    pub fn reload_limits(&self, config: &crate::ServerConfig) -> Vec<String> {
+        self.shared.reload_limits(config)
+    }
+
     /// Enters lame-duck mode, as nats-server on SIGUSR2: the listener closes (new connections
     /// are refused), clients that take INFO updates get one with `ldm: true`, and after
     /// `lame_duck_grace_period` the clients are closed one by one over the rest of

@@ -18,7 +18,7 @@ use crate::error::ServerError;
 use bytes::BytesMut;
 use parking_lot::Mutex;
 use sluice_protocol::encode_err;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
@@ -61,10 +61,13 @@ pub(crate) struct Outbound {
     /// Notified (all waiters) each time the writer finished a chunk: stalled publishers wait
     /// on it (see [`Outbound::stall_at`]).
     drained: Notify,
-    max_pending: usize,
+    /// Reloadable ([`Outbound::set_limits`]): read at each push.
+    max_pending: AtomicUsize,
     /// Pending bytes over which a publisher sending here is made to wait a little for the
-    /// writer (nats-server's fast-producer stall).
-    stall_at: usize,
+    /// writer (nats-server's fast-producer stall); follows `max_pending`.
+    stall_at: AtomicUsize,
+    /// How long one write may make no progress (nanoseconds; reloadable, read per drain).
+    write_deadline_ns: AtomicU64,
     /// More than `stall_at` is pending (kept by `push` and `written`, read lock-free by
     /// publishers on the hot path).
     behind: AtomicBool,
@@ -80,7 +83,11 @@ pub(crate) struct Outbound {
 }
 
 impl Outbound {
-    pub(crate) fn new(max_pending: usize, cancel: CancellationToken) -> Self {
+    pub(crate) fn new(
+        max_pending: usize,
+        write_deadline: Duration,
+        cancel: CancellationToken,
+    ) -> Self {
         Outbound {
             inner: Mutex::new(Inner {
                 buf: BytesMut::with_capacity(16 * 1024),
@@ -89,8 +96,9 @@ impl Outbound {
             }),
             notify: Notify::new(),
             drained: Notify::new(),
-            max_pending,
-            stall_at: (max_pending / 256).max(64 * 1024),
+            max_pending: AtomicUsize::new(max_pending),
+            stall_at: AtomicUsize::new(stall_at(max_pending)),
+            write_deadline_ns: AtomicU64::new(duration_ns(write_deadline)),
             behind: AtomicBool::new(false),
             progress_ms: AtomicU64::new(0),
             born: std::time::Instant::now(),
@@ -98,6 +106,20 @@ impl Outbound {
             abort: CancellationToken::new(),
             cancel,
         }
+    }
+
+    /// Takes reloaded limits: `max_pending` from the next push, `write_deadline` from the
+    /// writer's next drain.
+    pub(crate) fn set_limits(&self, max_pending: usize, write_deadline: Duration) {
+        self.max_pending.store(max_pending, Ordering::Relaxed);
+        self.stall_at
+            .store(stall_at(max_pending), Ordering::Relaxed);
+        self.write_deadline_ns
+            .store(duration_ns(write_deadline), Ordering::Relaxed);
+    }
+
+    fn write_deadline(&self) -> Duration {
+        Duration::from_nanos(self.write_deadline_ns.load(Ordering::Relaxed))
     }
 
     /// Appends whatever `encode` writes. Never blocks on I/O.
@@ -114,12 +136,12 @@ impl Outbound {
         }
         encode(&mut g.buf);
         let pending = g.buf.len() + g.in_flight;
-        if pending > self.max_pending {
+        if pending > self.max_pending.load(Ordering::Relaxed) {
             drop(g);
             self.cut_off_slow();
             return Pushed::Dropped;
         }
-        if pending > self.stall_at {
+        if pending > self.stall_at.load(Ordering::Relaxed) {
             self.behind.store(true, Ordering::Relaxed);
         }
         if was_empty {
@@ -190,7 +212,7 @@ impl Outbound {
         {
             let mut g = self.inner.lock();
             g.in_flight = 0;
-            if g.buf.len() <= self.stall_at {
+            if g.buf.len() <= self.stall_at.load(Ordering::Relaxed) {
                 self.behind.store(false, Ordering::Relaxed);
             }
         }
@@ -241,6 +263,15 @@ impl Outbound {
     }
 }
 
+/// Pending bytes over which publishers are paced, for a given `max_pending`.
+fn stall_at(max_pending: usize) -> usize {
+    (max_pending / 256).max(64 * 1024)
+}
+
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Writes `chunk[*pos..]`, advancing `pos` as bytes go out. False if the connection was cut
 /// off (abort), the write failed, or no byte went out for `deadline`.
 async fn write_chunk<W: AsyncWrite + Unpin>(
@@ -281,9 +312,14 @@ async fn drain<W: AsyncWrite + Unpin>(
     socket: &mut W,
     spare: &mut BytesMut,
     pos: &mut usize,
-    deadline: Duration,
+    max_deadline: Option<Duration>,
 ) -> bool {
     loop {
+        // The write deadline in force now (it can be reloaded), capped for the final drain.
+        let deadline = match max_deadline {
+            Some(cap) => out.write_deadline().min(cap),
+            None => out.write_deadline(),
+        };
         out.take(spare);
         *pos = 0;
         if spare.is_empty() {
@@ -305,12 +341,9 @@ async fn drain<W: AsyncWrite + Unpin>(
 }
 
 /// Drains `out` into the socket until the connection is cancelled, then flushes what is left
-/// (bounded by `deadline`) and shuts the socket down.
-pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
-    out: &Outbound,
-    mut socket: W,
-    deadline: Duration,
-) {
+/// (bounded by the write deadline, read at each drain as it can be reloaded) and shuts the
+/// socket down.
+pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(out: &Outbound, mut socket: W) {
     let mut spare = BytesMut::with_capacity(16 * 1024);
     let mut pos = 0;
     loop {
@@ -319,11 +352,11 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
             _ = out.notify.notified() => {}
             _ = out.cancel.cancelled() => break,
         }
-        if !drain(out, &mut socket, &mut spare, &mut pos, deadline).await {
+        if !drain(out, &mut socket, &mut spare, &mut pos, None).await {
             break;
         }
     }
-    let final_deadline = deadline.min(Duration::from_secs(2));
+    let final_deadline = out.write_deadline().min(Duration::from_secs(2));
     if out.is_slow() {
         // Best effort, as the client is not keeping up: first the rest of the chunk that was
         // cut off half way (whole frames only ever go out), then the -ERR on a frame boundary.
@@ -339,7 +372,7 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
         .await;
     } else {
         // Whatever is still buffered: a last -ERR, messages routed before shutdown.
-        drain(out, &mut socket, &mut spare, &mut pos, final_deadline).await;
+        drain(out, &mut socket, &mut spare, &mut pos, Some(final_deadline)).await;
     }
     let _ = tokio::time::timeout(final_deadline, socket.shutdown()).await;
 }
@@ -363,10 +396,14 @@ mod tests {
             .unwrap();
         let (server_side, _) = listener.accept().await.unwrap();
         let (_read_half, write_half) = server_side.into_split();
-        let out = Arc::new(Outbound::new(64 << 20, CancellationToken::new()));
+        let out = Arc::new(Outbound::new(
+            64 << 20,
+            Duration::from_secs(10),
+            CancellationToken::new(),
+        ));
         let writer = {
             let out = out.clone();
-            tokio::spawn(async move { run_writer(&out, write_half, Duration::from_secs(10)).await })
+            tokio::spawn(async move { run_writer(&out, write_half).await })
         };
         // 16 MiB of whole frames: more than the socket buffers hold while the peer does not
         // read, so the writer is stuck in the middle of this chunk.

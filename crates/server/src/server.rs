@@ -64,6 +64,11 @@ impl Server {
         self.shared.reload_auth(auth);
     }
 
+    /// Replaces the reloadable limits at runtime: see [`crate::ServerHandle::reload_limits`].
+    pub fn reload_limits(&self, config: &ServerConfig) -> Vec<String> {
+        self.shared.reload_limits(config)
+    }
+
     /// This server's id, as sent in INFO.
     pub fn server_id(&self) -> &str {
         &self.shared.server_id

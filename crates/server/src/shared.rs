@@ -10,8 +10,84 @@ use sluice_protocol::{Limits, ServerInfo};
 use sluice_router::Sublist;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// The limits a configuration reload can change ([`Shared::reload_limits`]), as Relaxed
+/// atomics: connections read them where they apply (the parse limits once per read batch,
+/// the ping settings at each keepalive tick), never behind a lock.
+pub(crate) struct LiveLimits {
+    max_payload: AtomicUsize,
+    max_control_line: AtomicUsize,
+    max_pending: AtomicUsize,
+    max_connections: AtomicUsize,
+    ping_interval_ns: AtomicU64,
+    max_pings_out: AtomicU32,
+    auth_timeout_ns: AtomicU64,
+    write_deadline_ns: AtomicU64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl LiveLimits {
+    fn new(c: &ServerConfig) -> Self {
+        LiveLimits {
+            max_payload: AtomicUsize::new(c.max_payload),
+            max_control_line: AtomicUsize::new(c.max_control_line),
+            max_pending: AtomicUsize::new(c.max_pending),
+            max_connections: AtomicUsize::new(c.max_connections),
+            ping_interval_ns: AtomicU64::new(nanos(c.ping_interval)),
+            max_pings_out: AtomicU32::new(c.max_pings_out),
+            auth_timeout_ns: AtomicU64::new(nanos(c.auth_timeout)),
+            write_deadline_ns: AtomicU64::new(nanos(c.write_deadline)),
+        }
+    }
+
+    /// What the parser enforces now.
+    #[inline]
+    pub(crate) fn parse(&self) -> Limits {
+        Limits {
+            max_control_line: self.max_control_line.load(Ordering::Relaxed),
+            max_payload: self.max_payload.load(Ordering::Relaxed),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn max_payload(&self) -> usize {
+        self.max_payload.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_control_line(&self) -> usize {
+        self.max_control_line.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_pending(&self) -> usize {
+        self.max_pending.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_connections(&self) -> usize {
+        self.max_connections.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn ping_interval(&self) -> Duration {
+        Duration::from_nanos(self.ping_interval_ns.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn max_pings_out(&self) -> u32 {
+        self.max_pings_out.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn auth_timeout(&self) -> Duration {
+        Duration::from_nanos(self.auth_timeout_ns.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn write_deadline(&self) -> Duration {
+        Duration::from_nanos(self.write_deadline_ns.load(Ordering::Relaxed))
+    }
+}
 
 pub(crate) struct Shared {
     /// The configuration the server started with (`config.auth` is the initial auth: the
@@ -22,7 +98,8 @@ pub(crate) struct Shared {
     auth_required: AtomicBool,
     /// Every open client connection, for telling them the authorization changed.
     connections: Mutex<HashMap<u64, Arc<ClientHandle>>>,
-    pub(crate) limits: Limits,
+    /// The reloadable limits in force (`config` keeps the ones the server started with).
+    pub(crate) limits: LiveLimits,
     pub(crate) sublist: Sublist<SubRef>,
     pub(crate) server_id: String,
     info: ServerInfo,
@@ -79,10 +156,7 @@ impl Shared {
             auth: RwLock::new(Arc::new(config.auth.clone())),
             auth_required: AtomicBool::new(config.auth != Auth::None),
             connections: Mutex::new(HashMap::new()),
-            limits: Limits {
-                max_control_line: config.max_control_line,
-                max_payload: config.max_payload,
-            },
+            limits: LiveLimits::new(&config),
             config,
             sublist: Sublist::new(),
             server_id,
@@ -120,6 +194,55 @@ impl Shared {
         }
     }
 
+    /// Replaces the reloadable limits with `new`'s (its other fields are ignored) and returns
+    /// what changed, as `name: old -> new`. New connections get all of them; open ones get
+    /// max_payload and max_control_line at their next read, max_pending at their next push,
+    /// write_deadline at their next write, ping_interval and ping_max at their next keepalive
+    /// tick. max_connections applies to the next accept, the auth timeout to new connections.
+    pub(crate) fn reload_limits(&self, new: &ServerConfig) -> Vec<String> {
+        let l = &self.limits;
+        let mut changed = Vec::new();
+        let mut usize_field = |name: &str, cell: &AtomicUsize, value: usize| {
+            let old = cell.swap(value, Ordering::Relaxed);
+            if old != value {
+                changed.push(format!("{name}: {old} -> {value}"));
+            }
+        };
+        usize_field("max_payload", &l.max_payload, new.max_payload);
+        usize_field(
+            "max_control_line",
+            &l.max_control_line,
+            new.max_control_line,
+        );
+        usize_field("max_pending", &l.max_pending, new.max_pending);
+        usize_field("max_connections", &l.max_connections, new.max_connections);
+        let old = l.max_pings_out.swap(new.max_pings_out, Ordering::Relaxed);
+        if old != new.max_pings_out {
+            changed.push(format!("ping_max: {old} -> {}", new.max_pings_out));
+        }
+        let mut duration_field = |name: &str, cell: &AtomicU64, value: Duration| {
+            let old = Duration::from_nanos(cell.swap(nanos(value), Ordering::Relaxed));
+            if old != value {
+                changed.push(format!("{name}: {old:?} -> {value:?}"));
+            }
+        };
+        duration_field("ping_interval", &l.ping_interval_ns, new.ping_interval);
+        duration_field(
+            "authorization timeout",
+            &l.auth_timeout_ns,
+            new.auth_timeout,
+        );
+        duration_field("write_deadline", &l.write_deadline_ns, new.write_deadline);
+        if !changed.is_empty() {
+            let max_pending = l.max_pending();
+            let write_deadline = l.write_deadline();
+            for c in self.connections() {
+                c.out.set_limits(max_pending, write_deadline);
+            }
+        }
+        changed
+    }
+
     pub(crate) fn register(&self, client: &Arc<ClientHandle>) {
         self.connections.lock().insert(client.id, client.clone());
     }
@@ -132,6 +255,7 @@ impl Shared {
     pub(crate) fn info_for(&self, cid: u64, peer: SocketAddr) -> Vec<u8> {
         let mut info = self.info.clone();
         info.client_id = Some(cid);
+        info.max_payload = self.limits.max_payload() as u64;
         info.auth_required = self.auth_required();
         info.client_ip = Some(peer.ip().to_string());
         let mut line = b"INFO ".to_vec();
@@ -146,6 +270,7 @@ impl Shared {
     pub(crate) fn ldm_info(&self) -> Vec<u8> {
         let mut info = self.info.clone();
         info.auth_required = self.auth_required();
+        info.max_payload = self.limits.max_payload() as u64;
         info.ldm = true;
         let mut line = b"INFO ".to_vec();
         line.extend_from_slice(&serde_json::to_vec(&info).expect("INFO serializes"));
@@ -161,7 +286,7 @@ impl Shared {
     /// Reserves a connection slot and an id, or `None` at max_connections.
     pub(crate) fn client_opened(&self) -> Option<u64> {
         let n = self.clients.fetch_add(1, Ordering::AcqRel);
-        if n >= self.config.max_connections {
+        if n >= self.limits.max_connections() {
             self.clients.fetch_sub(1, Ordering::AcqRel);
             return None;
         }

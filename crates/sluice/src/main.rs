@@ -219,7 +219,7 @@ struct Reloader {
     cli: Cli,
     /// What the server runs with now.
     running: Settings,
-    /// For handing it new authorization.
+    /// For handing it new authorization and limits.
     server: ServerHandle,
 }
 
@@ -264,7 +264,7 @@ impl Reloader {
             }
             self.running.log = new.log.clone();
         }
-        let mut not_applied = Vec::new();
+        let mut limits_changed = false;
         for key in changes.server {
             if key == "authorization" {
                 // New CONNECTs use it at once; open connections re-check their credentials
@@ -272,18 +272,34 @@ impl Reloader {
                 self.server.reload_auth(new.server.auth.clone());
                 self.running.server.auth = new.server.auth.clone();
                 applied.push(key);
+            } else if matches!(key, "lame_duck_duration" | "lame_duck_grace_period") {
+                // Read when lame-duck mode starts, from the configuration the server was
+                // started with.
+                warn!(
+                    "Reload: {key} changed in {}, but it takes effect when sluice restarts",
+                    path.display()
+                );
             } else {
-                not_applied.push(key);
+                limits_changed = true;
+                applied.push(key);
             }
         }
-        if !not_applied.is_empty() {
-            // The running server has no way yet to take new limits.
-            warn!(
-                "Reload: {} changed in {}, but this build of sluice cannot change them in the \
-                 running server; they take effect when it restarts",
-                not_applied.join(", "),
-                path.display()
-            );
+        if limits_changed {
+            // No connection is dropped: new connections get the new limits (INFO advertises
+            // the new max_payload), open ones from their next read, push, write or ping.
+            for change in self.server.reload_limits(&new.server) {
+                info!("Reload: {change}");
+            }
+            let s = &mut self.running.server;
+            let n = &new.server;
+            s.max_payload = n.max_payload;
+            s.max_control_line = n.max_control_line;
+            s.max_pending = n.max_pending;
+            s.max_connections = n.max_connections;
+            s.ping_interval = n.ping_interval;
+            s.max_pings_out = n.max_pings_out;
+            s.auth_timeout = n.auth_timeout;
+            s.write_deadline = n.write_deadline;
         }
         if applied.is_empty() {
             info!("Reloaded: {} (nothing applied)", path.display());

@@ -479,7 +479,7 @@ fn sighup_reloads_and_keeps_the_old_config_when_the_file_is_broken() {
         "{line}"
     );
 
-    // debug and a limit: debug applies, the limit is reported as not applied.
+    // debug and a limit: both apply, and the open connection stays.
     write(
         &dir,
         "server.conf",
@@ -489,11 +489,20 @@ fn sighup_reloads_and_keeps_the_old_config_when_the_file_is_broken() {
         ),
     );
     sluice.signal("HUP");
-    let line = sluice.wait_for("Reload: max_payload changed");
-    assert!(line.contains("[WRN]"), "{line}");
+    let line = sluice.wait_for("Reload: max_payload: ");
+    assert!(
+        line.ends_with("[INF] Reload: max_payload: 1048576 -> 1024"),
+        "{line}"
+    );
     let line = sluice.wait_for("Reloaded: ");
-    assert!(line.ends_with("[INF] Reloaded: debug"), "{line}");
+    assert!(
+        line.ends_with("[INF] Reloaded: debug, max_payload"),
+        "{line}"
+    );
     still_connected();
+    // A new connection is told the new max_payload.
+    let (_new, info) = connect(addr);
+    assert_eq!(info_json(&info)["max_payload"], 1024, "{info}");
 
     // A new password for a: new connections need it; b's connection stays.
     write(
