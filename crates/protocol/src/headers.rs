@@ -205,7 +205,9 @@ impl HeaderMap {
         dst.put_slice(HEADER_VERSION.as_bytes());
         if let Some(code) = self.status {
             dst.put_u8(b' ');
-            dst.put_slice(code.to_string().as_bytes());
+            // Always three digits: a block may carry a status below 100 (`NATS/1.0 072`), and
+            // only its three-digit form parses back.
+            dst.put_slice(format!("{code:03}").as_bytes());
             if let Some(d) = &self.description {
                 dst.put_u8(b' ');
                 dst.put_slice(d.as_bytes());

@@ -16,6 +16,8 @@ pub mod bytestr;
 pub mod codec;
 pub mod encode;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod headers;
 pub mod info;
 pub mod limits;

@@ -169,8 +169,9 @@ pub fn parse_sync(s: &str) -> Result<sluice_stream::SyncPolicy, String> {
     }
 }
 
-/// nats-server's default client port.
-pub const DEFAULT_PORT: u16 = 4222;
+/// nats-server's default client port (defined beside the configuration file reader, in the
+/// library half of this crate).
+pub use sluice::DEFAULT_PORT;
 
 /// nats-server's client port: `-1` asks for a random free port (its RANDOM_PORT) and becomes
 /// 0, which the server binds as "any free port"; `0` means the default port, as in nats-server.

@@ -21,7 +21,6 @@
 mod args;
 mod bench;
 mod cli;
-mod conf;
 mod logging;
 mod settings;
 mod signals;
@@ -29,6 +28,9 @@ mod signals;
 use args::Cli;
 use settings::Settings;
 use signals::Signals;
+// The configuration file reader is in the library half of this crate (src/lib.rs), so that
+// the config_file fuzz target can reach it.
+use sluice::conf;
 use sluice_server::{
     CancellationToken, JetStreamLimits, Monitor, Server, ServerHandle, NATS_COMPAT_VERSION,
     SLUICE_VERSION,

@@ -19,6 +19,8 @@ pub mod api;
 pub mod config;
 pub mod consumer;
 pub mod dedup;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod headers;
 mod inline;
 pub mod jetstream;

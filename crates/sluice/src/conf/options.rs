@@ -243,7 +243,12 @@ fn duration(key: &str, v: &Value) -> Result<Duration, ConfError> {
             }
             text.as_str()
         }
-        Kind::Float(f) if *f >= 0.0 && f.is_finite() => return Ok(Duration::from_secs_f64(*f)),
+        Kind::Float(f) if *f >= 0.0 && f.is_finite() => {
+            // Not from_secs_f64, which panics on a value too large for a Duration.
+            return Duration::try_from_secs_f64(*f).map_err(|_| {
+                ConfError::at(&v.pos, format!("{key}: {f} seconds is too long a duration"))
+            });
+        }
         _ => return Err(wrong_type(key, v, expected)),
     };
     parse_go_duration(text).ok_or_else(|| wrong_type(key, v, expected))
@@ -301,7 +306,7 @@ fn port(key: &str, v: &Value) -> Result<u16, ConfError> {
     let n = integer(key, v)?;
     match n {
         -1 => Ok(0),
-        0 => Ok(crate::args::DEFAULT_PORT),
+        0 => Ok(crate::DEFAULT_PORT),
         n => u16::try_from(n).map_err(|_| {
             ConfError::at(
                 &v.pos,
