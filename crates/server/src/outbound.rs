@@ -258,8 +258,17 @@ impl Outbound {
                 _ = drained => {}
                 _ = self.cancel.cancelled() => return,
                 _ = tokio::time::sleep_until(deadline) => return,
+                // If no byte goes out meanwhile, it is stuck by then: no longer waited for.
+                _ = tokio::time::sleep(self.until_stuck()) => {}
             }
         }
+    }
+
+    /// How long until the writer counts as stuck if it gets no byte out meanwhile (at least
+    /// 1 ms while it is not stuck yet).
+    fn until_stuck(&self) -> Duration {
+        let stuck_at = self.progress_ms.load(Ordering::Relaxed) + STUCK.as_millis() as u64 + 1;
+        Duration::from_millis(stuck_at.saturating_sub(self.now_ms()))
     }
 }
 
@@ -385,6 +394,43 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     const FRAME: &[u8] = b"MSG s 1 5\r\nhello\r\n";
+
+    /// Regression: a publisher waiting for a reader that had stopped reading waited its whole
+    /// `max` (STALL_MAX per read batch), although a reader that takes nothing for STUCK is
+    /// not to be waited for. It must return about STUCK after the reader's last progress.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stuck_reader_is_not_waited_for_past_stuck() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        let out = Arc::new(Outbound::new(
+            64 << 20,
+            Duration::from_secs(10),
+            CancellationToken::new(),
+        ));
+        let writer = {
+            let out = out.clone();
+            tokio::spawn(async move { run_writer(&out, server_side).await })
+        };
+        // 16 MiB: more than the socket buffers hold while the peer never reads, and far
+        // over the stall threshold.
+        out.push_now(|b| b.extend_from_slice(&vec![b'x'; 16 << 20]));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(out.over_stall(), "behind, and not stuck yet");
+        let started = tokio::time::Instant::now();
+        out.wait_drained(Duration::from_secs(5)).await;
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(1),
+            "waited {waited:?} for a reader that takes nothing"
+        );
+        assert!(out.is_stuck());
+        out.cancel.cancel();
+        out.abort.cancel();
+        writer.await.unwrap();
+    }
 
     /// Regression: a slow consumer cut off while a chunk was half written got its
     /// `-ERR 'Slow Consumer'` in the middle of a frame (`MSG bench.pubsub.242-ERR ...`).

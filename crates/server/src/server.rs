@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,6 +17,12 @@ use tracing::{debug, info, warn};
 
 /// How long shutdown waits for connections to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The listen backlog asked for; the kernel caps it at `net.core.somaxconn` (4096 on Linux
+/// since 5.4), which is what nats-server gets. The standard library's 128 (tokio's too)
+/// overflows under a burst of connections: their SYNs are dropped and each waits a second
+/// for its retry.
+const LISTEN_BACKLOG: u32 = 65_535;
 
 /// A bound server, ready to run.
 pub struct Server {
@@ -38,7 +44,7 @@ impl Server {
             }
             None => None,
         };
-        let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
+        let listener = listen(&config.host, config.port).await?;
         let port = listener.local_addr()?.port();
         Ok(Server {
             shared: Arc::new(Shared::new(config, port)),
@@ -207,4 +213,36 @@ async fn refuse(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr, id
         let _ = stream.shutdown().await;
     })
     .await;
+}
+
+/// Listens on the first address `host:port` resolves to that can be bound, as
+/// `TcpListener::bind` does, but with a backlog of [`LISTEN_BACKLOG`].
+async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        match listen_on(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{host}:{port} resolves to no address"),
+        )
+    }))
+}
+
+fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As TcpListener::bind: rebinding right after a restart works (not on Windows, where it
+    // would allow taking over a port in use).
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }

@@ -1,5 +1,5 @@
 //! Limits that need a non-default configuration: keepalive, slow consumers, max connections,
-//! max payload, control line length, auth timeout.
+//! max payload, control line length, auth timeout; and the listen backlog.
 
 mod common;
 
@@ -261,4 +261,45 @@ async fn shutdown_flushes_what_was_routed() {
     let seen = read_until(&mut sub, Duration::from_secs(3), |_| false).await;
     assert_eq!(seen.text, "MSG last 1 3\r\nbye\r\n");
     assert!(seen.closed);
+}
+
+/// Regression: the listener was bound with the standard library's backlog of 128, so a burst
+/// of connections (10,000 clients at once, or reconnecting after a restart) overflowed the
+/// accept queue; the kernel dropped their SYNs and each waited a second for its retry.
+/// nats-server listens with the system's maximum (`net.core.somaxconn`, 4096 by default).
+/// Here nothing accepts at all (the server is bound, not running), so every connection has
+/// to wait in the backlog.
+#[tokio::test]
+async fn a_burst_of_connections_fits_in_the_listen_backlog() {
+    const BURST: usize = 512;
+    let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if somaxconn <= BURST {
+        eprintln!("note: net.core.somaxconn is {somaxconn}: skipping");
+        return;
+    }
+    let server = sluice_server::Server::bind(ServerConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..BURST {
+        attempts.spawn(tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr),
+        ));
+    }
+    let conns = attempts.join_all().await;
+    let queued = conns.iter().filter(|c| matches!(c, Ok(Ok(_)))).count();
+    assert_eq!(
+        queued, BURST,
+        "only {queued} of {BURST} connections got into the listen backlog"
+    );
+    drop(server);
 }
