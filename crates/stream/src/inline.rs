@@ -106,7 +106,12 @@ impl Inline {
         if matches!(r, Ok(Stored::New(_))) {
             gate.dirty.store(true, Ordering::Release);
             if let Err(e) = s.write_out() {
+                tracing::error!(stream = %s.name(), error = %e, "write failed: the publish is not acknowledged");
                 r = Err(PublishError::Store(e));
+                // No consumers here (inline stores need none) to reconcile.
+                if let Err(e) = s.reload(now) {
+                    tracing::error!(stream = %s.name(), error = %e, "the store could not be re-read after a failed write");
+                }
             }
         }
         let name = s.name().to_owned();

@@ -356,6 +356,26 @@ impl Inner {
     }
 }
 
+/// Says so in the log for every stream directory without a stream record: its data is not
+/// served (nothing says what stream it is), and it is left as it is.
+fn warn_orphans(store_dir: &Path, records: &[(String, Vec<u8>)]) {
+    let dir = store_dir.join("streams");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if entry.path().is_dir() && !records.iter().any(|(r, _)| *r == *name) {
+            warn!(
+                path = %entry.path().display(),
+                "stream directory without a stream record (lost from the metadata database?): \
+                 its messages are not served; left as it is"
+            );
+        }
+    }
+}
+
 impl JetStream {
     /// Opens the store directory, restores every stream, and starts serving `$JS.API`.
     pub fn start(server: ServerHandle, config: JetStreamConfig) -> Result<JetStream, StartError> {
@@ -368,7 +388,9 @@ impl JetStream {
             api_requests: Default::default(),
             api_errors: Default::default(),
         });
-        for (name, record) in inner.meta.streams()? {
+        let records = inner.meta.streams()?;
+        warn_orphans(&inner.config.store_dir, &records);
+        for (name, record) in records {
             let record: StreamRecord =
                 serde_json::from_slice(&record).map_err(|e| StartError::Record {
                     name: name.clone(),

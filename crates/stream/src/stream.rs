@@ -201,6 +201,20 @@ impl Stream {
         self.store.sync()
     }
 
+    /// After a failed [`Stream::sync`] or [`Stream::write_out`]: drops what the store could
+    /// not write (see [`MsgStore::reload`]) and rebuilds the duplicate window and TTLs from
+    /// what it holds, so that a refused publish leaves no trace (its id is not taken, its
+    /// sequence is given again). Returns how many messages were dropped.
+    pub fn reload(&mut self, now_ns: i64) -> Result<u64, StoreError> {
+        let dropped = self.store.reload()?;
+        self.dedup.clear();
+        self.last_msg_id = None;
+        self.ttls.clear();
+        self.never_expire.clear();
+        self.rebuild(now_ns)?;
+        Ok(dropped)
+    }
+
     /// Stores one published message, or says why not. Not synced: see the module doc.
     pub fn publish(
         &mut self,

@@ -154,6 +154,7 @@ pub(crate) fn run_writer(
             if let Err(e) = s.write_out() {
                 error!(stream = %name, error = %e, "write failed: publishes in this batch are not acknowledged");
                 fail_acks(&mut acks, &name, &e);
+                unsynced = !forget_unwritten(&mut s, &mut consumers, &name, now);
             }
         }
         if due {
@@ -165,6 +166,7 @@ pub(crate) fn run_writer(
                 Err(e) => {
                     error!(stream = %name, error = %e, "sync failed: publishes in this batch are not acknowledged");
                     fail_acks(&mut acks, &name, &e);
+                    unsynced = !forget_unwritten(&mut s, &mut consumers, &name, now);
                 }
             }
         }
@@ -201,6 +203,35 @@ pub(crate) fn run_writer(
     consumers.persist(Duration::ZERO);
     if let Err(e) = stream.lock().sync() {
         error!(stream = %name, error = %e, "final sync failed");
+    }
+}
+
+/// After a failed write or sync: drops what the store could not write, so that refused
+/// publishes are not stored after all (nor delivered) once the disk has room again. True if
+/// the store is back in step with its files (nothing left to sync).
+pub(crate) fn forget_unwritten(
+    s: &mut Stream,
+    consumers: &mut Consumers,
+    name: &str,
+    now: i64,
+) -> bool {
+    match s.reload(now) {
+        Ok(dropped) => {
+            let st = s.state();
+            warn!(
+                stream = %name,
+                dropped,
+                last_seq = st.last_seq,
+                messages = st.msgs,
+                "dropped the messages that could not be written; the stream goes on from its last written message"
+            );
+            consumers.reconcile(s);
+            true
+        }
+        Err(e) => {
+            error!(stream = %name, error = %e, "the store could not be re-read after a failed write: it refuses writes until the server restarts");
+            false
+        }
     }
 }
 

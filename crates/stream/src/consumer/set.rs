@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// What sled keeps per consumer, besides its state.
 #[derive(Serialize, Deserialize)]
@@ -218,6 +218,10 @@ impl Consumers {
         };
         c.last_active_ns = now;
         let seq = ack.stream_seq;
+        // A delivery this consumer has no record of (its state was saved before that delivery
+        // and the server restarted): the ack cannot be applied, and a double ack must not be
+        // answered, or the client would count as done a message that is delivered again.
+        let unknown = seq > c.state.delivered().stream_seq;
         let mut acked = Vec::new();
         let mut changed = false;
         let kind = AckKind::parse(&msg.payload);
@@ -267,7 +271,11 @@ impl Consumers {
             c.dirty = true;
         }
         if let (Some(reply), false) = (msg.reply, matches!(kind, AckKind::Next(_))) {
-            self.double_acks.push(reply.to_string());
+            if unknown {
+                debug!(stream = %self.stream, consumer = %c.name, seq, "ack of a delivery this consumer has no record of (lost in a restart?): not confirmed");
+            } else {
+                self.double_acks.push(reply.to_string());
+            }
         }
         self.retain_after_ack(&acked, stream);
     }
@@ -418,20 +426,26 @@ impl Consumers {
         if !due || !self.map.values().any(|c| c.persisted && c.dirty) {
             return true;
         }
-        let mut ok = true;
+        let mut states = Vec::new();
         for c in self.map.values_mut().filter(|c| c.persisted && c.dirty) {
             c.dirty = false;
-            if let Err(e) = meta.put_consumer_state(&self.stream, &c.name, &c.state.encode()) {
-                warn!(stream = %self.stream, consumer = %c.name, error = %e, "saving consumer state failed");
-                ok = false;
-            }
+            states.push((c.name.to_string(), c.state.encode()));
         }
         self.last_flush = std::time::Instant::now();
-        if let Err(e) = meta.flush() {
-            warn!(stream = %self.stream, error = %e, "flushing consumer state failed");
-            ok = false;
+        let saved = meta.save_consumer_states(&self.stream, &states);
+        if let Err(e) = saved {
+            warn!(stream = %self.stream, error = %e, "saving consumer state failed; will try again");
+            // Not durable: written again on the next try, which (unless double acks wait for
+            // it) is a second away, not one flush interval: the disk may be full for a while.
+            self.last_flush = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            for (name, _) in &states {
+                if let Some(c) = self.map.get_mut(&**name) {
+                    c.dirty = true;
+                }
+            }
+            return false;
         }
-        ok
+        true
     }
 
     /// True while changed consumer state waits for its flush (the writer wakes up for it).

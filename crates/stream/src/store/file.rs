@@ -484,6 +484,30 @@ impl MsgStore for FileStore {
         Ok(())
     }
 
+    fn reload(&mut self) -> Result<u64, StoreError> {
+        self.check()?;
+        let before = self.index.msgs();
+        let config = FileStoreConfig {
+            segment_bytes: self.seg_cap,
+        };
+        // The active segment was cut back to its last whole write when the write failed, so
+        // the files hold exactly what was written. Until the fresh copy is read, this one
+        // stays as it is (its index may point into the buffer).
+        match super::recover::open(&self.dir, config) {
+            Ok(fresh) => {
+                self.buf.clear();
+                *self = fresh;
+                Ok(before.saturating_sub(self.index.msgs()))
+            }
+            Err(e) => {
+                let why = format!("re-reading the store after a failed write failed: {e}");
+                tracing::error!(path = %self.dir.display(), "{why}");
+                self.failed = Some(why);
+                Err(e)
+            }
+        }
+    }
+
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
         match self.index.get(seq) {
             Some(e) => self.read_msg(seq, e).map(Some),

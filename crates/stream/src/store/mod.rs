@@ -110,6 +110,16 @@ pub trait MsgStore: Send + 'static {
         Ok(())
     }
 
+    /// After a failed [`MsgStore::sync`] or [`MsgStore::write_out`] (a full disk, say):
+    /// forgets everything not yet written and makes the store's state what its files hold
+    /// again, so that what was refused is not kept (nor read, nor delivered, nor written
+    /// later). Returns how many messages were dropped. Nothing for memory. Costs a re-read of
+    /// the store's files. An error means the store could not be re-read either; it then
+    /// refuses writes until it is opened again.
+    fn reload(&mut self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// The message with this sequence, if present.
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
 

@@ -191,12 +191,18 @@ fn load_segment(store: &mut FileStore, id: u64, newest: bool) -> Result<(), Stor
             let why = format!("bad record at {offset} ({reason}) with a valid record at {at}");
             return Err(corrupt(&path, why));
         }
+        // What is lost: every message after the last intact one (how many the torn bytes
+        // held cannot be told: their lengths are not trustworthy).
+        let last_intact_seq = index.last_seq();
         tracing::warn!(
             path = %path.display(),
             offset,
             dropped = len - offset,
+            last_intact_seq,
+            first_lost_seq = last_intact_seq + 1,
             reason = %reason,
-            "truncating torn record at the tail of the newest segment"
+            "truncating torn record at the tail of the newest segment: the bytes from offset on \
+             are dropped, with any message numbered first_lost_seq or later"
         );
         seg.file
             .set_len(offset)
