@@ -1,8 +1,7 @@
 //! Helpers for the JetStream black-box tests (`tests/js_*.rs`): a throwaway store directory per
 //! broker, starting a broker with JetStream on, and JSON comparisons for `$JS.API` responses.
 //!
-//! Only std and serde_json here (the library's own dependencies); the async client code lives in
-//! the test files, which have async-nats and tokio.
+//! Only std and serde_json here; the async client helpers are in [`crate::client`].
 
 use crate::{Broker, Kind};
 use serde_json::Value;
@@ -53,6 +52,23 @@ impl Drop for StoreDir {
 /// flags for both servers.
 pub fn start_js(kind: Kind, store: &StoreDir) -> Broker {
     Broker::start(kind, &["-js", "-sd", store.as_str()])
+}
+
+/// Kills `broker` with SIGKILL ([`Broker::kill9`]: no chance to flush or shut down, checked to
+/// be gone) and starts a broker of the same kind with JetStream on the same store and port, so
+/// clients that stay connected reconnect on their own.
+pub fn kill9_and_restart(broker: Broker, store: &StoreDir) -> Broker {
+    let (kind, port) = (broker.kind, broker.addr.port());
+    broker.kill9();
+    let port = port.to_string();
+    // `-p PORT` after the harness's `-p -1`: the later flag wins, on both servers.
+    let broker = Broker::start(kind, &["-js", "-sd", store.as_str(), "-p", &port]);
+    assert_eq!(
+        broker.addr.port().to_string(),
+        port,
+        "restarted on the same port"
+    );
+    broker
 }
 
 /// An API `error` object as nats-server writes it.

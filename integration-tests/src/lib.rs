@@ -2,6 +2,7 @@
 //! binary, or nats-server as the reference oracle) on an ephemeral port, talk to it, and kill
 //! it by PID when done. Nothing here is used by the broker itself.
 
+pub mod client;
 pub mod js;
 pub mod raw;
 
@@ -52,6 +53,28 @@ pub fn nats_server_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The program a broker of `kind` runs: [`sluice_bin`], or nats-server from PATH.
+fn program(kind: Kind) -> PathBuf {
+    match kind {
+        Kind::Sluice => sluice_bin(),
+        Kind::NatsServer => PathBuf::from("nats-server"),
+    }
+}
+
+/// The command that starts a broker of `kind` with `args` (after `-a 127.0.0.1 -p -1`, so a
+/// later `-p PORT` in `args` wins): stdin and stdout null, stderr piped. For tests that run the
+/// process themselves (one expected to exit, say); [`Broker::start`] spawns it and waits for it
+/// to listen.
+pub fn command(kind: Kind, args: &[&str]) -> Command {
+    let mut cmd = Command::new(program(kind));
+    cmd.args(["-a", "127.0.0.1", "-p", "-1"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
 /// A running broker process. Killed by PID on drop.
 pub struct Broker {
     child: Child,
@@ -78,16 +101,8 @@ impl Broker {
 
     /// Starts a broker of `kind` on 127.0.0.1 and a random port; waits until it listens.
     pub fn start(kind: Kind, args: &[&str]) -> Broker {
-        let program = match kind {
-            Kind::Sluice => sluice_bin(),
-            Kind::NatsServer => PathBuf::from("nats-server"),
-        };
-        let mut child = Command::new(&program)
-            .args(["-a", "127.0.0.1", "-p", "-1"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+        let program = program(kind);
+        let mut child = command(kind, args)
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
         let stderr = child.stderr.take().expect("piped stderr");
@@ -115,6 +130,17 @@ impl Broker {
             startup,
             log: rx,
         }
+    }
+
+    /// Kills the broker with SIGKILL (no chance to flush or shut down; `Drop` does it and reaps
+    /// the process) and checks that it is gone.
+    pub fn kill9(self) {
+        let pid = self.pid();
+        drop(self);
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "broker {pid} still running after SIGKILL"
+        );
     }
 
     /// The broker's PID.

@@ -14,31 +14,19 @@
 use async_nats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream::Config, stream::StorageType};
-use async_nats::{Client, ConnectOptions};
 use bytes::Bytes;
-use futures::StreamExt;
-use integration_tests::js::{start_js, StoreDir};
-use integration_tests::{Broker, Kind};
-use serde_json::Value;
+use integration_tests::client::{api, connect_fast_reconnect as connect, pull_batch, within, STEP};
+use integration_tests::js::{kill9_and_restart, start_js, StoreDir};
+use integration_tests::Kind;
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The longest any single wait may take.
-const STEP: Duration = Duration::from_secs(10);
 /// How many times the broker is killed.
 const KILLS: usize = 5;
 /// Publishers running at once.
 const PUBLISHERS: usize = 2;
-
-/// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
-async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
 
 /// A small seeded generator (xorshift64*), so a run's kill times can be replayed.
 struct Rng(u64);
@@ -55,34 +43,6 @@ impl Rng {
     fn millis(&mut self, lo: u64, hi: u64) -> Duration {
         Duration::from_millis(lo + self.next() % (hi - lo))
     }
-}
-
-/// Connects to `url`, reconnecting every 50 ms when the connection drops, so a client rides
-/// over a restart on the same port quickly.
-async fn connect(url: &str) -> Client {
-    within(
-        "connect",
-        ConnectOptions::new()
-            .reconnect_delay_callback(|_| Duration::from_millis(50))
-            .connect(url),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("connect {url}: {e}"))
-}
-
-/// Kills `broker` with SIGKILL, checks it is gone, and starts a new one on the same store and
-/// port (as js_consumer_durability.rs does).
-fn kill9_and_restart(broker: Broker, store: &StoreDir) -> Broker {
-    let (port, pid) = (broker.addr.port(), broker.pid());
-    drop(broker); // Child::kill is SIGKILL; Drop also reaps it.
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "broker {pid} still running after SIGKILL"
-    );
-    let port = port.to_string();
-    let broker = Broker::sluice(&["-js", "-sd", store.as_str(), "-p", &port]);
-    assert_eq!(broker.addr.port().to_string(), port, "same port");
-    broker
 }
 
 /// What one publisher saw.
@@ -155,36 +115,6 @@ struct ConsumeReport {
 
 /// Restarts so far (for the reports).
 static EPOCH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Up to `max` messages from one pull request that waits at most `expires`; an error (the
-/// broker is away, say) yields what came before it.
-async fn pull_batch(
-    consumer: &PullConsumer,
-    max: usize,
-    expires: Duration,
-) -> Vec<jetstream::Message> {
-    let fetched = tokio::time::timeout(expires + Duration::from_secs(2), async {
-        let mut got = Vec::new();
-        let Ok(mut batch) = consumer
-            .batch()
-            .max_messages(max)
-            .expires(expires)
-            .messages()
-            .await
-        else {
-            return got;
-        };
-        while let Some(m) = batch.next().await {
-            match m {
-                Ok(m) => got.push(m),
-                Err(_) => break,
-            }
-        }
-        got
-    })
-    .await;
-    fetched.unwrap_or_default()
-}
 
 /// Consumes until `done` is set and every id in it is confirmed (`done` carries the ids the
 /// publishers got acks for, once they have stopped).
@@ -275,17 +205,6 @@ impl ConsumeReport {
         let epoch = EPOCH.load(Ordering::SeqCst);
         self.confirmed_in.insert(id.to_owned(), (pull, epoch));
     }
-}
-
-/// Sends `payload` to `subject` as a request and returns the JSON reply.
-async fn api(client: &Client, subject: &str, payload: &str) -> Value {
-    let reply = within(
-        subject,
-        client.request(subject.to_string(), Bytes::from(payload.to_string())),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("request {subject}: {e}"));
-    serde_json::from_slice(&reply.payload).expect("JSON reply")
 }
 
 /// Proves, across repeated kill -9 and restart while publishing and consuming: every

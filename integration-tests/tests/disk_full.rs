@@ -14,29 +14,12 @@ use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
 use futures::StreamExt;
-use integration_tests::{sluice_bin, Broker, Kind};
+use integration_tests::client::{api, bounded, connect, json_reply, within, STEP};
+use integration_tests::{Broker, Kind};
 use serde_json::{json, Value};
-use std::future::{Future, IntoFuture};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The longest any single wait may take.
-const STEP: Duration = Duration::from_secs(10);
-
-/// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
-async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-/// Runs a test body for at most `limit`.
-async fn bounded(limit: Duration, body: impl Future<Output = ()>) {
-    tokio::time::timeout(limit, body)
-        .await
-        .expect("test exceeded its time limit");
-}
 
 /// A tmpfs of a fixed size mounted on a fresh directory under the temp dir; unmounted and
 /// removed on drop.
@@ -99,34 +82,6 @@ impl Drop for Tmpfs {
     }
 }
 
-/// Connects to `url`.
-async fn connect(url: &str) -> Client {
-    within("connect", async_nats::connect(url))
-        .await
-        .unwrap_or_else(|e| panic!("connect {url}: {e}"))
-}
-
-/// The JSON of a reply.
-fn json_of(payload: &[u8]) -> Value {
-    serde_json::from_slice(payload).unwrap_or_else(|e| {
-        panic!(
-            "reply is not JSON ({e}): {:?}",
-            String::from_utf8_lossy(payload)
-        )
-    })
-}
-
-/// Sends `payload` to `subject` as a request and returns the JSON reply.
-async fn api(client: &Client, subject: &str, payload: &str) -> Value {
-    let reply = within(
-        subject,
-        client.request(subject.to_string(), Bytes::from(payload.to_string())),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("request {subject}: {e}"));
-    json_of(&reply.payload)
-}
-
 /// Publishes `payload` to `subject` with `Nats-Msg-Id: id` and returns the raw PubAck JSON (an
 /// ack, or an error object).
 async fn publish(client: &Client, subject: &str, id: &str, payload: Bytes) -> Value {
@@ -138,7 +93,7 @@ async fn publish(client: &Client, subject: &str, id: &str, payload: Bytes) -> Va
     )
     .await
     .unwrap_or_else(|e| panic!("publish {id}: {e}"));
-    json_of(&reply.payload)
+    json_reply("publish", &reply.payload)
 }
 
 /// The payload of message `i`: 4 KiB, different for every message.
@@ -414,12 +369,7 @@ async fn disk_full_refuses_publishes_and_recovers_when_space_returns() {
 /// Runs sluice with `args` (plus `-a 127.0.0.1 -p -1`) and waits for it to exit (5 s at most):
 /// its exit code and stderr.
 fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(sluice_bin())
-        .args(["-a", "127.0.0.1", "-p", "-1"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let mut child = integration_tests::command(Kind::Sluice, args)
         .spawn()
         .expect("start sluice");
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -504,7 +454,8 @@ async fn stream_dir_that_cannot_be_created_is_an_error_reply() {
         )
         .await;
         assert!(r.get("error").is_none(), "{r}");
-        let ack = json_of(
+        let ack = json_reply(
+            "publish",
             &within("publish", client.request("good", Bytes::from_static(b"x")))
                 .await
                 .expect("publish")

@@ -18,21 +18,17 @@
 use async_nats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream::Config, stream::StorageType};
-use async_nats::{Client, ConnectOptions};
-use bytes::Bytes;
-use futures::StreamExt;
-use integration_tests::js::{start_js, StoreDir};
-use integration_tests::{both_async, Broker};
-use serde_json::Value;
+use integration_tests::both_async;
+use integration_tests::client::{
+    api, bounded, connect_fast_reconnect as connect, pull_batch, within, STEP,
+};
+use integration_tests::js::{kill9_and_restart, start_js, StoreDir};
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::{Future, IntoFuture};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// The longest any single wait may take.
-const STEP: Duration = Duration::from_secs(10);
 /// How long the consumer side is left quiet before a kill, so that the broker's consumer state
 /// (acks, deliveries) reaches its files: nats-server writes it within 100 ms. Sluice answers a
 /// double ack only after the ack is fsynced, so for it there is no wait: the kill follows the
@@ -42,69 +38,6 @@ fn settle(kind: integration_tests::Kind) -> Duration {
         integration_tests::Kind::NatsServer => Duration::from_millis(400),
         integration_tests::Kind::Sluice => Duration::ZERO,
     }
-}
-
-/// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
-async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-/// Runs a test body for at most `limit`.
-async fn bounded(limit: Duration, body: impl Future<Output = ()>) {
-    tokio::time::timeout(limit, body)
-        .await
-        .expect("test exceeded its time limit");
-}
-
-/// Connects to `url`, reconnecting every 50 ms when the connection drops (instead of the default
-/// exponential backoff), so a client rides over a restart on the same port quickly.
-async fn connect(url: &str) -> Client {
-    within(
-        "connect",
-        ConnectOptions::new()
-            .reconnect_delay_callback(|_| Duration::from_millis(50))
-            .connect(url),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("connect {url}: {e}"))
-}
-
-/// Kills `broker` with SIGKILL (no chance to flush or shut down), checks it is gone, and starts
-/// a broker of the same kind on the same store and port.
-fn kill9_and_restart(broker: Broker, store: &StoreDir) -> Broker {
-    let (kind, port, pid) = (broker.kind, broker.addr.port(), broker.pid());
-    drop(broker); // Child::kill is SIGKILL; Drop also reaps it.
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "broker {pid} still running after SIGKILL"
-    );
-    let port = port.to_string();
-    // `-p PORT` after the harness's `-p -1`: the later flag wins, on both servers.
-    let broker = Broker::start(kind, &["-js", "-sd", store.as_str(), "-p", &port]);
-    assert_eq!(
-        broker.addr.port().to_string(),
-        port,
-        "restarted on the same port"
-    );
-    broker
-}
-
-/// Sends `payload` to `subject` as a request and returns the JSON reply.
-async fn api(client: &Client, subject: &str, payload: &str) -> Value {
-    let reply = within(
-        subject,
-        client.request(subject.to_string(), Bytes::from(payload.to_string())),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("request {subject}: {e}"));
-    serde_json::from_slice(&reply.payload).unwrap_or_else(|e| {
-        panic!(
-            "{subject}: reply is not JSON ({e}): {:?}",
-            String::from_utf8_lossy(&reply.payload)
-        )
-    })
 }
 
 /// Creates the file stream `name` on `subjects`.
@@ -143,36 +76,6 @@ async fn create_durable(
     )
     .await
     .expect("create_consumer")
-}
-
-/// Up to `max` messages from one pull request that waits at most `expires`; an error (the
-/// broker is away, say) yields what came before it.
-async fn pull_batch(
-    consumer: &PullConsumer,
-    max: usize,
-    expires: Duration,
-) -> Vec<jetstream::Message> {
-    let fetched = tokio::time::timeout(expires + Duration::from_secs(2), async {
-        let mut got = Vec::new();
-        let Ok(mut batch) = consumer
-            .batch()
-            .max_messages(max)
-            .expires(expires)
-            .messages()
-            .await
-        else {
-            return got;
-        };
-        while let Some(m) = batch.next().await {
-            match m {
-                Ok(m) => got.push(m),
-                Err(_) => break,
-            }
-        }
-        got
-    })
-    .await;
-    fetched.unwrap_or_default()
 }
 
 both_async!(

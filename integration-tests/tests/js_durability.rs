@@ -12,31 +12,20 @@
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, stream::Config, stream::StorageType};
 use async_nats::Client;
-use bytes::Bytes;
 use futures::TryStreamExt;
+use integration_tests::client::{self, within};
 use integration_tests::js::{start_js, without_keys, StoreDir, RESTART_KEYS};
 use integration_tests::{both_async, Broker, Kind};
 use serde_json::{json, Value};
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::time::Duration;
 
-/// The longest any single wait may take.
-const STEP: Duration = Duration::from_secs(10);
 /// The longest a whole test may take.
 const TEST_LIMIT: Duration = Duration::from_secs(120);
 
-/// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
-async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
 /// Runs a test body under [`TEST_LIMIT`].
 async fn bounded(body: impl Future<Output = ()>) {
-    tokio::time::timeout(TEST_LIMIT, body)
-        .await
-        .expect("test exceeded its time limit");
+    client::bounded(TEST_LIMIT, body).await
 }
 
 /// A running JetStream broker on `store` and a client connected to it.
@@ -49,9 +38,7 @@ struct Node {
 /// Starts a broker of `kind` on `store` (`-js -sd DIR`) and connects.
 async fn start(kind: Kind, store: &StoreDir) -> Node {
     let broker = start_js(kind, store);
-    let client = within("connect", async_nats::connect(broker.url()))
-        .await
-        .expect("connect");
+    let client = client::connect(&broker.url()).await;
     let js = jetstream::new(client.clone());
     Node { client, js, broker }
 }
@@ -60,30 +47,13 @@ impl Node {
     /// Kills the broker with SIGKILL (no chance to flush or shut down) and waits for it to go.
     fn kill9(self) {
         let Node { client, broker, .. } = self;
-        let pid = broker.pid();
-        drop(broker); // Child::kill is SIGKILL; Drop also reaps it.
+        broker.kill9();
         drop(client);
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "broker {pid} still running after SIGKILL"
-        );
     }
 
     /// Sends `payload` to `subject` as a request and returns the JSON reply.
     async fn api(&self, subject: &str, payload: &str) -> Value {
-        let reply = within(
-            subject,
-            self.client
-                .request(subject.to_string(), Bytes::from(payload.to_string())),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("request {subject}: {e}"));
-        serde_json::from_slice(&reply.payload).unwrap_or_else(|e| {
-            panic!(
-                "{subject}: reply is not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&reply.payload)
-            )
-        })
+        client::api(&self.client, subject, payload).await
     }
 
     /// Creates a stream from raw JSON config; panics on an error reply.

@@ -21,7 +21,7 @@ use async_nats::jetstream::{
 use async_nats::{Client, ConnectOptions};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use integration_tests::js::{start_js, StoreDir};
+use integration_tests::js::{kill9_and_restart, start_js, StoreDir};
 use integration_tests::{both_async, Broker, Kind};
 use std::future::{Future, IntoFuture};
 use std::time::{Duration, Instant};
@@ -221,26 +221,6 @@ async fn assert_quiet(watch: &mut kv::Watch) {
     if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(300), watch.next()).await {
         panic!("unexpected watch entry: {e:?}");
     }
-}
-
-/// Kills `broker` with SIGKILL (no chance to flush or shut down), checks it is gone, and starts
-/// a broker of the same kind on the same store and port.
-fn kill9_and_restart(broker: Broker, store: &StoreDir) -> Broker {
-    let (kind, port, pid) = (broker.kind, broker.addr.port(), broker.pid());
-    drop(broker); // Child::kill is SIGKILL; Drop also reaps it.
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "broker {pid} still running after SIGKILL"
-    );
-    let port = port.to_string();
-    // `-p PORT` after the harness's `-p -1`: the later flag wins, on both servers.
-    let broker = Broker::start(kind, &["-js", "-sd", store.as_str(), "-p", &port]);
-    assert_eq!(
-        broker.addr.port().to_string(),
-        port,
-        "restarted on the same port"
-    );
-    broker
 }
 
 both_async!(

@@ -21,30 +21,13 @@ use async_nats::jetstream::{self, stream::Config};
 use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
 use futures::StreamExt;
+use integration_tests::client::{api, bounded, connect, within};
 use integration_tests::js::{start_js, StoreDir};
 use integration_tests::{Broker, Kind};
 use serde_json::{json, Value};
-use std::future::{Future, IntoFuture};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// The longest any single wait may take.
-const STEP: Duration = Duration::from_secs(10);
-
-/// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
-async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-/// Runs a test body for at most `limit`.
-async fn bounded(limit: Duration, body: impl Future<Output = ()>) {
-    tokio::time::timeout(limit, body)
-        .await
-        .expect("test exceeded its time limit");
-}
 
 /// A broker on a store and a client connected to it.
 struct Node {
@@ -54,9 +37,7 @@ struct Node {
 
 async fn start(store: &StoreDir) -> Node {
     let broker = start_js(Kind::Sluice, store);
-    let client = within("connect", async_nats::connect(broker.url()))
-        .await
-        .expect("connect");
+    let client = connect(&broker.url()).await;
     Node { client, broker }
 }
 
@@ -64,30 +45,13 @@ impl Node {
     /// Kills the broker with SIGKILL and waits for it to go.
     fn kill9(self) {
         let Node { client, broker } = self;
-        let pid = broker.pid();
-        drop(broker);
+        broker.kill9();
         drop(client);
-        assert!(
-            !Path::new(&format!("/proc/{pid}")).exists(),
-            "broker {pid} still running after SIGKILL"
-        );
     }
 
     /// Sends `payload` to `subject` as a request and returns the JSON reply.
     async fn api(&self, subject: &str, payload: &str) -> Value {
-        let reply = within(
-            subject,
-            self.client
-                .request(subject.to_string(), Bytes::from(payload.to_string())),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("request {subject}: {e}"));
-        serde_json::from_slice(&reply.payload).unwrap_or_else(|e| {
-            panic!(
-                "{subject}: reply is not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&reply.payload)
-            )
-        })
+        api(&self.client, subject, payload).await
     }
 
     /// Publishes message `i` (`Nats-Msg-Id: id-<i>`) and returns the PubAck JSON.
@@ -159,6 +123,26 @@ fn records(store: &StoreDir) -> (PathBuf, Vec<(u64, u64)>) {
     }
     assert_eq!(off, bytes.len(), "records fill the segment exactly");
     (newest, recs)
+}
+
+/// A fresh store with TORN filled ([`fill`]) by a broker that was then killed with SIGKILL: the
+/// store, and its newest segment with its records (as [`records`] gives them).
+async fn filled_and_killed(tag: &str) -> (StoreDir, PathBuf, Vec<(u64, u64)>) {
+    let store = StoreDir::new(tag);
+    let node = start(&store).await;
+    fill(&node).await;
+    node.kill9();
+    let (segment, recs) = records(&store);
+    (store, segment, recs)
+}
+
+/// Opens the store file `path` for reading and writing, to damage it.
+fn open_rw(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
 }
 
 /// After damage to the tail of TORN's newest segment that should cost messages
@@ -252,18 +236,11 @@ fn b64(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn segment_cut_mid_record_keeps_everything_before_it() {
     bounded(Duration::from_secs(60), async {
-        let store = StoreDir::new("torn-cut");
-        let node = start(&store).await;
-        fill(&node).await;
-        node.kill9();
-        let (segment, recs) = records(&store);
+        let (store, segment, recs) = filled_and_killed("torn-cut").await;
         assert_eq!(recs.len() as u64, N);
         let (off, len) = recs[45];
         let cut = off + len / 2;
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&segment)
-            .expect("open segment");
+        let f = open_rw(&segment);
         f.set_len(cut).expect("cut");
         drop(f);
         check_after_damage(&store, &segment, 45, len / 2).await;
@@ -278,11 +255,7 @@ async fn segment_cut_mid_record_keeps_everything_before_it() {
 #[tokio::test]
 async fn segment_tail_overwritten_with_garbage_is_cut_off() {
     bounded(Duration::from_secs(60), async {
-        let store = StoreDir::new("torn-garbage");
-        let node = start(&store).await;
-        fill(&node).await;
-        node.kill9();
-        let (segment, recs) = records(&store);
+        let (store, segment, recs) = filled_and_killed("torn-garbage").await;
         let (from, _) = recs[47];
         let end = recs.last().map(|(o, l)| o + l).expect("records");
         // Deterministic garbage (xorshift).
@@ -295,10 +268,7 @@ async fn segment_tail_overwritten_with_garbage_is_cut_off() {
                 x as u8
             })
             .collect();
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&segment)
-            .expect("open segment");
+        let f = open_rw(&segment);
         f.write_all_at(&garbage, from).expect("write garbage");
         drop(f);
         check_after_damage(&store, &segment, 47, end - from).await;
@@ -315,18 +285,10 @@ async fn segment_tail_overwritten_with_garbage_is_cut_off() {
 #[tokio::test]
 async fn segment_last_record_with_a_flipped_bit_is_dropped() {
     bounded(Duration::from_secs(60), async {
-        let store = StoreDir::new("torn-flip");
-        let node = start(&store).await;
-        fill(&node).await;
-        node.kill9();
-        let (segment, recs) = records(&store);
+        let (store, segment, recs) = filled_and_killed("torn-flip").await;
         let (off, len) = *recs.last().expect("records");
         let at = off + len - 10; // in the payload
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&segment)
-            .expect("open segment");
+        let f = open_rw(&segment);
         let mut b = [0u8];
         f.read_exact_at(&mut b, at).expect("read");
         f.write_all_at(&[b[0] ^ 0x04], at).expect("flip");
@@ -386,9 +348,13 @@ async fn metadata_scene(store: &StoreDir) {
     node.kill9();
 }
 
-/// sled's log file.
-fn sled_db(store: &StoreDir) -> PathBuf {
-    store.path().join("meta").join("db")
+/// [`metadata_scene`] on a fresh store: the store, sled's log file and that file's length.
+async fn sled_scene(tag: &str) -> (StoreDir, PathBuf, u64) {
+    let store = StoreDir::new(tag);
+    metadata_scene(&store).await;
+    let db = store.path().join("meta").join("db");
+    let len = std::fs::metadata(&db).expect("meta/db").len();
+    (store, db, len)
 }
 
 /// Starts on a store whose metadata was damaged after [`metadata_scene`] and checks what is
@@ -401,6 +367,20 @@ async fn check_metadata_survivors(store: &StoreDir) -> (Node, String) {
     let c1 = node.api("$JS.API.CONSUMER.INFO.META.C1", "").await;
     assert_eq!(c1["ack_floor"]["stream_seq"], 5, "C1's acks survived: {c1}");
     (node, log)
+}
+
+/// Starts on a store whose newest metadata change (consumer LAST's record) was torn and checks
+/// that only it is lost: what came before is there ([`check_metadata_survivors`]), LAST is not,
+/// and the log says that the newest changes are gone. Returns the node.
+async fn check_only_newest_change_lost(store: &StoreDir) -> Node {
+    let (node, log) = check_metadata_survivors(store).await;
+    let last = node.api("$JS.API.CONSUMER.INFO.META.LAST", "").await;
+    assert_eq!(
+        last["error"]["err_code"], 10014,
+        "LAST was the torn write: {last}"
+    );
+    assert_reports_lost_changes(&log);
+    node
 }
 
 /// Checks that `log` warns that the metadata lost its newest changes.
@@ -452,25 +432,13 @@ async fn works_on_and_restarts_clean(node: Node, store: &StoreDir) {
 #[tokio::test]
 async fn sled_log_tail_cut_loses_only_the_newest_change_and_says_so() {
     bounded(Duration::from_secs(60), async {
-        let store = StoreDir::new("sled-cut");
-        metadata_scene(&store).await;
-        let db = sled_db(&store);
-        let len = std::fs::metadata(&db).expect("meta/db").len();
+        let (store, db, len) = sled_scene("sled-cut").await;
         // The newest write is LAST's record (a few hundred bytes of JSON) and the change
         // count after it: cutting 200 bytes tears it.
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&db)
-            .expect("open db");
+        let f = open_rw(&db);
         f.set_len(len - 200).expect("cut");
         drop(f);
-        let (node, log) = check_metadata_survivors(&store).await;
-        let last = node.api("$JS.API.CONSUMER.INFO.META.LAST", "").await;
-        assert_eq!(
-            last["error"]["err_code"], 10014,
-            "LAST was the torn write: {last}"
-        );
-        assert_reports_lost_changes(&log);
+        let node = check_only_newest_change_lost(&store).await;
         eprintln!(
             "sled tail cut ({len} -> {} bytes): LAST lost, C1 kept",
             len - 200
@@ -485,23 +453,11 @@ async fn sled_log_tail_cut_loses_only_the_newest_change_and_says_so() {
 #[tokio::test]
 async fn sled_log_tail_garbage_loses_only_the_newest_change_and_says_so() {
     bounded(Duration::from_secs(60), async {
-        let store = StoreDir::new("sled-garbage");
-        metadata_scene(&store).await;
-        let db = sled_db(&store);
-        let len = std::fs::metadata(&db).expect("meta/db").len();
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&db)
-            .expect("open db");
+        let (store, db, len) = sled_scene("sled-garbage").await;
+        let f = open_rw(&db);
         f.write_all_at(&[0x5A; 200], len - 200).expect("garbage");
         drop(f);
-        let (node, log) = check_metadata_survivors(&store).await;
-        let last = node.api("$JS.API.CONSUMER.INFO.META.LAST", "").await;
-        assert_eq!(
-            last["error"]["err_code"], 10014,
-            "LAST was the torn write: {last}"
-        );
-        assert_reports_lost_changes(&log);
+        let node = check_only_newest_change_lost(&store).await;
         works_on_and_restarts_clean(node, &store).await;
     })
     .await
@@ -513,13 +469,8 @@ async fn sled_log_tail_garbage_loses_only_the_newest_change_and_says_so() {
 #[tokio::test]
 async fn sled_log_emptied_reports_every_orphaned_stream() {
     bounded(Duration::from_secs(60), async {
-        let store = StoreDir::new("sled-empty");
-        metadata_scene(&store).await;
-        let db = sled_db(&store);
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&db)
-            .expect("open db");
+        let (store, db, _) = sled_scene("sled-empty").await;
+        let f = open_rw(&db);
         f.set_len(0).expect("empty");
         drop(f);
         let node = start(&store).await;
