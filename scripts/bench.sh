@@ -42,7 +42,9 @@ start() {
     "${SRV_PIN[@]}" "$bin" -a 127.0.0.1 -p -1 -sd "$TMP/store" "$@" >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 200); do
-        PORT=$(sed -n 's/.*Listening for client connections on .*:\([0-9]*\)$/\1/p' "$TMP/server.log")
+        # (The log may not exist yet: the background job opens it.)
+        PORT=$(sed -n 's/.*Listening for client connections on .*:\([0-9]*\)$/\1/p' \
+            "$TMP/server.log" 2>/dev/null || true)
         [ -n "$PORT" ] && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.05
