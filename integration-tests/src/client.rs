@@ -1,6 +1,9 @@
 //! Async client helpers for the black-box tests that talk to a broker with async-nats: bounded
 //! waits, connecting, `$JS.API` requests with JSON replies, and pull batches.
 
+use crate::js::{start_js, StoreDir};
+use crate::Broker;
+use crate::Kind;
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use async_nats::{Client, ConnectOptions};
 use bytes::Bytes;
@@ -14,7 +17,13 @@ pub const STEP: Duration = Duration::from_secs(10);
 
 /// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
 pub async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
+    within_for(STEP, what, f).await
+}
+
+/// Awaits `f` for at most `step` (for a test file with a step of its own); panics naming `what`
+/// if it takes longer.
+pub async fn within_for<T>(step: Duration, what: &str, f: impl IntoFuture<Output = T>) -> T {
+    tokio::time::timeout(step, f)
         .await
         .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
@@ -28,7 +37,12 @@ pub async fn bounded(limit: Duration, body: impl Future<Output = ()>) {
 
 /// Connects to `url` with async-nats' default options (within [`STEP`]).
 pub async fn connect(url: &str) -> Client {
-    within("connect", async_nats::connect(url))
+    connect_for(STEP, url).await
+}
+
+/// As [`connect`], waiting at most `step`.
+pub async fn connect_for(step: Duration, url: &str) -> Client {
+    within_for(step, "connect", async_nats::connect(url))
         .await
         .unwrap_or_else(|e| panic!("connect {url}: {e}"))
 }
@@ -36,7 +50,13 @@ pub async fn connect(url: &str) -> Client {
 /// Connects to `url`, reconnecting every 50 ms when the connection drops (instead of the default
 /// exponential backoff), so a client rides over a restart on the same port quickly.
 pub async fn connect_fast_reconnect(url: &str) -> Client {
-    within(
+    connect_fast_reconnect_for(STEP, url).await
+}
+
+/// As [`connect_fast_reconnect`], waiting at most `step`.
+pub async fn connect_fast_reconnect_for(step: Duration, url: &str) -> Client {
+    within_for(
+        step,
         "connect",
         ConnectOptions::new()
             .reconnect_delay_callback(|_| Duration::from_millis(50))
@@ -44,6 +64,43 @@ pub async fn connect_fast_reconnect(url: &str) -> Client {
     )
     .await
     .unwrap_or_else(|e| panic!("connect {url}: {e}"))
+}
+
+/// A broker with JetStream on (its store in a fresh [`StoreDir`]) and a connected client with its
+/// JetStream context. Fields drop in order: the client disconnects, then the broker is killed,
+/// then its store directory is removed.
+pub struct JsNode {
+    /// The connected client.
+    pub client: Client,
+    /// A JetStream context on [`JsNode::client`].
+    pub js: jetstream::Context,
+    /// The broker, started with [`start_js`].
+    pub broker: Broker,
+    /// The broker's store directory.
+    pub store: StoreDir,
+}
+
+impl JsNode {
+    /// Starts a broker of `kind` with `-js -sd <fresh dir>` (`tag` goes into the directory's
+    /// name) and connects to it within `step`; with `fast_reconnect` the client reconnects as
+    /// [`connect_fast_reconnect`] does, otherwise with async-nats' defaults.
+    pub async fn start(kind: Kind, tag: &str, step: Duration, fast_reconnect: bool) -> JsNode {
+        let store = StoreDir::new(tag);
+        let broker = start_js(kind, &store);
+        let url = broker.url();
+        let client = if fast_reconnect {
+            connect_fast_reconnect_for(step, &url).await
+        } else {
+            connect_for(step, &url).await
+        };
+        let js = jetstream::new(client.clone());
+        JsNode {
+            client,
+            js,
+            broker,
+            store,
+        }
+    }
 }
 
 /// Parses a reply payload as JSON; panics naming `what` and showing the payload if it is not.

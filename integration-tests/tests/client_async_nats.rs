@@ -8,6 +8,7 @@
 use async_nats::{Client, ConnectOptions, HeaderMap, Message, RequestErrorKind, Subscriber};
 use bytes::Bytes;
 use futures::StreamExt;
+use integration_tests::client;
 use integration_tests::{both_async, Broker, Kind};
 use std::collections::HashSet;
 use std::future::Future;
@@ -20,9 +21,7 @@ const TEST_LIMIT: Duration = Duration::from_secs(60);
 
 /// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
 async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
+    client::within_for(STEP, what, f).await
 }
 
 /// Starts a broker of `kind` and connects a client to it.
@@ -66,9 +65,7 @@ async fn round_trip(client: &Client) {
 
 /// Runs a test body under [`TEST_LIMIT`].
 async fn bounded(body: impl Future<Output = ()>) {
-    tokio::time::timeout(TEST_LIMIT, body)
-        .await
-        .expect("test exceeded its time limit");
+    client::bounded(TEST_LIMIT, body).await
 }
 
 both_async!(

@@ -31,6 +31,7 @@
 use async_nats::Client;
 use bytes::Bytes;
 use futures::StreamExt;
+use integration_tests::client;
 use integration_tests::js::{json_includes, start_js, StoreDir};
 use integration_tests::{both_async, Broker, Kind};
 use serde_json::{json, Value};
@@ -56,9 +57,7 @@ async fn within<T>(f: impl IntoFuture<Output = T>) -> Option<T> {
 
 /// Runs a test body under [`TEST_LIMIT`].
 async fn bounded(body: impl Future<Output = ()>) {
-    tokio::time::timeout(TEST_LIMIT, body)
-        .await
-        .expect("test exceeded its time limit");
+    client::bounded(TEST_LIMIT, body).await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ use async_nats::jetstream::{self};
 use async_nats::Client;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use integration_tests::js::{start_js, StoreDir};
+use integration_tests::client::{self, JsNode};
 use integration_tests::{both_async, Broker, Kind};
 use std::future::{Future, IntoFuture};
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 /// The longest any single wait may take.
@@ -23,44 +24,41 @@ const STEP: Duration = Duration::from_secs(10);
 /// The longest a whole test may take.
 const TEST_LIMIT: Duration = Duration::from_secs(40);
 
+/// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
 async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
+    client::within_for(STEP, what, f).await
 }
 
+/// Runs a test body under [`TEST_LIMIT`].
 async fn bounded(body: impl Future<Output = ()>) {
-    tokio::time::timeout(TEST_LIMIT, body)
-        .await
-        .expect("test exceeded its time limit");
+    client::bounded(TEST_LIMIT, body).await
 }
 
-/// A broker with JetStream and a connected client. Drops in order: client, broker, store.
-struct Js {
-    _client: Client,
-    js: jetstream::Context,
-    broker: Broker,
-    store: StoreDir,
+/// A [`JsNode`]: a JetStream-enabled broker with a connected client.
+struct Js(JsNode);
+
+impl Deref for Js {
+    type Target = JsNode;
+    fn deref(&self) -> &JsNode {
+        &self.0
+    }
+}
+
+impl DerefMut for Js {
+    fn deref_mut(&mut self) -> &mut JsNode {
+        &mut self.0
+    }
 }
 
 async fn connect(broker: &Broker) -> (Client, jetstream::Context) {
-    let client = within("connect", async_nats::connect(broker.url()))
-        .await
-        .expect("connect");
+    let client = client::connect_for(STEP, &broker.url()).await;
     let js = jetstream::new(client.clone());
     (client, js)
 }
 
+/// Starts a broker of `kind` with `-js -sd <fresh dir>` and connects.
 async fn setup(kind: Kind) -> Js {
-    let store = StoreDir::new("consumers-clients");
-    let broker = start_js(kind, &store);
-    let (client, js) = connect(&broker).await;
-    Js {
-        _client: client,
-        js,
-        broker,
-        store,
-    }
+    Js(JsNode::start(kind, "consumers-clients", STEP, false).await)
 }
 
 impl Js {
@@ -312,7 +310,7 @@ both_async!(
             let broker = Broker::start(kind, &["-js", "-sd", s.store.as_str()]);
             let (client, js) = connect(&broker).await;
             s.broker = broker;
-            s._client = client;
+            s.client = client;
             s.js = js;
             let stream = within("get stream", s.js.get_stream("RST"))
                 .await
@@ -384,7 +382,7 @@ both_async!(
                 .await;
             }
             s.durable(&stream, "C").await;
-            let client = s._client.clone();
+            let client = s.client.clone();
             let wait = Duration::from_millis(500);
             let got = raw_pull(&client, "MB", "C", r#"{"batch":10,"max_bytes":400}"#, wait).await;
             let msgs: Vec<_> = got.iter().filter(|(c, _)| *c == 0).collect();
@@ -445,11 +443,11 @@ both_async!(
             let s = setup(kind).await;
             let mut adv = within(
                 "subscribe advisories",
-                s._client.subscribe("$JS.EVENT.ADVISORY.CONSUMER.>"),
+                s.client.subscribe("$JS.EVENT.ADVISORY.CONSUMER.>"),
             )
             .await
             .expect("subscribe");
-            within("flush", s._client.flush()).await.expect("flush");
+            within("flush", s.client.flush()).await.expect("flush");
             let stream = s.stream("ADV", "adv.in", StorageType::File).await;
             s.publish_n("adv.in", 0, 2).await;
             let config = pull::Config {
@@ -480,7 +478,7 @@ both_async!(
             // The second is never acked: after its ack wait it has had its one delivery. The
             // server notices when it looks for work, so ask.
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let client = s._client.clone();
+            let client = s.client.clone();
             let pull = r#"{"batch":1,"expires":500000000}"#;
             let _ = raw_pull(&client, "ADV", "C", pull, Duration::from_millis(700)).await;
             let mut seen = std::collections::BTreeMap::new();

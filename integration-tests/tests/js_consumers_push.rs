@@ -11,14 +11,16 @@
 use async_nats::jetstream::consumer::{self, pull, push, AckPolicy, PullConsumer};
 use async_nats::jetstream::stream::{self, RetentionPolicy, Stream};
 use async_nats::jetstream::{self};
-use async_nats::{Client, StatusCode, Subscriber};
+use async_nats::{StatusCode, Subscriber};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use integration_tests::js::{error_json, start_js, StoreDir};
-use integration_tests::{both_async, Broker, Kind};
+use integration_tests::client::{self, JsNode};
+use integration_tests::js::error_json;
+use integration_tests::{both_async, Kind};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::future::{Future, IntoFuture};
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 /// The longest any single wait may take.
@@ -30,16 +32,12 @@ const QUIET: Duration = Duration::from_millis(300);
 
 /// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
 async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
+    client::within_for(STEP, what, f).await
 }
 
 /// Runs a test body under [`TEST_LIMIT`].
 async fn bounded(body: impl Future<Output = ()>) {
-    tokio::time::timeout(TEST_LIMIT, body)
-        .await
-        .expect("test exceeded its time limit");
+    client::bounded(TEST_LIMIT, body).await
 }
 
 /// A duration in milliseconds.
@@ -47,29 +45,19 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// A JetStream-enabled broker with a connected client. Fields drop in order: the client
-/// disconnects, then the broker is killed, then its store directory is removed.
-struct Js {
-    client: Client,
-    js: jetstream::Context,
-    broker: Broker,
-    _store: StoreDir,
+/// A [`JsNode`]: a JetStream-enabled broker with a connected client.
+struct Js(JsNode);
+
+impl Deref for Js {
+    type Target = JsNode;
+    fn deref(&self) -> &JsNode {
+        &self.0
+    }
 }
 
 /// Starts a broker of `kind` with `-js -sd <fresh dir>` and connects.
 async fn setup(kind: Kind) -> Js {
-    let store = StoreDir::new("consumers-push");
-    let broker = start_js(kind, &store);
-    let client = within("connect", async_nats::connect(broker.url()))
-        .await
-        .expect("connect");
-    let js = jetstream::new(client.clone());
-    Js {
-        client,
-        js,
-        broker,
-        _store: store,
-    }
+    Js(JsNode::start(kind, "consumers-push", STEP, false).await)
 }
 
 impl Js {

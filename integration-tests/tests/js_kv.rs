@@ -18,64 +18,50 @@ use async_nats::jetstream::{
     self,
     context::{CreateKeyValueErrorKind, KeyValueErrorKind},
 };
-use async_nats::{Client, ConnectOptions};
+use async_nats::Client;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use integration_tests::js::{kill9_and_restart, start_js, StoreDir};
-use integration_tests::{both_async, Broker, Kind};
+use integration_tests::client::{self, JsNode};
+use integration_tests::js::kill9_and_restart;
+use integration_tests::{both_async, Kind};
 use std::future::{Future, IntoFuture};
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 /// The longest any single wait may take.
 const STEP: Duration = Duration::from_secs(5);
 /// The longest a whole test may take.
-const TEST_LIMIT: Duration = Duration::from_secs(10);
+const TEST_LIMIT: Duration = Duration::from_secs(30);
 
 /// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
 async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
+    client::within_for(STEP, what, f).await
 }
 
 /// Runs a test body under [`TEST_LIMIT`].
 async fn bounded(body: impl Future<Output = ()>) {
-    tokio::time::timeout(TEST_LIMIT, body)
-        .await
-        .expect("test exceeded its time limit");
+    client::bounded(TEST_LIMIT, body).await
 }
 
-/// A broker with JetStream and a connected client. Drops in order: client, broker, store.
-struct Js {
-    _client: Client,
-    js: jetstream::Context,
-    broker: Broker,
-    store: StoreDir,
+/// A [`JsNode`]: a JetStream-enabled broker with a connected client.
+struct Js(JsNode);
+
+impl Deref for Js {
+    type Target = JsNode;
+    fn deref(&self) -> &JsNode {
+        &self.0
+    }
 }
 
 async fn connect(url: &str) -> (Client, jetstream::Context) {
-    let client = within(
-        "connect",
-        ConnectOptions::new()
-            .reconnect_delay_callback(|_| Duration::from_millis(50))
-            .connect(url),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    let client = client::connect_fast_reconnect_for(STEP, url).await;
     let js = jetstream::new(client.clone());
     (client, js)
 }
 
+/// Starts a broker of `kind` with `-js -sd <fresh dir>` and connects.
 async fn setup(kind: Kind) -> Js {
-    let store = StoreDir::new("kv");
-    let broker = start_js(kind, &store);
-    let (client, js) = connect(&broker.url()).await;
-    Js {
-        _client: client,
-        js,
-        broker,
-        store,
-    }
+    Js(JsNode::start(kind, "kv", STEP, true).await)
 }
 
 impl Js {
@@ -800,12 +786,12 @@ both_async!(
             within("purge", kv.purge("gone")).await.expect("purge"); // 9
             assert_eq!(put(&kv, "b", "b2").await, 10);
 
-            let Js {
-                _client: old_client,
+            let Js(JsNode {
+                client: old_client,
                 broker,
                 store,
                 ..
-            } = s;
+            }) = s;
             drop(old_client);
             let broker = kill9_and_restart(broker, &store);
             let (_client, js) = connect(&broker.url()).await;
@@ -888,7 +874,7 @@ both_async!(
             put(&kv, "k", "v1").await;
             let rev = put(&kv, "k", "v2").await;
             let subject = "$JS.API.DIRECT.GET.KV_dg.$KV.dg.k";
-            let m = within("direct get", s._client.request(subject, Bytes::new()))
+            let m = within("direct get", s.client.request(subject, Bytes::new()))
                 .await
                 .expect("direct get");
             assert_eq!(m.payload.as_ref(), b"v2");
@@ -900,7 +886,7 @@ both_async!(
             assert!(get("Nats-Time-Stamp").is_some_and(|t| t.contains('T')));
             let absent = within(
                 "direct get absent",
-                s._client.request("$JS.API.DIRECT.GET.KV_dg.$KV.dg.nope", Bytes::new()),
+                s.client.request("$JS.API.DIRECT.GET.KV_dg.$KV.dg.nope", Bytes::new()),
             )
             .await
             .expect("direct get absent");

@@ -15,18 +15,20 @@
 //! limit semantics, not nats-server's on-disk record layout); `bytes` itself is only checked to
 //! be positive.
 
+use async_nats::jetstream::context::PublishError;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, State, StorageType};
-use async_nats::jetstream::{self, context::PublishError};
-use async_nats::{Client, HeaderMap, StatusCode};
+use async_nats::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use futures::TryStreamExt;
-use integration_tests::js::{assert_json_includes, error_json, start_js, StoreDir};
-use integration_tests::{both_async, Broker, Kind};
+use integration_tests::client::{self, JsNode};
+use integration_tests::js::{assert_json_includes, error_json};
+use integration_tests::{both_async, Kind};
 use serde_json::{json, Value};
 use std::future::{Future, IntoFuture};
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 /// The longest any single wait may take.
@@ -36,41 +38,27 @@ const TEST_LIMIT: Duration = Duration::from_secs(60);
 
 /// Awaits `f` for at most [`STEP`]; panics naming `what` if it takes longer.
 async fn within<T>(what: &str, f: impl IntoFuture<Output = T>) -> T {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
+    client::within_for(STEP, what, f).await
 }
 
 /// Runs a test body under [`TEST_LIMIT`].
 async fn bounded(body: impl Future<Output = ()>) {
-    tokio::time::timeout(TEST_LIMIT, body)
-        .await
-        .expect("test exceeded its time limit");
+    client::bounded(TEST_LIMIT, body).await
 }
 
-/// A JetStream-enabled broker with a connected client. Fields drop in order: the client
-/// disconnects, then the broker is killed, then its store directory is removed.
-struct Js {
-    client: Client,
-    js: jetstream::Context,
-    _broker: Broker,
-    _store: StoreDir,
+/// A [`JsNode`]: a JetStream-enabled broker with a connected client.
+struct Js(JsNode);
+
+impl Deref for Js {
+    type Target = JsNode;
+    fn deref(&self) -> &JsNode {
+        &self.0
+    }
 }
 
 /// Starts a broker of `kind` with `-js -sd <fresh dir>` and connects.
 async fn setup(kind: Kind) -> Js {
-    let store = StoreDir::new("streams");
-    let broker = start_js(kind, &store);
-    let client = within("connect", async_nats::connect(broker.url()))
-        .await
-        .expect("connect");
-    let js = jetstream::new(client.clone());
-    Js {
-        client,
-        js,
-        _broker: broker,
-        _store: store,
-    }
+    Js(JsNode::start(kind, "streams", STEP, false).await)
 }
 
 /// Parses a reply payload as JSON, or panics showing it.
