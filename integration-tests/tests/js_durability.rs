@@ -37,7 +37,11 @@ struct Node {
 
 /// Starts a broker of `kind` on `store` (`-js -sd DIR`) and connects.
 async fn start(kind: Kind, store: &StoreDir) -> Node {
-    let broker = start_js(kind, store);
+    connected(start_js(kind, store)).await
+}
+
+/// A node for a broker started some other way (with extra flags, say).
+async fn connected(broker: Broker) -> Node {
     let client = client::connect(&broker.url()).await;
     let js = jetstream::new(client.clone());
     Node { client, js, broker }
@@ -419,14 +423,7 @@ async fn interval_sync_acks_survive_kill9() {
             Kind::Sluice,
             &["-js", "-sd", store.as_str(), "--sync", "1h"],
         );
-        let client = within("connect", async_nats::connect(broker.url()))
-            .await
-            .expect("connect");
-        let node = Node {
-            js: jetstream::new(client.clone()),
-            client,
-            broker,
-        };
+        let node = connected(broker).await;
         node.create(serde_json::json!({"name": "IV", "subjects": ["iv"]}))
             .await;
         for i in 1..=10u64 {
@@ -458,14 +455,7 @@ async fn interval_sync_mixed_paths_keep_order_and_survive_kill9() {
             Kind::Sluice,
             &["-js", "-sd", store.as_str(), "--sync", "1h"],
         );
-        let client = within("connect", async_nats::connect(broker.url()))
-            .await
-            .expect("connect");
-        let node = Node {
-            js: jetstream::new(client.clone()),
-            client,
-            broker,
-        };
+        let node = connected(broker).await;
         node.create(serde_json::json!({"name": "MX", "subjects": ["mx.*"]}))
             .await;
         const PER: usize = 600;

@@ -5,9 +5,7 @@
 mod common;
 
 use common::*;
-use sluice_server::{
-    Auth, Permissions, ResponsePermission, Server, ServerConfig, SubjectPermission, User,
-};
+use sluice_server::{Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission, User};
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -419,20 +417,13 @@ async fn bcrypt_passwords_and_tokens() {
 
 /// Starts a server and keeps its handle for reloading.
 async fn start_reloadable(auth: Auth) -> (Running, sluice_server::ServerHandle) {
-    let server = Server::bind(ServerConfig {
-        host: "127.0.0.1".into(),
-        port: 0,
+    let srv = start(ServerConfig {
         auth,
         ..ServerConfig::default()
     })
-    .await
-    .unwrap();
-    let addr = server.local_addr();
-    let handle = server.handle();
-    let token = sluice_server::CancellationToken::new();
-    let t = token.clone();
-    let task = tokio::spawn(async move { server.run(t).await.unwrap() });
-    (Running { addr, token, task }, handle)
+    .await;
+    let handle = srv.handle.clone();
+    (srv, handle)
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{connect, read_until, send};
-use sluice_server::{CancellationToken, Server, ServerConfig};
+use common::{connect, read_until, send, start};
+use sluice_server::ServerConfig;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -16,12 +16,8 @@ async fn lowered_max_payload_applies_to_open_and_new_connections() {
         port: 0,
         ..ServerConfig::default()
     };
-    let server = Server::bind(config.clone()).await.unwrap();
-    let addr = server.local_addr();
-    let handle = server.handle();
-    let token = CancellationToken::new();
-    let t = token.clone();
-    let task = tokio::spawn(async move { server.run(t).await.unwrap() });
+    let server = start(config.clone()).await;
+    let (addr, handle) = (server.addr, server.handle.clone());
 
     // Open before the reload: 100 bytes pass.
     let mut old = connect(addr).await;
@@ -74,11 +70,7 @@ async fn lowered_max_payload_applies_to_open_and_new_connections() {
     let info = read_until(&mut new, WAIT, |t| t.ends_with("\r\n")).await;
     assert!(info.text.contains("\"max_payload\":64"), "{}", info.text);
 
-    token.cancel();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -88,12 +80,8 @@ async fn lowered_max_connections_refuses_new_connections_only() {
         port: 0,
         ..ServerConfig::default()
     };
-    let server = Server::bind(config.clone()).await.unwrap();
-    let addr = server.local_addr();
-    let handle = server.handle();
-    let token = CancellationToken::new();
-    let t = token.clone();
-    let task = tokio::spawn(async move { server.run(t).await.unwrap() });
+    let server = start(config.clone()).await;
+    let (addr, handle) = (server.addr, server.handle.clone());
 
     let mut first = connect(addr).await;
     send(&mut first, b"CONNECT {\"verbose\":false}\r\nPING\r\n").await;
@@ -117,9 +105,5 @@ async fn lowered_max_connections_refuses_new_connections_only() {
     let seen = read_until(&mut first, WAIT, |t| t.contains("PONG")).await;
     assert!(seen.text.contains("PONG") && !seen.closed, "{}", seen.text);
 
-    token.cancel();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
+    server.stop().await;
 }

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use sluice_server::{CancellationToken, Server, ServerConfig};
+use sluice_server::{CancellationToken, Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,6 +11,8 @@ use tokio::net::TcpStream;
 
 pub struct Running {
     pub addr: SocketAddr,
+    /// For what the binary does from outside (reloads, lame duck).
+    pub handle: ServerHandle,
     pub token: CancellationToken,
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -36,10 +38,16 @@ pub async fn start(config: ServerConfig) -> Running {
     .await
     .unwrap();
     let addr = server.local_addr();
+    let handle = server.handle();
     let token = CancellationToken::new();
     let t = token.clone();
     let task = tokio::spawn(async move { server.run(t).await.unwrap() });
-    Running { addr, token, task }
+    Running {
+        addr,
+        handle,
+        token,
+        task,
+    }
 }
 
 /// What a raw read saw.
