@@ -1,5 +1,7 @@
 //! A raw TCP session: send exact bytes, read what comes back, with time bounds.
 
+use bytes::Bytes;
+use sluice_protocol::{parse_server, ClientCodec, Parsed, ServerOp};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -266,4 +268,39 @@ pub fn expect_each(addr: SocketAddr, connect_json: Option<&str>, cases: &[(&[u8]
         cases.len(),
         failures.join("\n")
     );
+}
+
+impl Raw {
+    /// The next op the broker sends within `wait` (PINGs from the broker are answered and
+    /// skipped; blank lines skipped), parsed by `sluice_protocol::parse_server`. `None` if
+    /// nothing complete arrives in time or the peer closes. Panics on bytes that do not parse.
+    pub fn next_op(&mut self, wait: Duration) -> Option<ServerOp> {
+        let limits = ClientCodec::default().limits;
+        let until = Instant::now() + wait;
+        loop {
+            let buf = Bytes::copy_from_slice(&self.pending);
+            match parse_server(&buf, &limits) {
+                Ok(Parsed::Op { op, len }) => {
+                    self.pending.drain(..len);
+                    if op == ServerOp::Ping {
+                        self.send(b"PONG\r\n");
+                        continue;
+                    }
+                    return Some(op);
+                }
+                Ok(Parsed::Blank { len }) => {
+                    self.pending.drain(..len);
+                }
+                Ok(Parsed::Incomplete) => {
+                    if !self.fill(until) && (self.closed || Instant::now() >= until) {
+                        return None;
+                    }
+                }
+                Err(e) => panic!(
+                    "broker sent bytes that do not parse ({e}): {}",
+                    escape_short(&buf)
+                ),
+            }
+        }
+    }
 }

@@ -152,8 +152,8 @@ fn info(js: &Inner, subject: &str, body: &[u8]) -> Result<ConsumerInfoResponse, 
     }
     let (stream, consumer) = names_in(subject);
     on_stream(js, &stream, move |_, s, cs| {
-        let c = cs.get(&consumer).ok_or_else(ApiError::consumer_not_found)?;
-        c.info(s.store())
+        cs.info(&consumer, s, now_ns())
+            .ok_or_else(ApiError::consumer_not_found)?
             .map(ConsumerInfoResponse::new)
             .map_err(ApiError::consumer_create)
     })
@@ -188,9 +188,17 @@ fn list(js: &Inner, subject: &str, body: &[u8]) -> Result<ConsumerListResponse, 
     let req: ConsumerListRequest = parse_optional_request(body)?;
     let stream = token_at(subject, 5).to_owned();
     on_stream(js, &stream, move |_, s, cs| {
+        let names: Vec<String> = cs
+            .iter()
+            .filter(|c| !c.config.direct)
+            .map(|c| c.name.to_string())
+            .collect();
+        let now = now_ns();
         let mut all = Vec::new();
-        for c in cs.iter().filter(|c| !c.config.direct) {
-            all.push(c.info(s.store()).map_err(ApiError::consumer_create)?);
+        for name in names {
+            if let Some(info) = cs.info(&name, s, now) {
+                all.push(info.map_err(ApiError::consumer_create)?);
+            }
         }
         Ok(ConsumerListResponse::page(all, req.offset))
     })

@@ -234,10 +234,11 @@ impl Consumer {
         at
     }
 
-    /// When this consumer is deleted for inactivity, if it has a threshold and nobody is
-    /// using it now.
+    /// When this consumer is deleted for inactivity, if it has a threshold and no subscriber
+    /// is bound to it. Waiting pull requests are looked at then: any that somebody still
+    /// listens for keep it alive (nats-server's `deleteNotActive`).
     pub(crate) fn inactive_deadline(&self) -> Option<i64> {
-        if self.config.inactive_threshold <= 0 || !self.waiting.is_empty() {
+        if self.config.inactive_threshold <= 0 {
             return None;
         }
         if self.push.as_ref().is_some_and(|p| p.bound) {

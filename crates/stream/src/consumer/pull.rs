@@ -11,10 +11,17 @@
 //!   more is available after it got something;
 //! - a full queue (`max_waiting`) first drops expired requests, then refuses with
 //!   `409 Exceeded MaxWaiting`;
-//! - requests are served round robin, one message each in turn; a request whose inbox has no
-//!   subscriber any more is dropped silently; a message (subject, ack reply subject, headers and
-//!   payload) larger than what is left of a request's `max_bytes` ends that request (`409 Message Size Exceeds MaxBytes` if it got
-//!   nothing yet);
+//! - requests are served round robin, one message each in turn; a message (subject, ack reply
+//!   subject, headers and payload) larger than what is left of a request's `max_bytes` ends that
+//!   request with `409 Message Size Exceeds MaxBytes` (also after it got some); one whose bytes
+//!   run out exactly is done with that message, without a status;
+//! - a request whose inbox has no subscriber is dropped silently, but only when it is looked
+//!   at: when a message would go to it, when its heartbeat is due, when the queue is full, and
+//!   by CONSUMER.INFO/LIST (which count the waiting). Until then its requester may reconnect
+//!   and subscribe again (clients re-subscribe their inbox after a reconnect and expect a
+//!   pending request to go on);
+//! - a `no_wait` request that got something ends (`408`) when the stream has nothing more for
+//!   it, not while `max_ack_pending` holds deliveries back: acks may free room;
 //! - an expired request is answered `408 Request Timeout` with what it still wanted
 //!   (`Nats-Pending-Messages`, `Nats-Pending-Bytes`); a request with `idle_heartbeat` gets
 //!   `100 Idle Heartbeat` each time that long passes without a message to it.
@@ -106,8 +113,9 @@ impl WaitQueue {
         }
     }
 
-    /// Answers expired requests `408 Request Timeout`, sends due heartbeats, and drops requests
-    /// nobody listens for any more.
+    /// Answers expired requests `408 Request Timeout` and sends due heartbeats, dropping a
+    /// request whose heartbeat is due but whose inbox nobody listens to any more. Requests
+    /// are not otherwise checked for interest here: see the module doc.
     fn tick(
         &mut self,
         now_ns: i64,
@@ -120,10 +128,10 @@ impl WaitQueue {
                 status(out, &r.reply, &r.timeout());
                 return false;
             }
-            if !has_interest(&r.reply) {
-                return false;
-            }
             if r.hb_ns > 0 && r.next_hb <= now_ns {
+                if !has_interest(&r.reply) {
+                    return false;
+                }
                 let hb = ConsumerStatus::IdleHeartbeat {
                     last_consumer_seq: last.0,
                     last_stream_seq: last.1,
@@ -133,6 +141,23 @@ impl WaitQueue {
                 r.next_hb = now_ns.saturating_add(r.hb_ns);
             }
             true
+        });
+    }
+
+    /// Answers expired requests `408 Request Timeout` and drops those nobody listens for
+    /// (nats-server's `processWaiting`, run when the queue is full and by consumer info).
+    pub(crate) fn prune(
+        &mut self,
+        now_ns: i64,
+        has_interest: &dyn Fn(&str) -> bool,
+        out: &mut Outbox,
+    ) {
+        self.q.retain(|r| {
+            if r.expires_at.is_some_and(|t| t <= now_ns) {
+                status(out, &r.reply, &r.timeout());
+                return false;
+            }
+            has_interest(&r.reply)
         });
     }
 
@@ -147,13 +172,11 @@ impl WaitQueue {
     ) -> bool {
         while let Some(r) = self.q.front() {
             if r.bytes_left > 0 && size > r.bytes_left {
-                if r.delivered == 0 {
-                    let s = ConsumerStatus::MessageSizeExceedsMaxBytes {
-                        pending_msgs: r.left,
-                        pending_bytes: r.bytes_left,
-                    };
-                    status(out, &r.reply, &s);
-                }
+                let s = ConsumerStatus::MessageSizeExceedsMaxBytes {
+                    pending_msgs: r.left,
+                    pending_bytes: r.bytes_left,
+                };
+                status(out, &r.reply, &s);
                 self.q.pop_front();
                 continue;
             }
@@ -243,6 +266,7 @@ impl Consumer {
         body: &[u8],
         store: &dyn MsgStore,
         now_ns: i64,
+        has_interest: &dyn Fn(&str) -> bool,
         out: &mut Outbox,
     ) -> Result<(), StoreError> {
         let reply: Arc<str> = reply.into();
@@ -276,13 +300,7 @@ impl Consumer {
             return Ok(());
         }
         if self.waiting.is_full() {
-            self.waiting.q.retain(|r| {
-                let expired = r.expires_at.is_some_and(|t| t <= now_ns);
-                if expired {
-                    status(out, &r.reply, &r.timeout());
-                }
-                !expired
-            });
+            self.waiting.prune(now_ns, has_interest, out);
         }
         if req.no_wait {
             let available =
@@ -290,6 +308,9 @@ impl Consumer {
             if available == 0 && req.expires <= 0 {
                 status(out, &reply, &ConsumerStatus::NoMessages);
                 return Ok(());
+            }
+            if available > 0 {
+                self.waiting.prune(now_ns, has_interest, out);
             }
             if available > 0 && available < self.waiting.wanted() {
                 status(out, &reply, &ConsumerStatus::RequestsPending);
@@ -326,9 +347,6 @@ impl Consumer {
         let d = self.state.delivered();
         self.waiting
             .tick(now_ns, (d.consumer_seq, d.stream_seq), has_interest, out);
-        if !self.waiting.is_empty() {
-            self.last_active_ns = now_ns;
-        }
     }
 
     /// Serves waiting requests from the stream. True if it stopped at [`PASS_LIMIT`] with more
@@ -347,7 +365,10 @@ impl Consumer {
                 return Ok(true);
             }
             let Some(msg) = self.state.peek_next(store, now_ns)? else {
-                self.waiting.end_no_wait(out);
+                if !self.state.is_blocked() {
+                    // The stream has nothing more for them (not merely max_ack_pending).
+                    self.waiting.end_no_wait(out);
+                }
                 return Ok(false);
             };
             if let Some(due) = self.replay_wait(msg.time_ns, now_ns) {
@@ -366,5 +387,116 @@ impl Consumer {
             sent += 1;
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(reply: &str, left: i64, bytes_left: i64) -> Request {
+        Request {
+            reply: reply.into(),
+            left,
+            bytes_left,
+            expires_at: Some(10_000),
+            no_wait: false,
+            hb_ns: 0,
+            next_hb: 0,
+            delivered: 0,
+        }
+    }
+
+    fn headers(out: &Outbox) -> Vec<String> {
+        out.iter()
+            .map(|m| String::from_utf8_lossy(m.headers.as_deref().unwrap_or(b"")).into_owned())
+            .collect()
+    }
+
+    const NOBODY: &dyn Fn(&str) -> bool = &|_| false;
+    const EVERYBODY: &dyn Fn(&str) -> bool = &|_| true;
+
+    #[test]
+    fn a_request_nobody_listens_for_waits_until_looked_at() {
+        let mut q = WaitQueue::new(10);
+        q.q.push_back(request("_INBOX.a", 1, 0));
+        let mut out = Outbox::new();
+        q.tick(5_000, (0, 0), NOBODY, &mut out);
+        assert_eq!(
+            q.len(),
+            1,
+            "a periodic pass keeps it: its requester may come back"
+        );
+        assert!(out.is_empty());
+        assert!(
+            !q.ready_for(10, 5_000, NOBODY, &mut out),
+            "a message would go to it"
+        );
+        assert!(q.is_empty() && out.is_empty(), "dropped silently");
+    }
+
+    #[test]
+    fn its_heartbeat_looks_at_it() {
+        let mut q = WaitQueue::new(10);
+        let mut r = request("_INBOX.a", 1, 0);
+        (r.hb_ns, r.next_hb) = (1_000, 1_000);
+        q.q.push_back(r.clone());
+        let mut out = Outbox::new();
+        q.tick(1_000, (0, 0), EVERYBODY, &mut out);
+        assert_eq!(q.len(), 1);
+        assert!(headers(&out)[0].starts_with("NATS/1.0 100 Idle Heartbeat\r\n"));
+        out.clear();
+        q.tick(2_000, (0, 0), NOBODY, &mut out);
+        assert!(q.is_empty() && out.is_empty());
+    }
+
+    #[test]
+    fn prune_answers_the_expired_and_drops_the_unheard() {
+        let mut q = WaitQueue::new(10);
+        q.q.push_back(request("_INBOX.old", 3, 0));
+        let mut gone = request("_INBOX.gone", 1, 0);
+        gone.expires_at = None;
+        q.q.push_back(gone);
+        let mut live = request("_INBOX.live", 1, 0);
+        live.expires_at = None;
+        q.q.push_back(live);
+        let mut out = Outbox::new();
+        q.prune(10_000, &|s| s != "_INBOX.gone", &mut out);
+        assert_eq!(q.len(), 1);
+        assert_eq!(&*q.q[0].reply, "_INBOX.live");
+        assert_eq!(
+            headers(&out),
+            ["NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 3\r\nNats-Pending-Bytes: 0\r\n\r\n"]
+        );
+        assert_eq!(&*out[0].route, "_INBOX.old");
+    }
+
+    #[test]
+    fn max_bytes_that_cannot_take_the_next_message_end_the_request_with_409() {
+        let mut q = WaitQueue::new(10);
+        q.q.push_back(request("_INBOX.a", 10, 400));
+        let mut out = Outbox::new();
+        for _ in 0..2 {
+            assert!(q.ready_for(142, 0, EVERYBODY, &mut out));
+            q.pop(142, 0);
+        }
+        assert!(!q.ready_for(142, 0, EVERYBODY, &mut out));
+        assert!(q.is_empty());
+        assert_eq!(
+            headers(&out),
+            ["NATS/1.0 409 Message Size Exceeds MaxBytes\r\nNats-Pending-Messages: 8\r\nNats-Pending-Bytes: 116\r\n\r\n"]
+        );
+    }
+
+    #[test]
+    fn max_bytes_used_up_exactly_end_the_request_without_a_status() {
+        let mut q = WaitQueue::new(10);
+        q.q.push_back(request("_INBOX.a", 10, 284));
+        let mut out = Outbox::new();
+        for _ in 0..2 {
+            assert!(q.ready_for(142, 0, EVERYBODY, &mut out));
+            q.pop(142, 0);
+        }
+        assert!(q.is_empty() && out.is_empty());
     }
 }

@@ -259,7 +259,11 @@ impl Consumers {
                     };
                     if req.is_ok() {
                         let store = stream.store();
-                        if let Err(e) = c.on_pull(reply, &body, store, now, &mut self.out) {
+                        let server = &self.server;
+                        let has_interest = |s: &str| server.has_interest(s);
+                        if let Err(e) =
+                            c.on_pull(reply, &body, store, now, &has_interest, &mut self.out)
+                        {
                             warn!(stream = %self.stream, error = %e, "pull request failed");
                         }
                     }
@@ -301,6 +305,22 @@ impl Consumers {
         }
     }
 
+    /// The info of consumer `name`, as CONSUMER.INFO and LIST report it: its waiting requests
+    /// are looked at first (expired ones answered, those nobody listens for dropped), so
+    /// `num_waiting` counts live requests, as nats-server's does.
+    pub(crate) fn info(
+        &mut self,
+        name: &str,
+        stream: &Stream,
+        now: i64,
+    ) -> Option<Result<crate::api::consumer_types::ConsumerInfo, crate::store::StoreError>> {
+        let server = &self.server;
+        let has_interest = |s: &str| server.has_interest(s);
+        let c = self.map.get_mut(name)?;
+        c.waiting.prune(now, &has_interest, &mut self.out);
+        Some(c.info(stream.store()))
+    }
+
     /// A `CONSUMER.MSG.NEXT.<stream>.<consumer>` request.
     pub(crate) fn on_next(&mut self, msg: InternalMsg, stream: &Stream, now: i64) {
         let Some(reply) = msg.reply.as_deref() else {
@@ -310,7 +330,17 @@ impl Consumers {
         let Some(c) = self.map.get_mut(name) else {
             return;
         };
-        if let Err(e) = c.on_pull(reply, &msg.payload, stream.store(), now, &mut self.out) {
+        let server = &self.server;
+        let has_interest = |s: &str| server.has_interest(s);
+        let store = stream.store();
+        if let Err(e) = c.on_pull(
+            reply,
+            &msg.payload,
+            store,
+            now,
+            &has_interest,
+            &mut self.out,
+        ) {
             warn!(stream = %self.stream, consumer = name, error = %e, "pull request failed");
         }
     }
@@ -367,7 +397,13 @@ impl Consumers {
             c.tick_pull(now, &has_interest, &mut self.out);
             c.tick_push(now, &mut self.out);
             if c.inactive_deadline().is_some_and(|t| t <= now) {
-                inactive.push(name.clone());
+                // Requests still waiting keep it alive, if somebody listens for them.
+                c.waiting.prune(now, &has_interest, &mut self.out);
+                if c.waiting.is_empty() {
+                    inactive.push(name.clone());
+                } else {
+                    c.last_active_ns = now;
+                }
             }
         }
         for name in inactive {
