@@ -7,7 +7,7 @@
 
 use crate::dedup::Dedup;
 use crate::headers::{PublishHeaders, Rollup, Ttl};
-use crate::store::{record_size, MsgStore, Purge, StoreError, StoreState};
+use crate::store::{MsgStore, Purge, StoreError, StoreState};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -278,7 +278,7 @@ impl Stream {
             if limited(p.max_msgs).is_some_and(|m| state.msgs >= m) {
                 return Err(PublishError::MaxMsgs);
             }
-            let rec = record_size(subject, headers, payload);
+            let rec = self.store.msg_size(subject, headers, payload);
             if limited(p.max_bytes).is_some_and(|m| state.bytes + rec > m) {
                 return Err(PublishError::MaxBytes);
             }

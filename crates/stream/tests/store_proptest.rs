@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use sluice_protocol::subject::subject_matches;
 use sluice_stream::store::file::{FileStore, FileStoreConfig};
 use sluice_stream::store::memory::MemoryStore;
-use sluice_stream::store::{record_size, MsgStore, Purge, StoreState};
+use sluice_stream::store::{MsgStore, Purge, StoreState};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -71,7 +71,8 @@ impl Model {
             .unwrap_or(self.last_seq + 1)
     }
 
-    fn state(&self) -> StoreState {
+    /// The state `store` should report (it says how it counts message sizes).
+    fn state(&self, store: &dyn MsgStore) -> StoreState {
         let mut subjects = HashMap::new();
         for m in self.msgs.values() {
             *subjects.entry(&m.0).or_insert(0) += 1;
@@ -83,7 +84,7 @@ impl Model {
             bytes: self
                 .msgs
                 .values()
-                .map(|m| record_size(&m.0, m.1.as_deref(), &m.2))
+                .map(|m| store.msg_size(&m.0, m.1.as_deref(), &m.2))
                 .sum(),
             first_seq,
             first_ts: self.msgs.values().next().map_or(0, |m| m.3),
@@ -142,7 +143,7 @@ impl Model {
 }
 
 fn check(model: &Model, s: &dyn MsgStore, what: &str) {
-    let st = model.state();
+    let st = model.state(s);
     assert_eq!(s.state(), st, "{what}: state");
     for seq in st.first_seq.saturating_sub(2)..=st.last_seq + 2 {
         let got = s.get(seq).unwrap();

@@ -53,17 +53,24 @@ impl Default for FileStoreConfig {
 pub(crate) struct FileEntry {
     seg: u32,
     off: u32,
-    len: NonZeroU32,
+    /// The record's length, with [`HDRS_BIT`] set when the message has headers.
+    len_hdrs: NonZeroU32,
     subj: u32,
     ts: i64,
 }
 
+/// Set in [`FileEntry`]'s length when the message has headers (records are at most
+/// `MAX_RECORD`, which leaves the top bit free).
+const HDRS_BIT: u32 = 1 << 31;
+
 impl FileEntry {
-    pub(crate) fn new(seg: u32, off: u32, len: NonZeroU32, subj: u32, ts: i64) -> Self {
+    pub(crate) fn new(seg: u32, off: u32, len: u32, hdrs: bool, subj: u32, ts: i64) -> Self {
+        debug_assert!(len & HDRS_BIT == 0 && len > 0);
+        let len = if hdrs { len | HDRS_BIT } else { len };
         FileEntry {
             seg,
             off,
-            len,
+            len_hdrs: NonZeroU32::new(len).unwrap_or(NonZeroU32::MIN),
             subj,
             ts,
         }
@@ -78,7 +85,7 @@ impl FileEntry {
     }
 
     pub(crate) fn len(&self) -> u32 {
-        self.len.get()
+        self.len_hdrs.get() & !HDRS_BIT
     }
 
     pub(crate) fn set_off(&mut self, off: u32) {
@@ -97,8 +104,14 @@ impl Entry for FileEntry {
     }
     #[inline]
     fn size(&self) -> u64 {
-        // record_size counts 22 bytes of overhead where the record has REC_FIXED.
-        u64::from(self.len.get()) - (REC_FIXED as u64 - 22)
+        // file_msg_size: subject, headers and payload (the record's length less REC_FIXED)
+        // plus 30 bytes, and 4 more with headers.
+        let hdrs = if self.len_hdrs.get() & HDRS_BIT != 0 {
+            4
+        } else {
+            0
+        };
+        u64::from(self.len()) - REC_FIXED as u64 + 30 + hdrs
     }
 }
 
@@ -314,7 +327,7 @@ impl FileStore {
         let seg = self
             .seg(e.seg)
             .ok_or_else(|| corrupt(&self.dir, format!("segment {} of seq {seq} is gone", e.seg)))?;
-        let (off, len) = (u64::from(e.off), e.len.get() as usize);
+        let (off, len) = (u64::from(e.off), e.len() as usize);
         let is_active = u64::from(e.seg) == self.active().id;
         let data = if is_active && off >= self.flushed {
             let at = (off - self.flushed) as usize;
@@ -421,6 +434,10 @@ pub(crate) fn create_segment(path: &Path, header: &Header, sync: bool) -> Result
 }
 
 impl MsgStore for FileStore {
+    fn msg_size(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+        super::file_msg_size(subject, headers, payload)
+    }
+
     fn append(
         &mut self,
         subject: &str,
@@ -455,13 +472,14 @@ impl MsgStore for FileStore {
         let last = self.segs.len() - 1;
         let seg = &mut self.segs[last];
         seg.live += 1;
-        let entry = FileEntry {
-            seg: seg.id as u32,
-            off: off as u32,
-            len: NonZeroU32::new(total as u32).unwrap_or(NonZeroU32::MIN),
-            subj: self.index.intern(subject),
-            ts: time_ns,
-        };
+        let entry = FileEntry::new(
+            seg.id as u32,
+            off as u32,
+            total as u32,
+            headers.is_some_and(|h| !h.is_empty()),
+            self.index.intern(subject),
+            time_ns,
+        );
         self.index.push(seq, entry);
         Ok(seq)
     }

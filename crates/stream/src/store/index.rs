@@ -20,7 +20,7 @@ pub(crate) trait Entry {
     /// Interned subject id (see [`Index::intern`]).
     fn subj(&self) -> u32;
     fn ts(&self) -> i64;
-    /// [`super::record_size`] of the message.
+    /// The message's size as its store counts it ([`super::MsgStore::msg_size`]).
     fn size(&self) -> u64;
 }
 

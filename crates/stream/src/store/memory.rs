@@ -1,7 +1,7 @@
 //! In-memory storage: the shared index (`store/index.rs`) holding the messages themselves.
 
 use super::index::{Entry, Index, Plan, MAX_SEQ};
-use super::{record_size, MsgStore, Purge, StoreError, StoreState, StoredMsg};
+use super::{memory_msg_size, MsgStore, Purge, StoreError, StoreState, StoredMsg};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -66,6 +66,10 @@ impl MemoryStore {
 }
 
 impl MsgStore for MemoryStore {
+    fn msg_size(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+        memory_msg_size(subject, headers, payload)
+    }
+
     fn append(
         &mut self,
         subject: &str,
@@ -89,7 +93,7 @@ impl MsgStore for MemoryStore {
                 ts: time_ns,
                 data: Bytes::from(data),
                 hdr_len: headers.map_or(u32::MAX, |h| h.len() as u32),
-                size: record_size(subject, headers, payload),
+                size: memory_msg_size(subject, headers, payload),
             },
         );
         Ok(seq)

@@ -30,18 +30,19 @@ pub struct StoredMsg {
     pub time_ns: i64,
 }
 
-impl StoredMsg {
-    /// Bytes this message counts for against max_bytes (nats-server's accounting: subject,
-    /// headers, payload and a fixed per-record overhead).
-    pub fn stored_size(&self) -> u64 {
-        record_size(&self.subject, self.headers.as_deref(), &self.payload)
-    }
+/// Bytes a message counts for in a file stream's `state.bytes` and against its `max_bytes`:
+/// nats-server's file store accounting (`fileStoreMsgSize`), whatever Sluice's own record
+/// takes on disk: 22 bytes of record header + subject + payload + an 8-byte hash, and, when
+/// there are headers, their length and 4 bytes more.
+pub fn file_msg_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+    let hdrs = headers.map_or(0, |h| if h.is_empty() { 0 } else { 4 + h.len() });
+    (22 + subject.len() + hdrs + payload.len() + 8) as u64
 }
 
-/// nats-server's per-message size accounting for file storage: subject + headers + payload +
-/// 22 bytes of record overhead (it counts the same for memory storage).
-pub fn record_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
-    (subject.len() + headers.map_or(0, <[u8]>::len) + payload.len() + 22) as u64
+/// Bytes a message counts for in a memory stream: nats-server's memory store accounting
+/// (`memStoreMsgSize`): subject + headers + payload + 16.
+pub fn memory_msg_size(subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+    (subject.len() + headers.map_or(0, <[u8]>::len) + payload.len() + 16) as u64
 }
 
 /// A store's state, as StreamInfo's `state` reports it.
@@ -104,6 +105,9 @@ pub trait MsgStore: Send + 'static {
     /// Makes everything appended so far durable (fdatasync for files; nothing for memory).
     fn sync(&mut self) -> Result<(), StoreError>;
 
+    /// Bytes a message with these parts counts for in this store's `bytes` (and `max_bytes`).
+    fn msg_size(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64;
+
     /// Hands everything appended so far to the OS without waiting for the disk: it then
     /// survives a crash of the process (kill -9), not of the machine. Nothing for memory.
     fn write_out(&mut self) -> Result<(), StoreError> {
@@ -162,4 +166,24 @@ pub trait MsgStore: Send + 'static {
 
     /// Removes the store's data for good (stream deletion).
     fn destroy(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// The figures nats-server 2.9.10 reports for these messages (stream info `state.bytes`).
+    #[test]
+    fn message_sizes_are_nats_servers() {
+        let hdr = b"NATS/1.0\r\nA: b\r\n\r\n";
+        assert_eq!(file_msg_size("world", None, b"Hello world!"), 47);
+        assert_eq!(file_msg_size("file.abc", None, b"Hello world!"), 50);
+        assert_eq!(file_msg_size("file.abc", Some(hdr), b"Hello world!"), 72);
+        assert_eq!(file_msg_size("file.abc", Some(b""), b"Hello world!"), 50);
+        assert_eq!(memory_msg_size("memory.abc", None, b"Hello world!"), 38);
+        assert_eq!(
+            memory_msg_size("memory.abc", Some(hdr), b"Hello world!"),
+            56
+        );
+    }
 }

@@ -12,7 +12,6 @@ use super::segment::{
 };
 use super::StoreError;
 use std::fs::{self, OpenOptions};
-use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -162,10 +161,10 @@ fn load_segment(store: &mut FileStore, id: u64, newest: bool) -> Result<(), Stor
                     return Err(corrupt(&path, "segment too large"));
                 }
                 let subj = index.intern(rec.subject);
-                let len = NonZeroU32::new(total).unwrap_or(NonZeroU32::MIN);
+                let hdrs = rec.headers.is_some_and(|(a, b)| b > a);
                 index.push(
                     rec.seq,
-                    FileEntry::new(id as u32, off as u32, len, subj, rec.ts),
+                    FileEntry::new(id as u32, off as u32, total, hdrs, subj, rec.ts),
                 );
                 seg.live += 1;
             }
