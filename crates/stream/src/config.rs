@@ -15,6 +15,7 @@
 //! account (limits) are the caller's: see [`subjects_collide`].
 
 use crate::api::errors::ApiError;
+use crate::consumer::config::object_only_serde;
 use crate::serde_util::{is_false, is_zero_i32, is_zero_i64, is_zero_u64, null_default};
 use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -107,7 +108,7 @@ pub enum Compression {
 
 /// Cluster placement hints. Accepted and echoed; meaningless on a single server.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default)]
 pub struct Placement {
     #[serde(
         skip_serializing_if = "String::is_empty",
@@ -127,9 +128,11 @@ pub struct Placement {
     pub preferred: String,
 }
 
+object_only_serde!(Placement);
+
 /// A subject transform: `{"src": ..., "dest": ...}` (both always present).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default)]
 pub struct SubjectTransform {
     #[serde(rename = "src", deserialize_with = "null_default")]
     pub source: String,
@@ -137,9 +140,11 @@ pub struct SubjectTransform {
     pub destination: String,
 }
 
+object_only_serde!(SubjectTransform);
+
 /// Republish stored messages to another subject.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default)]
 pub struct RePublish {
     /// Which stored subjects to republish; empty means all (normalised to `>`).
     #[serde(
@@ -154,9 +159,11 @@ pub struct RePublish {
     pub headers_only: bool,
 }
 
+object_only_serde!(RePublish);
+
 /// Where a mirror or source stream lives when it is in another account or domain.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default)]
 pub struct ExternalStream {
     #[serde(rename = "api", deserialize_with = "null_default")]
     pub api_prefix: String,
@@ -164,10 +171,12 @@ pub struct ExternalStream {
     pub deliver_prefix: String,
 }
 
+object_only_serde!(ExternalStream);
+
 /// A mirror's or source's origin. Accepted, checked lightly and echoed; Sluice does not
 /// replicate from it yet.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default)]
 pub struct StreamSource {
     #[serde(deserialize_with = "null_default")]
     pub name: String,
@@ -188,6 +197,8 @@ pub struct StreamSource {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalStream>,
 }
+
+object_only_serde!(StreamSource);
 
 impl StreamSource {
     /// nats-server's `composeIName`, without hashing the external API prefix: two sources with
@@ -232,7 +243,7 @@ impl StreamSource {
 /// Defaults applied to consumers of this stream (v2.10). Always present in output, as `{}`
 /// when empty.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default)]
 pub struct ConsumerLimits {
     /// Nanoseconds.
     #[serde(skip_serializing_if = "is_zero_i64", deserialize_with = "null_default")]
@@ -241,7 +252,11 @@ pub struct ConsumerLimits {
     pub max_ack_pending: i64,
 }
 
-/// A stream's configuration, field for field as nats-server's JSON.
+object_only_serde!(ConsumerLimits);
+
+/// A stream's configuration, field for field as nats-server's JSON. Its nested structs decode
+/// only from JSON objects, as Go's do (serde would take an array for a struct, field by field);
+/// a request's top level is checked by [`crate::api::types::parse_request`].
 ///
 /// `Default` is the all-zero ("raw", as if `{}` was received) config, as in Go; use
 /// [`StreamConfig::checked`] or [`StreamConfig::with_defaults`] for the normalised one.

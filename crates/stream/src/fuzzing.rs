@@ -206,10 +206,6 @@ fn consumer_create(subject: &str, body: &[u8], variant: u8) {
     let Some(target) = ConsumerCreateSubject::parse(subject) else {
         return;
     };
-    let target = match target {
-        Ok(t) => t,
-        Err(e) => return answer::<ConsumerCreateResponse>(Err(e)),
-    };
     let req: CreateConsumerRequest = match parse_request(body) {
         Ok(r) => r,
         Err(e) => return answer::<ConsumerCreateResponse>(Err(e)),
@@ -318,7 +314,7 @@ fn optional(body: &[u8]) {
     if let Ok(req) = parse_optional_request::<StreamPurgeRequest>(body) {
         let _ = req.validate();
     }
-    let _ = parse_request::<MsgDeleteRequest>(body);
+    let _ = MsgDeleteRequest::parse(body);
     let _ = ErrorResponse::new("io.nats.jetstream.api.v1.fuzz", ApiError::bad_request()).to_json();
 }
 

@@ -20,20 +20,20 @@ use crate::meta::Meta;
 use crate::stream::Stream;
 use crate::time::{now_ns, Timestamp};
 
-/// Answers a `$JS.API.CONSUMER.<op>...` request; `None` when nats-server sends no answer
-/// (pull requests, subjects it does not serve).
+/// Answers a `$JS.API.CONSUMER.<op>...` request; `None` when no consumer endpoint serves the
+/// subject (the caller answers that as nats-server v2.10 does). Endpoints are matched token for
+/// token, as nats-server's subscriptions (`$JS.API.CONSUMER.INFO.*.*`, ...) match.
 pub(crate) fn handle(js: &Inner, subject: &str, body: &[u8]) -> Option<Vec<u8>> {
     let rest = subject.strip_prefix("$JS.API.CONSUMER.")?;
-    let op = rest.split('.').next().unwrap_or("");
-    Some(match op {
-        "CREATE" | "DURABLE" => match ConsumerCreateSubject::parse(subject)? {
-            Ok(target) => respond(create(js, &target, body)),
-            Err(e) => ConsumerCreateResponse::from_error(e).to_json(),
-        },
-        "INFO" => respond(info(js, subject, body)),
-        "DELETE" => respond(delete(js, subject, body)),
-        "NAMES" => respond(names(js, subject, body)),
-        "LIST" => respond(list(js, subject, body)),
+    let tokens: Vec<&str> = rest.split('.').collect();
+    Some(match tokens[..] {
+        ["CREATE", ..] | ["DURABLE", "CREATE", ..] => {
+            respond(create(js, &ConsumerCreateSubject::parse(subject)?, body))
+        }
+        ["INFO", _, _] => respond(info(js, subject, body)),
+        ["DELETE", _, _] => respond(delete(js, subject, body)),
+        ["NAMES", _] => respond(names(js, subject, body)),
+        ["LIST", _] => respond(list(js, subject, body)),
         _ => return None,
     })
 }

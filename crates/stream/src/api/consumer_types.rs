@@ -15,7 +15,7 @@ use crate::api::types::{
     impl_response, ApiPaged, ApiResponse, ClusterInfo, LIST_LIMIT, NAMES_LIMIT,
 };
 use crate::consumer::config::{object_only_serde, ConsumerAction, ConsumerConfig};
-use crate::serde_util::{is_false, is_zero_i64, null_default};
+use crate::serde_util::{is_false, is_zero_i64, null_default, paging_offset};
 use crate::time::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -150,37 +150,32 @@ pub enum ConsumerCreateSubject {
 }
 
 impl ConsumerCreateSubject {
-    /// Parses a create API subject. `None` for anything else, including fewer than five
-    /// tokens (nats-server sends no answer then); `Some(Err(10016))` for a DURABLE.CREATE
-    /// subject without exactly the stream and durable tokens.
-    pub fn parse(subject: &str) -> Option<Result<Self, ApiError>> {
+    /// Parses a create API subject: `$JS.API.CONSUMER.CREATE.<stream>`,
+    /// `$JS.API.CONSUMER.CREATE.<stream>.<consumer>[.<filter>...]` or
+    /// `$JS.API.CONSUMER.DURABLE.CREATE.<stream>.<durable>` (exactly). `None` for anything
+    /// else: nats-server has no create endpoint there (v2.10 answers 10003, v2.9 nothing; 10016
+    /// is never sent by a single server).
+    pub fn parse(subject: &str) -> Option<Self> {
         let tokens: Vec<&str> = subject.split('.').collect();
-        if tokens.len() < 5 || tokens[..3] != ["$JS", "API", "CONSUMER"] {
-            return None;
-        }
-        match tokens[3] {
-            "DURABLE" => {
-                if tokens.get(4) != Some(&"CREATE") {
-                    return None;
-                }
-                if tokens.len() != 7 {
-                    return Some(Err(ApiError::consumer_durable_name_not_in_subject()));
-                }
-                Some(Ok(ConsumerCreateSubject::Durable {
-                    stream: tokens[5].to_owned(),
-                    durable: tokens[6].to_owned(),
-                }))
+        match tokens[..] {
+            ["$JS", "API", "CONSUMER", "DURABLE", "CREATE", stream, durable] => {
+                Some(ConsumerCreateSubject::Durable {
+                    stream: stream.to_owned(),
+                    durable: durable.to_owned(),
+                })
             }
-            "CREATE" => Some(Ok(match tokens.len() {
-                5 => ConsumerCreateSubject::Ephemeral {
-                    stream: tokens[4].to_owned(),
-                },
-                n => ConsumerCreateSubject::Named {
-                    stream: tokens[4].to_owned(),
-                    consumer: tokens[5].to_owned(),
-                    filter: (n > 6).then(|| tokens[6..].join(".")),
-                },
-            })),
+            ["$JS", "API", "CONSUMER", "CREATE", stream] => {
+                Some(ConsumerCreateSubject::Ephemeral {
+                    stream: stream.to_owned(),
+                })
+            }
+            ["$JS", "API", "CONSUMER", "CREATE", stream, consumer, ref filter @ ..] => {
+                Some(ConsumerCreateSubject::Named {
+                    stream: stream.to_owned(),
+                    consumer: consumer.to_owned(),
+                    filter: (!filter.is_empty()).then(|| filter.join(".")),
+                })
+            }
             _ => None,
         }
     }
@@ -373,7 +368,7 @@ impl ConsumerDeleteResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ConsumerNamesRequest {
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "paging_offset")]
     pub offset: usize,
 }
 

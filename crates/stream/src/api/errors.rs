@@ -65,6 +65,7 @@ macro_rules! wrapping {
 pub mod codes {
     pub const ACCOUNT_RESOURCES_EXCEEDED: u16 = 10002;
     pub const BAD_REQUEST: u16 = 10003;
+    pub const CLUSTER_REQUIRED: u16 = 10010;
     pub const CONSUMER_NOT_FOUND: u16 = 10014;
     pub const INSUFFICIENT_RESOURCES: u16 = 10023;
     pub const INVALID_JSON: u16 = 10025;
@@ -142,8 +143,12 @@ impl ApiError {
         /// JSAccountResourcesExceededErr: 400 10002.
         account_resources_exceeded => (400, ACCOUNT_RESOURCES_EXCEEDED, "resource limits exceeded for account");
         /// JSBadRequestErr: 400 10003 (e.g. MSG.GET with both `seq` and `last_by_subj`, or an
-        /// empty MSG.GET/MSG.DELETE body; PURGE with both `seq` and `keep`).
+        /// empty MSG.GET/MSG.DELETE body; PURGE with both `seq` and `keep`; a `$JS.API`
+        /// subject no endpoint serves, in a `system_response`).
         bad_request => (400, BAD_REQUEST, "bad request");
+        /// JSClusterRequiredErr: 503 10010 (leader stepdown and peer removal on a single
+        /// server).
+        cluster_required => (503, CLUSTER_REQUIRED, "JetStream clustering support required");
         /// JSConsumerNotFoundErr: 404 10014.
         consumer_not_found => (404, CONSUMER_NOT_FOUND, "consumer not found");
         /// JSInsufficientResourcesErr: 503 10023.
@@ -401,7 +406,8 @@ impl ApiError {
         /// JSConsumerNameExistErr: 400 10013 (an update moving a push consumer off a deliver
         /// subject that still has interest).
         consumer_name_exist => (400, CONSUMER_NAME_EXIST, "consumer name already in use");
-        /// JSConsumerDurableNameNotInSubjectErr: 400 10016.
+        /// JSConsumerDurableNameNotInSubjectErr: 400 10016 (defined, not sent: no subject
+        /// reaches it on a single server).
         consumer_durable_name_not_in_subject => (400, CONSUMER_DURABLE_NAME_NOT_IN_SUBJECT, "consumer expected to be durable but no durable name set in subject");
         /// JSConsumerDurableNameNotMatchSubjectErr: 400 10017.
         consumer_durable_name_not_match_subject => (400, CONSUMER_DURABLE_NAME_NOT_MATCH_SUBJECT, "consumer name in subject does not match durable name in request");

@@ -14,6 +14,12 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 /// Handles one request published to `$JS.API.>`.
+///
+/// Endpoints are matched token for token, as nats-server's API subscriptions match
+/// (`$JS.API.STREAM.INFO.*` takes exactly one name token). A subject no endpoint serves is
+/// answered as nats-server v2.10.8+ does: `system_response` with 10003 "bad request"
+/// (v2.9 does not answer; protocol-spec/differences.md 18). `META.LEADER.STEPDOWN`,
+/// `SERVER.REMOVE` and `ACCOUNT.*` are system-account requests nats-server ignores here.
 pub(crate) fn handle(js: &Inner, msg: InternalMsg) {
     let Some(reply) = msg.reply.as_deref() else {
         return; // nowhere to answer
@@ -25,41 +31,40 @@ pub(crate) fn handle(js: &Inner, msg: InternalMsg) {
     let subject = &msg.subject[..];
     let body = &msg.payload[..];
     let rest = subject.strip_prefix("$JS.API.").unwrap_or("");
-    let (op, name) = match rest.split_once('.') {
-        _ if rest == "INFO" => ("INFO", ""),
-        _ if rest == "STREAM.NAMES" => ("STREAM.NAMES", ""),
-        _ if rest == "STREAM.LIST" => ("STREAM.LIST", ""),
-        _ => split_op(rest),
+    // `DIRECT.GET[.<stream>[.<subject>]]`: served by the stream (or nobody), not the API.
+    let direct = match rest.strip_prefix("DIRECT.GET") {
+        Some("") => Some(""),
+        Some(after) => after.strip_prefix('.'),
+        None => None,
     };
-    if op == "DIRECT.GET" {
+    if let Some(name) = direct {
         direct_get(js, reply, subject, name, body);
         return;
     }
-    if rest.starts_with("CONSUMER.") {
-        let Some(answer) = crate::api::consumer_handlers::handle(js, subject, body) else {
-            return;
-        };
-        if answer_is_error(&answer) {
-            js.api_errors.fetch_add(1, Ordering::Relaxed);
+    let tokens: Vec<&str> = rest.split('.').collect();
+    let answer = match tokens[..] {
+        ["INFO"] => account_info(js),
+        ["STREAM", "CREATE", name] => respond(create(js, name, body)),
+        ["STREAM", "UPDATE", name] => respond(update(js, name, body)),
+        ["STREAM", "INFO", name] => respond(info(js, name, body)),
+        ["STREAM", "DELETE", name] => respond(delete(js, name, body)),
+        ["STREAM", "PURGE", name] => respond(purge(js, name, body)),
+        ["STREAM", "NAMES"] => respond(names(js, body)),
+        ["STREAM", "LIST"] => respond(list(js, body)),
+        ["STREAM", "MSG", "GET", name] => respond(msg_get(js, name, body)),
+        ["STREAM", "MSG", "DELETE", name] => respond(msg_delete(js, name, body)),
+        ["STREAM", "LEADER", "STEPDOWN", _] => {
+            cluster_required(response_type::STREAM_LEADER_STEPDOWN)
         }
-        js.server.publish(reply, None, None, &answer);
-        return;
-    }
-    let answer = match op {
-        "INFO" => account_info(js),
-        "STREAM.CREATE" => respond(create(js, name, body)),
-        "STREAM.UPDATE" => respond(update(js, name, body)),
-        "STREAM.INFO" => respond(info(js, name, body)),
-        "STREAM.DELETE" => respond(delete(js, name, body)),
-        "STREAM.PURGE" => respond(purge(js, name, body)),
-        "STREAM.NAMES" => respond(names(js, body)),
-        "STREAM.LIST" => respond(list(js, body)),
-        "STREAM.MSG.GET" => respond(msg_get(js, name, body)),
-        "STREAM.MSG.DELETE" => respond(msg_delete(js, name, body)),
-        _ => {
-            js.api_errors.fetch_add(1, Ordering::Relaxed);
-            ErrorResponse::new(response_type::SYSTEM, ApiError::bad_request()).to_json()
+        ["STREAM", "PEER", "REMOVE", _] => cluster_required(response_type::STREAM_REMOVE_PEER),
+        ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
+            cluster_required(response_type::CONSUMER_LEADER_STEPDOWN)
         }
+        ["CONSUMER", ..] => {
+            crate::api::consumer_handlers::handle(js, subject, body).unwrap_or_else(not_served)
+        }
+        ["META", "LEADER", "STEPDOWN"] | ["SERVER", "REMOVE"] | ["ACCOUNT", ..] => return,
+        _ => not_served(),
     };
     if answer_is_error(&answer) {
         js.api_errors.fetch_add(1, Ordering::Relaxed);
@@ -67,23 +72,14 @@ pub(crate) fn handle(js: &Inner, msg: InternalMsg) {
     js.server.publish(reply, None, None, &answer);
 }
 
-/// Splits `STREAM.CREATE.NAME` into the operation and the stream name (the last token).
-fn split_op(rest: &str) -> (&str, &str) {
-    for op in [
-        "STREAM.CREATE",
-        "STREAM.UPDATE",
-        "STREAM.INFO",
-        "STREAM.DELETE",
-        "STREAM.PURGE",
-        "STREAM.MSG.GET",
-        "STREAM.MSG.DELETE",
-        "DIRECT.GET",
-    ] {
-        if let Some(name) = rest.strip_prefix(op).and_then(|r| r.strip_prefix('.')) {
-            return (op, name);
-        }
-    }
-    (rest, "")
+/// The answer to a subject no endpoint serves (nats-server v2.10.8+).
+fn not_served() -> Vec<u8> {
+    ErrorResponse::new(response_type::SYSTEM, ApiError::bad_request()).to_json()
+}
+
+/// The only answer a single server gives to leader stepdowns and peer removals.
+fn cluster_required(response_type: &str) -> Vec<u8> {
+    ErrorResponse::new(response_type, ApiError::cluster_required()).to_json()
 }
 
 fn answer_is_error(json: &[u8]) -> bool {
@@ -267,8 +263,11 @@ fn delete(js: &Inner, name: &str, body: &[u8]) -> Result<StreamDeleteResponse, A
     Ok(StreamDeleteResponse::success())
 }
 
+/// nats-server's order: the body (bad JSON 10025, `seq` with `keep` 10003), then the stream
+/// (10059), sealed (10109), `deny_purge` (10110).
 fn purge(js: &Inner, name: &str, body: &[u8]) -> Result<StreamPurgeResponse, ApiError> {
     let req: StreamPurgeRequest = parse_optional_request(body)?;
+    req.validate()?;
     let streams = js.streams.read();
     let entry = streams.get(name).ok_or_else(ApiError::stream_not_found)?;
     if entry.config.sealed {
@@ -277,7 +276,6 @@ fn purge(js: &Inner, name: &str, body: &[u8]) -> Result<StreamPurgeResponse, Api
     if entry.config.deny_purge {
         return Err(ApiError::stream_purge_not_permitted());
     }
-    req.validate()?;
     let purge = Purge {
         filter: (!req.filter.is_empty()).then(|| req.filter.clone()),
         up_to_seq: (req.sequence > 0).then_some(req.sequence),
@@ -330,10 +328,12 @@ fn find(stream: &Stream, kind: &MsgGetKind) -> Result<Option<StoredMsg>, ApiErro
     .map_err(ApiError::stream_general)
 }
 
+/// nats-server's order: the body (empty 10003, bad JSON 10025, nothing or too much asked
+/// 10003), then the stream (10059), then the message (10037).
 fn msg_get(js: &Inner, name: &str, body: &[u8]) -> Result<MsgGetResponse, ApiError> {
+    let kind = MsgGetRequest::parse_api(body)?;
     let streams = js.streams.read();
     let entry = streams.get(name).ok_or_else(ApiError::stream_not_found)?;
-    let kind = MsgGetRequest::parse_api(body)?;
     let msg = find(&entry.stream.lock(), &kind)?.ok_or_else(ApiError::no_message_found)?;
     Ok(MsgGetResponse::new(StoredMessage {
         subject: msg.subject.to_string(),
@@ -344,7 +344,10 @@ fn msg_get(js: &Inner, name: &str, body: &[u8]) -> Result<MsgGetResponse, ApiErr
     }))
 }
 
+/// nats-server's order: the body (empty, `{}` included, 10003; bad JSON 10025), then the
+/// stream (10059), sealed (10109), `deny_delete` (10057), then the sequence.
 fn msg_delete(js: &Inner, name: &str, body: &[u8]) -> Result<MsgDeleteResponse, ApiError> {
+    let req = MsgDeleteRequest::parse(body)?;
     let streams = js.streams.read();
     let entry = streams.get(name).ok_or_else(ApiError::stream_not_found)?;
     if entry.config.sealed {
@@ -353,12 +356,11 @@ fn msg_delete(js: &Inner, name: &str, body: &[u8]) -> Result<MsgDeleteResponse, 
     if entry.config.deny_delete {
         return Err(ApiError::message_delete_not_permitted());
     }
-    let req: MsgDeleteRequest = parse_request(body)?;
     let seq = req.seq;
+    let storage = entry.config.storage;
     let removed = Inner::on_writer(entry, move |s| {
-        let last = s.state().last_seq;
-        if seq > last {
-            return Err(ApiError::stream_msg_delete_failed("stream store EOF"));
+        if let Some(e) = missing_for_delete(storage, seq, s.state().last_seq) {
+            return Err(e);
         }
         s.store_mut()
             .delete(seq)
@@ -369,6 +371,24 @@ fn msg_delete(js: &Inner, name: &str, body: &[u8]) -> Result<MsgDeleteResponse, 
         return Err(ApiError::sequence_not_found(seq));
     }
     Ok(MsgDeleteResponse::success())
+}
+
+/// How nats-server 2.9.10 refuses to delete a sequence that cannot be there, which depends
+/// on the store: the memory store answers `sequence N not found` (400 10043) for sequence 0 and
+/// for one past the end, as for any missing message; the file store reports its own errors
+/// through JSStreamMsgDeleteFailedF (500 10057): "no message found" for 0, "stream store EOF"
+/// past the end. `None`: look the sequence up.
+fn missing_for_delete(storage: StorageType, seq: u64, last: u64) -> Option<ApiError> {
+    match storage {
+        StorageType::Memory if seq == 0 || seq > last => Some(ApiError::sequence_not_found(seq)),
+        StorageType::File if seq == 0 => {
+            Some(ApiError::stream_msg_delete_failed("no message found"))
+        }
+        StorageType::File if seq > last => {
+            Some(ApiError::stream_msg_delete_failed("stream store EOF"))
+        }
+        _ => None,
+    }
 }
 
 /// `$JS.API.DIRECT.GET.<stream>[.<subject>]`: answered with the message itself (its headers

@@ -14,7 +14,9 @@
 
 use crate::api::errors::ApiError;
 use crate::config::StreamConfig;
-use crate::serde_util::{is_false, is_zero_i64, is_zero_u64, is_zero_usize, null_default};
+use crate::serde_util::{
+    is_false, is_zero_i64, is_zero_u64, is_zero_usize, null_default, paging_offset,
+};
 use crate::time::Timestamp;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -34,6 +36,14 @@ pub mod response_type {
     pub const STREAM_LIST: &str = "io.nats.jetstream.api.v1.stream_list_response";
     pub const STREAM_MSG_GET: &str = "io.nats.jetstream.api.v1.stream_msg_get_response";
     pub const STREAM_MSG_DELETE: &str = "io.nats.jetstream.api.v1.stream_msg_delete_response";
+    /// Answered only with 10010 (clustering required) by a single server.
+    pub const STREAM_LEADER_STEPDOWN: &str =
+        "io.nats.jetstream.api.v1.stream_leader_stepdown_response";
+    /// Answered only with 10010 (clustering required) by a single server.
+    pub const STREAM_REMOVE_PEER: &str = "io.nats.jetstream.api.v1.stream_remove_peer_response";
+    /// Answered only with 10010 (clustering required) by a single server.
+    pub const CONSUMER_LEADER_STEPDOWN: &str =
+        "io.nats.jetstream.api.v1.consumer_leader_stepdown_response";
     /// Sent by nats-server when a request cannot be attributed to an endpoint's type.
     pub const SYSTEM: &str = "io.nats.jetstream.api.v1.system_response";
 }
@@ -186,10 +196,16 @@ pub fn is_empty_request(body: &[u8]) -> bool {
 
 /// Parses a request body that must be JSON (STREAM.CREATE/UPDATE, MSG.GET, MSG.DELETE): an
 /// empty body or malformed JSON is 10025 "invalid JSON", as in nats-server. `null` gives the
-/// default, as Go's decoder leaves the target untouched.
+/// default, as Go's decoder leaves the target untouched. Every request is a Go struct, which
+/// decodes only from a JSON object: an array (which serde would take for a struct, field by
+/// field), string, number or boolean is 10025 too.
 pub fn parse_request<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.trim_ascii() == b"null" {
+    let trimmed = body.trim_ascii();
+    if trimmed == b"null" {
         return Ok(T::default());
+    }
+    if trimmed.first() != Some(&b'{') {
+        return Err(ApiError::invalid_json());
     }
     serde_json::from_slice(body).map_err(|_| ApiError::invalid_json())
 }

@@ -104,8 +104,9 @@ impl MsgGetRequest {
         if body.is_empty() {
             return Err(DirectGetStatus::EmptyRequest);
         }
+        // As Go decodes it: `null` is the empty request, anything but an object is malformed.
         let req: MsgGetRequest =
-            serde_json::from_slice(body).map_err(|_| DirectGetStatus::MalformedRequest)?;
+            parse_request(body).map_err(|_| DirectGetStatus::MalformedRequest)?;
         let (seq, last, next) = (
             req.seq,
             !req.last_by_subject.is_empty(),
@@ -186,7 +187,7 @@ pub enum DirectGetStatus {
     NotFound,
     /// `NATS/1.0 408 Empty Request`: no body, or nothing asked.
     EmptyRequest,
-    /// `NATS/1.0 408 Malformed Request`: body not JSON.
+    /// `NATS/1.0 408 Malformed Request`: body not a JSON object (nor `null`).
     MalformedRequest,
     /// `NATS/1.0 408 Bad Request`: conflicting fields, or a body on a last-by-subject get.
     BadRequest,
@@ -251,6 +252,17 @@ pub struct MsgDeleteRequest {
     /// Mark deleted without overwriting the bytes.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "null_default")]
     pub no_erase: bool,
+}
+
+impl MsgDeleteRequest {
+    /// A STREAM.MSG.DELETE body as nats-server takes it: empty (see [`is_empty_request`]:
+    /// `{}` too) is 10003 "bad request", bad JSON 10025.
+    pub fn parse(body: &[u8]) -> Result<MsgDeleteRequest, ApiError> {
+        if is_empty_request(body) {
+            return Err(ApiError::bad_request());
+        }
+        parse_request(body)
+    }
 }
 
 /// `$JS.API.STREAM.MSG.DELETE.<name>` answer.

@@ -227,7 +227,7 @@ impl StreamUpdateResponse {
 #[serde(default)]
 pub struct StreamInfoRequest {
     /// Offset into the sorted subjects when they are more than [`MAX_SUBJECT_DETAILS`].
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "paging_offset")]
     pub offset: usize,
     #[serde(skip_serializing_if = "is_false", deserialize_with = "null_default")]
     pub deleted_details: bool,
@@ -391,7 +391,7 @@ impl StreamPurgeResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StreamNamesRequest {
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "paging_offset")]
     pub offset: usize,
     /// Only streams with a subject colliding with this one (wildcards allowed).
     #[serde(
