@@ -8,11 +8,13 @@
 use crate::auth::{authenticate, Credentials, Outcome};
 use crate::config::{Auth, Permissions};
 use crate::error::ServerError;
+use crate::handle::{
+    ClientHandle, Owner, SubRef, Subscription, ASYNC_INFO, DENY_FILTER, HEADERS, TRACK_REPLIES,
+};
 use crate::outbound::{run_writer, Outbound, STALL_MAX};
 use crate::perms::{ClientPerms, ConnPerms};
 use crate::route::Publisher;
 use crate::shared::Shared;
-use crate::sub::{Owner, SubRef, Subscription};
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use sluice_protocol::headers::status;
@@ -23,7 +25,7 @@ use sluice_protocol::{
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::AtomicU8;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
@@ -42,51 +44,6 @@ const FIRST_PING: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Smallest free space kept in the read buffer before each read.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// [`ClientHandle::flags`]: the client sent `headers: true`: deliver HMSG, not MSG.
-pub(crate) const HEADERS: u8 = 1;
-/// [`ClientHandle::flags`]: check deliveries against the subscribe deny list.
-pub(crate) const DENY_FILTER: u8 = 2;
-/// [`ClientHandle::flags`]: record the reply subjects of deliveries (allow_responses).
-pub(crate) const TRACK_REPLIES: u8 = 4;
-/// [`ClientHandle::flags`]: CONNECT said `protocol: 1` or more: the client takes INFO updates
-/// (lame-duck mode's `ldm: true`), as nats-server sends them only to such clients.
-pub(crate) const ASYNC_INFO: u8 = 8;
-
-/// The part of a connection other connections touch: its outbound buffer and its sid table.
-pub(crate) struct ClientHandle {
-    pub(crate) id: u64,
-    pub(crate) out: Outbound,
-    pub(crate) subs: Mutex<HashMap<ByteStr, SubRef>>,
-    /// [`HEADERS`], [`DENY_FILTER`], [`TRACK_REPLIES`]: one load tells a publisher all it
-    /// needs, so a connection without permissions costs deliveries nothing more.
-    pub(crate) flags: AtomicU8,
-    /// Permission state publishers use (only when `flags` says so).
-    pub(crate) perms: ClientPerms,
-    /// Notified when the server's authorization is reloaded.
-    pub(crate) reauth: Notify,
-    /// Monitoring: counters (Relaxed atomics) and what CONNECT said (see `stats.rs`).
-    pub(crate) stats: crate::stats::ConnStats,
-}
-
-impl ClientHandle {
-    #[inline]
-    pub(crate) fn flags(&self) -> u8 {
-        self.flags.load(Ordering::Relaxed)
-    }
-
-    fn set_flag(&self, flag: u8, on: bool) {
-        if on {
-            self.flags.fetch_or(flag, Ordering::Relaxed);
-        } else {
-            self.flags.fetch_and(!flag, Ordering::Relaxed);
-        }
-    }
-
-    fn headers(&self) -> bool {
-        self.flags() & HEADERS != 0
-    }
-}
 
 /// What a connection was last authorized as.
 struct Granted {

@@ -1,6 +1,10 @@
-//! Server configuration: every knob the server reads, with nats-server's defaults.
+//! Server configuration: every knob the server reads, with nats-server's defaults; and the
+//! rustls configuration a [`TlsConfig`]'s files make.
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How clients must authenticate.
@@ -90,8 +94,64 @@ impl TlsConfig {
     /// Loads the certificate, key and CA files as [`crate::Server::bind`] will, and says
     /// what is wrong if they cannot be used.
     pub fn check(&self) -> Result<(), String> {
-        crate::tls::server_config(self).map(|_| ())
+        server_config(self).map(|_| ())
     }
+}
+
+/// Builds the rustls server configuration `cfg` describes, or says what is wrong with it
+/// (a file that cannot be read, holds no certificate or key, or a key that does not fit).
+pub(crate) fn server_config(cfg: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = read_certs(&cfg.cert_file, "certificate")?;
+    let key = PrivateKeyDer::from_pem_file(&cfg.key_file).map_err(|e| {
+        format!(
+            "TLS: cannot read a private key from {}: {e}",
+            cfg.key_file.display()
+        )
+    })?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?;
+    let builder = if cfg.verify {
+        let Some(ca_file) = &cfg.ca_file else {
+            return Err(
+                "TLS: verifying client certificates needs a CA file (--tlscacert, or ca_file \
+                 in the tls block)"
+                    .into(),
+            );
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in read_certs(ca_file, "CA certificate")? {
+            roots
+                .add(ca)
+                .map_err(|e| format!("TLS: bad CA certificate in {}: {e}", ca_file.display()))?;
+        }
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                .build()
+                .map_err(|e| format!("TLS: {e}"))?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder.with_single_cert(certs, key).map_err(|e| {
+        format!(
+            "TLS: the key in {} does not go with the certificate in {}: {e}",
+            cfg.key_file.display(),
+            cfg.cert_file.display()
+        )
+    })?;
+    Ok(Arc::new(config))
+}
+
+fn read_certs(path: &std::path::Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("TLS: cannot read {what}s from {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("TLS: no {what} in {}", path.display()));
+    }
+    Ok(certs)
 }
 
 /// Everything the server needs to run. `Default` gives nats-server's defaults.

@@ -1,39 +1,16 @@
 //! In-process clients: how a higher layer (the stream layer) subscribes and publishes like any
 //! other client, without a socket and without the server knowing what it is.
 
-use crate::config::Auth;
+use crate::config::{Auth, ServerConfig};
 use crate::error::ServerError;
+use crate::handle::{InternalOwner, Owner, SubRef, Subscription};
+use crate::js_monitor::{JetStreamLimits, JetStreamMonitor, JsRegistration};
 use crate::route::Publisher;
 use crate::shared::Shared;
-use crate::sub::{Owner, SubRef, Subscription};
-use bytes::Bytes;
+use crate::sink::InternalSink;
 use parking_lot::Mutex;
 use sluice_protocol::ByteStr;
 use std::sync::Arc;
-
-/// A message delivered to an in-process subscriber. Everything is owned (copied out of the
-/// publisher's read buffer), so the sink may keep it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InternalMsg {
-    pub subject: ByteStr,
-    pub reply: Option<ByteStr>,
-    /// The raw header block (`NATS/1.0 ...`), if the message had one.
-    pub headers: Option<Bytes>,
-    pub payload: Bytes,
-}
-
-/// Where an in-process subscription's messages go. Called on the publisher's task, on the hot
-/// path: it must not block (hand the message to a channel and return).
-pub trait InternalSink: Send + Sync + 'static {
-    /// Takes one message.
-    fn deliver(&self, msg: InternalMsg);
-}
-
-/// The owner side of an in-process subscription.
-pub(crate) struct InternalOwner {
-    pub(crate) id: u64,
-    pub(crate) sink: Arc<dyn InternalSink>,
-}
 
 /// A handle on the running server for in-process clients. Cheap to clone.
 #[derive(Clone)]
@@ -180,7 +157,7 @@ impl ServerHandle {
     /// `write_deadline` from their next write, and `ping_interval`/`max_pings_out` at their
     /// next keepalive tick. A lower `max_connections` refuses new connections only.
     /// Returns what changed, one `name: old -> new` per limit.
-    pub fn reload_limits(&self, config: &crate::ServerConfig) -> Vec<String> {
+    pub fn reload_limits(&self, config: &ServerConfig) -> Vec<String> {
         self.shared.reload_limits(config)
     }
 
@@ -209,10 +186,10 @@ impl ServerHandle {
     /// (the stream layer stopped).
     pub fn set_jetstream_monitor(
         &self,
-        monitor: Option<(crate::JetStreamLimits, Arc<dyn crate::JetStreamMonitor>)>,
+        monitor: Option<(JetStreamLimits, Arc<dyn JetStreamMonitor>)>,
     ) {
         *self.shared.jetstream_monitor.write() =
-            monitor.map(|(limits, source)| crate::monitor::JsRegistration { limits, source });
+            monitor.map(|(limits, source)| JsRegistration { limits, source });
     }
 
     /// A number that changes whenever any subscription is added or removed: poll it to learn

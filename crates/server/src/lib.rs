@@ -9,31 +9,42 @@
 //!
 //! Must never: know about streams or JetStream (the stream layer sits above and attaches as
 //! an internal client), block a publisher on a slow reader, or panic on client input.
+//!
+//! Modules import one way only (no import cycles). On top, the accept loop (`server`, `tls`)
+//! and the per-connection read loop (`client`), which routes messages (`route`) through the
+//! subscription registry (`shared`) into outbound buffers (`outbound`). What several modules
+//! share lives in leaf modules that import none of their users: `handle` (a connection's
+//! shared half, and the subscriptions that point at it), `sink` (in-process deliveries),
+//! `js_monitor` (what the stream layer reports), `config`, `error` and `stats`.
 
 mod auth;
 mod client;
 pub mod config;
 mod error;
+mod handle;
 mod internal;
+mod js_monitor;
 mod monitor;
 mod outbound;
 mod perms;
 mod route;
 mod server;
 mod shared;
+mod sink;
 mod stats;
-mod sub;
 mod tls;
 
 pub use config::{
     Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission, TlsConfig, User,
 };
 pub use error::ServerError;
-pub use internal::{Batch, InternalMsg, InternalSink, InternalSubscription, ServerHandle};
-pub use monitor::{
-    ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, Monitor, StreamStats,
+pub use internal::{Batch, InternalSubscription, ServerHandle};
+pub use js_monitor::{
+    ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, StreamStats,
 };
+pub use monitor::Monitor;
 pub use server::Server;
+pub use sink::{InternalMsg, InternalSink};
 pub use tokio_util::sync::CancellationToken;
 
 /// The nats-server version whose feature level Sluice implements; INFO's `version`.

@@ -5,11 +5,10 @@
 //! source for queue groups, and the connections that got data and need their writers woken
 //! once the current batch is done.
 
-use crate::client::{ClientHandle, DENY_FILTER, HEADERS, TRACK_REPLIES};
-use crate::internal::InternalMsg;
+use crate::handle::{Admit, ClientHandle, Owner, SubRef, DENY_FILTER, HEADERS, TRACK_REPLIES};
 use crate::outbound::Pushed;
 use crate::shared::Shared;
-use crate::sub::{Admit, Owner, SubRef};
+use crate::sink::InternalMsg;
 use bytes::{Bytes, BytesMut};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;

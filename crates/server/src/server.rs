@@ -3,6 +3,7 @@
 use crate::client;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
+use crate::handle::ASYNC_INFO;
 use crate::shared::Shared;
 use crate::tls;
 use std::net::SocketAddr;
@@ -37,11 +38,10 @@ impl Server {
     /// loaded is an `InvalidInput` error saying why (see [`crate::TlsConfig::check`]).
     pub async fn bind(config: ServerConfig) -> std::io::Result<Server> {
         let tls = match &config.tls {
-            Some(cfg) => {
-                Some(TlsAcceptor::from(tls::server_config(cfg).map_err(|e| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
-                })?))
-            }
+            Some(cfg) => Some(TlsAcceptor::from(
+                crate::config::server_config(cfg)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            )),
             None => None,
         };
         let listener = listen(&config.host, config.port).await?;
@@ -168,7 +168,7 @@ async fn run_lame_duck(shared: &Shared, shutdown: &CancellationToken) {
     }
     let ldm = shared.ldm_info();
     for c in &clients {
-        if c.flags() & client::ASYNC_INFO != 0 {
+        if c.flags() & ASYNC_INFO != 0 {
             c.out.push_now(|b| b.extend_from_slice(&ldm));
         }
     }

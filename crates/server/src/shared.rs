@@ -1,8 +1,8 @@
 //! State every connection shares: config, the subscription registry, INFO, counters.
 
-use crate::client::ClientHandle;
 use crate::config::{Auth, ServerConfig};
-use crate::sub::{Owner, SubRef};
+use crate::handle::{ClientHandle, Owner, SubRef};
+use crate::js_monitor::JsRegistration;
 use crate::{NATS_COMPAT_VERSION, SLUICE_VERSION};
 use parking_lot::{Mutex, RwLock};
 use rand::Rng;
@@ -112,7 +112,7 @@ pub(crate) struct Shared {
     pub(crate) stats: crate::stats::ServerStats,
     pub(crate) start_ns: u64,
     pub(crate) http_addr: std::sync::OnceLock<SocketAddr>,
-    pub(crate) jetstream_monitor: RwLock<Option<crate::monitor::JsRegistration>>,
+    pub(crate) jetstream_monitor: RwLock<Option<JsRegistration>>,
     /// Cancelled to enter lame-duck mode (see `Server::run`).
     pub(crate) lame_duck: tokio_util::sync::CancellationToken,
 }

@@ -1,10 +1,73 @@
-//! A subscription, as stored in the router and in its connection's sid table.
+//! Who messages are delivered to: a client connection's [`ClientHandle`] (the part of it
+//! other connections touch) or an in-process sink, and the [`Subscription`]s that point at
+//! them.
+//!
+//! One module because these types point at each other: a handle's sid table holds its
+//! subscriptions, and each subscription's [`Owner`] holds the handle. Like the other leaf
+//! modules, it imports nothing from the modules that use it (the read loop, the router, the
+//! registry, monitoring).
 
-use crate::client::ClientHandle;
-use crate::internal::InternalOwner;
+use crate::outbound::Outbound;
+use crate::perms::ClientPerms;
+use crate::sink::InternalSink;
+use crate::stats::ConnStats;
+use parking_lot::Mutex;
 use sluice_protocol::ByteStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// [`ClientHandle::flags`]: the client sent `headers: true`: deliver HMSG, not MSG.
+pub(crate) const HEADERS: u8 = 1;
+/// [`ClientHandle::flags`]: check deliveries against the subscribe deny list.
+pub(crate) const DENY_FILTER: u8 = 2;
+/// [`ClientHandle::flags`]: record the reply subjects of deliveries (allow_responses).
+pub(crate) const TRACK_REPLIES: u8 = 4;
+/// [`ClientHandle::flags`]: CONNECT said `protocol: 1` or more: the client takes INFO updates
+/// (lame-duck mode's `ldm: true`), as nats-server sends them only to such clients.
+pub(crate) const ASYNC_INFO: u8 = 8;
+
+/// The part of a connection other connections touch: its outbound buffer and its sid table.
+pub(crate) struct ClientHandle {
+    pub(crate) id: u64,
+    pub(crate) out: Outbound,
+    pub(crate) subs: Mutex<HashMap<ByteStr, SubRef>>,
+    /// [`HEADERS`], [`DENY_FILTER`], [`TRACK_REPLIES`]: one load tells a publisher all it
+    /// needs, so a connection without permissions costs deliveries nothing more.
+    pub(crate) flags: AtomicU8,
+    /// Permission state publishers use (only when `flags` says so).
+    pub(crate) perms: ClientPerms,
+    /// Notified when the server's authorization is reloaded.
+    pub(crate) reauth: Notify,
+    /// Monitoring: counters (Relaxed atomics) and what CONNECT said (see `stats.rs`).
+    pub(crate) stats: ConnStats,
+}
+
+impl ClientHandle {
+    #[inline]
+    pub(crate) fn flags(&self) -> u8 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_flag(&self, flag: u8, on: bool) {
+        if on {
+            self.flags.fetch_or(flag, Ordering::Relaxed);
+        } else {
+            self.flags.fetch_and(!flag, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn headers(&self) -> bool {
+        self.flags() & HEADERS != 0
+    }
+}
+
+/// The owner side of an in-process subscription.
+pub(crate) struct InternalOwner {
+    pub(crate) id: u64,
+    pub(crate) sink: Arc<dyn InternalSink>,
+}
 
 /// Who a subscription delivers to.
 pub(crate) enum Owner {

@@ -1,0 +1,63 @@
+//! What the stream layer reports for monitoring, and how it registers (through
+//! [`crate::ServerHandle::set_jetstream_monitor`]). Plain types: the HTTP side is `monitor.rs`.
+
+use std::sync::Arc;
+
+/// What the stream layer reports for `/jsz`, `/varz` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JetStreamStats {
+    /// Bytes in memory streams.
+    pub memory: u64,
+    /// Bytes in file streams.
+    pub storage: u64,
+    pub streams: u64,
+    pub consumers: u64,
+    /// Messages in all streams.
+    pub messages: u64,
+    /// Bytes in all streams.
+    pub bytes: u64,
+    /// `$JS.API` requests served, and how many of them failed.
+    pub api_total: u64,
+    pub api_errors: u64,
+    /// Per stream; filled only when asked for details.
+    pub stream_list: Vec<StreamStats>,
+}
+
+/// One stream, for details.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamStats {
+    pub name: String,
+    pub messages: u64,
+    pub bytes: u64,
+    pub consumers: Vec<ConsumerStats>,
+}
+
+/// One consumer, for details.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConsumerStats {
+    pub name: String,
+    pub num_pending: u64,
+    pub num_redelivered: u64,
+    pub num_ack_pending: u64,
+}
+
+/// JetStream's configured limits and store, as `/varz` and `/jsz` show them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JetStreamLimits {
+    pub max_memory: i64,
+    pub max_storage: i64,
+    pub store_dir: String,
+}
+
+/// The stream layer's side of monitoring. Called off the async runtime (on a blocking
+/// thread), so it may wait for the stream writers.
+pub trait JetStreamMonitor: Send + Sync + 'static {
+    /// Totals; with `detail`, also `stream_list` with each stream's consumers.
+    fn stats(&self, detail: bool) -> JetStreamStats;
+}
+
+/// The registered JetStream monitor.
+pub(crate) struct JsRegistration {
+    pub(crate) limits: JetStreamLimits,
+    pub(crate) source: Arc<dyn JetStreamMonitor>,
+}
