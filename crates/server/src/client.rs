@@ -20,9 +20,7 @@ use parking_lot::Mutex;
 use sluice_protocol::headers::status;
 use sluice_protocol::parse::RawClientOp;
 use sluice_protocol::subject::{is_valid_literal_subject, is_valid_queue, is_valid_subject};
-use sluice_protocol::{
-    encode_err, encode_msg, scan_client, ByteStr, ClientOp, ConnectInfo, Parsed,
-};
+use sluice_protocol::{encode_msg, scan_client, ByteStr, ClientOp, ConnectInfo, Parsed};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU8;
@@ -289,7 +287,7 @@ impl Conn {
                     let reply = reply.map(|r| r.text_in(buf));
                     if self.pedantic && !is_valid_literal_subject(subject) {
                         // As nats-server: complain, but still deliver.
-                        self.send_err(&ServerError::InvalidPublishSubject);
+                        self.send_err(ServerError::InvalidPublishSubject)?;
                     }
                     let permitted = match self.perms.as_deref_mut() {
                         None => true,
@@ -297,11 +295,11 @@ impl Conn {
                     };
                     if !permitted {
                         // As nats-server: the message is dropped, the connection stays.
-                        self.send_err(&ServerError::PublishViolation(subject.to_owned()));
+                        self.send_err(ServerError::PublishViolation(subject.to_owned()))?;
                     } else if reply.is_some_and(is_reserved_reply) {
                         // nats-server drops these: such replies are the server's own.
                         let reply = reply.unwrap_or_default();
-                        self.send_err(&ServerError::ReservedReply(reply.to_owned()));
+                        self.send_err(ServerError::ReservedReply(reply.to_owned()))?;
                     } else {
                         self.ok();
                         // An empty header block is no header block (nats-server sends MSG).
@@ -336,7 +334,7 @@ impl Conn {
                 subject,
                 queue,
                 sid,
-            } => self.subscribe(subject, queue, sid),
+            } => self.subscribe(subject, queue, sid)?,
             ClientOp::Unsub { sid, max } => {
                 self.unsubscribe(&sid, max);
                 self.ok();
@@ -394,7 +392,7 @@ impl Conn {
         }
         self.no_responders = no_responders;
         self.granted = Some(Granted { auth, secret });
-        self.set_permissions(permissions.as_ref(), false);
+        self.set_permissions(permissions.as_ref(), false)?;
         *self.handle.stats.meta.lock() = crate::stats::ClientMeta {
             name: info.name.clone().unwrap_or_default(),
             lang: info.lang.clone().unwrap_or_default(),
@@ -432,8 +430,8 @@ impl Conn {
             } => {
                 debug!(cid = self.handle.id, "authorization reloaded");
                 self.granted = Some(Granted { auth, secret });
-                self.set_permissions(permissions.as_ref(), true);
-                Ok(())
+                self.set_permissions(permissions.as_ref(), true)
+                    .map_err(Some)
             }
             Outcome::Denied { unknown_user } => {
                 debug!(
@@ -447,7 +445,11 @@ impl Conn {
 
     /// Installs the user's permissions. On a reload (`revoke`), subscriptions they no longer
     /// allow are removed, each with an `-ERR` naming it.
-    fn set_permissions(&mut self, permissions: Option<&Permissions>, revoke: bool) {
+    fn set_permissions(
+        &mut self,
+        permissions: Option<&Permissions>,
+        revoke: bool,
+    ) -> Result<(), ServerError> {
         let perms = permissions.and_then(ConnPerms::new).map(Box::new);
         let responses = permissions.and_then(|p| p.allow_responses);
         self.handle.perms.set_responses(responses);
@@ -459,10 +461,10 @@ impl Conn {
             for sub in subs {
                 if revoke && !perms.can_subscribe(&sub.subject, sub.queue.as_deref()) {
                     self.shared.remove_sub(&sub);
-                    self.send_err(&ServerError::SubscriptionRevoked {
+                    self.send_err(ServerError::SubscriptionRevoked {
                         subject: sub.subject.to_string(),
                         sid: sub.sid.to_string(),
-                    });
+                    })?;
                 } else if filter.is_none() {
                     filter = perms.deny_filter_for(&sub.subject).cloned();
                 }
@@ -471,9 +473,15 @@ impl Conn {
         let on = self.handle.perms.set_deny_filter(filter);
         self.handle.set_flag(DENY_FILTER, on);
         self.perms = perms;
+        Ok(())
     }
 
-    fn subscribe(&mut self, subject: ByteStr, queue: Option<ByteStr>, sid: ByteStr) {
+    fn subscribe(
+        &mut self,
+        subject: ByteStr,
+        queue: Option<ByteStr>,
+        sid: ByteStr,
+    ) -> Result<(), ServerError> {
         if let Some(perms) = self.perms.as_deref() {
             // As nats-server: permissions are checked before the subject's validity.
             if !perms.can_subscribe(&subject, queue.as_deref()) {
@@ -481,8 +489,7 @@ impl Conn {
                     subject: subject.to_string(),
                     queue: queue.as_deref().map(str::to_owned),
                 };
-                self.send_err(&err);
-                return;
+                return self.send_err(err);
             }
             // A wildcard subscription that overlaps the deny list: from now on, deliveries
             // to this connection are checked against it (set before the subscription can
@@ -495,12 +502,10 @@ impl Conn {
             }
         }
         if !is_valid_subject(&subject) {
-            self.send_err(&ServerError::InvalidSubject);
-            return;
+            return self.send_err(ServerError::InvalidSubject);
         }
         if queue.as_deref().is_some_and(|q| !is_valid_queue(q)) {
-            self.send_err(&ServerError::InvalidQueue);
-            return;
+            return self.send_err(ServerError::InvalidQueue);
         }
         {
             let mut subs = self.handle.subs.lock();
@@ -518,13 +523,13 @@ impl Conn {
                     .is_err()
                 {
                     drop(subs);
-                    self.send_err(&ServerError::InvalidSubject);
-                    return;
+                    return self.send_err(ServerError::InvalidSubject);
                 }
                 slot.insert(sub);
             }
         }
         self.ok();
+        Ok(())
     }
 
     fn unsubscribe(&mut self, sid: &ByteStr, max: Option<u64>) {
@@ -588,15 +593,31 @@ impl Conn {
         }
     }
 
-    fn send_err(&mut self, err: &ServerError) {
+    /// Sends `err` as `-ERR`: every error a connection reports goes through here, and
+    /// [`ServerError::is_fatal`] decides what follows. After a fatal one the connection takes
+    /// nothing more and closes once what is buffered has gone out, and `Err(err)` tells the
+    /// caller to stop; after any other the op is refused (or, for a pedantic publish subject,
+    /// only complained about) and the connection goes on: `Ok`.
+    fn send_err(&mut self, err: ServerError) -> Result<(), ServerError> {
         self.trace_out(&format!("-ERR '{err}'"));
-        self.push_own(|b| encode_err(b, &err.to_string()));
+        if err.is_fatal() {
+            self.handle.out.close_with(&err);
+            return Err(err);
+        }
+        self.push_own(|b| err.encode(b));
+        Ok(())
     }
 
-    /// Sends a fatal error and closes the connection after flushing.
+    /// Reports an error the read loop stops at (one an op returned, a keepalive or auth
+    /// timeout, credentials a reload no longer accepts): all fatal, so `send_err` closes the
+    /// connection. (Sending one that `send_err` already sent does nothing more: a closed
+    /// connection's buffer takes no second `-ERR`.)
     fn fail(&mut self, err: ServerError) {
-        self.trace_out(&format!("-ERR '{err}'"));
-        self.handle.out.close_with(&err);
+        debug_assert!(
+            err.is_fatal(),
+            "the read loop stops at {err:?}, is_fatal says go on"
+        );
+        let _ = self.send_err(err);
     }
 
     fn unsubscribe_all(&mut self) {

@@ -1,9 +1,12 @@
 //! The server's errors and the one place they become `-ERR` text.
 //!
 //! `Display` is exactly what nats-server sends inside `-ERR '...'` for the same fault;
-//! [`ServerError::is_fatal`] says whether nats-server closes the connection after it.
+//! [`ServerError::encode`] is the only place that turns an error into those bytes, and
+//! [`ServerError::is_fatal`] says whether the connection is closed after it (a connection's
+//! `send_err` decides by it; see also `client/mod.rs`).
 
-use sluice_protocol::ProtocolError;
+use bytes::BytesMut;
+use sluice_protocol::{encode_err, ProtocolError};
 use thiserror::Error;
 
 /// Everything that makes the server send `-ERR` to a client.
@@ -70,23 +73,90 @@ pub enum ServerError {
 }
 
 impl ServerError {
-    /// True if nats-server closes the connection after sending this error.
+    /// True if nats-server closes the connection after sending this error. The others refuse
+    /// one op (or, for [`ServerError::InvalidPublishSubject`], only complain about it) and the
+    /// connection goes on.
     pub fn is_fatal(&self) -> bool {
         !matches!(
             self,
             ServerError::InvalidSubject
                 | ServerError::InvalidPublishSubject
                 | ServerError::InvalidQueue
+                | ServerError::ReservedReply(_)
                 | ServerError::PublishViolation(_)
                 | ServerError::SubscribeViolation { .. }
                 | ServerError::SubscriptionRevoked { .. }
         )
+    }
+
+    /// Appends `-ERR '<Display text>'\r\n` to `dst`: the only place a `ServerError` becomes
+    /// protocol bytes.
+    pub(crate) fn encode(&self, dst: &mut BytesMut) {
+        encode_err(dst, &self.to_string());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::ServerError;
+    use sluice_protocol::ProtocolError;
+
+    /// Which errors close the connection: what Sluice does today, which the differential and
+    /// black-box tests compare with nats-server 2.9.10 (`ReservedReply`: differential
+    /// `reserved_reply_subjects`). The sites that send fatal errors outside a connection's
+    /// read loop always close: slow consumer (outbound.rs), max connections (server.rs), TLS
+    /// required (tls.rs).
+    #[test]
+    fn fatal_as_nats_server() {
+        let s = String::new;
+        let cases = [
+            (ServerError::Protocol(ProtocolError::UnknownOp), true),
+            (ServerError::Protocol(ProtocolError::PayloadTooLarge), true),
+            (ServerError::InvalidSubject, false),
+            (ServerError::InvalidPublishSubject, false),
+            (ServerError::InvalidQueue, false),
+            (ServerError::AuthorizationViolation, true),
+            (ServerError::AuthTimeout, true),
+            (ServerError::StaleConnection, true),
+            (ServerError::SlowConsumer, true),
+            (ServerError::SecureConnectionRequired, true),
+            (ServerError::MaxConnections, true),
+            (ServerError::InvalidClientProtocol, true),
+            (ServerError::NoRespondersRequiresHeaders, true),
+            // nats-server drops the message and keeps the connection.
+            (ServerError::ReservedReply(s()), false),
+            (ServerError::PublishViolation(s()), false),
+            (
+                ServerError::SubscribeViolation {
+                    subject: s(),
+                    queue: None,
+                },
+                false,
+            ),
+            (
+                ServerError::SubscriptionRevoked {
+                    subject: s(),
+                    sid: s(),
+                },
+                false,
+            ),
+            (ServerError::HeadersNotNegotiated, true),
+        ];
+        for (err, fatal) in cases {
+            assert_eq!(err.is_fatal(), fatal, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn encode_is_the_err_line() {
+        let mut b = bytes::BytesMut::new();
+        ServerError::Protocol(ProtocolError::ControlLineTooLong).encode(&mut b);
+        ServerError::ReservedReply("_R_.x".into()).encode(&mut b);
+        assert_eq!(
+            &b[..],
+            b"-ERR 'maximum control line exceeded'\r\n-ERR 'Permissions Violation for Publish with Reply of \"_R_.x\"'\r\n"
+        );
+    }
 
     /// The texts nats-server 2.9.10 sends (checked against it).
     #[test]

@@ -17,7 +17,6 @@
 use crate::error::ServerError;
 use bytes::BytesMut;
 use parking_lot::Mutex;
-use sluice_protocol::encode_err;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -173,7 +172,7 @@ impl Outbound {
             if g.closed {
                 return;
             }
-            encode_err(&mut g.buf, &err.to_string());
+            err.encode(&mut g.buf);
             g.closed = true;
         }
         self.cancel.cancel();
@@ -372,7 +371,7 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(out: &Outbound, mut socket
         // If the rest does not go out in time, no -ERR: it would land inside a frame.
         let rest = spare.split_off(pos.min(spare.len()));
         let mut err = BytesMut::new();
-        encode_err(&mut err, &ServerError::SlowConsumer.to_string());
+        ServerError::SlowConsumer.encode(&mut err);
         let _ = tokio::time::timeout(Duration::from_millis(200), async {
             socket.write_all(&rest).await?;
             socket.write_all(&err).await?;

@@ -206,7 +206,7 @@ async fn run_lame_duck(shared: &Shared, shutdown: &CancellationToken) {
 async fn refuse(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr, id: u64) {
     let mut out = shared.info_for(id, peer);
     let mut err = bytes::BytesMut::new();
-    sluice_protocol::encode_err(&mut err, &ServerError::MaxConnections.to_string());
+    ServerError::MaxConnections.encode(&mut err);
     out.extend_from_slice(&err);
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = stream.write_all(&out).await;

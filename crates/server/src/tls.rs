@@ -43,8 +43,7 @@ pub(crate) async fn serve(
         }
         if first[0] != TLS_HANDSHAKE_RECORD {
             let mut err = bytes::BytesMut::new();
-            let e = ServerError::SecureConnectionRequired;
-            sluice_protocol::encode_err(&mut err, &e.to_string());
+            ServerError::SecureConnectionRequired.encode(&mut err);
             stream.write_all(&err).await?;
             let _ = stream.shutdown().await;
             return Err(std::io::Error::other(
