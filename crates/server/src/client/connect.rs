@@ -1,0 +1,145 @@
+//! CONNECT: the client's options, authentication and permissions; and re-checking them
+//! when the server's authorization is reloaded.
+
+use super::{Conn, Granted};
+use crate::auth::{authenticate, Outcome};
+use crate::config::Permissions;
+use crate::error::ServerError;
+use crate::handle::{SubRef, ASYNC_INFO, DENY_FILTER, HEADERS, TRACK_REPLIES};
+use crate::perms::ConnPerms;
+use sluice_protocol::ConnectInfo;
+use std::sync::Arc;
+use tracing::debug;
+
+impl Conn {
+    pub(super) fn connect(&mut self, info: &ConnectInfo) -> Result<(), ServerError> {
+        // As nats-server: credentials, like every other option, are merged onto the ones an
+        // earlier CONNECT gave.
+        let creds = &mut self.credentials;
+        if info.user.is_some() {
+            creds.user.clone_from(&info.user);
+        }
+        if info.pass.is_some() {
+            creds.pass.clone_from(&info.pass);
+        }
+        if info.auth_token.is_some() {
+            creds.auth_token.clone_from(&info.auth_token);
+        }
+        let auth = self.shared.auth();
+        let Outcome::Granted {
+            secret,
+            permissions,
+        } = authenticate(&auth, creds, None)
+        else {
+            return Err(ServerError::AuthorizationViolation);
+        };
+        // nats-server has no accounts to bind a plain client to: it refuses both.
+        let wants_account = info.account.as_deref().is_some_and(|a| !a.is_empty())
+            || info.new_account == Some(true);
+        if wants_account {
+            return Err(ServerError::AuthorizationViolation);
+        }
+        if info.protocol.is_some_and(|p| !(0..=1).contains(&p)) {
+            return Err(ServerError::InvalidClientProtocol);
+        }
+        let headers = info.headers.unwrap_or_else(|| self.handle.headers());
+        let no_responders = info.no_responders.unwrap_or(self.no_responders);
+        if no_responders && !headers {
+            return Err(ServerError::NoRespondersRequiresHeaders);
+        }
+        // As nats-server: each CONNECT is merged onto the current options.
+        self.just_connected = !self.connected;
+        self.connected = true;
+        self.verbose = info.verbose.unwrap_or(self.verbose);
+        self.pedantic = info.pedantic.unwrap_or(self.pedantic);
+        self.publisher.echo = info.echo.unwrap_or(self.publisher.echo);
+        self.handle.set_flag(HEADERS, headers);
+        if let Some(protocol) = info.protocol {
+            self.handle.set_flag(ASYNC_INFO, protocol >= 1);
+        }
+        self.no_responders = no_responders;
+        self.granted = Some(Granted { auth, secret });
+        self.set_permissions(permissions.as_ref(), false)?;
+        *self.handle.stats.meta.lock() = crate::stats::ClientMeta {
+            name: info.name.clone().unwrap_or_default(),
+            lang: info.lang.clone().unwrap_or_default(),
+            version: info.version.clone().unwrap_or_default(),
+        };
+        debug!(
+            cid = self.handle.id,
+            name = info.name.as_deref().unwrap_or(""),
+            lang = info.lang.as_deref().unwrap_or(""),
+            version = info.version.as_deref().unwrap_or(""),
+            "client connected"
+        );
+        self.ok();
+        Ok(())
+    }
+
+    /// Re-checks this connection against a reloaded authorization, as nats-server does: a
+    /// connection whose credentials no longer pass is closed (with `Authorization Violation`,
+    /// or silently if its user is gone: `Err(None)`); the others get the user's new
+    /// permissions, and lose the subscriptions those no longer allow.
+    pub(super) fn reauthorize(&mut self) -> Result<(), Option<ServerError>> {
+        let Some(granted) = &self.granted else {
+            // Not connected yet: its CONNECT will be checked against the new authorization.
+            return Ok(());
+        };
+        let auth = self.shared.auth();
+        if Arc::ptr_eq(&granted.auth, &auth) {
+            return Ok(());
+        }
+        let outcome = authenticate(&auth, &self.credentials, granted.secret.as_deref());
+        match outcome {
+            Outcome::Granted {
+                secret,
+                permissions,
+            } => {
+                debug!(cid = self.handle.id, "authorization reloaded");
+                self.granted = Some(Granted { auth, secret });
+                self.set_permissions(permissions.as_ref(), true)
+                    .map_err(Some)
+            }
+            Outcome::Denied { unknown_user } => {
+                debug!(
+                    cid = self.handle.id,
+                    "credentials no longer valid after reload"
+                );
+                Err((!unknown_user).then_some(ServerError::AuthorizationViolation))
+            }
+        }
+    }
+
+    /// Installs the user's permissions. On a reload (`revoke`), subscriptions they no longer
+    /// allow are removed, each with an `-ERR` naming it.
+    fn set_permissions(
+        &mut self,
+        permissions: Option<&Permissions>,
+        revoke: bool,
+    ) -> Result<(), ServerError> {
+        let perms = permissions.and_then(ConnPerms::new).map(Box::new);
+        let responses = permissions.and_then(|p| p.allow_responses);
+        self.handle.perms.set_responses(responses);
+        self.handle.set_flag(TRACK_REPLIES, responses.is_some());
+        let mut subs: Vec<SubRef> = self.handle.subs.lock().values().cloned().collect();
+        subs.sort_by(|a, b| a.sid.cmp(&b.sid));
+        let mut filter = None;
+        if let Some(perms) = perms.as_deref() {
+            for sub in subs {
+                if revoke && !perms.can_subscribe(&sub.subject, sub.queue.as_deref()) {
+                    self.shared.remove_sub(&sub);
+                    self.send_err(ServerError::SubscriptionRevoked {
+                        subject: sub.subject.to_string(),
+                        sid: sub.sid.to_string(),
+                    })?;
+                } else if filter.is_none() {
+                    filter = perms.deny_filter_for(&sub.subject).cloned();
+                }
+            }
+        }
+        let on = self.handle.perms.set_deny_filter(filter);
+        self.handle.set_flag(DENY_FILTER, on);
+        self.perms = perms;
+        Ok(())
+    }
+}
