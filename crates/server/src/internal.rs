@@ -94,6 +94,7 @@ impl ServerHandle {
         let delivered = publisher.publish(&self.shared, subject, reply, headers, payload);
         publisher.wake_all();
         publisher.stalled = None;
+        publisher.blocked = None;
         delivered
     }
 
@@ -121,8 +122,10 @@ impl ServerHandle {
         };
         let r = f(&mut batch);
         publisher.wake_all();
-        // In-process publishers never wait for a reader (their callers are not tasks).
+        // In-process publishers never wait for a reader or a backlog (their callers are not
+        // tasks, and nothing may wait on a client: see `pressure.rs`).
         publisher.stalled = None;
+        publisher.blocked = None;
         r
     }
 

@@ -5,7 +5,9 @@
 //! -> router -> outbound buffers -> socket), CONNECT handling and auth, limits, keepalive,
 //! slow-consumer protection, graceful shutdown through a cancellation token, lame-duck mode,
 //! and in-process clients ([`ServerHandle`]: subscribe a sink, publish like any client) for
-//! the layers above.
+//! the layers above, with backpressure from them: a sink may fill a bounded [`Backlog`], and a
+//! client connection that delivered into a full one reads nothing more until it has room, so
+//! TCP paces the producer.
 //!
 //! Must never: know about streams or JetStream (the stream layer sits above and attaches as
 //! an internal client), block a publisher on a slow reader, or panic on client input.
@@ -27,6 +29,7 @@ mod js_monitor;
 mod monitor;
 mod outbound;
 mod perms;
+mod pressure;
 mod route;
 mod server;
 mod shared;
@@ -43,6 +46,7 @@ pub use js_monitor::{
     ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, StreamStats,
 };
 pub use monitor::Monitor;
+pub use pressure::Backlog;
 pub use server::Server;
 pub use sink::{InternalMsg, InternalSink};
 pub use tokio_util::sync::CancellationToken;

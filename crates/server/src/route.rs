@@ -7,6 +7,7 @@
 
 use crate::handle::{Admit, ClientHandle, Owner, SubRef, DENY_FILTER, HEADERS, TRACK_REPLIES};
 use crate::outbound::Pushed;
+use crate::pressure::Backlog;
 use crate::shared::Shared;
 use crate::sink::InternalMsg;
 use bytes::{Bytes, BytesMut};
@@ -28,6 +29,9 @@ pub(crate) struct Publisher {
     /// A connection this batch filled past its stall threshold: a client publisher waits for
     /// it after the batch (see `outbound.rs`).
     pub(crate) stalled: Option<Arc<ClientHandle>>,
+    /// An in-process sink's backlog this batch found over its limit: a client publisher stops
+    /// reading until it has room (see `pressure.rs`).
+    pub(crate) blocked: Option<Arc<Backlog>>,
 }
 
 impl Publisher {
@@ -40,6 +44,7 @@ impl Publisher {
                 .unwrap_or_else(|_| SmallRng::seed_from_u64(id)),
             to_wake: Vec::new(),
             stalled: None,
+            blocked: None,
         }
     }
 
@@ -144,12 +149,19 @@ impl Publisher {
                     self.stalled = Some(target.clone());
                 }
             }
-            Owner::Internal(internal) => internal.sink.deliver(InternalMsg {
-                subject: subject.into(),
-                reply: reply.map(Into::into),
-                headers: headers.map(Bytes::copy_from_slice),
-                payload: Bytes::copy_from_slice(payload),
-            }),
+            Owner::Internal(internal) => {
+                internal.sink.deliver(InternalMsg {
+                    subject: subject.into(),
+                    reply: reply.map(Into::into),
+                    headers: headers.map(Bytes::copy_from_slice),
+                    payload: Bytes::copy_from_slice(payload),
+                });
+                if self.blocked.is_none() {
+                    if let Some(b) = internal.sink.backlog().filter(|b| b.is_over()) {
+                        self.blocked = Some(b.clone());
+                    }
+                }
+            }
         }
         true
     }

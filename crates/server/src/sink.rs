@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use sluice_protocol::ByteStr;
+use std::sync::Arc;
 
 /// A message delivered to an in-process subscriber. Everything is owned (copied out of the
 /// publisher's read buffer), so the sink may keep it.
@@ -19,4 +20,11 @@ pub struct InternalMsg {
 pub trait InternalSink: Send + Sync + 'static {
     /// Takes one message.
     fn deliver(&self, msg: InternalMsg);
+
+    /// The backlog this sink fills, if it is bounded: a client connection that delivered into
+    /// it while it is over its limit stops reading until it has room (see
+    /// [`crate::Backlog`]).
+    fn backlog(&self) -> Option<&Arc<crate::Backlog>> {
+        None
+    }
 }

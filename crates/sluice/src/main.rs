@@ -170,6 +170,7 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
                 server_name: name
                     .clone()
                     .unwrap_or_else(|| server.server_id().to_owned()),
+                queue_bytes: jetstream.queue_bytes,
             };
             let js = JetStream::start(server.handle(), config)
                 .map_err(|e| format!("cannot start JetStream: {e}"))?;

@@ -37,6 +37,8 @@ pub struct JetStreamSettings {
     /// enforced by the stream layer.
     pub max_memory_store: Option<i64>,
     pub max_file_store: Option<i64>,
+    /// `max_queued` from the file, or [`sluice_stream::DEFAULT_QUEUE_BYTES`].
+    pub queue_bytes: usize,
 }
 
 /// The configuration file `-c` names, if any.
@@ -105,6 +107,9 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         },
         max_memory_store: js_file.max_memory_store,
         max_file_store: js_file.max_file_store,
+        queue_bytes: js_file
+            .max_queued
+            .unwrap_or(sluice_stream::DEFAULT_QUEUE_BYTES),
     });
 
     let lame_duck_duration = f.lame_duck_duration.unwrap_or(d.lame_duck_duration);
@@ -384,6 +389,16 @@ mod tests {
         assert_eq!(s.server.port, c.server_config().port);
         let js = s.jetstream.unwrap();
         assert_eq!((js.store_dir, js.sync), c.jetstream_config().unwrap());
+    }
+
+    #[test]
+    fn jetstream_queue_bytes_from_file_or_default() {
+        let s = resolve(&cli(&["-js"]), None).unwrap();
+        let default = sluice_stream::DEFAULT_QUEUE_BYTES;
+        assert_eq!(s.jetstream.unwrap().queue_bytes, default);
+        let f = file("jetstream { max_queued: 1MB }");
+        let s = resolve(&cli(&[]), Some(&f)).unwrap();
+        assert_eq!(s.jetstream.unwrap().queue_bytes, 1 << 20);
     }
 
     #[test]

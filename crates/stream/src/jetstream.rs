@@ -14,10 +14,10 @@ use crate::store::memory::MemoryStore;
 use crate::store::{MsgStore, StoreError};
 use crate::stream::{Policy, Stream};
 use crate::time::{now_ns, Timestamp};
-use crate::writer::{run_writer, Cmd, SyncPolicy};
+use crate::writer::{run_writer, Cmd, SyncPolicy, WriterTx};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use sluice_server::{InternalMsg, InternalSink, InternalSubscription, ServerHandle};
+use sluice_server::{Backlog, InternalMsg, InternalSink, InternalSubscription, ServerHandle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
@@ -34,7 +34,13 @@ pub struct JetStreamConfig {
     pub sync: SyncPolicy,
     /// Server name reported in stream info's cluster block.
     pub server_name: String,
+    /// Bytes of messages, acks and pull requests that may wait for one stream's writer (and
+    /// of requests for the API) before the client connections sending them stop being read.
+    pub queue_bytes: usize,
 }
+
+/// The default [`JetStreamConfig::queue_bytes`].
+pub const DEFAULT_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The default store directory when `-sd` is not given: `<temp dir>/sluice/jetstream`, as
 /// nats-server uses `<temp dir>/nats/jetstream`.
@@ -77,7 +83,7 @@ pub(crate) struct Entry {
     gate: Arc<Gate>,
     /// The stream's own publisher (acks, deliveries).
     server: ServerHandle,
-    tx: Option<Sender<Cmd>>,
+    tx: Option<WriterTx>,
     subs: Vec<InternalSubscription>,
     writer: Option<JoinHandle<()>>,
 }
@@ -93,20 +99,41 @@ impl Entry {
                 .store(true, std::sync::atomic::Ordering::Release);
         }
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Cmd::Stop);
+            tx.send(Cmd::Stop);
         }
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+        // Publishers still waiting for room wait no more.
+        self.gate.backlog.close();
     }
 }
 
-/// Hands API requests to the API thread (`None` tells it to stop).
-struct ToApi(Sender<Option<InternalMsg>>);
+/// Hands API requests to the API thread (`None` tells it to stop), counted in its backlog
+/// until handled.
+struct ToApi(Sender<Option<InternalMsg>>, Arc<Backlog>);
+
+/// What an API request counts for in the API's backlog.
+fn api_cost(m: &InternalMsg) -> usize {
+    Backlog::cost(
+        &m.subject,
+        m.reply.as_deref(),
+        m.headers.as_ref().map_or(0, |h| h.len()),
+        m.payload.len(),
+    )
+}
 
 impl InternalSink for ToApi {
     fn deliver(&self, msg: InternalMsg) {
-        let _ = self.0.send(Some(msg));
+        let cost = api_cost(&msg);
+        self.1.add(cost);
+        if self.0.send(Some(msg)).is_err() {
+            self.1.release(cost);
+        }
+    }
+
+    fn backlog(&self) -> Option<&Arc<Backlog>> {
+        Some(&self.1)
     }
 }
 
@@ -178,6 +205,8 @@ impl Inner {
         }
         let mut stream = Stream::open(policy(&cfg), store, now_ns()).map_err(store_err)?;
         let (tx, rx) = mpsc::channel();
+        let gate = Arc::new(Gate::new(self.config.queue_bytes));
+        let tx = WriterTx::new(tx, gate.backlog.clone());
         // Each stream publishes (acks, deliveries) through a publisher of its own.
         let server = self.server.fork();
         let meta = (cfg.storage == StorageType::File).then(|| self.meta.clone());
@@ -185,7 +214,6 @@ impl Inner {
         self.restore_consumers(&cfg, &mut stream, &mut consumers)?;
         let consumer_count = consumers.counter();
         let stream = Arc::new(Mutex::new(stream));
-        let gate = Arc::new(Gate::default());
         let writer = {
             let stream = stream.clone();
             let sync = self.config.sync;
@@ -348,10 +376,11 @@ impl Inner {
     ) -> Option<T> {
         let tx = entry.tx.as_ref()?;
         let (done_tx, done_rx) = mpsc::sync_channel(1);
-        tx.send(Cmd::Run(Box::new(move |s, c| {
+        if !tx.send(Cmd::Run(Box::new(move |s, c| {
             let _ = done_tx.send(f(s, c));
-        })))
-        .ok()?;
+        }))) {
+            return None;
+        }
         done_rx.recv().ok()
     }
 }
@@ -409,16 +438,21 @@ impl JetStream {
             inner.streams.write().insert(name, entry);
         }
         let (tx, rx) = mpsc::channel::<Option<InternalMsg>>();
+        let api_backlog = Arc::new(Backlog::new(inner.config.queue_bytes));
+        let api_sink = Arc::new(ToApi(tx.clone(), api_backlog.clone()));
         let api_sub = server
-            .subscribe("$JS.API.>", None, Arc::new(ToApi(tx.clone())))
+            .subscribe("$JS.API.>", None, api_sink)
             .map_err(|e| StartError::Subscribe(e.to_string()))?;
         let api_inner = inner.clone();
         let api_thread = std::thread::Builder::new()
             .name("jetstream-api".into())
             .spawn(move || {
                 while let Ok(Some(msg)) = rx.recv() {
+                    let cost = api_cost(&msg);
                     crate::api::handlers::handle(&api_inner, msg);
+                    api_backlog.release(cost);
                 }
+                api_backlog.close();
             })
             .map_err(|e| StartError::Subscribe(e.to_string()))?;
         Ok(JetStream {

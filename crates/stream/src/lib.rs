@@ -12,8 +12,10 @@
 //! Must never: reach into the server's connections or router internals (only the public
 //! `ServerHandle`), block a publisher's task on a lock or an fsync (messages go to the stream's
 //! writer; only under interval sync, with the writer idle and the stream lock free, is a
-//! publish stored and written to the OS right on the publisher's task: see `inline.rs`), or
-//! send an ack before the promised durability is reached.
+//! publish stored and written to the OS right on the publisher's task: see `inline.rs`), queue
+//! without bound (what waits for a stream's writer or the API is counted in a
+//! `sluice_server::Backlog`; over its limit, the sending connections stop being read), or send
+//! an ack before the promised durability is reached.
 
 pub mod api;
 pub mod config;
@@ -32,5 +34,7 @@ pub mod stream;
 pub mod time;
 pub mod writer;
 
-pub use jetstream::{default_store_dir, JetStream, JetStreamConfig, StartError};
+pub use jetstream::{
+    default_store_dir, JetStream, JetStreamConfig, StartError, DEFAULT_QUEUE_BYTES,
+};
 pub use writer::SyncPolicy;

@@ -2,7 +2,11 @@
 //! (group commit) and only then acks.
 //!
 //! Publishes arrive on a channel from the stream's subject subscriptions (the publisher's task
-//! only hands the message over). The writer takes everything queued (up to a bound), stores
+//! only hands the message over). Everything on that channel is counted in the stream's
+//! [`Backlog`] (`max_queued` bytes, 8 MiB by default) until the writer has stored, synced and
+//! answered it; while the backlog is over its limit, the client connections that publish to
+//! the stream (or ack or pull from its consumers) are not read, so a producer that outruns the
+//! disk is paced by TCP instead of filling memory. The writer takes everything queued (up to a bound), stores
 //! each message, makes the batch durable with one fdatasync when the sync policy is `always`,
 //! and then publishes every PubAck. While it syncs, new publishes queue up and share the next
 //! sync, so throughput under load stays high while every ack still means "on disk".
@@ -19,8 +23,8 @@ use crate::inline::Gate;
 use crate::stream::{PublishError, Stored, Stream};
 use crate::time::now_ns;
 use parking_lot::Mutex;
-use sluice_server::{InternalMsg, ServerHandle};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use sluice_server::{Backlog, InternalMsg, ServerHandle};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{error, warn};
@@ -55,6 +59,47 @@ pub enum Cmd {
     /// Sync and exit. Explicit, because a router cache may keep a sink (and so a sender)
     /// alive for a while after its subscription is gone.
     Stop,
+}
+
+impl Cmd {
+    /// What it counts for in the stream's [`Backlog`]: a message's size, nothing for the rest.
+    fn cost(&self) -> usize {
+        match self {
+            Cmd::Publish(m) | Cmd::Ack(m) | Cmd::Next(m) | Cmd::FlowControl(m) => Backlog::cost(
+                &m.subject,
+                m.reply.as_deref(),
+                m.headers.as_ref().map_or(0, |h| h.len()),
+                m.payload.len(),
+            ),
+            Cmd::Run(_) | Cmd::Stop => 0,
+        }
+    }
+}
+
+/// The sending side of a writer's channel. Everything sent is counted in the stream's
+/// [`Backlog`] until the writer has handled it, so that client connections publishing to the
+/// stream (messages, acks, pull requests) stop being read while it is over its limit.
+#[derive(Clone)]
+pub(crate) struct WriterTx {
+    tx: Sender<Cmd>,
+    pub backlog: Arc<Backlog>,
+}
+
+impl WriterTx {
+    pub(crate) fn new(tx: Sender<Cmd>, backlog: Arc<Backlog>) -> Self {
+        WriterTx { tx, backlog }
+    }
+
+    /// Hands `cmd` to the writer; false if the writer is gone.
+    pub(crate) fn send(&self, cmd: Cmd) -> bool {
+        let cost = cmd.cost();
+        self.backlog.add(cost);
+        if self.tx.send(cmd).is_err() {
+            self.backlog.release(cost);
+            return false;
+        }
+        true
+    }
 }
 
 /// Most publishes taken into one batch.
@@ -112,6 +157,8 @@ pub(crate) fn run_writer(
                 Err(_) => break,
             }
         }
+        // Given back to the backlog once the batch is stored, synced and answered.
+        let handled: usize = batch.iter().map(Cmd::cost).sum();
         let mut s = stream.lock();
         let now = now_ns();
         let mut stop = false;
@@ -190,6 +237,7 @@ pub(crate) fn run_writer(
             });
         }
         consumers.send(acks_ok);
+        gate.backlog.release(handled);
         if publishes > 0 {
             // Stored and acked: publishes after these may be stored inline again.
             gate.queued

@@ -198,6 +198,14 @@ pub(crate) async fn run_io<R, W>(
                             target.out.wait_drained(STALL_MAX).await;
                         }
                     }
+                    if let Some(backlog) = conn.publisher.blocked.take() {
+                        // An in-process consumer (a stream's writer) is behind: read nothing
+                        // more until it catches up, so TCP paces the producer.
+                        tokio::select! {
+                            _ = backlog.wait_for_room() => {}
+                            _ = cancel.cancelled() => {}
+                        }
+                    }
                 }
                 Err(_) => break "read error",
             },

@@ -73,6 +73,9 @@ pub struct JetStreamOptions {
     pub max_file_store: Option<i64>,
     /// `sync_interval: always | DURATION` (nats-server's key; sluice's `--sync`).
     pub sync: Option<SyncPolicy>,
+    /// `max_queued: SIZE` (Sluice's own): bytes that may wait for one stream's writer, or for
+    /// the API, before the connections sending them stop being read.
+    pub max_queued: Option<usize>,
 }
 
 /// Reads the top-level block of a configuration file.
@@ -584,6 +587,7 @@ fn jetstream(key: &str, v: &Value) -> Result<JetStreamOptions, ConfError> {
                 js.max_memory_store = Some(size(k, v)?);
             }
             "max_file_store" | "max_file" => js.max_file_store = Some(size(k, v)?),
+            "max_queued" => js.max_queued = Some(positive_size(k, v)?),
             "sync_interval" | "sync" => {
                 js.sync = Some(match &v.kind {
                     Kind::Str(s) if s.eq_ignore_ascii_case("always") => SyncPolicy::Always,

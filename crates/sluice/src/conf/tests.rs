@@ -711,6 +711,17 @@ fn jetstream_forms() {
 }
 
 #[test]
+fn jetstream_max_queued_is_a_positive_size() {
+    let js = options("jetstream { max_queued: 16MB }").jetstream.unwrap();
+    assert_eq!(js.max_queued, Some(16 << 20));
+    assert_eq!(options("jetstream {}").jetstream.unwrap().max_queued, None);
+    for bad in ["0", "-1"] {
+        let e = options_err(&format!("jetstream {{ max_queued: {bad} }}"));
+        assert!(e.contains("max_queued: must be positive"), "{e}");
+    }
+}
+
+#[test]
 fn tls_block_and_lame_duck_keys() {
     let o = options(
         "tls {\n  cert_file: \"/c.pem\"\n  key_file: /k.pem\n  ca_file: /ca.pem\n  verify: true\n  \

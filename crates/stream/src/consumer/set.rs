@@ -16,13 +16,12 @@ use crate::config::RetentionPolicy;
 use crate::meta::Meta;
 use crate::stream::Stream;
 use crate::time::{now_ns, Timestamp};
-use crate::writer::Cmd;
+use crate::writer::{Cmd, WriterTx};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use sluice_server::{InternalMsg, InternalSink, ServerHandle};
+use sluice_server::{Backlog, InternalMsg, InternalSink, ServerHandle};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use tracing::{debug, info, warn};
 
@@ -41,22 +40,26 @@ enum Kind {
     Fc,
 }
 
-struct ToWriter(Sender<Cmd>, Kind);
+struct ToWriter(WriterTx, Kind);
 
 impl InternalSink for ToWriter {
     fn deliver(&self, msg: InternalMsg) {
-        let _ = self.0.send(match self.1 {
+        self.0.send(match self.1 {
             Kind::Ack => Cmd::Ack(msg),
             Kind::Next => Cmd::Next(msg),
             Kind::Fc => Cmd::FlowControl(msg),
         });
+    }
+
+    fn backlog(&self) -> Option<&Arc<Backlog>> {
+        Some(&self.0.backlog)
     }
 }
 
 /// One stream's consumers.
 pub struct Consumers {
     stream: Arc<str>,
-    tx: Sender<Cmd>,
+    tx: WriterTx,
     server: ServerHandle,
     /// Where persisted consumers keep their state (`None` for a memory stream).
     meta: Option<Meta>,
@@ -76,7 +79,7 @@ impl Consumers {
     /// An empty set for `stream`; `tx` is its writer's channel.
     pub(crate) fn new(
         stream: &str,
-        tx: Sender<Cmd>,
+        tx: WriterTx,
         server: ServerHandle,
         meta: Option<Meta>,
         retention: RetentionPolicy,
