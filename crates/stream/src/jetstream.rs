@@ -3,12 +3,14 @@
 //! shuts it all down explicitly.
 
 use crate::api::errors::ApiError;
+use crate::apply::ApplyCtx;
 use crate::config::{DiscardPolicy, StorageType, StreamConfig};
 use crate::consumer::live::{policy_of, start_of, Consumer};
 use crate::consumer::set::{ConsumerRecord, Consumers};
 use crate::consumer::state::ConsumerState;
 use crate::inline::{Gate, Inline, PublishSink};
 use crate::meta::{Meta, MetaError};
+use crate::op::{OpOutcome, StreamOp};
 use crate::store::file::{FileStore, FileStoreConfig};
 use crate::store::memory::MemoryStore;
 use crate::store::{MsgStore, StoreError};
@@ -210,6 +212,10 @@ impl Inner {
         // Each stream publishes (acks, deliveries) through a publisher of its own.
         let server = self.server.fork();
         let meta = (cfg.storage == StorageType::File).then(|| self.meta.clone());
+        let ctx = ApplyCtx {
+            config: cfg.clone(),
+            meta: meta.clone(),
+        };
         let mut consumers = Consumers::new(&name, tx.clone(), server.clone(), meta, cfg.retention);
         self.restore_consumers(&cfg, &mut stream, &mut consumers)?;
         let consumer_count = consumers.counter();
@@ -220,7 +226,7 @@ impl Inner {
             let (server, gate) = (server.clone(), gate.clone());
             std::thread::Builder::new()
                 .name(format!("stream-{name}"))
-                .spawn(move || run_writer(stream, consumers, rx, server, sync, gate))
+                .spawn(move || run_writer(stream, consumers, ctx, rx, server, sync, gate))
                 .map_err(|e| StartError::Subscribe(e.to_string()))?
         };
         let mut entry = Entry {
@@ -360,16 +366,31 @@ impl Inner {
         stream.destroy().map_err(ApiError::stream_delete)
     }
 
-    /// Runs `f` on the stream's writer thread, in order with its publishes, and waits.
-    pub(crate) fn on_writer<T: Send + 'static>(
+    /// Hands `op` to the stream's writer, which applies it in order with its publishes, and
+    /// waits for the outcome: `Err(stopping)` if the stream is stopping, the op's error if it
+    /// failed. Every change the API makes to a stream or its consumers goes through here.
+    pub(crate) fn apply(
         entry: &Entry,
-        f: impl FnOnce(&mut Stream) -> T + Send + 'static,
-    ) -> Option<T> {
-        Self::on_consumers(entry, move |s, _| f(s))
+        op: StreamOp,
+        stopping: impl FnOnce() -> ApiError,
+    ) -> Result<OpOutcome, ApiError> {
+        let Some(tx) = entry.tx.as_ref() else {
+            return Err(stopping());
+        };
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        if !tx.send(Cmd::Op(Box::new(op), done_tx)) {
+            return Err(stopping());
+        }
+        match done_rx.recv() {
+            Ok(OpOutcome::Failed(e)) => Err(e),
+            Ok(outcome) => Ok(outcome),
+            Err(_) => Err(stopping()),
+        }
     }
 
     /// Runs `f` on the stream and its consumers on the writer thread, in order with its
-    /// publishes, and waits. `None` if the stream is stopping.
+    /// publishes, and waits. `None` if the stream is stopping. For reads only (consumer info,
+    /// names and lists, the monitor): changes are [`StreamOp`]s, through [`Inner::apply`].
     pub(crate) fn on_consumers<T: Send + 'static>(
         entry: &Entry,
         f: impl FnOnce(&mut Stream, &mut Consumers) -> T + Send + 'static,

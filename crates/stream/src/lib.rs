@@ -9,6 +9,12 @@
 //! delivery, acks, redelivery and retention. Each stream's writer thread owns its consumers, so
 //! publishes, acks and deliveries of one stream are ordered without locks.
 //!
+//! Every change the API makes to a stream or its consumers reaches the writer as a typed,
+//! serializable [`op::StreamOp`] (purge, message delete, config update, consumer create, update
+//! and delete), with the times and generated names drawn by the API beforehand, and is applied
+//! there without reading the clock or drawing random numbers (`apply.rs`). Reads of consumer
+//! state (CONSUMER.INFO, NAMES, LIST, the monitor) still run as closures on the writer.
+//!
 //! Must never: reach into the server's connections or router internals (only the public
 //! `ServerHandle`), block a publisher's task on a lock or an fsync (messages go to the stream's
 //! writer; only under interval sync, with the writer idle and the stream lock free, is a
@@ -18,6 +24,7 @@
 //! an ack before the promised durability is reached.
 
 pub mod api;
+mod apply;
 pub mod config;
 pub mod consumer;
 pub mod dedup;
@@ -28,6 +35,7 @@ mod inline;
 pub mod jetstream;
 pub mod meta;
 mod monitor;
+pub mod op;
 mod serde_util;
 pub mod store;
 pub mod stream;

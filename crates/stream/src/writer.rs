@@ -16,15 +16,21 @@
 //! each batch it delivers what is due. Consumer state changed by double acks is flushed once per batch
 //! (group commit again) before any double-ack answer goes out, and plain acks within
 //! [`ACK_FLUSH`]; deliveries only go out after the batch that stored them is durable.
+//!
+//! Changes the `$JS.API` makes (purge, message delete, config update, consumer create, update
+//! and delete) arrive on the same channel as typed [`StreamOp`]s ([`Cmd::Op`]), applied in
+//! order with the publishes by `apply.rs`, which takes its times and names from the op.
 
 use crate::api::ack::encode_ack;
+use crate::apply::{apply_op, ApplyCtx};
 use crate::consumer::set::Consumers;
 use crate::inline::Gate;
+use crate::op::{OpOutcome, StreamOp};
 use crate::stream::{PublishError, Stored, Stream};
 use crate::time::now_ns;
 use parking_lot::Mutex;
 use sluice_server::{Backlog, InternalMsg, ServerHandle};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{error, warn};
@@ -39,16 +45,20 @@ pub enum SyncPolicy {
     Every(Duration),
 }
 
-/// A closure run on a stream's writer thread.
+/// A closure run on a stream's writer thread (reads only: see [`Cmd::Run`]).
 pub type WriterFn = Box<dyn FnOnce(&mut Stream, &mut Consumers) + Send>;
 
 /// What a stream's writer is asked to do.
 pub enum Cmd {
     /// Store a published message (and ack it if it has a reply subject).
     Publish(InternalMsg),
+    /// Apply a change to the stream or its consumers (purge, message delete, config update,
+    /// consumer create/update/delete), in order with publishes, and send the outcome back.
+    Op(Box<StreamOp>, SyncSender<OpOutcome>),
     /// Run a closure on the stream and its consumers on the writer thread, in order with
-    /// publishes (used for changes that must not interleave with a batch, like purges,
-    /// updates and every consumer API request).
+    /// publishes. Only reads use it now (CONSUMER.INFO, NAMES and LIST, and the monitor's
+    /// consumer numbers), because the consumers live on this thread; every change is a
+    /// [`Cmd::Op`]. Step 5 of issue 16 replaces these reads with snapshots.
     Run(WriterFn),
     /// A message to a delivery's ack reply subject (`$JS.ACK.<stream>.<consumer>...`).
     Ack(InternalMsg),
@@ -71,7 +81,7 @@ impl Cmd {
                 m.headers.as_ref().map_or(0, |h| h.len()),
                 m.payload.len(),
             ),
-            Cmd::Run(_) | Cmd::Stop => 0,
+            Cmd::Op(..) | Cmd::Run(_) | Cmd::Stop => 0,
         }
     }
 }
@@ -115,6 +125,7 @@ const IDLE_TICK: Duration = Duration::from_millis(250);
 pub(crate) fn run_writer(
     stream: Arc<Mutex<Stream>>,
     mut consumers: Consumers,
+    mut ctx: ApplyCtx,
     rx: Receiver<Cmd>,
     server: ServerHandle,
     sync: SyncPolicy,
@@ -176,6 +187,12 @@ pub(crate) fn run_writer(
                         consumers.on_stored(seq, &msg.subject, &mut s);
                     }
                     acks.push((msg.reply, r));
+                }
+                Cmd::Op(op, done) => {
+                    let outcome = apply_op(&mut s, &mut consumers, &mut ctx, *op);
+                    consumers.reconcile(&s);
+                    unsynced = true;
+                    let _ = done.send(outcome);
                 }
                 Cmd::Run(f) => {
                     f(&mut s, &mut consumers);

@@ -1,5 +1,7 @@
-//! `$JS.API.CONSUMER.*` request handling. Each request runs on the stream's writer thread
-//! (in order with its publishes and acks), since that thread owns the consumers.
+//! `$JS.API.CONSUMER.*` request handling. Each request is served by the stream's writer
+//! thread (in order with its publishes and acks), since that thread owns the consumers: a
+//! create or delete as a [`StreamOp`] (the name of an unnamed ephemeral and the times drawn
+//! here, before the op is made), INFO, NAMES and LIST as reads on the writer.
 //!
 //! `CONSUMER.MSG.NEXT` is not handled here: each pull consumer subscribes to its own
 //! subject and its requests go straight to the writer.
@@ -7,16 +9,10 @@
 use crate::api::consumer_types::*;
 use crate::api::errors::ApiError;
 use crate::api::types::{is_empty_request, parse_optional_request, parse_request, ApiResponse};
-use crate::config::StreamConfig;
-use crate::consumer::config::{
-    generate_consumer_name, plan_create, ConsumerAction, ConsumerConfig, CreatePlan,
-    ExistingConsumer, LimitOpts,
-};
-use crate::consumer::live::{policy_of, start_of, Consumer};
-use crate::consumer::set::{ConsumerRecord, Consumers};
-use crate::consumer::state::ConsumerState;
+use crate::consumer::config::generate_consumer_name;
+use crate::consumer::set::Consumers;
 use crate::jetstream::{Entry, Inner};
-use crate::meta::Meta;
+use crate::op::{OpOutcome, StreamOp};
 use crate::stream::Stream;
 use crate::time::{now_ns, Timestamp};
 
@@ -49,16 +45,22 @@ fn stopping() -> ApiError {
     ApiError::consumer_create("stream is stopping")
 }
 
-/// Runs `f` on the writer of stream `name`.
+/// Runs `f` (a read) on the writer of stream `name`.
 fn on_stream<T: Send + 'static>(
     js: &Inner,
     name: &str,
-    f: impl FnOnce(&StreamConfig, &mut Stream, &mut Consumers) -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce(&mut Stream, &mut Consumers) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let streams = js.streams.read();
     let entry: &Entry = streams.get(name).ok_or_else(ApiError::stream_not_found)?;
-    let cfg = entry.config.clone();
-    Inner::on_consumers(entry, move |s, cs| f(&cfg, s, cs)).ok_or_else(stopping)?
+    Inner::on_consumers(entry, f).ok_or_else(stopping)?
+}
+
+/// Applies `op` on the writer of stream `name`.
+fn apply(js: &Inner, name: &str, op: StreamOp) -> Result<OpOutcome, ApiError> {
+    let streams = js.streams.read();
+    let entry: &Entry = streams.get(name).ok_or_else(ApiError::stream_not_found)?;
+    Inner::apply(entry, op, stopping)
 }
 
 fn create(
@@ -67,75 +69,19 @@ fn create(
     body: &[u8],
 ) -> Result<ConsumerCreateResponse, ApiError> {
     let req: CreateConsumerRequest = parse_request(body)?;
-    let cfg = req.resolve(target)?;
-    let action = req.action;
-    let meta = js.meta.clone();
-    on_stream(js, target.stream(), move |scfg, s, cs| {
-        create_on_writer(scfg, cfg, action, s, cs, &meta).map(ConsumerCreateResponse::new)
-    })
-}
-
-fn create_on_writer(
-    scfg: &StreamConfig,
-    cfg: ConsumerConfig,
-    action: ConsumerAction,
-    s: &mut Stream,
-    cs: &mut Consumers,
-    meta: &Meta,
-) -> Result<ConsumerInfo, ApiError> {
-    let existing: Vec<ExistingConsumer<'_>> = cs
-        .iter()
-        .map(|c| ExistingConsumer {
-            name: &c.name,
-            config: &c.config,
-            deliver_subject_has_interest: c.push.as_ref().is_some_and(|p| p.bound),
-        })
-        .collect();
-    let plan = plan_create(
-        &cfg,
-        action,
-        scfg,
-        &LimitOpts::default(),
-        &existing,
-        generate_consumer_name,
-    )?;
-    drop(existing);
+    let config = req.resolve(target)?;
     let now = now_ns();
-    let save = |name: &str, config: &ConsumerConfig, created: Timestamp| {
-        let record = ConsumerRecord {
-            config: config.clone(),
-            created,
-        };
-        let json = serde_json::to_vec(&record).expect("consumer records serialise");
-        meta.put_consumer(&scfg.name, name, &json)
-            .map_err(ApiError::consumer_create)
+    let op = StreamOp::CreateConsumer {
+        config,
+        action: req.action,
+        generated_name: generate_consumer_name(),
+        created: Timestamp::from_unix_nanos(now),
+        now_ns: now,
     };
-    let name = match plan {
-        CreatePlan::Create { name, config } => {
-            let state = ConsumerState::new(policy_of(&config), start_of(&config), s.store())
-                .map_err(ApiError::consumer_create)?;
-            let persisted = cs.persists() && config.is_durable();
-            let created = Timestamp::now();
-            if persisted {
-                save(&name, &config, created)?;
-            }
-            let c = Consumer::new(&scfg.name, &name, config, created, state, persisted, now);
-            cs.add(c).map_err(ApiError::consumer_create)?;
-            name
-        }
-        CreatePlan::Update { name, config } => {
-            let c = cs.get_mut(&name).ok_or_else(ApiError::consumer_not_found)?;
-            if c.config != config {
-                if c.persisted {
-                    save(&name, &config, c.created)?;
-                }
-                c.set_config(config, now);
-            }
-            name
-        }
-    };
-    let c = cs.get(&name).ok_or_else(ApiError::consumer_not_found)?;
-    c.info(s.store()).map_err(ApiError::consumer_create)
+    match apply(js, target.stream(), op)? {
+        OpOutcome::Consumer(info) => Ok(ConsumerCreateResponse::new(*info)),
+        other => Err(other.unexpected()),
+    }
 }
 
 /// The stream (token 5) and consumer (token 6) of an INFO or DELETE subject.
@@ -151,7 +97,7 @@ fn info(js: &Inner, subject: &str, body: &[u8]) -> Result<ConsumerInfoResponse, 
         return Err(ApiError::not_empty_request());
     }
     let (stream, consumer) = names_in(subject);
-    on_stream(js, &stream, move |_, s, cs| {
+    on_stream(js, &stream, move |s, cs| {
         cs.info(&consumer, s, now_ns())
             .ok_or_else(ApiError::consumer_not_found)?
             .map(ConsumerInfoResponse::new)
@@ -163,18 +109,17 @@ fn delete(js: &Inner, subject: &str, body: &[u8]) -> Result<ConsumerDeleteRespon
     if !is_empty_request(body) {
         return Err(ApiError::not_empty_request());
     }
-    let (stream, consumer) = names_in(subject);
-    on_stream(js, &stream, move |_, s, cs| {
-        cs.remove(&consumer, s)
-            .map(|_| ConsumerDeleteResponse::success())
-            .ok_or_else(ApiError::consumer_not_found)
-    })
+    let (stream, name) = names_in(subject);
+    match apply(js, &stream, StreamOp::DeleteConsumer { name })? {
+        OpOutcome::ConsumerDeleted => Ok(ConsumerDeleteResponse::success()),
+        other => Err(other.unexpected()),
+    }
 }
 
 fn names(js: &Inner, subject: &str, body: &[u8]) -> Result<ConsumerNamesResponse, ApiError> {
     let req: ConsumerNamesRequest = parse_optional_request(body)?;
     let stream = token_at(subject, 5).to_owned();
-    on_stream(js, &stream, move |_, _, cs| {
+    on_stream(js, &stream, move |_, cs| {
         let all = cs
             .iter()
             .filter(|c| !c.config.direct)
@@ -187,7 +132,7 @@ fn names(js: &Inner, subject: &str, body: &[u8]) -> Result<ConsumerNamesResponse
 fn list(js: &Inner, subject: &str, body: &[u8]) -> Result<ConsumerListResponse, ApiError> {
     let req: ConsumerListRequest = parse_optional_request(body)?;
     let stream = token_at(subject, 5).to_owned();
-    on_stream(js, &stream, move |_, s, cs| {
+    on_stream(js, &stream, move |s, cs| {
         let names: Vec<String> = cs
             .iter()
             .filter(|c| !c.config.direct)

@@ -4,7 +4,8 @@
 use crate::api::errors::ApiError;
 use crate::api::types::*;
 use crate::config::{subjects_overlap, StorageType, StreamConfig};
-use crate::jetstream::{policy, Entry, Inner};
+use crate::jetstream::{Entry, Inner};
+use crate::op::{OpOutcome, StreamOp};
 use crate::store::{Purge, StoredMsg};
 use crate::stream::Stream;
 use crate::time::{now_ns, Timestamp};
@@ -212,14 +213,14 @@ fn update(js: &Inner, name: &str, body: &[u8]) -> Result<StreamUpdateResponse, A
         .get_mut(name)
         .ok_or_else(ApiError::stream_not_found)?;
     js.save(&cfg, entry.created)?;
-    let new_policy = policy(&cfg);
-    let retention = cfg.retention;
-    Inner::on_consumers(entry, move |s, cs| {
-        cs.set_retention(retention);
-        s.set_policy(new_policy, now_ns())
-    })
-    .ok_or_else(|| ApiError::stream_update("stream is stopping"))?
-    .map_err(ApiError::stream_update)?;
+    let op = StreamOp::UpdateConfig {
+        config: cfg.clone(),
+        now_ns: now_ns(),
+    };
+    match Inner::apply(entry, op, || ApiError::stream_update("stream is stopping"))? {
+        OpOutcome::ConfigUpdated => {}
+        other => return Err(other.unexpected()),
+    }
     let resubscribe = entry.config.subjects != cfg.subjects;
     entry.config = cfg;
     if resubscribe {
@@ -281,10 +282,11 @@ fn purge(js: &Inner, name: &str, body: &[u8]) -> Result<StreamPurgeResponse, Api
         up_to_seq: (req.sequence > 0).then_some(req.sequence),
         keep: (req.keep > 0).then_some(req.keep),
     };
-    let purged = Inner::on_writer(entry, move |s| s.store_mut().purge(&purge))
-        .ok_or_else(|| ApiError::stream_purge_failed("stream is stopping"))?
-        .map_err(ApiError::stream_purge_failed)?;
-    Ok(StreamPurgeResponse::success(purged))
+    let stopping = || ApiError::stream_purge_failed("stream is stopping");
+    match Inner::apply(entry, StreamOp::Purge(purge), stopping)? {
+        OpOutcome::Purged { purged } => Ok(StreamPurgeResponse::success(purged)),
+        other => Err(other.unexpected()),
+    }
 }
 
 fn matching_names(js: &Inner, filter: &str) -> Vec<String> {
@@ -345,7 +347,8 @@ fn msg_get(js: &Inner, name: &str, body: &[u8]) -> Result<MsgGetResponse, ApiErr
 }
 
 /// nats-server's order: the body (empty, `{}` included, 10003; bad JSON 10025), then the
-/// stream (10059), sealed (10109), `deny_delete` (10057), then the sequence.
+/// stream (10059), sealed (10109), `deny_delete` (10057), then the sequence (on the writer:
+/// how a sequence that cannot be there is refused depends on the store, see `apply.rs`).
 fn msg_delete(js: &Inner, name: &str, body: &[u8]) -> Result<MsgDeleteResponse, ApiError> {
     let req = MsgDeleteRequest::parse(body)?;
     let streams = js.streams.read();
@@ -357,37 +360,11 @@ fn msg_delete(js: &Inner, name: &str, body: &[u8]) -> Result<MsgDeleteResponse, 
         return Err(ApiError::message_delete_not_permitted());
     }
     let seq = req.seq;
-    let storage = entry.config.storage;
-    let removed = Inner::on_writer(entry, move |s| {
-        if let Some(e) = missing_for_delete(storage, seq, s.state().last_seq) {
-            return Err(e);
-        }
-        s.store_mut()
-            .delete(seq)
-            .map_err(ApiError::stream_msg_delete_failed)
-    })
-    .ok_or_else(|| ApiError::stream_msg_delete_failed("stream is stopping"))??;
-    if !removed {
-        return Err(ApiError::sequence_not_found(seq));
-    }
-    Ok(MsgDeleteResponse::success())
-}
-
-/// How nats-server 2.9.10 refuses to delete a sequence that cannot be there, which depends
-/// on the store: the memory store answers `sequence N not found` (400 10043) for sequence 0 and
-/// for one past the end, as for any missing message; the file store reports its own errors
-/// through JSStreamMsgDeleteFailedF (500 10057): "no message found" for 0, "stream store EOF"
-/// past the end. `None`: look the sequence up.
-fn missing_for_delete(storage: StorageType, seq: u64, last: u64) -> Option<ApiError> {
-    match storage {
-        StorageType::Memory if seq == 0 || seq > last => Some(ApiError::sequence_not_found(seq)),
-        StorageType::File if seq == 0 => {
-            Some(ApiError::stream_msg_delete_failed("no message found"))
-        }
-        StorageType::File if seq > last => {
-            Some(ApiError::stream_msg_delete_failed("stream store EOF"))
-        }
-        _ => None,
+    let stopping = || ApiError::stream_msg_delete_failed("stream is stopping");
+    match Inner::apply(entry, StreamOp::DeleteMsg { seq }, stopping)? {
+        OpOutcome::MsgDeleted { removed: true } => Ok(MsgDeleteResponse::success()),
+        OpOutcome::MsgDeleted { removed: false } => Err(ApiError::sequence_not_found(seq)),
+        other => Err(other.unexpected()),
     }
 }
 

@@ -140,17 +140,23 @@ impl Consumer {
         self.dirty = true;
     }
 
-    /// Its info as the API reports it.
-    pub(crate) fn info(&self, store: &dyn MsgStore) -> Result<ConsumerInfo, StoreError> {
+    /// Its info as the API reports it, taken at `ts`.
+    pub(crate) fn info(
+        &self,
+        store: &dyn MsgStore,
+        ts: Timestamp,
+    ) -> Result<ConsumerInfo, StoreError> {
         let s = &self.state;
         let delivered = s.delivered();
         let floor = s.ack_floor();
-        let mut info = ConsumerInfo::new(
-            self.stream.as_ref(),
-            self.name.as_ref(),
-            self.created,
-            self.config.clone(),
-        );
+        let mut info = ConsumerInfo {
+            stream_name: self.stream.to_string(),
+            name: self.name.to_string(),
+            created: self.created,
+            config: self.config.clone(),
+            ts,
+            ..ConsumerInfo::default()
+        };
         info.delivered = SequenceInfo {
             consumer_seq: delivered.consumer_seq,
             stream_seq: delivered.stream_seq,

@@ -321,7 +321,7 @@ impl Consumers {
         let has_interest = |s: &str| server.has_interest(s);
         let c = self.map.get_mut(name)?;
         c.waiting.prune(now, &has_interest, &mut self.out);
-        Some(c.info(stream.store()))
+        Some(c.info(stream.store(), Timestamp::now()))
     }
 
     /// A `CONSUMER.MSG.NEXT.<stream>.<consumer>` request.

@@ -63,7 +63,7 @@ pub struct StoreState {
 }
 
 /// What a purge removes. All fields optional; nats-server's semantics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Purge {
     /// Only messages whose subject matches this filter (wildcards allowed).
     pub filter: Option<String>,

@@ -1,0 +1,240 @@
+//! Applying a [`StreamOp`] to a stream and its consumers, on the stream's writer.
+//!
+//! Everything an apply needs comes from the op and from the state it applies to: nothing here
+//! reads the clock or draws random numbers (the API task did, when it made the op). What is
+//! not yet pure, and step 4 of issue 16 turns into effects: consumer records written to (and
+//! removed from) the metadata store, consumers subscribing to their ack and pull subjects, and
+//! the CREATED/DELETED advisories `Consumers::add`/`remove` collect (whose id and timestamp are
+//! drawn when the advisory is built).
+
+use crate::api::consumer_types::ConsumerInfo;
+use crate::api::errors::ApiError;
+use crate::config::{StorageType, StreamConfig};
+use crate::consumer::config::{
+    plan_create, ConsumerConfig, CreatePlan, ExistingConsumer, LimitOpts,
+};
+use crate::consumer::live::{policy_of, start_of, Consumer};
+use crate::consumer::set::{ConsumerRecord, Consumers};
+use crate::consumer::state::ConsumerState;
+use crate::jetstream::policy;
+use crate::meta::Meta;
+use crate::op::{OpOutcome, StreamOp};
+use crate::store::Purge;
+use crate::stream::Stream;
+use crate::time::Timestamp;
+
+#[cfg(test)]
+mod tests;
+
+/// What the writer holds, besides the stream and its consumers, to apply ops.
+pub(crate) struct ApplyCtx {
+    /// The stream's config as of the last [`StreamOp::UpdateConfig`] (the API keeps its own
+    /// copy for validating requests; both change together, in the same update request).
+    pub(crate) config: StreamConfig,
+    /// Where the records of persisted consumers go (`None` for a memory stream).
+    pub(crate) meta: Option<Meta>,
+}
+
+/// Applies `op` to `stream` and `consumers`. The writer reconciles the consumers with the
+/// stream afterwards (as after any change by other means).
+pub(crate) fn apply_op(
+    stream: &mut Stream,
+    consumers: &mut Consumers,
+    ctx: &mut ApplyCtx,
+    op: StreamOp,
+) -> OpOutcome {
+    let r = match op {
+        StreamOp::Purge(p) => purge(stream, &p),
+        StreamOp::DeleteMsg { seq } => delete_msg(stream, ctx.config.storage, seq),
+        StreamOp::UpdateConfig { config, now_ns } => {
+            update_config(stream, consumers, ctx, config, now_ns)
+        }
+        StreamOp::CreateConsumer {
+            config,
+            action,
+            generated_name,
+            created,
+            now_ns,
+        } => {
+            let plan = plan(consumers, &ctx.config, &config, action, &generated_name);
+            plan.and_then(|plan| create_consumer(stream, consumers, ctx, plan, created, now_ns))
+                .map(|info| OpOutcome::Consumer(Box::new(info)))
+        }
+        StreamOp::DeleteConsumer { name } => {
+            // Removes the consumer's records from the metadata store (an effect in step 4).
+            consumers
+                .remove(&name, stream)
+                .map(|_| OpOutcome::ConsumerDeleted)
+                .ok_or_else(ApiError::consumer_not_found)
+        }
+    };
+    r.unwrap_or_else(OpOutcome::Failed)
+}
+
+fn purge(stream: &mut Stream, p: &Purge) -> Result<OpOutcome, ApiError> {
+    let purged = stream
+        .store_mut()
+        .purge(p)
+        .map_err(ApiError::stream_purge_failed)?;
+    Ok(OpOutcome::Purged { purged })
+}
+
+fn delete_msg(stream: &mut Stream, storage: StorageType, seq: u64) -> Result<OpOutcome, ApiError> {
+    if let Some(e) = missing_for_delete(storage, seq, stream.state().last_seq) {
+        return Err(e);
+    }
+    let removed = stream
+        .store_mut()
+        .delete(seq)
+        .map_err(ApiError::stream_msg_delete_failed)?;
+    Ok(OpOutcome::MsgDeleted { removed })
+}
+
+/// How nats-server 2.9.10 refuses to delete a sequence that cannot be there, which depends
+/// on the store: the memory store answers `sequence N not found` (400 10043) for sequence 0 and
+/// for one past the end, as for any missing message; the file store reports its own errors
+/// through JSStreamMsgDeleteFailedF (500 10057): "no message found" for 0, "stream store EOF"
+/// past the end. `None`: look the sequence up.
+fn missing_for_delete(storage: StorageType, seq: u64, last: u64) -> Option<ApiError> {
+    match storage {
+        StorageType::Memory if seq == 0 || seq > last => Some(ApiError::sequence_not_found(seq)),
+        StorageType::File if seq == 0 => {
+            Some(ApiError::stream_msg_delete_failed("no message found"))
+        }
+        StorageType::File if seq > last => {
+            Some(ApiError::stream_msg_delete_failed("stream store EOF"))
+        }
+        _ => None,
+    }
+}
+
+fn update_config(
+    stream: &mut Stream,
+    consumers: &mut Consumers,
+    ctx: &mut ApplyCtx,
+    config: StreamConfig,
+    now_ns: i64,
+) -> Result<OpOutcome, ApiError> {
+    consumers.set_retention(config.retention);
+    stream
+        .set_policy(policy(&config), now_ns)
+        .map_err(ApiError::stream_update)?;
+    ctx.config = config;
+    Ok(OpOutcome::ConfigUpdated)
+}
+
+/// nats-server's create/update decision against the stream's other consumers. An unnamed
+/// ephemeral is named `generated`, or, if that name is taken, by the candidates
+/// [`derived_names`] makes from it.
+fn plan(
+    consumers: &Consumers,
+    scfg: &StreamConfig,
+    config: &ConsumerConfig,
+    action: crate::consumer::config::ConsumerAction,
+    generated: &str,
+) -> Result<CreatePlan, ApiError> {
+    let existing: Vec<ExistingConsumer<'_>> = consumers
+        .iter()
+        .map(|c| ExistingConsumer {
+            name: &c.name,
+            config: &c.config,
+            deliver_subject_has_interest: c.push.as_ref().is_some_and(|p| p.bound),
+        })
+        .collect();
+    plan_create(
+        config,
+        action,
+        scfg,
+        &LimitOpts::default(),
+        &existing,
+        derived_names(generated),
+    )
+}
+
+/// `generated` first, then names derived from it (8 characters of `[A-Za-z0-9]`, like
+/// `generate_consumer_name`'s): the same on every replay. `plan_create` asks until a name is
+/// not taken; a taken random name is already a 1 in 62^8 event per consumer.
+fn derived_names(generated: &str) -> impl FnMut() -> String + '_ {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // FNV-1a of the generated name seeds a splitmix64 sequence.
+    let seed = generated.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let mut n = 0u64;
+    move || {
+        n += 1;
+        if n == 1 {
+            return generated.to_owned();
+        }
+        let mut z = seed.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (0..8)
+            .map(|i| CHARS[((z >> (i * 8)) % CHARS.len() as u64) as usize] as char)
+            .collect()
+    }
+}
+
+fn create_consumer(
+    stream: &mut Stream,
+    consumers: &mut Consumers,
+    ctx: &ApplyCtx,
+    plan: CreatePlan,
+    created: Timestamp,
+    now_ns: i64,
+) -> Result<ConsumerInfo, ApiError> {
+    let stream_name = ctx.config.name.as_str();
+    // Writes the consumer's record to the metadata store (fsynced): an effect in step 4.
+    let save = |name: &str, config: &ConsumerConfig, created: Timestamp| {
+        let Some(meta) = &ctx.meta else {
+            return Ok(());
+        };
+        let record = ConsumerRecord {
+            config: config.clone(),
+            created,
+        };
+        let json = serde_json::to_vec(&record).expect("consumer records serialise");
+        meta.put_consumer(stream_name, name, &json)
+            .map_err(ApiError::consumer_create)
+    };
+    let name = match plan {
+        CreatePlan::Create { name, config } => {
+            let state = ConsumerState::new(policy_of(&config), start_of(&config), stream.store())
+                .map_err(ApiError::consumer_create)?;
+            let persisted = consumers.persists() && config.is_durable();
+            if persisted {
+                save(&name, &config, created)?;
+            }
+            let c = Consumer::new(
+                stream_name,
+                &name,
+                config,
+                created,
+                state,
+                persisted,
+                now_ns,
+            );
+            // Subscribes to the consumer's subjects: the shell's job in step 4.
+            consumers.add(c).map_err(ApiError::consumer_create)?;
+            name
+        }
+        CreatePlan::Update { name, config } => {
+            let c = consumers
+                .get_mut(&name)
+                .ok_or_else(ApiError::consumer_not_found)?;
+            if c.config != config {
+                if c.persisted {
+                    save(&name, &config, c.created)?;
+                }
+                c.set_config(config, now_ns);
+            }
+            name
+        }
+    };
+    let c = consumers
+        .get(&name)
+        .ok_or_else(ApiError::consumer_not_found)?;
+    c.info(stream.store(), Timestamp::from_unix_nanos(now_ns))
+        .map_err(ApiError::consumer_create)
+}
