@@ -7,11 +7,14 @@
 
 use super::StoreState;
 use sluice_protocol::subject::{has_wildcard, subject_matches};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 mod plan;
+mod slots;
+
+use slots::Slots;
 
 pub(crate) use plan::MAX_SEQ;
 
@@ -120,7 +123,7 @@ impl Matcher<'_> {
 pub(crate) struct Index<E> {
     /// Sequence of `slots[0]`; equals first_seq while the store has messages.
     base: u64,
-    slots: VecDeque<Option<E>>,
+    slots: Slots<E>,
     last_seq: u64,
     last_ts: i64,
     msgs: u64,
@@ -145,7 +148,7 @@ impl<E: Entry> Index<E> {
     pub fn new() -> Self {
         Index {
             base: 1,
-            slots: VecDeque::new(),
+            slots: Slots::default(),
             last_seq: 0,
             last_ts: 0,
             msgs: 0,
@@ -428,7 +431,7 @@ impl<E: Entry> Index<E> {
         match plan {
             Plan::All => {
                 let base = self.base;
-                for (i, slot) in self.slots.drain(..).enumerate() {
+                for (i, slot) in self.slots.take_all().enumerate() {
                     if let Some(e) = slot {
                         on_remove(base + i as u64, e);
                     }
