@@ -10,6 +10,7 @@
 //! publishing connection. In-process publishers (a stream's acks and deliveries, advisories)
 //! never wait: nothing in the server waits on a client, so pacing cannot deadlock.
 
+use crate::sink::InternalMsg;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tokio::sync::Notify;
 
@@ -38,9 +39,14 @@ impl Backlog {
         }
     }
 
-    /// The cost of a message with these parts.
-    pub fn cost(subject: &str, reply: Option<&str>, headers: usize, payload: usize) -> usize {
-        subject.len() + reply.map_or(0, str::len) + headers + payload + MSG_OVERHEAD
+    /// What `msg` counts for in a backlog: its subject, reply, headers and payload, plus
+    /// [`MSG_OVERHEAD`].
+    pub fn cost(msg: &InternalMsg) -> usize {
+        msg.subject.len()
+            + msg.reply.as_deref().map_or(0, str::len)
+            + msg.headers.as_ref().map_or(0, |h| h.len())
+            + msg.payload.len()
+            + MSG_OVERHEAD
     }
 
     /// Counts `bytes` taken in.

@@ -115,19 +115,9 @@ impl Entry {
 /// until handled.
 struct ToApi(Sender<Option<InternalMsg>>, Arc<Backlog>);
 
-/// What an API request counts for in the API's backlog.
-fn api_cost(m: &InternalMsg) -> usize {
-    Backlog::cost(
-        &m.subject,
-        m.reply.as_deref(),
-        m.headers.as_ref().map_or(0, |h| h.len()),
-        m.payload.len(),
-    )
-}
-
 impl InternalSink for ToApi {
     fn deliver(&self, msg: InternalMsg) {
-        let cost = api_cost(&msg);
+        let cost = Backlog::cost(&msg);
         self.1.add(cost);
         if self.0.send(Some(msg)).is_err() {
             self.1.release(cost);
@@ -469,7 +459,7 @@ impl JetStream {
             .name("jetstream-api".into())
             .spawn(move || {
                 while let Ok(Some(msg)) = rx.recv() {
-                    let cost = api_cost(&msg);
+                    let cost = Backlog::cost(&msg);
                     crate::api::handlers::handle(&api_inner, msg);
                     api_backlog.release(cost);
                 }

@@ -75,12 +75,7 @@ impl Cmd {
     /// What it counts for in the stream's [`Backlog`]: a message's size, nothing for the rest.
     fn cost(&self) -> usize {
         match self {
-            Cmd::Publish(m) | Cmd::Ack(m) | Cmd::Next(m) | Cmd::FlowControl(m) => Backlog::cost(
-                &m.subject,
-                m.reply.as_deref(),
-                m.headers.as_ref().map_or(0, |h| h.len()),
-                m.payload.len(),
-            ),
+            Cmd::Publish(m) | Cmd::Ack(m) | Cmd::Next(m) | Cmd::FlowControl(m) => Backlog::cost(m),
             Cmd::Op(..) | Cmd::Run(_) | Cmd::Stop => 0,
         }
     }
