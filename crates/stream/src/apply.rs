@@ -24,6 +24,8 @@ use crate::stream::Stream;
 use crate::time::Timestamp;
 
 #[cfg(test)]
+mod replay_tests;
+#[cfg(test)]
 mod tests;
 
 /// What the writer holds, besides the stream and its consumers, to apply ops.

@@ -1,0 +1,617 @@
+//! Replay from the store (issue 16, "Tests"): random op sequences on one file stream, applied
+//! to two copies. A runs straight through; B is synced, closed and reopened from its directory
+//! (as `start_stream` does on a server restart) at every restart point. After every op the two
+//! must agree exactly: state, every message, the outcome of every publish (stored at which
+//! sequence, duplicate of which, or refused why) and of every [`StreamOp`].
+//!
+//! Publishes go through `Stream::publish` and `Consumers::on_stored` and are followed by
+//! `Stream::expire(now)`, as the writer runs a batch; every other change goes through
+//! [`apply_op`] and `Consumers::reconcile`, as the writer runs a `Cmd::Op`. Every op carries its
+//! own `now`: nothing here reads the clock.
+//!
+//! One difference is nats-server's own and is checked as such, not as agreement: the duplicate
+//! window is rebuilt on start from the `Nats-Msg-Id`s of the messages still stored (nats-server's
+//! `rebuildDedupe` does the same), so the id of a message that was removed (purged, deleted,
+//! dropped by a limit) before a restart is remembered by A and forgotten by B. Where that decides
+//! a publish, A must answer "duplicate" and B must take it as new (store it, or refuse it by a
+//! limit), and the case ends there (the two streams then differ, as two nats-servers would).
+//!
+//! One difference is a known bug, left out of the random publishes and pinned by the ignored
+//! `last_msg_id_after_restart`: the id `Nats-Expected-Last-Msg-Id` is checked against is
+//! rebuilt on start from the last stored message *with headers*. No consumers yet: their state
+//! after a restart comes from the metadata store, which step 4 turns into effects.
+
+use super::*;
+use crate::config::DiscardPolicy;
+use crate::store::file::{FileStore, FileStoreConfig};
+use crate::store::StoreState;
+use crate::stream::{PublishError, Stored};
+use crate::writer::WriterTx;
+use proptest::prelude::*;
+use sluice_server::{Backlog, Server, ServerConfig, ServerHandle};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const T0: i64 = 1_765_000_000_000_000_000;
+const MS: i64 = 1_000_000;
+const SEC: i64 = 1_000 * MS;
+/// The stream's duplicate window (fixed; limits change, the window does not).
+const WINDOW: i64 = 2 * SEC;
+
+const SUBJECTS: [&str; 4] = ["s.a", "s.b", "s.c.d", "s.e"];
+const FILTERS: [&str; 6] = ["s.a", "s.*", "s.c.>", "s.>", ">", "s.none"];
+const IDS: [&str; 4] = ["id-1", "id-2", "id-3", "id-4"];
+
+/// A header a publish may expect, relative to the stream's state when it is published.
+#[derive(Debug, Clone)]
+enum Expect {
+    /// `Nats-Expected-Last-Sequence`: the last sequence plus this (0: right).
+    Seq(i64),
+    /// `Nats-Expected-Last-Subject-Sequence`: the subject's last sequence plus this.
+    SubjectSeq(i64),
+    /// `Nats-Expected-Last-Msg-Id`: the id of the last message stored (`None`; when it had
+    /// none, `IDS[0]`) or this one of `IDS`.
+    MsgId(Option<usize>),
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Publish {
+        subj: usize,
+        /// Index into `IDS`.
+        msg_id: Option<usize>,
+        expect: Option<Expect>,
+        /// Another header, so that some messages have headers without an id.
+        extra_header: bool,
+        len: usize,
+        dt: i64,
+    },
+    Purge {
+        filter: Option<usize>,
+        /// Picks a sequence relative to the stream's (see `pick_seq`).
+        up_to: Option<u64>,
+        keep: Option<u64>,
+        dt: i64,
+    },
+    Delete {
+        pick: u64,
+        dt: i64,
+    },
+    Update {
+        max_msgs: i64,
+        max_bytes: i64,
+        max_msgs_per_subject: i64,
+        max_age: i64,
+        discard_new: bool,
+        discard_new_per_subject: bool,
+        dt: i64,
+    },
+    /// Time passes; the writer's idle tick expires what is due.
+    Tick {
+        dt: i64,
+    },
+    /// B is synced, closed and reopened from its directory.
+    Restart {
+        dt: i64,
+    },
+}
+
+/// Time steps: mostly small against the 2 s window, sometimes past it. Never backwards: the
+/// writer's wall clock may step back, but then the live window, which expires ids in the order
+/// they came (as nats-server's `ddarr` does), can keep an id a little longer behind an older
+/// one with a later time than the window rebuilt from the store does.
+fn dt() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        6 => 0i64..300 * MS,
+        2 => 0i64..3 * SEC,
+        1 => Just(0i64),
+        1 => 3 * SEC..12 * SEC,
+    ]
+}
+
+fn expect() -> impl Strategy<Value = Expect> {
+    let delta = prop_oneof![4 => Just(0i64), 1 => -2i64..3];
+    prop_oneof![
+        delta.clone().prop_map(Expect::Seq),
+        delta.prop_map(Expect::SubjectSeq),
+        proptest::option::weighted(0.3, 0..IDS.len()).prop_map(Expect::MsgId),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        20 => (
+            0..SUBJECTS.len(),
+            proptest::option::weighted(0.6, 0..IDS.len()),
+            proptest::option::weighted(0.15, expect()),
+            proptest::bool::weighted(0.2),
+            0usize..80,
+            dt(),
+        )
+            .prop_map(|(subj, msg_id, expect, extra_header, len, dt)| Op::Publish {
+                subj,
+                msg_id,
+                expect,
+                extra_header,
+                len,
+                dt,
+            }),
+        2 => (
+            proptest::option::of(0..FILTERS.len()),
+            proptest::option::weighted(0.4, 0u64..40),
+            proptest::option::weighted(0.3, 0u64..5),
+            dt(),
+        )
+            .prop_map(|(filter, up_to, keep, dt)| Op::Purge { filter, up_to, keep, dt }),
+        3 => (0u64..40, dt()).prop_map(|(pick, dt)| Op::Delete { pick, dt }),
+        2 => (
+            prop_oneof![Just(-1i64), Just(3), Just(8), Just(20)],
+            prop_oneof![Just(-1i64), Just(400), Just(1_200), Just(4_000)],
+            prop_oneof![Just(-1i64), Just(1), Just(2), Just(5)],
+            prop_oneof![Just(0i64), Just(3 * SEC), Just(10 * SEC)],
+            any::<bool>(),
+            any::<bool>(),
+            dt(),
+        )
+            .prop_map(
+                |(max_msgs, max_bytes, max_msgs_per_subject, max_age, discard_new, per_subject, dt)| {
+                    Op::Update {
+                        max_msgs,
+                        max_bytes,
+                        max_msgs_per_subject,
+                        max_age,
+                        discard_new,
+                        discard_new_per_subject: per_subject
+                            && discard_new
+                            && max_msgs_per_subject > 0,
+                        dt,
+                    }
+                }
+            ),
+        2 => dt().prop_map(|dt| Op::Tick { dt }),
+        3 => dt().prop_map(|dt| Op::Restart { dt }),
+    ]
+}
+
+fn base_config() -> StreamConfig {
+    let raw: StreamConfig = serde_json::from_value(serde_json::json!({
+        "name": "R",
+        "subjects": ["s.>"],
+        "storage": "file",
+        "duplicate_window": WINDOW,
+    }))
+    .unwrap();
+    raw.check_create("R").unwrap()
+}
+
+/// A stream with its consumers and the writer's context, as `start_stream` builds them.
+struct Machine {
+    stream: Stream,
+    consumers: Consumers,
+    ctx: ApplyCtx,
+    /// Keeps the consumers' writer channel open.
+    _rx: std::sync::mpsc::Receiver<crate::writer::Cmd>,
+}
+
+impl Machine {
+    /// Opens (or creates) the file stream in `dir` with `cfg`, as `start_stream` does, at
+    /// `now_ns` (the time the duplicate window is rebuilt against).
+    fn open(server: &ServerHandle, dir: &Path, cfg: StreamConfig, now_ns: i64) -> Self {
+        // Tiny segments, so that restarts recover from many files.
+        let store = FileStore::open(dir, FileStoreConfig { segment_bytes: 400 }).unwrap();
+        let stream = Stream::open(policy(&cfg), Box::new(store), now_ns).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tx = WriterTx::new(tx, Arc::new(Backlog::new(1 << 20)));
+        let consumers = Consumers::new(&cfg.name, tx, server.fork(), None, cfg.retention);
+        Machine {
+            stream,
+            consumers,
+            ctx: ApplyCtx {
+                config: cfg,
+                meta: None,
+            },
+            _rx: rx,
+        }
+    }
+
+    /// A clean shutdown: sync, then close.
+    fn close(mut self) -> StreamConfig {
+        self.stream.sync().unwrap();
+        self.ctx.config
+    }
+
+    /// What the writer does with one publish in a batch (the batch is this one message).
+    fn publish(
+        &mut self,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        now: i64,
+    ) -> Result<Stored, String> {
+        let r = self.stream.publish(subject, headers, payload, now);
+        if let Ok(Stored::New(seq)) = r {
+            self.consumers.on_stored(seq, subject, &mut self.stream);
+        }
+        self.stream.expire(now).unwrap();
+        r.map_err(|e| match e {
+            PublishError::Store(e) => panic!("store failure on publish: {e}"),
+            e => format!("{e:?}"),
+        })
+    }
+
+    /// What the writer does with a `Cmd::Op`, then the end of its batch.
+    fn apply(&mut self, op: StreamOp, now: i64) -> OpOutcome {
+        let out = apply_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op);
+        self.consumers.reconcile(&self.stream);
+        self.stream.expire(now).unwrap();
+        out
+    }
+
+    /// The writer's idle tick.
+    fn tick(&mut self, now: i64) {
+        self.stream.expire(now).unwrap();
+    }
+
+    fn has(&self, seq: u64) -> bool {
+        self.stream.store().get(seq).unwrap().is_some()
+    }
+}
+
+/// Everything observable about a stream, in comparable form.
+#[derive(Debug, PartialEq)]
+struct View {
+    state: StoreState,
+    msgs: Vec<crate::store::StoredMsg>,
+    subjects: Vec<(String, u64)>,
+    per_subject: Vec<(u64, Option<u64>, Option<u64>)>,
+    next_expiry: Option<i64>,
+    policy: crate::stream::Policy,
+}
+
+fn view(m: &Machine) -> View {
+    let s = m.stream.store();
+    let state = s.state();
+    let msgs = (state.first_seq.saturating_sub(2)..=state.last_seq + 2)
+        .filter_map(|q| s.get(q).unwrap())
+        .collect();
+    let mut subjects: Vec<(String, u64)> = s
+        .subjects()
+        .into_iter()
+        .map(|(n, c)| (n.to_string(), c))
+        .collect();
+    subjects.sort();
+    let per_subject = SUBJECTS
+        .iter()
+        .map(|subj| {
+            (
+                s.subject_count(subj),
+                s.first_seq_of_subject(subj),
+                s.last_matching(subj).unwrap().map(|m| m.seq),
+            )
+        })
+        .collect();
+    View {
+        state,
+        msgs,
+        subjects,
+        per_subject,
+        next_expiry: m.stream.next_expiry(),
+        policy: m.stream.policy().clone(),
+    }
+}
+
+/// A sequence around the stream's current range, from a generated number.
+fn pick_seq(state: &StoreState, pick: u64) -> u64 {
+    let (lo, hi) = (state.first_seq.saturating_sub(2), state.last_seq + 3);
+    lo + pick % (hi - lo + 1)
+}
+
+fn headers(msg_id: Option<&str>, expect: Option<(&str, String)>, extra: bool) -> Option<Vec<u8>> {
+    if msg_id.is_none() && expect.is_none() && !extra {
+        return None;
+    }
+    let mut h = String::from("NATS/1.0\r\n");
+    if extra {
+        h.push_str("X-Extra: yes\r\n");
+    }
+    if let Some(id) = msg_id {
+        h.push_str(&format!("{}: {id}\r\n", crate::headers::MSG_ID));
+    }
+    if let Some((name, v)) = expect {
+        h.push_str(&format!("{name}: {v}\r\n"));
+    }
+    h.push_str("\r\n");
+    Some(h.into_bytes())
+}
+
+/// How a case ended.
+#[derive(Debug, PartialEq)]
+enum End {
+    /// Every op applied; A and B agreed throughout.
+    Agreed,
+    /// A publish's id was the id of a message removed before B's last restart: A (which still
+    /// remembers it) answered duplicate, B stored it, as nats-server does after a restart.
+    ForgottenId,
+}
+
+fn tmp() -> tempfile::TempDir {
+    // tmpfs when there is one: the file store fsyncs, and many cases on a disk are slow.
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .unwrap()
+}
+
+fn run(server: &ServerHandle, ops: &[Op]) -> End {
+    let (dir_a, dir_b) = (tmp(), tmp());
+    let path_b: PathBuf = dir_b.path().to_owned();
+    let mut now = T0;
+    let mut a = Machine::open(server, dir_a.path(), base_config(), now);
+    let mut b = Some(Machine::open(server, &path_b, base_config(), now));
+    // When B last restarted (op index), and when each sequence was stored (op index).
+    let mut restarted_at: Option<usize> = None;
+    let mut stored_at: HashMap<u64, usize> = HashMap::new();
+    // The id of the last message stored (index into `IDS`), for `Expect::MsgId`.
+    let mut last_msg_id: Option<usize> = None;
+    // When the last message was stored (op index).
+    let mut last_new_at = 0usize;
+    for (i, op) in ops.iter().enumerate() {
+        let what = format!("op {i} {op:?}");
+        let bm = b.as_mut().unwrap();
+        match op {
+            Op::Publish {
+                subj,
+                msg_id,
+                expect,
+                extra_header,
+                len,
+                dt,
+            } => {
+                now += dt;
+                let subject = SUBJECTS[*subj];
+                let st = a.stream.state();
+                // KNOWN BUG (reported, not fixed here; see `last_msg_id_after_restart`): what
+                // `Nats-Expected-Last-Msg-Id` is checked against after a restart is rebuilt
+                // from the store, differently from how it was kept. The check is left out of
+                // the publishes whose answer depends on that: after a restart of B, while the
+                // last message stored since is gone or has no headers.
+                let last_stored = a.stream.store().get(st.last_seq).unwrap();
+                let sensitive = restarted_at.is_some_and(|r| r > last_new_at)
+                    && last_stored.is_none_or(|m| m.headers.is_none());
+                let expect = expect
+                    .as_ref()
+                    .filter(|e| !(sensitive && matches!(e, Expect::MsgId(_))));
+                let expect = expect.map(|e| match e {
+                    Expect::Seq(d) => (
+                        crate::headers::EXPECTED_LAST_SEQ,
+                        st.last_seq.saturating_add_signed(*d).to_string(),
+                    ),
+                    Expect::SubjectSeq(d) => {
+                        let last = a
+                            .stream
+                            .store()
+                            .last_matching(subject)
+                            .unwrap()
+                            .map_or(0, |m| m.seq);
+                        (
+                            crate::headers::EXPECTED_LAST_SUBJECT_SEQ,
+                            last.saturating_add_signed(*d).to_string(),
+                        )
+                    }
+                    Expect::MsgId(k) => (
+                        crate::headers::EXPECTED_LAST_MSG_ID,
+                        IDS[k.or(last_msg_id).unwrap_or(0)].to_owned(),
+                    ),
+                });
+                let h = headers(msg_id.map(|k| IDS[k]), expect, *extra_header);
+                let payload: Vec<u8> = (0..*len).map(|b| (b + i) as u8).collect();
+                let ra = a.publish(subject, h.as_deref(), &payload, now);
+                let rb = bm.publish(subject, h.as_deref(), &payload, now);
+                match (&ra, &rb) {
+                    (Ok(Stored::Duplicate(s)), rb) if !matches!(rb, Ok(Stored::Duplicate(_))) => {
+                        // Only the nats-server difference described in the module doc may
+                        // explain this: A remembers the id of a message it no longer holds,
+                        // and B restarted after that message was stored, so B takes the
+                        // publish as new (and stores it, or refuses it by a limit).
+                        let removed = !a.has(*s);
+                        let restart_since = restarted_at.is_some_and(|r| r > stored_at[s]);
+                        assert!(
+                            removed && restart_since,
+                            "{what}: A says duplicate of {s}, B {rb:?} (removed {removed}, restart since {restart_since})"
+                        );
+                        return End::ForgottenId;
+                    }
+                    _ => {}
+                }
+                assert_eq!(ra, rb, "{what}: publish outcome");
+                if let Ok(Stored::New(s)) = ra {
+                    stored_at.insert(s, i);
+                    last_msg_id = *msg_id;
+                    last_new_at = i;
+                }
+            }
+            Op::Purge {
+                filter,
+                up_to,
+                keep,
+                dt,
+            } => {
+                now += dt;
+                let st = a.stream.state();
+                let p = Purge {
+                    filter: filter.map(|f| FILTERS[f].to_owned()),
+                    up_to_seq: up_to.map(|u| pick_seq(&st, u)),
+                    keep: *keep,
+                };
+                let oa = a.apply(StreamOp::Purge(p.clone()), now);
+                let ob = bm.apply(StreamOp::Purge(p), now);
+                assert!(!matches!(oa, OpOutcome::Failed(_)), "{what}: {oa:?}");
+                assert_eq!(oa, ob, "{what}: purge outcome");
+            }
+            Op::Delete { pick, dt } => {
+                now += dt;
+                let seq = pick_seq(&a.stream.state(), *pick);
+                let oa = a.apply(StreamOp::DeleteMsg { seq }, now);
+                let ob = bm.apply(StreamOp::DeleteMsg { seq }, now);
+                assert_eq!(oa, ob, "{what}: delete of {seq}");
+            }
+            Op::Update {
+                max_msgs,
+                max_bytes,
+                max_msgs_per_subject,
+                max_age,
+                discard_new,
+                discard_new_per_subject,
+                dt,
+            } => {
+                now += dt;
+                let old = a.ctx.config.clone();
+                let mut raw = old.clone();
+                raw.max_msgs = *max_msgs;
+                raw.max_bytes = *max_bytes;
+                raw.max_msgs_per_subject = *max_msgs_per_subject;
+                raw.max_age = *max_age;
+                raw.discard = if *discard_new {
+                    DiscardPolicy::New
+                } else {
+                    DiscardPolicy::Old
+                };
+                raw.discard_new_per_subject = *discard_new_per_subject;
+                // As the API does: only a checked config reaches the writer.
+                let config = old
+                    .check_update(&raw)
+                    .unwrap_or_else(|e| panic!("{what}: the generated update is refused: {e:?}"));
+                let op = StreamOp::UpdateConfig {
+                    config,
+                    now_ns: now,
+                };
+                let oa = a.apply(op.clone(), now);
+                let ob = bm.apply(op, now);
+                assert_eq!(oa, OpOutcome::ConfigUpdated, "{what}");
+                assert_eq!(oa, ob, "{what}: update outcome");
+            }
+            Op::Tick { dt } => {
+                now += dt;
+                a.tick(now);
+                bm.tick(now);
+            }
+            Op::Restart { dt } => {
+                now += dt;
+                let cfg = b.take().unwrap().close();
+                let mut reopened = Machine::open(server, &path_b, cfg, now);
+                // The writer's first tick after the start.
+                reopened.tick(now);
+                b = Some(reopened);
+                a.tick(now);
+                restarted_at = Some(i);
+            }
+        }
+        let (va, vb) = (view(&a), view(b.as_ref().unwrap()));
+        assert_eq!(va, vb, "after {what}");
+        assert_eq!(a.ctx.config, b.as_ref().unwrap().ctx.config, "{what}");
+    }
+    // And once more from the store at the end.
+    let cfg = b.take().unwrap().close();
+    let b = Machine::open(server, &path_b, cfg, now);
+    assert_eq!(view(&a), view(&b), "after the final restart");
+    End::Agreed
+}
+
+fn with_server<T>(f: impl FnOnce(&ServerHandle) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server: Server = rt
+        .block_on(Server::bind(ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            ..ServerConfig::default()
+        }))
+        .unwrap();
+    let handle = server.handle();
+    let _guard = rt.enter();
+    f(&handle)
+}
+
+proptest! {
+    // PROPTEST_CASES overrides the default of 256.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn a_restarted_stream_matches_one_that_ran_through(
+        ops in proptest::collection::vec(op(), 1..100)
+    ) {
+        with_server(|server| run(server, &ops));
+    }
+}
+
+/// A publish for the deterministic tests below: `Ok(seq)` if stored, `Err(seq)` for a
+/// duplicate of `seq`, panics on a refusal.
+fn stored(m: &mut Machine, subject: &str, h: &str, now: i64) -> Result<u64, u64> {
+    let h = (!h.is_empty()).then(|| format!("NATS/1.0\r\n{h}\r\n\r\n"));
+    match m.publish(subject, h.as_deref().map(str::as_bytes), b"x", now) {
+        Ok(Stored::New(seq)) => Ok(seq),
+        Ok(Stored::Duplicate(seq)) => Err(seq),
+        Err(e) => panic!("refused: {e}"),
+    }
+}
+
+fn restart(server: &ServerHandle, dir: &Path, m: Machine, now: i64) -> Machine {
+    let cfg = m.close();
+    Machine::open(server, dir, cfg, now)
+}
+
+#[test]
+fn the_duplicate_window_survives_a_restart() {
+    with_server(|server| {
+        let dir = tmp();
+        let mut m = Machine::open(server, dir.path(), base_config(), T0);
+        assert_eq!(stored(&mut m, "s.a", "Nats-Msg-Id: one", T0), Ok(1));
+        assert_eq!(stored(&mut m, "s.a", "", T0 + MS), Ok(2));
+        let mut m = restart(server, dir.path(), m, T0 + 2 * MS);
+        assert_eq!(
+            stored(&mut m, "s.b", "Nats-Msg-Id: one", T0 + 3 * MS),
+            Err(1)
+        );
+        // Past the window the id is new again, before and after a restart.
+        let later = T0 + WINDOW + 10 * MS;
+        let mut m = restart(server, dir.path(), m, later);
+        assert_eq!(stored(&mut m, "s.b", "Nats-Msg-Id: one", later), Ok(3));
+        assert_eq!(
+            stored(&mut m, "s.b", "Nats-Msg-Id: one", later + MS),
+            Err(3)
+        );
+    });
+}
+
+/// KNOWN BUG, found by the replay test: after a restart, `Nats-Expected-Last-Msg-Id` is
+/// checked against the id of the last stored message *that has headers* (`Stream::rebuild`
+/// skips messages without headers), instead of the last message's. nats-server
+/// (`rebuildDedupe`) takes the id of the message at the stream's last sequence, "" if it has
+/// none (or is gone, or is older than the duplicate window), as a server that did not restart
+/// does when the last message had none. Here Sluice stores the publish after the restart; it
+/// should refuse it (10071, wrong last msg ID ""), as it does without the restart.
+#[test]
+#[ignore = "known bug: the last msg id rebuilt on restart skips messages without headers"]
+fn last_msg_id_after_restart() {
+    with_server(|server| {
+        let dir = tmp();
+        let mut m = Machine::open(server, dir.path(), base_config(), T0);
+        assert_eq!(stored(&mut m, "s.a", "Nats-Msg-Id: one", T0), Ok(1));
+        assert_eq!(stored(&mut m, "s.a", "", T0), Ok(2));
+        let h = b"NATS/1.0\r\nNats-Expected-Last-Msg-Id: one\r\n\r\n";
+        let before = m.publish("s.a", Some(h), b"x", T0);
+        assert_eq!(before, Err("WrongLastMsgId(\"\")".to_owned()));
+        let mut m = restart(server, dir.path(), m, T0);
+        let after = m.publish("s.a", Some(h), b"x", T0);
+        assert_eq!(after, before, "after a restart");
+    });
+}
