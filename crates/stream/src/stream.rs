@@ -133,7 +133,11 @@ impl Stream {
     /// Scans stored messages for ids inside the window and for TTLs.
     fn rebuild(&mut self, now_ns: i64) -> Result<(), StoreError> {
         let window_start = now_ns.saturating_sub(self.policy.duplicate_window_ns);
-        let mut seq = self.store.state().first_seq;
+        let state = self.store.state();
+        // As nats-server's `rebuildDedupe`: the last msg id is that of the message at the last
+        // sequence, if it is still there, within the duplicate window and has one; else none.
+        self.last_msg_id = None;
+        let mut seq = state.first_seq;
         while let Some(msg) = self.store.next_matching(seq, None)? {
             seq = msg.seq + 1;
             if msg.headers.is_none() {
@@ -145,7 +149,9 @@ impl Stream {
                     self.dedup.insert(id, msg.seq, msg.time_ns);
                 }
             }
-            self.last_msg_id = h.msg_id;
+            if msg.seq == state.last_seq && msg.time_ns >= window_start {
+                self.last_msg_id = h.msg_id.clone();
+            }
             match h.ttl {
                 Some(Ok(Ttl::After(ns))) => self
                     .ttls
