@@ -28,6 +28,8 @@ const STEP: Duration = Duration::from_secs(3);
 const QUIET: Duration = Duration::from_millis(700);
 /// A requester's disconnect: longer than any periodic pass over the waiting requests.
 const AWAY: Duration = Duration::from_millis(700);
+/// Time for a broker to finish with a request before its requester goes away.
+const SETTLE: Duration = Duration::from_millis(300);
 
 /// One thing a pull request's inbox received.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,6 +215,10 @@ both!(
                 before.sub(pattern);
                 before.pull("_INBOX.X.1", &json!({"batch": 2, "expires": secs(10)}));
                 before.sync();
+                // nats-server takes the request inline but looks at it again when its
+                // consumer's goroutine next runs, dropping it if its inbox has no interest
+                // by then: give that goroutine time to run while the requester is here.
+                std::thread::sleep(SETTLE);
                 drop(before);
                 std::thread::sleep(AWAY);
 
