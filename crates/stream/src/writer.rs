@@ -113,8 +113,12 @@ const MAX_BATCH: usize = 8192;
 /// at most this long after the change (double acks before their answer, always); under
 /// `SyncPolicy::Every`, within the interval or 1 s, whichever is shorter.
 pub const ACK_FLUSH: Duration = Duration::from_millis(50);
-/// Longest the writer sleeps when idle before checking time-based limits.
+/// Under interval sync, how often an idle writer looks for publishes stored inline (they do
+/// not come through its channel) that it owes a sync; and how soon a failed sync is retried.
 const IDLE_TICK: Duration = Duration::from_millis(250);
+/// Longest an idle writer sleeps under `SyncPolicy::Always`, where everything reaches it
+/// through its channel or is due at a time it knows (max_age, TTLs, consumer deadlines).
+const IDLE_MAX: Duration = Duration::from_secs(3600);
 
 /// Runs the writer until [`Cmd::Stop`] (or every sender is gone), then syncs what is left.
 pub(crate) fn run_writer(
@@ -140,9 +144,12 @@ pub(crate) fn run_writer(
             SyncPolicy::Every(every) if unsynced => {
                 every.saturating_sub(last_sync.elapsed()).min(IDLE_TICK)
             }
-            _ => IDLE_TICK,
+            SyncPolicy::Every(_) => IDLE_TICK,
+            SyncPolicy::Always if unsynced => IDLE_TICK,
+            SyncPolicy::Always => IDLE_MAX,
         };
-        if let Some(at) = consumers.next_wakeup() {
+        let next_expiry = stream.lock().next_expiry();
+        for at in [consumers.next_wakeup(), next_expiry].into_iter().flatten() {
             let ns = at.saturating_sub(now_ns()).max(0) as u64;
             wait = wait.min(Duration::from_nanos(ns));
         }
