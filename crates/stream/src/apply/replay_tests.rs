@@ -30,12 +30,10 @@ use crate::config::DiscardPolicy;
 use crate::store::file::{FileStore, FileStoreConfig};
 use crate::store::StoreState;
 use crate::stream::{PublishError, Stored};
-use crate::writer::WriterTx;
 use proptest::prelude::*;
-use sluice_server::{Backlog, Server, ServerConfig, ServerHandle};
+use sluice_server::{Server, ServerConfig, ServerHandle};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 const T0: i64 = 1_765_000_000_000_000_000;
 const MS: i64 = 1_000_000;
@@ -204,17 +202,12 @@ impl Machine {
     fn open(server: &ServerHandle, dir: &Path, cfg: StreamConfig, now_ns: i64) -> Self {
         // Tiny segments, so that restarts recover from many files.
         let store = FileStore::open(dir, FileStoreConfig { segment_bytes: 400 }).unwrap();
-        let stream = Stream::open(policy(&cfg), Box::new(store), now_ns).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let tx = WriterTx::new(tx, Arc::new(Backlog::new(1 << 20)));
-        let consumers = Consumers::new(&cfg.name, tx, server.fork(), None, cfg.retention);
+        let (stream, consumers, ctx, rx) =
+            super::tests::writer_parts(server, cfg, Box::new(store), now_ns);
         Machine {
             stream,
             consumers,
-            ctx: ApplyCtx {
-                config: cfg,
-                meta: None,
-            },
+            ctx,
             _rx: rx,
         }
     }

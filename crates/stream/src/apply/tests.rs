@@ -33,19 +33,39 @@ struct Machine {
     _rx: std::sync::mpsc::Receiver<crate::writer::Cmd>,
 }
 
+/// What a stream's writer holds, as `start_stream` builds it: the stream opened on `store` at
+/// `now_ns`, its (empty) consumer set, the apply context, and the receiving end of the
+/// consumers' writer channel (keep it, to keep the channel open).
+pub(super) fn writer_parts(
+    server: &ServerHandle,
+    cfg: StreamConfig,
+    store: Box<dyn crate::store::MsgStore>,
+    now_ns: i64,
+) -> (
+    Stream,
+    Consumers,
+    ApplyCtx,
+    std::sync::mpsc::Receiver<crate::writer::Cmd>,
+) {
+    let stream = Stream::open(policy(&cfg), store, now_ns).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = WriterTx::new(tx, Arc::new(Backlog::new(1 << 20)));
+    let consumers = Consumers::new(&cfg.name, tx, server.fork(), None, cfg.retention);
+    let ctx = ApplyCtx {
+        config: cfg,
+        meta: None,
+    };
+    (stream, consumers, ctx, rx)
+}
+
 impl Machine {
     fn new(server: &ServerHandle, cfg: StreamConfig) -> Self {
-        let stream = Stream::open(policy(&cfg), Box::new(MemoryStore::new()), T0).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let tx = WriterTx::new(tx, Arc::new(Backlog::new(1 << 20)));
-        let consumers = Consumers::new(&cfg.name, tx, server.fork(), None, cfg.retention);
+        let (stream, consumers, ctx, rx) =
+            writer_parts(server, cfg, Box::new(MemoryStore::new()), T0);
         Machine {
             stream,
             consumers,
-            ctx: ApplyCtx {
-                config: cfg,
-                meta: None,
-            },
+            ctx,
             _rx: rx,
         }
     }
