@@ -6,9 +6,9 @@
 //! [`Backlog`] (`max_queued` bytes, 8 MiB by default) until the writer has stored, synced and
 //! answered it; while the backlog is over its limit, the client connections that publish to
 //! the stream (or ack or pull from its consumers) are not read, so a producer that outruns the
-//! disk is paced by TCP instead of filling memory. The writer takes everything queued (up to a bound), stores
-//! each message, makes the batch durable with one fdatasync when the sync policy is `always`,
-//! and then publishes every PubAck. While it syncs, new publishes queue up and share the next
+//! disk is paced by TCP instead of filling memory. The writer takes everything queued (up to a
+//! bound), stores each message, makes the batch durable with one fdatasync when the sync
+//! policy is `always`, and then publishes every PubAck. While it syncs, new publishes queue up and share the next
 //! sync, so throughput under load stays high while every ack still means "on disk".
 //!
 //! The writer also owns the stream's consumers ([`Consumers`]): their acks, pull requests and
