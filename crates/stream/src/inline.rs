@@ -1,4 +1,4 @@
-//! Where a stream's published messages go: to its writer thread, or, when that costs only
+//! Where a stream's published messages go: to its owner's mailbox, or, when that costs only
 //! latency, stored right on the publisher's task.
 //!
 //! Under `SyncPolicy::Every` an ack means "written to the OS", which needs no fsync and so no
@@ -76,8 +76,14 @@ impl InternalSink for PublishSink {
     fn deliver(&self, msg: InternalMsg) {
         let msg = match &self.inline {
             Some(inline) => match inline.try_store(&self.gate, msg) {
-                None => return,
-                Some(msg) => msg,
+                Ok(first_dirty) => {
+                    if first_dirty {
+                        // The writer owes it an interval sync: it must know, to wake for it.
+                        self.tx.wake();
+                    }
+                    return;
+                }
+                Err(msg) => msg,
             },
             None => msg,
         };
@@ -93,8 +99,11 @@ impl InternalSink for PublishSink {
 }
 
 impl Inline {
-    /// Stores and acks `msg` here if nothing stands in the way; gives it back otherwise.
-    fn try_store(&self, gate: &Gate, msg: InternalMsg) -> Option<InternalMsg> {
+    /// Stores and acks `msg` here if nothing stands in the way (`Ok(true)` if it is the first
+    /// store the writer has not seen yet); gives it back otherwise.
+    // The message goes back by value on the publish path: boxing it would allocate per publish.
+    #[allow(clippy::result_large_err)]
+    fn try_store(&self, gate: &Gate, msg: InternalMsg) -> Result<bool, InternalMsg> {
         let now = now_ns();
         let last = gate.last_inline_ns.swap(now, Ordering::Relaxed);
         if gate.queued.load(Ordering::Acquire) != 0
@@ -102,13 +111,13 @@ impl Inline {
             || gate.closed.load(Ordering::Acquire)
             || now.saturating_sub(last) < INLINE_GAP_NS
         {
-            return Some(msg);
+            return Err(msg);
         }
         let Some(stream) = self.stream.upgrade() else {
-            return Some(msg);
+            return Err(msg);
         };
         let Some(mut s) = stream.try_lock() else {
-            return Some(msg);
+            return Err(msg);
         };
         // Checked again under the lock: the stream is closed under it, and consumers are
         // added under it (by the writer, which then delivers what we store: a consumer added
@@ -117,11 +126,12 @@ impl Inline {
             || gate.closed.load(Ordering::Acquire)
             || self.consumers.load(Ordering::Acquire) != 0
         {
-            return Some(msg);
+            return Err(msg);
         }
         let mut r = s.publish(&msg.subject, msg.headers.as_deref(), &msg.payload, now);
+        let mut first_dirty = false;
         if matches!(r, Ok(Stored::New(_))) {
-            gate.dirty.store(true, Ordering::Release);
+            first_dirty = !gate.dirty.swap(true, Ordering::AcqRel);
             if let Err(e) = s.write_out() {
                 tracing::error!(stream = %s.name(), error = %e, "write failed: the publish is not acknowledged");
                 r = Err(PublishError::Store(e));
@@ -137,6 +147,6 @@ impl Inline {
         if let (Some(reply), Some(ack)) = (msg.reply.as_deref(), encode_ack(&name, &r)) {
             self.server.publish(reply, None, None, &ack);
         }
-        None
+        Ok(first_dirty)
     }
 }

@@ -2,6 +2,7 @@
 //! `$JS.API.>` and to each stream's subjects through the server's in-process client, and
 //! shuts it all down explicitly.
 
+use crate::api::deferred::{answer_stopping, Request};
 use crate::api::errors::ApiError;
 use crate::apply::ApplyCtx;
 use crate::config::{DiscardPolicy, StorageType, StreamConfig};
@@ -10,18 +11,20 @@ use crate::consumer::set::{ConsumerRecord, Consumers};
 use crate::consumer::state::ConsumerState;
 use crate::inline::{Gate, Inline, PublishSink};
 use crate::meta::{Meta, MetaError};
-use crate::op::{OpOutcome, StreamOp};
+use crate::pool::Pool;
+use crate::snapshot::{Snapshot, SnapshotCell};
 use crate::store::file::{FileStore, FileStoreConfig};
 use crate::store::memory::MemoryStore;
 use crate::store::{MsgStore, StoreError};
 use crate::stream::{Policy, Stream};
 use crate::time::{now_ns, Timestamp};
-use crate::writer::{run_writer, Cmd, SyncPolicy, WriterTx};
+use crate::writer::{Cmd, OwnerParts, StreamOwner, SyncPolicy, WriterTx};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use sluice_server::{Backlog, InternalMsg, InternalSink, InternalSubscription, ServerHandle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -78,7 +81,11 @@ struct StreamRecord {
 pub(crate) struct Entry {
     pub(crate) config: StreamConfig,
     pub(crate) created: Timestamp,
+    /// Also held by its owner, which locks it for each step; only inline stores (see
+    /// `inline.rs`) and the stream's deletion lock it otherwise. Readers use `snapshot`.
     pub(crate) stream: Arc<Mutex<Stream>>,
+    /// What its owner last published for readers.
+    pub(crate) snapshot: Arc<SnapshotCell>,
     /// Its number of consumers.
     pub(crate) consumers: Arc<std::sync::atomic::AtomicU64>,
     /// Shared with its publish sinks and writer (see `inline.rs`).
@@ -87,7 +94,6 @@ pub(crate) struct Entry {
     server: ServerHandle,
     tx: Option<WriterTx>,
     subs: Vec<InternalSubscription>,
-    writer: Option<JoinHandle<()>>,
 }
 
 impl Entry {
@@ -101,10 +107,9 @@ impl Entry {
                 .store(true, std::sync::atomic::Ordering::Release);
         }
         if let Some(tx) = self.tx.take() {
-            tx.send(Cmd::Stop);
-        }
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
+            if tx.send(Cmd::Stop) {
+                tx.wait_done();
+            }
         }
         // Publishers still waiting for room wait no more.
         self.gate.backlog.close();
@@ -134,8 +139,11 @@ pub(crate) struct Inner {
     pub(crate) config: JetStreamConfig,
     pub(crate) meta: Meta,
     pub(crate) streams: RwLock<BTreeMap<String, Entry>>,
-    pub(crate) api_requests: std::sync::atomic::AtomicU64,
-    pub(crate) api_errors: std::sync::atomic::AtomicU64,
+    pub(crate) api_requests: AtomicU64,
+    /// Shared with every stream's owner, which answers some requests itself.
+    pub(crate) api_errors: Arc<AtomicU64>,
+    /// Runs every stream's owner.
+    pub(crate) pool: Pool<StreamOwner>,
 }
 
 /// The running stream layer.
@@ -196,39 +204,48 @@ impl Inner {
             store.set_next_seq(cfg.first_seq).map_err(store_err)?;
         }
         let mut stream = Stream::open(policy(&cfg), store, now_ns()).map_err(store_err)?;
-        let (tx, rx) = mpsc::channel();
         let gate = Arc::new(Gate::new(self.config.queue_bytes));
-        let tx = WriterTx::new(tx, gate.backlog.clone());
-        // Each stream publishes (acks, deliveries) through a publisher of its own.
+        // Each stream publishes (acks, deliveries, answers) through a publisher of its own.
         let server = self.server.fork();
         let meta = (cfg.storage == StorageType::File).then(|| self.meta.clone());
         let ctx = ApplyCtx {
             config: cfg.clone(),
             meta: meta.clone(),
         };
+        // The mailbox exists before its owner (the consumers send to it), so the owner is
+        // set once built.
+        let mailbox = self.pool.add_empty();
+        let tx = WriterTx::new(mailbox.clone(), gate.backlog.clone());
         let mut consumers = Consumers::new(&name, tx.clone(), server.clone(), meta, cfg.retention);
         self.restore_consumers(&cfg, &mut stream, &mut consumers)?;
         let consumer_count = consumers.counter();
         let stream = Arc::new(Mutex::new(stream));
-        let writer = {
-            let stream = stream.clone();
-            let sync = self.config.sync;
-            let (server, gate) = (server.clone(), gate.clone());
-            std::thread::Builder::new()
-                .name(format!("stream-{name}"))
-                .spawn(move || run_writer(stream, consumers, ctx, rx, server, sync, gate))
-                .map_err(|e| StartError::Subscribe(e.to_string()))?
-        };
+        let snapshot = Arc::new(SnapshotCell::new(Snapshot::default()));
+        let owner = StreamOwner::new(
+            stream.clone(),
+            consumers,
+            ctx,
+            OwnerParts {
+                server: server.clone(),
+                sync: self.config.sync,
+                gate: gate.clone(),
+                snapshot: snapshot.clone(),
+                created,
+                server_name: self.config.server_name.clone(),
+                api_errors: self.api_errors.clone(),
+            },
+        );
+        mailbox.set_owner(owner);
         let mut entry = Entry {
             config: cfg,
             created,
             stream,
+            snapshot,
             consumers: consumer_count,
             gate,
             server,
             tx: Some(tx),
             subs: Vec::new(),
-            writer: Some(writer),
         };
         self.subscribe_entry(&mut entry)?;
         Ok(entry)
@@ -356,44 +373,37 @@ impl Inner {
         stream.destroy().map_err(ApiError::stream_delete)
     }
 
-    /// Hands `op` to the stream's writer, which applies it in order with its publishes, and
-    /// waits for the outcome: `Err(stopping)` if the stream is stopping, the op's error if it
-    /// failed. Every change the API makes to a stream or its consumers goes through here.
-    pub(crate) fn apply(
-        entry: &Entry,
-        op: StreamOp,
-        stopping: impl FnOnce() -> ApiError,
-    ) -> Result<OpOutcome, ApiError> {
-        let Some(tx) = entry.tx.as_ref() else {
-            return Err(stopping());
+    /// Hands an API request to the stream's owner, which answers it; if the stream is
+    /// stopping, answers it here.
+    pub(crate) fn defer(&self, entry: &Entry, request: Request) {
+        let stopping = |request: Request| {
+            let (reply, json) = match request {
+                Request::Op { answer, reply, .. } => (reply, answer_stopping(answer)),
+                Request::Read { reply, .. } => (
+                    reply,
+                    crate::api::deferred::respond::<crate::api::types::StreamInfoResponse>(Err(
+                        ApiError::stream_general("stream is stopping"),
+                    )),
+                ),
+            };
+            self.api_errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.server.publish(&reply, None, None, &json);
         };
-        let (done_tx, done_rx) = mpsc::sync_channel(1);
-        if !tx.send(Cmd::Op(Box::new(op), done_tx)) {
-            return Err(stopping());
-        }
-        match done_rx.recv() {
-            Ok(OpOutcome::Failed(e)) => Err(e),
-            Ok(outcome) => Ok(outcome),
-            Err(_) => Err(stopping()),
+        let Some(tx) = entry.tx.as_ref() else {
+            return stopping(request);
+        };
+        if let Err(Cmd::Api(request)) = tx.try_send(Cmd::Api(Box::new(request))) {
+            stopping(*request);
         }
     }
+}
 
-    /// Runs `f` on the stream and its consumers on the writer thread, in order with its
-    /// publishes, and waits. `None` if the stream is stopping. For reads only (consumer info,
-    /// names and lists, the monitor): changes are [`StreamOp`]s, through [`Inner::apply`].
-    pub(crate) fn on_consumers<T: Send + 'static>(
-        entry: &Entry,
-        f: impl FnOnce(&mut Stream, &mut Consumers) -> T + Send + 'static,
-    ) -> Option<T> {
-        let tx = entry.tx.as_ref()?;
-        let (done_tx, done_rx) = mpsc::sync_channel(1);
-        if !tx.send(Cmd::Run(Box::new(move |s, c| {
-            let _ = done_tx.send(f(s, c));
-        }))) {
-            return None;
-        }
-        done_rx.recv().ok()
-    }
+/// How many workers run the streams' owners: twice the cores, at least 4 and at most 16.
+/// Owners block on fsync, so there are more workers than cores: a slow disk holds one.
+fn pool_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 2).clamp(4, 16)
 }
 
 /// Says so in the log for every stream directory without a stream record: its data is not
@@ -427,6 +437,8 @@ impl JetStream {
             streams: RwLock::new(BTreeMap::new()),
             api_requests: Default::default(),
             api_errors: Default::default(),
+            pool: Pool::start("stream", pool_workers())
+                .map_err(|e| StartError::Subscribe(e.to_string()))?,
         });
         let records = inner.meta.streams()?;
         warn_orphans(&inner.config.store_dir, &records);
@@ -437,7 +449,7 @@ impl JetStream {
                     reason: e.to_string(),
                 })?;
             let entry = inner.start_stream(record.config, record.created)?;
-            let state = entry.stream.lock().state();
+            let state = entry.snapshot.get().state;
             info!(
                 stream = %name,
                 messages = state.msgs,
@@ -504,6 +516,8 @@ impl JetStream {
         for entry in streams.values_mut() {
             entry.stop();
         }
+        drop(streams);
+        self.inner.pool.stop();
     }
 }
 

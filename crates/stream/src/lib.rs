@@ -6,22 +6,26 @@
 //! stream's subjects like any other subscriber, and answers by publishing.
 //!
 //! Consumers ([`consumer`]): config and API JSON, the delivery/ack state machine, pull and push
-//! delivery, acks, redelivery and retention. Each stream's writer thread owns its consumers, so
-//! publishes, acks and deliveries of one stream are ordered without locks.
+//! delivery, acks, redelivery and retention. Each stream's owner (`writer.rs`) owns its
+//! consumers, so publishes, acks and deliveries of one stream are ordered without locks.
+//! Owners are run by a fixed pool of worker threads (`pool.rs`), not a thread per stream.
 //!
-//! Every change the API makes to a stream or its consumers reaches the writer as a typed,
+//! Every change the API makes to a stream or its consumers reaches the owner as a typed,
 //! serializable [`op::StreamOp`] (purge, message delete, config update, consumer create, update
 //! and delete), with the times and generated names drawn by the API beforehand, and is applied
-//! there without reading the clock or drawing random numbers (`apply.rs`). Reads of consumer
-//! state (CONSUMER.INFO, NAMES, LIST, the monitor) still run as closures on the writer.
+//! there without reading the clock or drawing random numbers (`apply.rs`). The API never waits
+//! for an owner: the owner answers changes and reads of its store itself, and stream info,
+//! lists and monitoring read the snapshot each owner publishes after each step
+//! (`snapshot.rs`).
 //!
 //! Must never: reach into the server's connections or router internals (only the public
 //! `ServerHandle`), block a publisher's task on a lock or an fsync (messages go to the stream's
-//! writer; only under interval sync, with the writer idle and the stream lock free, is a
-//! publish stored and written to the OS right on the publisher's task: see `inline.rs`), queue
-//! without bound (what waits for a stream's writer or the API is counted in a
-//! `sluice_server::Backlog`; over its limit, the sending connections stop being read), or send
-//! an ack before the promised durability is reached.
+//! owner; only under interval sync, with the owner idle and the stream lock free, is a
+//! publish stored and written to the OS right on the publisher's task: see `inline.rs`), make
+//! the API or a reader wait for a stream's owner, queue without bound (what waits for a
+//! stream's owner or the API is counted in a `sluice_server::Backlog`; over its limit, the
+//! sending connections stop being read), or send an ack before the promised durability is
+//! reached.
 
 pub mod api;
 mod apply;
@@ -36,7 +40,9 @@ pub mod jetstream;
 pub mod meta;
 mod monitor;
 pub mod op;
+mod pool;
 mod serde_util;
+mod snapshot;
 pub mod store;
 pub mod stream;
 pub mod time;

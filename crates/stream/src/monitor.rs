@@ -4,12 +4,13 @@
 
 use crate::config::StorageType;
 use crate::jetstream::{Inner, JetStream};
-use sluice_server::{ConsumerStats, JetStreamMonitor, JetStreamStats, StreamStats};
+use sluice_server::{JetStreamMonitor, JetStreamStats, StreamStats};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// Reads the running layer's counters. Holds the layer's state alive, not its threads: after
-/// `shutdown` it reports the streams as they were stopped.
+/// Reads the running layer's counters and each stream's latest snapshot (never waits for a
+/// stream's owner). Holds the layer's state alive, not its threads: after `shutdown` it
+/// reports the streams as they were stopped.
 struct Stats(Arc<Inner>);
 
 impl JetStreamMonitor for Stats {
@@ -23,7 +24,8 @@ impl JetStreamMonitor for Stats {
             ..JetStreamStats::default()
         };
         for (name, entry) in streams.iter() {
-            let state = entry.stream.lock().state();
+            let snap = entry.snapshot.get();
+            let state = &snap.state;
             out.consumers += entry.consumers.load(Ordering::Relaxed);
             out.messages += state.msgs;
             out.bytes += state.bytes;
@@ -32,25 +34,11 @@ impl JetStreamMonitor for Stats {
                 StorageType::File => out.storage += state.bytes,
             }
             if detail {
-                // Consumers live on the stream's writer thread: ask it (in order with its
-                // publishes; `None` if it is stopping).
-                let consumers = Inner::on_consumers(entry, |stream, consumers| {
-                    consumers
-                        .iter()
-                        .map(|c| ConsumerStats {
-                            name: c.name.to_string(),
-                            num_pending: c.state.num_pending(stream.store()).unwrap_or(0),
-                            num_redelivered: c.state.num_redelivered(),
-                            num_ack_pending: c.state.num_ack_pending(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
                 out.stream_list.push(StreamStats {
                     name: name.clone(),
                     messages: state.msgs,
                     bytes: state.bytes,
-                    consumers,
+                    consumers: snap.consumer_stats.clone(),
                 });
             }
         }

@@ -1,38 +1,52 @@
-//! Each stream's writer: one thread that owns the appends, batches them, syncs once per batch
-//! (group commit) and only then acks.
+//! Each stream's owner ([`StreamOwner`]): it owns the appends, batches them, syncs once per
+//! batch (group commit) and only then acks. Owners are run by the stream layer's worker pool
+//! ([`crate::pool`]), one step per batch, not by a thread each.
 //!
-//! Publishes arrive on a channel from the stream's subject subscriptions (the publisher's task
-//! only hands the message over). Everything on that channel is counted in the stream's
-//! [`Backlog`] (`max_queued` bytes, 8 MiB by default) until the writer has stored, synced and
-//! answered it; while the backlog is over its limit, the client connections that publish to
-//! the stream (or ack or pull from its consumers) are not read, so a producer that outruns the
-//! disk is paced by TCP instead of filling memory. The writer takes everything queued (up to a
-//! bound), stores each message, makes the batch durable with one fdatasync when the sync
-//! policy is `always`, and then publishes every PubAck. While it syncs, new publishes queue up and share the next
-//! sync, so throughput under load stays high while every ack still means "on disk".
+//! Publishes arrive in the owner's mailbox from the stream's subject subscriptions (the
+//! publisher's task only hands the message over). Everything in the mailbox is counted in the
+//! stream's [`Backlog`] (`max_queued` bytes, 8 MiB by default) until the owner has stored,
+//! synced and answered it; while the backlog is over its limit, the client connections that
+//! publish to the stream (or ack or pull from its consumers) are not read, so a producer that
+//! outruns the disk is paced by TCP instead of filling memory. A step takes everything queued
+//! (up to a bound), stores each message, makes the batch durable with one fdatasync when the
+//! sync policy is `always`, and then publishes every PubAck. While it syncs, new publishes
+//! queue up and share the next sync, so throughput under load stays high while every ack
+//! still means "on disk".
 //!
-//! The writer also owns the stream's consumers ([`Consumers`]): their acks, pull requests and
-//! flow control answers come through the same channel, in order with the publishes, and after
-//! each batch it delivers what is due. Consumer state changed by double acks is flushed once per batch
-//! (group commit again) before any double-ack answer goes out, and plain acks within
+//! The owner also owns the stream's consumers ([`Consumers`]): their acks, pull requests and
+//! flow control answers come through the same mailbox, in order with the publishes, and after
+//! each batch it delivers what is due. Consumer state changed by double acks is flushed once
+//! per batch (group commit again) before any double-ack answer goes out, and plain acks within
 //! [`ACK_FLUSH`]; deliveries only go out after the batch that stored them is durable.
 //!
-//! Changes the `$JS.API` makes (purge, message delete, config update, consumer create, update
-//! and delete) arrive on the same channel as typed [`StreamOp`]s ([`Cmd::Op`]), applied in
-//! order with the publishes by `apply.rs`, which takes its times and names from the op.
+//! API requests arrive in the same mailbox ([`Cmd::Api`]): changes (purge, message delete,
+//! config update, consumer create, update and delete) as typed [`crate::op::StreamOp`]s,
+//! applied in order with the publishes by `apply.rs`, which takes its times and names from
+//! the op; and reads of the store or the consumers (message get, direct get, consumer info
+//! and list). The owner answers them itself once the step is durable (`api/deferred.rs`).
+//! At the end of every step, before any ack or answer goes out, it publishes a [`Snapshot`]
+//! of the stream for readers that must not wait for it (INFO, LIST, `/jsz`).
+//!
+//! An idle owner costs nothing: it asks the pool to wake it only when something is due
+//! (an interval sync, max_age or TTL expiry, a consumer deadline, a pending flush).
 
 use crate::api::ack::encode_ack;
+use crate::api::deferred::{answer_is_error, answer_op, answer_read, Answer, Read, Request};
+use crate::api::handlers::state_of;
+use crate::api::types::{ClusterInfo, StreamInfo};
 use crate::apply::{apply_op, ApplyCtx};
 use crate::consumer::set::Consumers;
 use crate::inline::Gate;
-use crate::op::{OpOutcome, StreamOp};
+use crate::pool::{Mailbox, Owner, Step};
+use crate::snapshot::{Snapshot, SnapshotCell, STATS_EVERY_NS};
 use crate::stream::{PublishError, Stored, Stream};
-use crate::time::now_ns;
+use crate::time::{now_ns, Timestamp};
 use parking_lot::Mutex;
-use sluice_server::{Backlog, InternalMsg, ServerHandle};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use sluice_protocol::ByteStr;
+use sluice_server::{Backlog, ConsumerStats, InternalMsg, ServerHandle};
+use std::sync::atomic::{AtomicU64, Ordering, Ordering as AtomicOrdering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing::{error, warn};
 
 /// When an ack may be sent.
@@ -45,28 +59,21 @@ pub enum SyncPolicy {
     Every(Duration),
 }
 
-/// A closure run on a stream's writer thread (reads only: see [`Cmd::Run`]).
-pub type WriterFn = Box<dyn FnOnce(&mut Stream, &mut Consumers) + Send>;
-
-/// What a stream's writer is asked to do.
-pub enum Cmd {
+/// What a stream's owner is asked to do.
+pub(crate) enum Cmd {
     /// Store a published message (and ack it if it has a reply subject).
     Publish(InternalMsg),
-    /// Apply a change to the stream or its consumers (purge, message delete, config update,
-    /// consumer create/update/delete), in order with publishes, and send the outcome back.
-    Op(Box<StreamOp>, SyncSender<OpOutcome>),
-    /// Run a closure on the stream and its consumers on the writer thread, in order with
-    /// publishes. Only reads use it now (CONSUMER.INFO, NAMES and LIST, and the monitor's
-    /// consumer numbers), because the consumers live on this thread; every change is a
-    /// [`Cmd::Op`]. Step 5 of issue 16 replaces these reads with snapshots.
-    Run(WriterFn),
+    /// An API request: a change to the stream or its consumers (purge, message delete, config
+    /// update, consumer create/update/delete) as a [`crate::op::StreamOp`], applied in order
+    /// with publishes, or a read of its store or consumers; answered by the owner.
+    Api(Box<Request>),
     /// A message to a delivery's ack reply subject (`$JS.ACK.<stream>.<consumer>...`).
     Ack(InternalMsg),
     /// A pull request (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`).
     Next(InternalMsg),
     /// An answer to a push consumer's flow control request (`$JS.FC.<stream>.<consumer>.<n>`).
     FlowControl(InternalMsg),
-    /// Sync and exit. Explicit, because a router cache may keep a sink (and so a sender)
+    /// Sync and finish. Explicit, because a router cache may keep a sink (and so a sender)
     /// alive for a while after its subscription is gone.
     Stop,
 }
@@ -76,108 +83,258 @@ impl Cmd {
     fn cost(&self) -> usize {
         match self {
             Cmd::Publish(m) | Cmd::Ack(m) | Cmd::Next(m) | Cmd::FlowControl(m) => Backlog::cost(m),
-            Cmd::Op(..) | Cmd::Run(_) | Cmd::Stop => 0,
+            Cmd::Api(_) | Cmd::Stop => 0,
         }
     }
 }
 
-/// The sending side of a writer's channel. Everything sent is counted in the stream's
-/// [`Backlog`] until the writer has handled it, so that client connections publishing to the
+/// The sending side of a stream owner's mailbox. Everything sent is counted in the stream's
+/// [`Backlog`] until the owner has handled it, so that client connections publishing to the
 /// stream (messages, acks, pull requests) stop being read while it is over its limit.
 #[derive(Clone)]
 pub(crate) struct WriterTx {
-    tx: Sender<Cmd>,
+    mailbox: Arc<Mailbox<StreamOwner>>,
     pub backlog: Arc<Backlog>,
 }
 
 impl WriterTx {
-    pub(crate) fn new(tx: Sender<Cmd>, backlog: Arc<Backlog>) -> Self {
-        WriterTx { tx, backlog }
+    pub(crate) fn new(mailbox: Arc<Mailbox<StreamOwner>>, backlog: Arc<Backlog>) -> Self {
+        WriterTx { mailbox, backlog }
     }
 
-    /// Hands `cmd` to the writer; false if the writer is gone.
+    /// Hands `cmd` to the owner; false if it has finished.
     pub(crate) fn send(&self, cmd: Cmd) -> bool {
+        self.try_send(cmd).is_ok()
+    }
+
+    /// Hands `cmd` to the owner; gives it back if the owner has finished.
+    // The command goes back by value on the publish path: boxing it would allocate per publish.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn try_send(&self, cmd: Cmd) -> Result<(), Cmd> {
         let cost = cmd.cost();
         self.backlog.add(cost);
-        if self.tx.send(cmd).is_err() {
-            self.backlog.release(cost);
-            return false;
-        }
-        true
+        self.mailbox
+            .push(cmd)
+            .inspect_err(|_| self.backlog.release(cost))
+    }
+
+    /// Runs the owner soon with nothing new (it has something to look at: see `inline.rs`).
+    pub(crate) fn wake(&self) {
+        self.mailbox.wake();
+    }
+
+    /// Blocks until the owner has handled [`Cmd::Stop`].
+    pub(crate) fn wait_done(&self) {
+        self.mailbox.wait_done();
     }
 }
 
-/// Most publishes taken into one batch.
-const MAX_BATCH: usize = 8192;
 /// Under `SyncPolicy::Always`, consumer state changed by plain acks and deliveries is fsynced
 /// at most this long after the change (double acks before their answer, always); under
 /// `SyncPolicy::Every`, within the interval or 1 s, whichever is shorter.
 pub const ACK_FLUSH: Duration = Duration::from_millis(50);
-/// Under interval sync, how often an idle writer looks for publishes stored inline (they do
-/// not come through its channel) that it owes a sync; and how soon a failed sync is retried.
-const IDLE_TICK: Duration = Duration::from_millis(250);
-/// Longest an idle writer sleeps under `SyncPolicy::Always`, where everything reaches it
-/// through its channel or is due at a time it knows (max_age, TTLs, consumer deadlines).
-const IDLE_MAX: Duration = Duration::from_secs(3600);
+/// How soon a failed write or sync is tried again.
+const RETRY: Duration = Duration::from_millis(250);
 
-/// Runs the writer until [`Cmd::Stop`] (or every sender is gone), then syncs what is left.
-pub(crate) fn run_writer(
+/// What a stream's owner holds besides the stream and its consumers: where its answers go
+/// and what its answers say about it.
+pub(crate) struct OwnerParts {
+    /// The stream's own publisher (acks, deliveries, answers).
+    pub server: ServerHandle,
+    pub sync: SyncPolicy,
+    pub gate: Arc<Gate>,
+    /// Where readers find the stream's state.
+    pub snapshot: Arc<SnapshotCell>,
+    /// The stream's creation time and the server's name, for the info in answers.
+    pub created: Timestamp,
+    pub server_name: String,
+    /// The API's error count (answers given here count too).
+    pub api_errors: Arc<AtomicU64>,
+}
+
+/// One stream's owner: the stream, its consumers and everything needed to apply what comes
+/// through its mailbox. Run by the stream layer's worker pool ([`crate::pool`]), one step per
+/// batch.
+pub(crate) struct StreamOwner {
     stream: Arc<Mutex<Stream>>,
-    mut consumers: Consumers,
-    mut ctx: ApplyCtx,
-    rx: Receiver<Cmd>,
-    server: ServerHandle,
-    sync: SyncPolicy,
-    gate: Arc<Gate>,
-) {
-    let name = stream.lock().name().to_owned();
-    let mut last_sync = Instant::now();
-    let mut unsynced = false;
-    let mut batch: Vec<Cmd> = Vec::with_capacity(256);
-    let mut acks: Vec<(
-        Option<sluice_protocol::ByteStr>,
-        Result<Stored, PublishError>,
-    )> = Vec::with_capacity(256);
-    let mut more = false;
-    loop {
-        let mut wait = match sync {
-            SyncPolicy::Every(every) if unsynced => {
-                every.saturating_sub(last_sync.elapsed()).min(IDLE_TICK)
-            }
-            SyncPolicy::Every(_) => IDLE_TICK,
-            SyncPolicy::Always if unsynced => IDLE_TICK,
-            SyncPolicy::Always => IDLE_MAX,
+    consumers: Consumers,
+    ctx: ApplyCtx,
+    parts: OwnerParts,
+    name: String,
+    /// When the store was last synced (Unix ns).
+    last_sync: i64,
+    /// Stored (or changed) and not yet synced.
+    unsynced: bool,
+    /// The last write or sync failed: try again at this time.
+    retry_at: Option<i64>,
+    acks: Vec<(Option<ByteStr>, Result<Stored, PublishError>)>,
+    answers: Vec<Answer>,
+    /// Consumer numbers changed since the snapshot's were counted.
+    stats_dirty: bool,
+    stats_at: i64,
+}
+
+impl StreamOwner {
+    pub(crate) fn new(
+        stream: Arc<Mutex<Stream>>,
+        consumers: Consumers,
+        ctx: ApplyCtx,
+        parts: OwnerParts,
+    ) -> StreamOwner {
+        let name = stream.lock().name().to_owned();
+        let mut owner = StreamOwner {
+            stream,
+            consumers,
+            ctx,
+            parts,
+            name,
+            last_sync: now_ns(),
+            unsynced: false,
+            retry_at: None,
+            acks: Vec::with_capacity(256),
+            answers: Vec::new(),
+            stats_dirty: true,
+            stats_at: 0,
         };
-        let next_expiry = stream.lock().next_expiry();
-        for at in [consumers.next_wakeup(), next_expiry].into_iter().flatten() {
-            let ns = at.saturating_sub(now_ns()).max(0) as u64;
-            wait = wait.min(Duration::from_nanos(ns));
+        let s = owner.stream.clone();
+        let s = s.lock();
+        owner.publish_snapshot(&s, now_ns());
+        owner
+    }
+
+    /// The stream's info as answers give it.
+    fn info(&self, s: &Stream) -> StreamInfo {
+        let consumers = self.consumers.counter().load(Ordering::Relaxed);
+        StreamInfo::new(
+            self.ctx.config.clone(),
+            self.parts.created,
+            state_of(&s.state(), consumers),
+        )
+    }
+
+    /// Publishes what readers see: the state, the consumers' names, and (at most every
+    /// [`STATS_EVERY_NS`], when they changed) the consumers' numbers.
+    fn publish_snapshot(&mut self, s: &Stream, now: i64) {
+        let old = self.parts.snapshot.get();
+        let names_same = self
+            .consumers
+            .iter()
+            .filter(|c| !c.config.direct)
+            .map(|c| &*c.name)
+            .eq(old.consumer_names.iter().map(String::as_str));
+        let stats_due = self.stats_dirty && now.saturating_sub(self.stats_at) >= STATS_EVERY_NS;
+        let state = s.state();
+        if names_same && !stats_due && state == old.state {
+            return;
         }
-        if consumers.flush_pending() {
-            wait = wait.min(ACK_FLUSH);
-        }
-        if more {
-            wait = Duration::ZERO;
-        }
-        match rx.recv_timeout(wait) {
-            Ok(cmd) => batch.push(cmd),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(cmd) => batch.push(cmd),
-                Err(_) => break,
+        let consumer_names = if names_same {
+            old.consumer_names.clone()
+        } else {
+            self.consumers
+                .iter()
+                .filter(|c| !c.config.direct)
+                .map(|c| c.name.to_string())
+                .collect()
+        };
+        let consumer_stats = if stats_due || !names_same {
+            self.stats_dirty = false;
+            self.stats_at = now;
+            self.consumers
+                .iter()
+                .map(|c| ConsumerStats {
+                    name: c.name.to_string(),
+                    num_pending: c.state.num_pending(s.store()).unwrap_or(0),
+                    num_redelivered: c.state.num_redelivered(),
+                    num_ack_pending: c.state.num_ack_pending(),
+                })
+                .collect()
+        } else {
+            old.consumer_stats.clone()
+        };
+        self.parts.snapshot.set(Snapshot {
+            state,
+            consumer_names,
+            consumer_stats,
+        });
+    }
+
+    /// When the owner must run next, with nothing pushed.
+    fn wake_at(&self, now: i64) -> Option<i64> {
+        let mut at: Option<i64> = None;
+        let mut add = |t: i64| at = Some(at.map_or(t, |a| a.min(t)));
+        if let Some(r) = self.retry_at {
+            add(r);
+        } else if self.unsynced {
+            if let SyncPolicy::Every(every) = self.parts.sync {
+                add(self.last_sync.saturating_add(every.as_nanos() as i64));
             }
         }
+        if let Some(t) = self.consumers.next_wakeup() {
+            add(t);
+        }
+        if let Some(t) = self.stream.lock().next_expiry() {
+            add(t);
+        }
+        if self.consumers.flush_pending() {
+            add(now + ACK_FLUSH.as_nanos() as i64);
+        }
+        if self.stats_dirty && self.consumers.iter().next().is_some() {
+            add(self.stats_at.saturating_add(STATS_EVERY_NS));
+        }
+        at
+    }
+
+    /// Sends what the step owes: the publishes' acks, the consumers' deliveries and answers,
+    /// and the API answers.
+    fn send(&mut self, acks_ok: bool) {
+        let name = &self.name;
+        let (acks, answers) = (&mut self.acks, &mut self.answers);
+        if !acks.is_empty() || !answers.is_empty() {
+            let errors = answers.iter().filter(|a| a.is_error).count() as u64;
+            if errors > 0 {
+                self.parts.api_errors.fetch_add(errors, Ordering::Relaxed);
+            }
+            self.parts.server.batch(|b| {
+                for (reply, r) in acks.drain(..) {
+                    if let (Some(reply), Some(ack)) = (reply, encode_ack(name, &r)) {
+                        b.publish(&reply, None, None, &ack);
+                    }
+                }
+                for a in answers.drain(..) {
+                    b.publish(&a.reply, None, a.headers.as_deref(), &a.payload);
+                }
+            });
+        }
+        self.consumers.send(acks_ok);
+    }
+
+    /// The last step: sync what is stored and the consumers' state.
+    fn finish(&mut self) {
+        self.consumers.stop();
+        self.consumers.persist(Duration::ZERO);
+        if let Err(e) = self.stream.lock().sync() {
+            error!(stream = %self.name, error = %e, "final sync failed");
+        }
+    }
+}
+
+impl Owner for StreamOwner {
+    type Cmd = Cmd;
+
+    fn step(&mut self, batch: &mut Vec<Cmd>) -> Step {
         // Given back to the backlog once the batch is stored, synced and answered.
         let handled: usize = batch.iter().map(Cmd::cost).sum();
+        let gate = self.parts.gate.clone();
+        let stream = self.stream.clone();
         let mut s = stream.lock();
         let now = now_ns();
         let mut stop = false;
         let mut publishes = 0;
-        if gate.dirty.swap(false, std::sync::atomic::Ordering::AcqRel) {
-            unsynced = true; // stored inline (see inline.rs)
+        if gate.dirty.swap(false, AtomicOrdering::AcqRel) {
+            self.unsynced = true; // stored inline (see inline.rs)
+        }
+        if !batch.is_empty() {
+            self.stats_dirty = true;
         }
         for cmd in batch.drain(..) {
             match cmd {
@@ -185,91 +342,106 @@ pub(crate) fn run_writer(
                     publishes += 1;
                     let r = s.publish(&msg.subject, msg.headers.as_deref(), &msg.payload, now);
                     if let Ok(Stored::New(seq)) = r {
-                        unsynced = true;
-                        consumers.on_stored(seq, &msg.subject, &mut s);
+                        self.unsynced = true;
+                        self.consumers.on_stored(seq, &msg.subject, &mut s);
                     }
-                    acks.push((msg.reply, r));
+                    self.acks.push((msg.reply, r));
                 }
-                Cmd::Op(op, done) => {
-                    let outcome = apply_op(&mut s, &mut consumers, &mut ctx, *op);
-                    consumers.reconcile(&s);
-                    unsynced = true;
-                    let _ = done.send(outcome);
-                }
-                Cmd::Run(f) => {
-                    f(&mut s, &mut consumers);
-                    consumers.reconcile(&s);
-                    unsynced = true;
-                }
-                Cmd::Ack(msg) => consumers.on_ack(msg, &mut s, now),
-                Cmd::Next(msg) => consumers.on_next(msg, &s, now),
-                Cmd::FlowControl(msg) => consumers.on_fc(msg),
+                Cmd::Api(req) => match *req {
+                    Request::Op { op, answer, reply } => {
+                        let outcome = apply_op(&mut s, &mut self.consumers, &mut self.ctx, op);
+                        self.consumers.reconcile(&s);
+                        self.unsynced = true;
+                        let json = answer_op(answer, outcome, || self.info(&s));
+                        self.answers.push(Answer {
+                            is_error: answer_is_error(&json),
+                            reply,
+                            headers: None,
+                            payload: json,
+                        });
+                    }
+                    Request::Read { read, reply } => {
+                        let info = matches!(read, Read::StreamInfoSubjects { .. }).then(|| {
+                            let mut info = self.info(&s);
+                            info.cluster = Some(ClusterInfo::single(&self.parts.server_name));
+                            info
+                        });
+                        let a = answer_read(read, reply, &s, &mut self.consumers, info, now);
+                        self.answers.push(a);
+                    }
+                },
+                Cmd::Ack(msg) => self.consumers.on_ack(msg, &mut s, now),
+                Cmd::Next(msg) => self.consumers.on_next(msg, &s, now),
+                Cmd::FlowControl(msg) => self.consumers.on_fc(msg),
                 Cmd::Stop => stop = true,
             }
         }
         if let Err(e) = s.expire(now) {
-            warn!(stream = %name, error = %e, "expiring messages failed");
+            warn!(stream = %self.name, error = %e, "expiring messages failed");
         }
-        let due = match sync {
-            SyncPolicy::Always => unsynced,
-            SyncPolicy::Every(every) => unsynced && last_sync.elapsed() >= every,
+        let due = match self.parts.sync {
+            SyncPolicy::Always => self.unsynced,
+            SyncPolicy::Every(every) => {
+                self.unsynced
+                    && (stop || now.saturating_sub(self.last_sync) >= every.as_nanos() as i64)
+            }
         };
-        if !due && unsynced {
+        self.retry_at = None;
+        if !due && self.unsynced {
             // Interval mode still promises that an ack survives kill -9: the batch reaches
             // the OS before any of it is acked.
             if let Err(e) = s.write_out() {
-                error!(stream = %name, error = %e, "write failed: publishes in this batch are not acknowledged");
-                fail_acks(&mut acks, &name, &e);
-                unsynced = !forget_unwritten(&mut s, &mut consumers, &name, now);
+                error!(stream = %self.name, error = %e, "write failed: publishes in this batch are not acknowledged");
+                fail_acks(&mut self.acks, &self.name, &e);
+                self.unsynced = !forget_unwritten(&mut s, &mut self.consumers, &self.name, now);
+                self.retry_at = self.unsynced.then(|| now + RETRY.as_nanos() as i64);
             }
         }
         if due {
             match s.sync() {
                 Ok(()) => {
-                    unsynced = false;
-                    last_sync = Instant::now();
+                    self.unsynced = false;
+                    self.last_sync = now_ns();
                 }
                 Err(e) => {
-                    error!(stream = %name, error = %e, "sync failed: publishes in this batch are not acknowledged");
-                    fail_acks(&mut acks, &name, &e);
-                    unsynced = !forget_unwritten(&mut s, &mut consumers, &name, now);
+                    error!(stream = %self.name, error = %e, "sync failed: publishes in this batch are not acknowledged");
+                    fail_acks(&mut self.acks, &self.name, &e);
+                    self.unsynced = !forget_unwritten(&mut s, &mut self.consumers, &self.name, now);
+                    self.retry_at = self.unsynced.then(|| now + RETRY.as_nanos() as i64);
                 }
             }
         }
-        let acks_ok = consumers.persist(match sync {
+        let acks_ok = self.consumers.persist(match self.parts.sync {
             SyncPolicy::Always => ACK_FLUSH,
             SyncPolicy::Every(every) => every.min(Duration::from_secs(1)),
         });
+        let mut again = false;
         if !stop {
             let now = now_ns();
-            consumers.tick(&mut s, now);
-            more = consumers.pump(&s, now);
+            self.consumers.tick(&mut s, now);
+            again = self.consumers.pump(&s, now);
         }
+        let now = now_ns();
+        self.publish_snapshot(&s, now);
         drop(s);
-        if !acks.is_empty() {
-            server.batch(|b| {
-                for (reply, r) in acks.drain(..) {
-                    if let (Some(reply), Some(ack)) = (reply, encode_ack(&name, &r)) {
-                        b.publish(&reply, None, None, &ack);
-                    }
-                }
-            });
-        }
-        consumers.send(acks_ok);
+        self.send(acks_ok);
         gate.backlog.release(handled);
         if publishes > 0 {
             // Stored and acked: publishes after these may be stored inline again.
-            gate.queued
-                .fetch_sub(publishes, std::sync::atomic::Ordering::AcqRel);
+            gate.queued.fetch_sub(publishes, AtomicOrdering::AcqRel);
         }
         if stop {
-            break;
+            self.finish();
+            return Step {
+                done: true,
+                ..Step::default()
+            };
         }
-    }
-    consumers.stop();
-    consumers.persist(Duration::ZERO);
-    if let Err(e) = stream.lock().sync() {
-        error!(stream = %name, error = %e, "final sync failed");
+        Step {
+            wake_at: self.wake_at(now),
+            again,
+            done: false,
+        }
     }
 }
 

@@ -1,18 +1,35 @@
 //! `$JS.API.*` request handling: one function per endpoint, dispatched on the subject.
 //! Every request gets exactly nats-server's answer shape; nothing here can panic on input.
+//!
+//! Nothing here waits for a stream's owner: reads of a stream's state (INFO, LIST, account
+//! info) use the snapshot its owner published last; changes and reads of the store or the
+//! consumers are checked here and handed to the owner, which answers them (`deferred.rs`).
 
+use crate::api::deferred::{answer_is_error, respond, status_answer, OpAnswer, Read, Request};
 use crate::api::errors::ApiError;
 use crate::api::types::*;
 use crate::config::{subjects_overlap, StorageType, StreamConfig};
 use crate::jetstream::{Entry, Inner};
-use crate::op::{OpOutcome, StreamOp};
-use crate::store::{Purge, StoredMsg};
-use crate::stream::Stream;
+use crate::op::StreamOp;
+use crate::store::{Purge, StoreState};
 use crate::time::{now_ns, Timestamp};
 use sluice_protocol::HeaderMap;
 use sluice_server::InternalMsg;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+
+/// How a handler answers: now, or later by the stream's owner.
+pub(crate) enum Handled {
+    Now(Vec<u8>),
+    /// Handed to the stream's owner, which answers.
+    Deferred,
+}
+
+impl<T: ApiResponse> From<Result<T, ApiError>> for Handled {
+    fn from(r: Result<T, ApiError>) -> Handled {
+        Handled::Now(respond(r))
+    }
+}
 
 /// Handles one request published to `$JS.API.>`.
 ///
@@ -43,34 +60,59 @@ pub(crate) fn handle(js: &Inner, msg: InternalMsg) {
         return;
     }
     let tokens: Vec<&str> = rest.split('.').collect();
-    let answer = match tokens[..] {
-        ["INFO"] => account_info(js),
-        ["STREAM", "CREATE", name] => respond(create(js, name, body)),
-        ["STREAM", "UPDATE", name] => respond(update(js, name, body)),
-        ["STREAM", "INFO", name] => respond(info(js, name, body)),
-        ["STREAM", "DELETE", name] => respond(delete(js, name, body)),
-        ["STREAM", "PURGE", name] => respond(purge(js, name, body)),
-        ["STREAM", "NAMES"] => respond(names(js, body)),
-        ["STREAM", "LIST"] => respond(list(js, body)),
-        ["STREAM", "MSG", "GET", name] => respond(msg_get(js, name, body)),
-        ["STREAM", "MSG", "DELETE", name] => respond(msg_delete(js, name, body)),
+    let handled = match tokens[..] {
+        ["INFO"] => Handled::Now(account_info(js)),
+        ["STREAM", "CREATE", name] => create(js, name, body).into(),
+        ["STREAM", "UPDATE", name] => update(js, reply, name, body),
+        ["STREAM", "INFO", name] => info(js, reply, name, body),
+        ["STREAM", "DELETE", name] => delete(js, name, body).into(),
+        ["STREAM", "PURGE", name] => purge(js, reply, name, body),
+        ["STREAM", "NAMES"] => names(js, body).into(),
+        ["STREAM", "LIST"] => list(js, body).into(),
+        ["STREAM", "MSG", "GET", name] => msg_get(js, reply, name, body),
+        ["STREAM", "MSG", "DELETE", name] => msg_delete(js, reply, name, body),
         ["STREAM", "LEADER", "STEPDOWN", _] => {
-            cluster_required(response_type::STREAM_LEADER_STEPDOWN)
+            Handled::Now(cluster_required(response_type::STREAM_LEADER_STEPDOWN))
         }
-        ["STREAM", "PEER", "REMOVE", _] => cluster_required(response_type::STREAM_REMOVE_PEER),
+        ["STREAM", "PEER", "REMOVE", _] => {
+            Handled::Now(cluster_required(response_type::STREAM_REMOVE_PEER))
+        }
         ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
-            cluster_required(response_type::CONSUMER_LEADER_STEPDOWN)
+            Handled::Now(cluster_required(response_type::CONSUMER_LEADER_STEPDOWN))
         }
-        ["CONSUMER", ..] => {
-            crate::api::consumer_handlers::handle(js, subject, body).unwrap_or_else(not_served)
-        }
+        ["CONSUMER", ..] => crate::api::consumer_handlers::handle(js, reply, subject, body)
+            .unwrap_or_else(|| Handled::Now(not_served())),
         ["META", "LEADER", "STEPDOWN"] | ["SERVER", "REMOVE"] | ["ACCOUNT", ..] => return,
-        _ => not_served(),
+        _ => Handled::Now(not_served()),
+    };
+    let Handled::Now(answer) = handled else {
+        return;
     };
     if answer_is_error(&answer) {
         js.api_errors.fetch_add(1, Ordering::Relaxed);
     }
     js.server.publish(reply, None, None, &answer);
+}
+
+/// Looks up stream `name` and hands `request` to its owner; answers "stream not found" (as
+/// `T`'s error) if there is none.
+pub(crate) fn defer_to<T: ApiResponse>(
+    js: &Inner,
+    name: &str,
+    request: impl FnOnce(&Entry) -> Result<Request, ApiError>,
+) -> Handled {
+    let streams = js.streams.read();
+    let r = streams
+        .get(name)
+        .ok_or_else(ApiError::stream_not_found)
+        .and_then(|entry| Ok((entry, request(entry)?)));
+    match r {
+        Ok((entry, request)) => {
+            js.defer(entry, request);
+            Handled::Deferred
+        }
+        Err(e) => Handled::Now(respond::<T>(Err(e))),
+    }
 }
 
 /// The answer to a subject no endpoint serves (nats-server v2.10.8+).
@@ -83,19 +125,8 @@ fn cluster_required(response_type: &str) -> Vec<u8> {
     ErrorResponse::new(response_type, ApiError::cluster_required()).to_json()
 }
 
-fn answer_is_error(json: &[u8]) -> bool {
-    json.windows(8).any(|w| w == b"\"error\":")
-}
-
-fn respond<T: ApiResponse>(r: Result<T, ApiError>) -> Vec<u8> {
-    match r {
-        Ok(t) => t.to_json(),
-        Err(e) => T::from_error(e).to_json(),
-    }
-}
-
-fn state_of(stream: &Stream, consumers: u64) -> StreamState {
-    let s = stream.state();
+/// A stream's state as its info reports it.
+pub(crate) fn state_of(s: &StoreState, consumers: u64) -> StreamState {
     // A stream that never held a message reports first_seq 0, as nats-server does (unless a
     // configured first_seq moved it).
     let first_seq = if s.msgs == 0 && s.last_seq == 0 && s.first_seq <= 1 {
@@ -125,9 +156,10 @@ fn state_of(stream: &Stream, consumers: u64) -> StreamState {
     }
 }
 
+/// A stream's info from its owner's latest snapshot.
 fn info_of(entry: &Entry) -> StreamInfo {
     let consumers = entry.consumers.load(Ordering::Relaxed);
-    let state = state_of(&entry.stream.lock(), consumers);
+    let state = state_of(&entry.snapshot.get().state, consumers);
     StreamInfo::new(entry.config.clone(), entry.created, state)
 }
 
@@ -137,7 +169,7 @@ fn account_info(js: &Inner) -> Vec<u8> {
     let mut consumers = 0;
     for e in streams.values() {
         consumers += e.consumers.load(Ordering::Relaxed) as usize;
-        let bytes = e.stream.lock().state().bytes;
+        let bytes = e.snapshot.get().state.bytes;
         match e.config.storage {
             StorageType::Memory => memory += bytes,
             StorageType::File => storage += bytes,
@@ -195,60 +227,82 @@ fn create(js: &Inner, name: &str, body: &[u8]) -> Result<StreamCreateResponse, A
     Ok(StreamCreateResponse::new(info, true))
 }
 
-fn update(js: &Inner, name: &str, body: &[u8]) -> Result<StreamUpdateResponse, ApiError> {
-    let raw: StreamConfig = parse_request(body)?;
-    let checked = raw.checked()?;
-    if checked.name != name {
-        return Err(ApiError::stream_mismatch());
+fn update(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
+    let r = (|| {
+        let raw: StreamConfig = parse_request(body)?;
+        let checked = raw.checked()?;
+        if checked.name != name {
+            return Err(ApiError::stream_mismatch());
+        }
+        let mut streams = js.streams.write();
+        let old = streams
+            .get(name)
+            .ok_or_else(ApiError::stream_not_found)?
+            .config
+            .clone();
+        let cfg = old.check_update(&raw)?;
+        overlap_with_others(&streams, &cfg)?;
+        let entry = streams
+            .get_mut(name)
+            .ok_or_else(ApiError::stream_not_found)?;
+        js.save(&cfg, entry.created)?;
+        let op = StreamOp::UpdateConfig {
+            config: cfg.clone(),
+            now_ns: now_ns(),
+        };
+        // The owner applies the new limits and answers; the API's copy of the config (for
+        // checking later requests) and the subscriptions change now. Subscribed after the op
+        // is queued, so that nothing on a new subject reaches the owner before it.
+        js.defer(
+            entry,
+            Request::Op {
+                op,
+                answer: OpAnswer::StreamUpdate,
+                reply: reply.to_owned(),
+            },
+        );
+        let resubscribe = entry.config.subjects != cfg.subjects;
+        entry.config = cfg;
+        if resubscribe {
+            if let Err(e) = js.subscribe_entry(entry) {
+                tracing::error!(stream = %name, error = %e, "resubscribing after an update failed");
+            }
+        }
+        Ok(())
+    })();
+    match r {
+        Ok(()) => Handled::Deferred,
+        Err(e) => Handled::Now(respond::<StreamUpdateResponse>(Err(e))),
     }
-    let mut streams = js.streams.write();
-    let old = streams
-        .get(name)
-        .ok_or_else(ApiError::stream_not_found)?
-        .config
-        .clone();
-    let cfg = old.check_update(&raw)?;
-    overlap_with_others(&streams, &cfg)?;
-    let entry = streams
-        .get_mut(name)
-        .ok_or_else(ApiError::stream_not_found)?;
-    js.save(&cfg, entry.created)?;
-    let op = StreamOp::UpdateConfig {
-        config: cfg.clone(),
-        now_ns: now_ns(),
-    };
-    match Inner::apply(entry, op, || ApiError::stream_update("stream is stopping"))? {
-        OpOutcome::ConfigUpdated => {}
-        other => return Err(other.unexpected()),
-    }
-    let resubscribe = entry.config.subjects != cfg.subjects;
-    entry.config = cfg;
-    if resubscribe {
-        js.subscribe_entry(entry).map_err(ApiError::stream_update)?;
-    }
-    Ok(StreamUpdateResponse::new(info_of(entry)))
 }
 
-fn info(js: &Inner, name: &str, body: &[u8]) -> Result<StreamInfoResponse, ApiError> {
-    let req: StreamInfoRequest = parse_optional_request(body)?;
-    let streams = js.streams.read();
-    let entry = streams.get(name).ok_or_else(ApiError::stream_not_found)?;
-    let mut info = info_of(entry);
-    info.cluster = Some(ClusterInfo::single(&js.config.server_name));
-    if req.subjects_filter.is_empty() {
-        return Ok(StreamInfoResponse::new(info));
+fn info(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
+    let req: StreamInfoRequest = match parse_optional_request(body) {
+        Ok(r) => r,
+        Err(e) => return Handled::Now(respond::<StreamInfoResponse>(Err(e))),
+    };
+    if !req.subjects_filter.is_empty() {
+        // The subjects' counts come from the store's index: the owner answers.
+        return defer_to::<StreamInfoResponse>(js, name, |_| {
+            Ok(Request::Read {
+                read: Read::StreamInfoSubjects {
+                    filter: req.subjects_filter.clone(),
+                    offset: req.offset,
+                },
+                reply: reply.to_owned(),
+            })
+        });
     }
-    let filter = req.subjects_filter.as_str();
-    let all: BTreeMap<String, u64> = entry
-        .stream
-        .lock()
-        .store()
-        .subjects()
-        .into_iter()
-        .filter(|(s, _)| sluice_protocol::subject::subject_matches(filter, s))
-        .map(|(s, n)| (s.to_string(), n))
-        .collect();
-    Ok(StreamInfoResponse::with_subjects(info, all, req.offset))
+    let streams = js.streams.read();
+    let r = streams
+        .get(name)
+        .ok_or_else(ApiError::stream_not_found)
+        .map(|entry| {
+            let mut info = info_of(entry);
+            info.cluster = Some(ClusterInfo::single(&js.config.server_name));
+            StreamInfoResponse::new(info)
+        });
+    r.into()
 }
 
 fn delete(js: &Inner, name: &str, body: &[u8]) -> Result<StreamDeleteResponse, ApiError> {
@@ -266,27 +320,31 @@ fn delete(js: &Inner, name: &str, body: &[u8]) -> Result<StreamDeleteResponse, A
 
 /// nats-server's order: the body (bad JSON 10025, `seq` with `keep` 10003), then the stream
 /// (10059), sealed (10109), `deny_purge` (10110).
-fn purge(js: &Inner, name: &str, body: &[u8]) -> Result<StreamPurgeResponse, ApiError> {
-    let req: StreamPurgeRequest = parse_optional_request(body)?;
-    req.validate()?;
-    let streams = js.streams.read();
-    let entry = streams.get(name).ok_or_else(ApiError::stream_not_found)?;
-    if entry.config.sealed {
-        return Err(ApiError::stream_sealed());
-    }
-    if entry.config.deny_purge {
-        return Err(ApiError::stream_purge_not_permitted());
-    }
-    let purge = Purge {
-        filter: (!req.filter.is_empty()).then(|| req.filter.clone()),
-        up_to_seq: (req.sequence > 0).then_some(req.sequence),
-        keep: (req.keep > 0).then_some(req.keep),
+fn purge(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
+    let req = parse_optional_request::<StreamPurgeRequest>(body)
+        .and_then(|req| req.validate().map(|()| req));
+    let req = match req {
+        Ok(req) => req,
+        Err(e) => return Handled::Now(respond::<StreamPurgeResponse>(Err(e))),
     };
-    let stopping = || ApiError::stream_purge_failed("stream is stopping");
-    match Inner::apply(entry, StreamOp::Purge(purge), stopping)? {
-        OpOutcome::Purged { purged } => Ok(StreamPurgeResponse::success(purged)),
-        other => Err(other.unexpected()),
-    }
+    defer_to::<StreamPurgeResponse>(js, name, |entry| {
+        if entry.config.sealed {
+            return Err(ApiError::stream_sealed());
+        }
+        if entry.config.deny_purge {
+            return Err(ApiError::stream_purge_not_permitted());
+        }
+        let purge = Purge {
+            filter: (!req.filter.is_empty()).then(|| req.filter.clone()),
+            up_to_seq: (req.sequence > 0).then_some(req.sequence),
+            keep: (req.keep > 0).then_some(req.keep),
+        };
+        Ok(Request::Op {
+            op: StreamOp::Purge(purge),
+            answer: OpAnswer::StreamPurge,
+            reply: reply.to_owned(),
+        })
+    })
 }
 
 fn matching_names(js: &Inner, filter: &str) -> Vec<String> {
@@ -318,58 +376,46 @@ fn list(js: &Inner, body: &[u8]) -> Result<StreamListResponse, ApiError> {
     Ok(StreamListResponse::page(infos, req.offset))
 }
 
-fn find(stream: &Stream, kind: &MsgGetKind) -> Result<Option<StoredMsg>, ApiError> {
-    let store = stream.store();
-    match kind {
-        MsgGetKind::Seq(seq) => store.get(*seq),
-        MsgGetKind::LastBySubject(subject) => store.last_matching(subject),
-        MsgGetKind::NextBySubject { subject, from_seq } => {
-            store.next_matching((*from_seq).max(1), Some(subject))
-        }
-    }
-    .map_err(ApiError::stream_general)
-}
-
 /// nats-server's order: the body (empty 10003, bad JSON 10025, nothing or too much asked
-/// 10003), then the stream (10059), then the message (10037).
-fn msg_get(js: &Inner, name: &str, body: &[u8]) -> Result<MsgGetResponse, ApiError> {
-    let kind = MsgGetRequest::parse_api(body)?;
-    let streams = js.streams.read();
-    let entry = streams.get(name).ok_or_else(ApiError::stream_not_found)?;
-    let msg = find(&entry.stream.lock(), &kind)?.ok_or_else(ApiError::no_message_found)?;
-    Ok(MsgGetResponse::new(StoredMessage {
-        subject: msg.subject.to_string(),
-        seq: msg.seq,
-        headers: msg.headers.unwrap_or_default(),
-        data: msg.payload,
-        time: Timestamp::from_unix_nanos(msg.time_ns),
-    }))
+/// 10003), then the stream (10059), then the message (10037, by the owner).
+fn msg_get(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
+    match MsgGetRequest::parse_api(body) {
+        Ok(kind) => defer_to::<MsgGetResponse>(js, name, |_| {
+            Ok(Request::Read {
+                read: Read::MsgGet(kind),
+                reply: reply.to_owned(),
+            })
+        }),
+        Err(e) => Handled::Now(respond::<MsgGetResponse>(Err(e))),
+    }
 }
 
 /// nats-server's order: the body (empty, `{}` included, 10003; bad JSON 10025), then the
-/// stream (10059), sealed (10109), `deny_delete` (10057), then the sequence (on the writer:
+/// stream (10059), sealed (10109), `deny_delete` (10057), then the sequence (by the owner:
 /// how a sequence that cannot be there is refused depends on the store, see `apply.rs`).
-fn msg_delete(js: &Inner, name: &str, body: &[u8]) -> Result<MsgDeleteResponse, ApiError> {
-    let req = MsgDeleteRequest::parse(body)?;
-    let streams = js.streams.read();
-    let entry = streams.get(name).ok_or_else(ApiError::stream_not_found)?;
-    if entry.config.sealed {
-        return Err(ApiError::stream_sealed());
-    }
-    if entry.config.deny_delete {
-        return Err(ApiError::message_delete_not_permitted());
-    }
-    let seq = req.seq;
-    let stopping = || ApiError::stream_msg_delete_failed("stream is stopping");
-    match Inner::apply(entry, StreamOp::DeleteMsg { seq }, stopping)? {
-        OpOutcome::MsgDeleted { removed: true } => Ok(MsgDeleteResponse::success()),
-        OpOutcome::MsgDeleted { removed: false } => Err(ApiError::sequence_not_found(seq)),
-        other => Err(other.unexpected()),
-    }
+fn msg_delete(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
+    let req = match MsgDeleteRequest::parse(body) {
+        Ok(req) => req,
+        Err(e) => return Handled::Now(respond::<MsgDeleteResponse>(Err(e))),
+    };
+    defer_to::<MsgDeleteResponse>(js, name, |entry| {
+        if entry.config.sealed {
+            return Err(ApiError::stream_sealed());
+        }
+        if entry.config.deny_delete {
+            return Err(ApiError::message_delete_not_permitted());
+        }
+        Ok(Request::Op {
+            op: StreamOp::DeleteMsg { seq: req.seq },
+            answer: OpAnswer::MsgDelete(req.seq),
+            reply: reply.to_owned(),
+        })
+    })
 }
 
-/// `$JS.API.DIRECT.GET.<stream>[.<subject>]`: answered with the message itself (its headers
-/// plus Nats-Stream/Subject/Sequence/Time-Stamp) or a status-only header block.
+/// `$JS.API.DIRECT.GET.<stream>[.<subject>]`: answered by the stream's owner with the message
+/// itself (its headers plus Nats-Stream/Subject/Sequence/Time-Stamp) or a status-only header
+/// block; a request that cannot be served is answered here.
 fn direct_get(js: &Inner, reply: &str, api_subject: &str, rest: &str, body: &[u8]) {
     let (name, by_subject) = match rest.split_once('.') {
         Some((n, _)) => (n, true),
@@ -388,27 +434,18 @@ fn direct_get(js: &Inner, reply: &str, api_subject: &str, rest: &str, body: &[u8
     } else {
         MsgGetRequest::parse_direct(body)
     };
-    let found = kind.map(|k| find(&entry.stream.lock(), &k));
-    let status = match found {
-        Ok(Ok(Some(msg))) => {
-            let stored = msg
-                .headers
-                .as_deref()
-                .and_then(|h| HeaderMap::parse(h).ok());
-            let h = direct_get_headers(
-                stored.as_ref(),
-                name,
-                &msg.subject,
-                msg.seq,
-                Timestamp::from_unix_nanos(msg.time_ns),
-            )
-            .to_bytes();
-            js.server.publish(reply, None, Some(&h), &msg.payload);
-            return;
+    match kind {
+        Ok(kind) => js.defer(
+            entry,
+            Request::Read {
+                read: Read::DirectGet(kind),
+                reply: reply.to_owned(),
+            },
+        ),
+        Err(status) => {
+            let a = status_answer(reply.to_owned(), status);
+            js.server
+                .publish(reply, None, a.headers.as_deref(), &a.payload);
         }
-        Ok(_) => DirectGetStatus::NotFound,
-        Err(status) => status,
-    };
-    let h = status.header_map().to_bytes();
-    js.server.publish(reply, None, Some(&h), b"");
+    }
 }

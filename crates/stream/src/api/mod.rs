@@ -5,6 +5,7 @@
 pub mod ack;
 pub(crate) mod consumer_handlers;
 pub mod consumer_types;
+pub(crate) mod deferred;
 pub mod errors;
 pub(crate) mod handlers;
 pub mod types;

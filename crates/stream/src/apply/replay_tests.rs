@@ -30,6 +30,7 @@ use crate::config::DiscardPolicy;
 use crate::store::file::{FileStore, FileStoreConfig};
 use crate::store::StoreState;
 use crate::stream::{PublishError, Stored};
+use crate::writer::WriterTx;
 use proptest::prelude::*;
 use sluice_server::{Server, ServerConfig, ServerHandle};
 use std::collections::HashMap;
@@ -193,7 +194,7 @@ struct Machine {
     consumers: Consumers,
     ctx: ApplyCtx,
     /// Keeps the consumers' writer channel open.
-    _rx: std::sync::mpsc::Receiver<crate::writer::Cmd>,
+    _rx: WriterTx,
 }
 
 impl Machine {

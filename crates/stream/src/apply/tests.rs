@@ -30,7 +30,7 @@ struct Machine {
     consumers: Consumers,
     ctx: ApplyCtx,
     /// Keeps the consumers' writer channel open.
-    _rx: std::sync::mpsc::Receiver<crate::writer::Cmd>,
+    _rx: WriterTx,
 }
 
 /// What a stream's writer holds, as `start_stream` builds it: the stream opened on `store` at
@@ -41,15 +41,10 @@ pub(super) fn writer_parts(
     cfg: StreamConfig,
     store: Box<dyn crate::store::MsgStore>,
     now_ns: i64,
-) -> (
-    Stream,
-    Consumers,
-    ApplyCtx,
-    std::sync::mpsc::Receiver<crate::writer::Cmd>,
-) {
+) -> (Stream, Consumers, ApplyCtx, WriterTx) {
     let stream = Stream::open(policy(&cfg), store, now_ns).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let tx = WriterTx::new(tx, Arc::new(Backlog::new(1 << 20)));
+    let tx = WriterTx::new(crate::pool::detached(), Arc::new(Backlog::new(1 << 20)));
+    let rx = tx.clone();
     let consumers = Consumers::new(&cfg.name, tx, server.fork(), None, cfg.retention);
     let ctx = ApplyCtx {
         config: cfg,

@@ -1,0 +1,235 @@
+//! The pool with a test owner that records what it is given: order per mailbox, one worker at
+//! a time per mailbox, timers, finishing, and a blocked owner not holding up the others.
+
+use super::*;
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// What a test owner is told to do.
+enum Cmd {
+    /// Record this number.
+    Num(u64),
+    /// Ask to be woken this many ms from now.
+    WakeIn(i64),
+    /// Block until the receiver gets something (a slow disk).
+    Block(Arc<Mutex<mpsc::Receiver<()>>>),
+    /// Finish.
+    Stop,
+}
+
+#[derive(Default)]
+struct Seen {
+    nums: Vec<u64>,
+    /// Steps with nothing in the batch (timer or wake).
+    empty_steps: usize,
+}
+
+struct Recorder {
+    seen: Arc<Mutex<Seen>>,
+    /// Set while a step runs: a second worker entering the same owner would find it set.
+    running: Arc<AtomicBool>,
+    overlap: Arc<AtomicBool>,
+    events: mpsc::Sender<u64>,
+}
+
+impl Owner for Recorder {
+    type Cmd = Cmd;
+
+    fn step(&mut self, batch: &mut Vec<Cmd>) -> Step {
+        if self.running.swap(true, Ordering::AcqRel) {
+            self.overlap.store(true, Ordering::Release);
+        }
+        let mut step = Step::default();
+        if batch.is_empty() {
+            self.seen.lock().empty_steps += 1;
+            let _ = self.events.send(u64::MAX);
+        }
+        for cmd in batch.drain(..) {
+            match cmd {
+                Cmd::Num(n) => {
+                    self.seen.lock().nums.push(n);
+                    let _ = self.events.send(n);
+                }
+                Cmd::WakeIn(ms) => step.wake_at = Some(crate::time::now_ns() + ms * 1_000_000),
+                Cmd::Block(rx) => {
+                    let _ = rx.lock().recv();
+                }
+                Cmd::Stop => step.done = true,
+            }
+        }
+        self.running.store(false, Ordering::Release);
+        step
+    }
+}
+
+struct Handle {
+    mb: Arc<Mailbox<Recorder>>,
+    seen: Arc<Mutex<Seen>>,
+    overlap: Arc<AtomicBool>,
+    events: mpsc::Receiver<u64>,
+}
+
+fn recorder(pool: &Pool<Recorder>) -> Handle {
+    let (tx, rx) = mpsc::channel();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let overlap = Arc::new(AtomicBool::new(false));
+    let mb = pool.add(Recorder {
+        seen: seen.clone(),
+        running: Arc::default(),
+        overlap: overlap.clone(),
+        events: tx,
+    });
+    Handle {
+        mb,
+        seen,
+        overlap,
+        events: rx,
+    }
+}
+
+const LONG: Duration = Duration::from_secs(10);
+
+#[test]
+fn each_owner_gets_its_commands_in_order_and_never_on_two_workers() {
+    let pool = Pool::start("t", 3).unwrap();
+    let owners: Vec<Handle> = (0..50).map(|_| recorder(&pool)).collect();
+    // Several threads push into every mailbox at once; each thread's numbers must arrive in
+    // the order it pushed them.
+    let mailboxes: Vec<Arc<Mailbox<Recorder>>> = owners.iter().map(|h| h.mb.clone()).collect();
+    std::thread::scope(|scope| {
+        for t in 0..4u64 {
+            let owners = &mailboxes;
+            scope.spawn(move || {
+                for i in 0..500u64 {
+                    for mb in owners {
+                        mb.push(Cmd::Num(t * 1_000_000 + i)).ok().unwrap();
+                    }
+                }
+            });
+        }
+    });
+    for h in &owners {
+        h.mb.push(Cmd::Stop).ok().unwrap();
+        h.mb.wait_done();
+        let seen = h.seen.lock();
+        assert_eq!(seen.nums.len(), 2000);
+        for t in 0..4u64 {
+            let mine: Vec<u64> = seen
+                .nums
+                .iter()
+                .copied()
+                .filter(|n| n / 1_000_000 == t)
+                .collect();
+            let want: Vec<u64> = (0..500).map(|i| t * 1_000_000 + i).collect();
+            assert_eq!(mine, want, "thread {t}'s numbers out of order");
+        }
+        assert!(
+            !h.overlap.load(Ordering::Acquire),
+            "two workers ran one owner"
+        );
+    }
+    pool.stop();
+}
+
+#[test]
+fn a_finished_owner_refuses_pushes() {
+    let pool = Pool::start("t", 1).unwrap();
+    let h = recorder(&pool);
+    h.mb.push(Cmd::Num(1)).ok().unwrap();
+    h.mb.push(Cmd::Stop).ok().unwrap();
+    h.mb.wait_done();
+    assert!(matches!(h.mb.push(Cmd::Num(2)), Err(Cmd::Num(2))));
+    assert_eq!(h.seen.lock().nums, vec![1]);
+    pool.stop();
+}
+
+#[test]
+fn an_owner_is_woken_at_the_time_it_asked_for_and_not_before() {
+    let pool = Pool::start("t", 2).unwrap();
+    let h = recorder(&pool);
+    let asked = Instant::now();
+    h.mb.push(Cmd::WakeIn(150)).ok().unwrap();
+    // The step that took the command, then the timer's step (an empty batch).
+    assert_eq!(h.events.recv_timeout(LONG), Ok(u64::MAX));
+    let woke = asked.elapsed();
+    assert!(woke >= Duration::from_millis(150), "woken after {woke:?}");
+    assert_eq!(h.seen.lock().empty_steps, 1);
+    // Nothing asked for since: no more wakeups.
+    assert!(h.events.recv_timeout(Duration::from_millis(300)).is_err());
+    pool.stop();
+}
+
+#[test]
+fn an_idle_owner_is_not_run() {
+    let pool = Pool::start("t", 2).unwrap();
+    let h = recorder(&pool);
+    h.mb.push(Cmd::Num(7)).ok().unwrap();
+    assert_eq!(h.events.recv_timeout(LONG), Ok(7));
+    assert!(h.events.recv_timeout(Duration::from_millis(300)).is_err());
+    assert_eq!(h.seen.lock().empty_steps, 0);
+    h.mb.wake();
+    assert_eq!(h.events.recv_timeout(LONG), Ok(u64::MAX));
+    pool.stop();
+}
+
+#[test]
+fn a_blocked_owner_holds_one_worker_and_the_others_go_on() {
+    let pool = Pool::start("t", 2).unwrap();
+    let slow = recorder(&pool);
+    let fast = recorder(&pool);
+    let (unblock, blocked) = mpsc::channel();
+    slow.mb
+        .push(Cmd::Block(Arc::new(Mutex::new(blocked))))
+        .ok()
+        .unwrap();
+    slow.mb.push(Cmd::Num(1)).ok().unwrap();
+    for i in 0..100 {
+        fast.mb.push(Cmd::Num(i)).ok().unwrap();
+    }
+    for i in 0..100 {
+        assert_eq!(fast.events.recv_timeout(LONG), Ok(i));
+    }
+    assert!(
+        slow.seen.lock().nums.is_empty(),
+        "the blocked owner went on"
+    );
+    unblock.send(()).unwrap();
+    assert_eq!(slow.events.recv_timeout(LONG), Ok(1));
+    pool.stop();
+}
+
+#[test]
+fn commands_pushed_before_the_owner_is_set_wait_for_it() {
+    let pool: Pool<Recorder> = Pool::start("t", 1).unwrap();
+    let mb = pool.add_empty();
+    for i in 0..10 {
+        mb.push(Cmd::Num(i)).ok().unwrap();
+    }
+    let (tx, rx) = mpsc::channel();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    mb.set_owner(Recorder {
+        seen: seen.clone(),
+        running: Arc::default(),
+        overlap: Arc::default(),
+        events: tx,
+    });
+    for i in 0..10 {
+        assert_eq!(rx.recv_timeout(LONG), Ok(i));
+    }
+    pool.stop();
+}
+
+#[test]
+fn many_idle_owners_cost_no_threads() {
+    let pool = Pool::start("t", 2).unwrap();
+    let owners: Vec<Handle> = (0..10_000).map(|_| recorder(&pool)).collect();
+    for (i, h) in owners.iter().enumerate() {
+        h.mb.push(Cmd::Num(i as u64)).ok().unwrap();
+    }
+    for (i, h) in owners.iter().enumerate() {
+        assert_eq!(h.events.recv_timeout(LONG), Ok(i as u64));
+    }
+    // Two workers and the timer thread, whatever the number of owners.
+    assert_eq!(pool.threads.lock().len(), 3);
+    pool.stop();
+}
