@@ -179,13 +179,19 @@ impl Inner {
     }
 
     fn open_store(&self, cfg: &StreamConfig) -> Result<Box<dyn MsgStore>, StoreError> {
-        Ok(match cfg.storage {
+        let store: Box<dyn MsgStore> = match cfg.storage {
             StorageType::File => Box::new(FileStore::open(
                 &self.stream_dir(&cfg.name),
                 FileStoreConfig::default(),
             )?),
             StorageType::Memory => Box::new(MemoryStore::new()),
-        })
+        };
+        #[cfg(test)]
+        let store = match *slow_disk_tests::STORE_WRAP.lock() {
+            Some(wrap) => wrap(&cfg.name, store),
+            None => store,
+        };
+        Ok(store)
     }
 
     /// Opens (or creates) a stream's storage and starts its writer and subscriptions.
@@ -526,3 +532,6 @@ impl Drop for JetStream {
         self.stop();
     }
 }
+
+#[cfg(test)]
+mod slow_disk_tests;

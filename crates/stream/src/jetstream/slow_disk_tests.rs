@@ -1,0 +1,277 @@
+//! One stream's slow disk delays only that stream: with the fsync of stream SLOW held, the
+//! whole layer still answers INFO (of SLOW too), LIST, account info, the monitor, and
+//! publishes and API requests of other streams; SLOW's own publishes and the requests its
+//! owner answers wait for the disk, and are answered once it is back.
+//!
+//! The store of every stream named `SLOW*` is wrapped (through [`STORE_WRAP`], a test-only
+//! hook in `Inner::open_store`) in one whose `sync` waits while [`HOLD`] is set.
+
+use super::*;
+use crate::store::{Purge, StoredMsg};
+use sluice_server::{Server, ServerConfig};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+/// Wraps a new stream's store (test hook, read by `Inner::open_store`).
+pub(crate) type StoreWrap = fn(&str, Box<dyn MsgStore>) -> Box<dyn MsgStore>;
+pub(crate) static STORE_WRAP: Mutex<Option<StoreWrap>> = Mutex::new(None);
+
+/// While true, a wrapped store's sync waits.
+static HOLD: Mutex<bool> = Mutex::new(false);
+static HOLD_CV: parking_lot::Condvar = parking_lot::Condvar::new();
+/// Syncs that found the hold set (and so waited).
+static HELD_SYNCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn hold(on: bool) {
+    *HOLD.lock() = on;
+    HOLD_CV.notify_all();
+}
+
+/// Lets the disk go again when dropped (also when an assertion fails, so that the layer can
+/// shut down and the failure be reported).
+struct Release;
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        hold(false);
+    }
+}
+
+/// A store whose sync waits while [`HOLD`] is set: a disk that has stopped answering.
+struct SlowSync(Box<dyn MsgStore>);
+
+impl MsgStore for SlowSync {
+    fn append(
+        &mut self,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time_ns: i64,
+    ) -> Result<u64, StoreError> {
+        self.0.append(subject, headers, payload, time_ns)
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        let mut held = HOLD.lock();
+        if *held {
+            HELD_SYNCS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        while *held {
+            HOLD_CV.wait(&mut held);
+        }
+        drop(held);
+        self.0.sync()
+    }
+    fn msg_size(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
+        self.0.msg_size(subject, headers, payload)
+    }
+    fn write_out(&mut self) -> Result<(), StoreError> {
+        self.0.write_out()
+    }
+    fn reload(&mut self) -> Result<u64, StoreError> {
+        self.0.reload()
+    }
+    fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        self.0.get(seq)
+    }
+    fn next_matching(
+        &self,
+        from_seq: u64,
+        filter: Option<&str>,
+    ) -> Result<Option<StoredMsg>, StoreError> {
+        self.0.next_matching(from_seq, filter)
+    }
+    fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError> {
+        self.0.last_matching(filter)
+    }
+    fn subject_count(&self, subject: &str) -> u64 {
+        self.0.subject_count(subject)
+    }
+    fn first_seq_of_subject(&self, subject: &str) -> Option<u64> {
+        self.0.first_seq_of_subject(subject)
+    }
+    fn delete(&mut self, seq: u64) -> Result<bool, StoreError> {
+        self.0.delete(seq)
+    }
+    fn purge(&mut self, purge: &Purge) -> Result<u64, StoreError> {
+        self.0.purge(purge)
+    }
+    fn expire_before(&mut self, cutoff_ns: i64) -> Result<u64, StoreError> {
+        self.0.expire_before(cutoff_ns)
+    }
+    fn state(&self) -> crate::store::StoreState {
+        self.0.state()
+    }
+    fn set_next_seq(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.0.set_next_seq(seq)
+    }
+    fn subjects(&self) -> Vec<(Arc<str>, u64)> {
+        self.0.subjects()
+    }
+    fn destroy(self: Box<Self>) -> Result<(), StoreError> {
+        self.0.destroy()
+    }
+}
+
+fn wrap_slow(name: &str, store: Box<dyn MsgStore>) -> Box<dyn MsgStore> {
+    if name.starts_with("SLOW") {
+        Box::new(SlowSync(store))
+    } else {
+        store
+    }
+}
+
+/// Hands every message on `inbox.>` to a channel.
+struct Inbox(Mutex<std::sync::mpsc::Sender<InternalMsg>>);
+
+impl InternalSink for Inbox {
+    fn deliver(&self, msg: InternalMsg) {
+        let _ = self.0.lock().send(msg);
+    }
+}
+
+struct Client {
+    server: ServerHandle,
+    rx: Receiver<InternalMsg>,
+    _sub: InternalSubscription,
+    n: u64,
+}
+
+impl Client {
+    fn new(server: &ServerHandle) -> Client {
+        let (tx, rx) = channel();
+        let server = server.fork();
+        let sub = server
+            .subscribe("inbox.>", None, Arc::new(Inbox(Mutex::new(tx))))
+            .unwrap();
+        Client {
+            server,
+            rx,
+            _sub: sub,
+            n: 0,
+        }
+    }
+
+    /// Sends a request; returns its reply subject.
+    fn send(&mut self, subject: &str, body: &[u8]) -> String {
+        self.n += 1;
+        let reply = format!("inbox.{}", self.n);
+        self.server.publish(subject, Some(&reply), None, body);
+        reply
+    }
+
+    /// The next answer, if one comes within `wait`.
+    fn answer(&self, wait: Duration) -> Option<InternalMsg> {
+        self.rx.recv_timeout(wait).ok()
+    }
+
+    /// A request and its answer's JSON, which must come within 2 s.
+    fn request(&mut self, subject: &str, body: &[u8]) -> serde_json::Value {
+        let reply = self.send(subject, body);
+        let m = self
+            .answer(Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("no answer to {subject} within 2 s"));
+        assert_eq!(&*m.subject, reply);
+        serde_json::from_slice(&m.payload).unwrap()
+    }
+}
+
+fn create(c: &mut Client, name: &str, subject: &str, direct: bool) {
+    let cfg = serde_json::json!({
+        "name": name, "subjects": [subject], "storage": "file", "allow_direct": direct,
+    });
+    let r = c.request(
+        &format!("$JS.API.STREAM.CREATE.{name}"),
+        cfg.to_string().as_bytes(),
+    );
+    assert!(r.get("error").is_none(), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_disk_stalls_holds_up_nothing_else() {
+    *STORE_WRAP.lock() = Some(wrap_slow);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::bind(ServerConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let handle = server.handle();
+    let js = JetStream::start(
+        handle.clone(),
+        JetStreamConfig {
+            store_dir: dir.path().to_owned(),
+            sync: SyncPolicy::Always,
+            server_name: "test".into(),
+            queue_bytes: crate::DEFAULT_QUEUE_BYTES,
+        },
+    )
+    .unwrap();
+    let monitor = js.monitor();
+    tokio::task::spawn_blocking(move || {
+        let mut c = Client::new(&handle);
+        create(&mut c, "SLOW", "slow.>", true);
+        create(&mut c, "FAST", "fast.>", false);
+        let r = c.request("slow.a", b"before");
+        assert_eq!(r["seq"], 1, "{r}");
+
+        // The disk under SLOW stops answering; a publish to it is stored and waits for its
+        // sync.
+        hold(true);
+        let _release = Release;
+        let slow_ack = c.send("slow.b", b"held");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while HELD_SYNCS.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sync never started"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A request SLOW's owner must answer waits with it.
+        let get = c.send("$JS.API.DIRECT.GET.SLOW", br#"{"last_by_subj":"slow.a"}"#);
+
+        // Everything else is answered meanwhile.
+        let info = c.request("$JS.API.STREAM.INFO.SLOW", b"");
+        assert_eq!(info["config"]["name"], "SLOW", "{info}");
+        assert!(info["state"]["messages"].as_u64().unwrap() >= 1, "{info}");
+        let info = c.request("$JS.API.STREAM.INFO.FAST", b"");
+        assert_eq!(info["state"]["messages"], 0, "{info}");
+        for i in 1..=20u64 {
+            let ack = c.request("fast.x", b"not held");
+            assert_eq!(ack["stream"], "FAST", "{ack}");
+            assert_eq!(ack["seq"], i, "{ack}");
+        }
+        let list = c.request("$JS.API.STREAM.LIST", b"");
+        assert_eq!(list["total"], 2, "{list}");
+        let account = c.request("$JS.API.INFO", b"");
+        assert_eq!(account["streams"], 2, "{account}");
+        let cons = c.request(
+            "$JS.API.CONSUMER.DURABLE.CREATE.FAST.D",
+            br#"{"stream_name":"FAST","config":{"durable_name":"D","ack_policy":"explicit"}}"#,
+        );
+        assert_eq!(cons["name"], "D", "{cons}");
+        let names = c.request("$JS.API.CONSUMER.NAMES.SLOW", b"");
+        assert_eq!(names["total"], 0, "{names}");
+        let stats = monitor.stats(true);
+        assert_eq!(stats.streams, 2);
+        assert_eq!(stats.consumers, 1);
+        // Neither SLOW's ack nor its direct get came out while its disk was stalled.
+        let early = c.answer(Duration::from_millis(200));
+        assert!(early.is_none(), "answered before the sync: {early:?}");
+
+        // The disk is back: SLOW's ack and answer go out, in order.
+        hold(false);
+        let m = c.answer(Duration::from_secs(5)).expect("SLOW's ack");
+        assert_eq!(&*m.subject, slow_ack);
+        let ack: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(ack["seq"], 2, "{ack}");
+        let m = c.answer(Duration::from_secs(5)).expect("SLOW's direct get");
+        assert_eq!(&*m.subject, get);
+        assert_eq!(&m.payload[..], b"before");
+    })
+    .await
+    .unwrap();
+    js.shutdown();
+}
