@@ -12,7 +12,9 @@
 //! Every change the API makes to a stream or its consumers reaches the writer as a typed,
 //! serializable [`op::StreamOp`] (purge, message delete, config update, consumer create, update
 //! and delete), with the times and generated names drawn by the API beforehand, and is applied
-//! there without reading the clock or drawing random numbers (`apply.rs`). Reads of consumer
+//! there without reading the clock or drawing random numbers (`apply.rs`); what it asks of the
+//! world (consumer records, subscriptions, advisories) comes back as [`effect::Effect`] values
+//! that one shell function performs (`shell.rs`). Reads of consumer
 //! state (CONSUMER.INFO, NAMES, LIST, the monitor) still run as closures on the writer.
 //!
 //! Must never: reach into the server's connections or router internals (only the public
@@ -28,6 +30,7 @@ mod apply;
 pub mod config;
 pub mod consumer;
 pub mod dedup;
+pub mod effect;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod headers;
@@ -37,6 +40,7 @@ pub mod meta;
 mod monitor;
 pub mod op;
 mod serde_util;
+mod shell;
 pub mod store;
 pub mod stream;
 pub mod time;

@@ -22,10 +22,11 @@
 //! order with the publishes by `apply.rs`, which takes its times and names from the op.
 
 use crate::api::ack::encode_ack;
-use crate::apply::{apply_op, ApplyCtx};
+use crate::apply::ApplyCtx;
 use crate::consumer::set::Consumers;
 use crate::inline::Gate;
 use crate::op::{OpOutcome, StreamOp};
+use crate::shell::run_op;
 use crate::stream::{PublishError, Stored, Stream};
 use crate::time::now_ns;
 use parking_lot::Mutex;
@@ -191,7 +192,7 @@ pub(crate) fn run_writer(
                     acks.push((msg.reply, r));
                 }
                 Cmd::Op(op, done) => {
-                    let outcome = apply_op(&mut s, &mut consumers, &mut ctx, *op);
+                    let outcome = run_op(&mut s, &mut consumers, &mut ctx, *op);
                     consumers.reconcile(&s);
                     unsynced = true;
                     let _ = done.send(outcome);

@@ -1,7 +1,7 @@
 //! `$JS.API.CONSUMER.*` request handling. Each request is served by the stream's writer
 //! thread (in order with its publishes and acks), since that thread owns the consumers: a
-//! create or delete as a [`StreamOp`] (the name of an unnamed ephemeral and the times drawn
-//! here, before the op is made), INFO, NAMES and LIST as reads on the writer.
+//! create or delete as a [`StreamOp`] (the name of an unnamed ephemeral, the times and the
+//! advisory ids drawn here, before the op is made), INFO, NAMES and LIST as reads on the writer.
 //!
 //! `CONSUMER.MSG.NEXT` is not handled here: each pull consumer subscribes to its own
 //! subject and its requests go straight to the writer.
@@ -9,6 +9,7 @@
 use crate::api::consumer_types::*;
 use crate::api::errors::ApiError;
 use crate::api::types::{is_empty_request, parse_optional_request, parse_request, ApiResponse};
+use crate::consumer::advisory::advisory_id;
 use crate::consumer::config::generate_consumer_name;
 use crate::consumer::set::Consumers;
 use crate::jetstream::{Entry, Inner};
@@ -77,6 +78,7 @@ fn create(
         generated_name: generate_consumer_name(),
         created: Timestamp::from_unix_nanos(now),
         now_ns: now,
+        advisory_id: advisory_id(),
     };
     match apply(js, target.stream(), op)? {
         OpOutcome::Consumer(info) => Ok(ConsumerCreateResponse::new(*info)),
@@ -110,7 +112,12 @@ fn delete(js: &Inner, subject: &str, body: &[u8]) -> Result<ConsumerDeleteRespon
         return Err(ApiError::not_empty_request());
     }
     let (stream, name) = names_in(subject);
-    match apply(js, &stream, StreamOp::DeleteConsumer { name })? {
+    let op = StreamOp::DeleteConsumer {
+        name,
+        now_ns: now_ns(),
+        advisory_id: advisory_id(),
+    };
+    match apply(js, &stream, op)? {
         OpOutcome::ConsumerDeleted => Ok(ConsumerDeleteResponse::success()),
         other => Err(other.unexpected()),
     }

@@ -203,7 +203,7 @@ impl Machine {
         // Tiny segments, so that restarts recover from many files.
         let store = FileStore::open(dir, FileStoreConfig { segment_bytes: 400 }).unwrap();
         let (stream, consumers, ctx, rx) =
-            super::tests::writer_parts(server, cfg, Box::new(store), now_ns);
+            super::tests::writer_parts(server, cfg, Box::new(store), None, now_ns);
         Machine {
             stream,
             consumers,
@@ -239,7 +239,7 @@ impl Machine {
 
     /// What the writer does with a `Cmd::Op`, then the end of its batch.
     fn apply(&mut self, op: StreamOp, now: i64) -> OpOutcome {
-        let out = apply_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op);
+        let out = apply_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op).outcome;
         self.consumers.reconcile(&self.stream);
         self.stream.expire(now).unwrap();
         out
