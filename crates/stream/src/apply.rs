@@ -28,6 +28,8 @@ use crate::stream::Stream;
 use crate::time::Timestamp;
 
 #[cfg(test)]
+mod replay_machine;
+#[cfg(test)]
 mod replay_tests;
 #[cfg(test)]
 mod tests;
