@@ -480,3 +480,37 @@ async fn a_create_whose_subscription_fails_is_undone() {
     assert_eq!(meta.consumers_of("S").unwrap().len(), 1);
     assert!(handle.has_interest("$JS.API.CONSUMER.MSG.NEXT.S.D"));
 }
+
+#[tokio::test]
+async fn records_of_persisted_consumers_are_the_same_bytes_too() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (_server, handle) = server().await;
+    let machine = |dir: &std::path::Path| {
+        let meta = Meta::open(dir).unwrap();
+        let mut m = Machine::with_meta(&handle, stream_config(-1), Some(meta));
+        for op in ops() {
+            m.apply(op);
+        }
+        m
+    };
+    let (a, b) = (machine(dir_a.path()), machine(dir_b.path()));
+    assert_eq!(a.effect_bytes(), b.effect_bytes());
+    // The durable's create and its update write its record; the ephemerals have none.
+    let records: Vec<(&str, ConsumerRecord)> = a
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::PutConsumerRecord { name, record, .. } => {
+                Some((name.as_str(), serde_json::from_slice(record).unwrap()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|(n, _)| *n == "D"));
+    assert_eq!(records[0].1.config.description, "");
+    assert_eq!(records[1].1.config.description, "now described");
+    assert!(records
+        .iter()
+        .all(|(_, r)| r.created == Timestamp::from_unix_nanos(T0 + 10)));
+}
