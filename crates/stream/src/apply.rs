@@ -1,21 +1,25 @@
-//! Applying a [`StreamOp`] to a stream and its consumers, on the stream's writer.
+//! Applying a [`StreamOp`] to a stream and its consumers, on the stream's writer: a pure
+//! function of the op and the state it applies to.
 //!
-//! Everything an apply needs comes from the op and from the state it applies to: nothing here
-//! reads the clock or draws random numbers (the API task did, when it made the op). What is
-//! not yet pure, and step 4 of issue 16 turns into effects: consumer records written to (and
-//! removed from) the metadata store, consumers subscribing to their ack and pull subjects, and
-//! the CREATED/DELETED advisories `Consumers::add`/`remove` collect (whose id and timestamp are
-//! drawn when the advisory is built).
+//! Everything an apply needs comes from the op and from that state: nothing here reads the
+//! clock, draws random numbers or does I/O beyond the stream's own store (the API task drew
+//! the times, names and advisory ids when it made the op). What the op asks of the world
+//! (consumer records to write to or remove from the metadata store, subscriptions to make or
+//! drop, CREATED/DELETED advisories) is returned as [`Effect`]s, which the shell
+//! (`shell.rs`) performs. The same ops from the same start give the same outcomes, state and
+//! effects, byte for byte (`apply/tests.rs`; `apply/replay_tests.rs` restarts from the store).
 
 use crate::api::consumer_types::ConsumerInfo;
 use crate::api::errors::ApiError;
 use crate::config::{StorageType, StreamConfig};
+use crate::consumer::advisory::Stamp;
 use crate::consumer::config::{
     plan_create, ConsumerConfig, CreatePlan, ExistingConsumer, LimitOpts,
 };
 use crate::consumer::live::{policy_of, start_of, Consumer};
 use crate::consumer::set::{ConsumerRecord, Consumers};
 use crate::consumer::state::ConsumerState;
+use crate::effect::Effect;
 use crate::jetstream::policy;
 use crate::meta::Meta;
 use crate::op::{OpOutcome, StreamOp};
@@ -23,6 +27,8 @@ use crate::store::Purge;
 use crate::stream::Stream;
 use crate::time::Timestamp;
 
+#[cfg(test)]
+mod replay_machine;
 #[cfg(test)]
 mod replay_tests;
 #[cfg(test)]
@@ -33,18 +39,27 @@ pub(crate) struct ApplyCtx {
     /// The stream's config as of the last [`StreamOp::UpdateConfig`] (the API keeps its own
     /// copy for validating requests; both change together, in the same update request).
     pub(crate) config: StreamConfig,
-    /// Where the records of persisted consumers go (`None` for a memory stream).
+    /// Where the records of persisted consumers go (`None` for a memory stream): the shell's,
+    /// for the effects; apply does not touch it.
     pub(crate) meta: Option<Meta>,
 }
 
+/// What applying an op came to: the answer, and what the shell is to do, in order.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    pub outcome: OpOutcome,
+    pub effects: Vec<Effect>,
+}
+
 /// Applies `op` to `stream` and `consumers`. The writer reconciles the consumers with the
-/// stream afterwards (as after any change by other means).
+/// stream afterwards (as after any change by other means), and performs the effects.
 pub(crate) fn apply_op(
     stream: &mut Stream,
     consumers: &mut Consumers,
     ctx: &mut ApplyCtx,
     op: StreamOp,
-) -> OpOutcome {
+) -> Applied {
+    let mut fx = Vec::new();
     let r = match op {
         StreamOp::Purge(p) => purge(stream, &p),
         StreamOp::DeleteMsg { seq } => delete_msg(stream, ctx.config.storage, seq),
@@ -57,20 +72,34 @@ pub(crate) fn apply_op(
             generated_name,
             created,
             now_ns,
+            advisory_id,
         } => {
+            let stamp = Stamp::new(&advisory_id, now_ns);
             let plan = plan(consumers, &ctx.config, &config, action, &generated_name);
-            plan.and_then(|plan| create_consumer(stream, consumers, ctx, plan, created, now_ns))
+            let new = New {
+                created,
+                now_ns,
+                stamp: &stamp,
+            };
+            plan.and_then(|plan| create_consumer(stream, consumers, ctx, plan, new, &mut fx))
                 .map(|info| OpOutcome::Consumer(Box::new(info)))
         }
-        StreamOp::DeleteConsumer { name } => {
-            // Removes the consumer's records from the metadata store (an effect in step 4).
+        StreamOp::DeleteConsumer {
+            name,
+            now_ns,
+            advisory_id,
+        } => {
+            let stamp = Stamp::new(&advisory_id, now_ns);
             consumers
-                .remove(&name, stream)
+                .remove(&name, stream, &stamp, &mut fx)
                 .map(|_| OpOutcome::ConsumerDeleted)
                 .ok_or_else(ApiError::consumer_not_found)
         }
     };
-    r.unwrap_or_else(OpOutcome::Failed)
+    Applied {
+        outcome: r.unwrap_or_else(OpOutcome::Failed),
+        effects: fx,
+    }
 }
 
 fn purge(stream: &mut Stream, p: &Purge) -> Result<OpOutcome, ApiError> {
@@ -178,47 +207,56 @@ fn derived_names(generated: &str) -> impl FnMut() -> String + '_ {
     }
 }
 
+/// What a consumer create takes from its op besides the config.
+struct New<'a> {
+    /// The new consumer's creation time.
+    created: Timestamp,
+    now_ns: i64,
+    /// Its CREATED advisory's id and time.
+    stamp: &'a Stamp,
+}
+
+/// The record of a durable consumer, for the metadata store.
+fn put_record(stream: &str, name: &str, config: &ConsumerConfig, created: Timestamp) -> Effect {
+    let record = ConsumerRecord {
+        config: config.clone(),
+        created,
+    };
+    Effect::PutConsumerRecord {
+        stream: stream.to_owned(),
+        name: name.to_owned(),
+        record: serde_json::to_vec(&record).expect("consumer records serialise"),
+    }
+}
+
 fn create_consumer(
     stream: &mut Stream,
     consumers: &mut Consumers,
     ctx: &ApplyCtx,
     plan: CreatePlan,
-    created: Timestamp,
-    now_ns: i64,
+    new: New<'_>,
+    fx: &mut Vec<Effect>,
 ) -> Result<ConsumerInfo, ApiError> {
     let stream_name = ctx.config.name.as_str();
-    // Writes the consumer's record to the metadata store (fsynced): an effect in step 4.
-    let save = |name: &str, config: &ConsumerConfig, created: Timestamp| {
-        let Some(meta) = &ctx.meta else {
-            return Ok(());
-        };
-        let record = ConsumerRecord {
-            config: config.clone(),
-            created,
-        };
-        let json = serde_json::to_vec(&record).expect("consumer records serialise");
-        meta.put_consumer(stream_name, name, &json)
-            .map_err(ApiError::consumer_create)
-    };
+    let now_ns = new.now_ns;
     let name = match plan {
         CreatePlan::Create { name, config } => {
             let state = ConsumerState::new(policy_of(&config), start_of(&config), stream.store())
                 .map_err(ApiError::consumer_create)?;
             let persisted = consumers.persists() && config.is_durable();
             if persisted {
-                save(&name, &config, created)?;
+                fx.push(put_record(stream_name, &name, &config, new.created));
             }
             let c = Consumer::new(
                 stream_name,
                 &name,
                 config,
-                created,
+                new.created,
                 state,
                 persisted,
                 now_ns,
             );
-            // Subscribes to the consumer's subjects: the shell's job in step 4.
-            consumers.add(c).map_err(ApiError::consumer_create)?;
+            consumers.insert(c, new.stamp, fx);
             name
         }
         CreatePlan::Update { name, config } => {
@@ -227,7 +265,7 @@ fn create_consumer(
                 .ok_or_else(ApiError::consumer_not_found)?;
             if c.config != config {
                 if c.persisted {
-                    save(&name, &config, c.created)?;
+                    fx.push(put_record(stream_name, &name, &config, c.created));
                 }
                 c.set_config(config, now_ns);
             }

@@ -13,10 +13,11 @@
 //! Every change the API makes to a stream or its consumers reaches the owner as a typed,
 //! serializable [`op::StreamOp`] (purge, message delete, config update, consumer create, update
 //! and delete), with the times and generated names drawn by the API beforehand, and is applied
-//! there without reading the clock or drawing random numbers (`apply.rs`). The API never waits
-//! for an owner: the owner answers changes and reads of its store itself, and stream info,
-//! lists and monitoring read the snapshot each owner publishes after each step
-//! (`snapshot.rs`).
+//! there without reading the clock or drawing random numbers (`apply.rs`); what it asks of the
+//! world (consumer records, subscriptions, advisories) comes back as [`effect::Effect`] values
+//! that one shell function performs (`shell.rs`). The API never waits for an owner: the owner
+//! answers changes and reads of its store itself, and stream info, lists and monitoring read
+//! the snapshot each owner publishes after each step (`snapshot.rs`).
 //!
 //! Must never: reach into the server's connections or router internals (only the public
 //! `ServerHandle`), block a publisher's task on a lock or an fsync (messages go to the stream's
@@ -32,6 +33,7 @@ mod apply;
 pub mod config;
 pub mod consumer;
 pub mod dedup;
+pub mod effect;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod headers;
@@ -42,6 +44,7 @@ mod monitor;
 pub mod op;
 mod pool;
 mod serde_util;
+mod shell;
 mod snapshot;
 pub mod store;
 pub mod stream;

@@ -2,10 +2,11 @@
 //! reaches the stream's writer as a [`StreamOp`] value, and the writer answers with an
 //! [`OpOutcome`] (issue 16, step 3).
 //!
-//! An op carries everything its apply needs: the clock is read and random names are drawn by
-//! the API task when it makes the op, never on the writer, so the same ops applied to the same
-//! start give the same state. Ops (and outcomes) are serde values, so that a log can hold them
-//! (the local op log and, later, Raft). The writer applies them in `apply.rs`.
+//! An op carries everything its apply needs: the clock is read and random names and advisory
+//! ids are drawn by the API task when it makes the op, never on the writer, so the same ops
+//! applied to the same start give the same state and the same effects (`effect.rs`). Ops
+//! (and outcomes) are serde values, so that a log can hold them (the local op log and, later,
+//! Raft). The writer applies them in `apply.rs` and performs their effects in `shell.rs`.
 //!
 //! A leaf module: it names types and does nothing.
 
@@ -38,11 +39,20 @@ pub enum StreamOp {
         generated_name: String,
         /// The new consumer's creation time (an update keeps the consumer's own).
         created: Timestamp,
-        /// Now, for the consumer's activity clock and its info's `ts`.
+        /// Now, for the consumer's activity clock, its info's `ts` and the timestamp of its
+        /// CREATED advisory.
         now_ns: i64,
+        /// The id of the CREATED advisory (drawn by the API task).
+        advisory_id: String,
     },
     /// `CONSUMER.DELETE`.
-    DeleteConsumer { name: String },
+    DeleteConsumer {
+        name: String,
+        /// Now, for the timestamp of the DELETED advisory.
+        now_ns: i64,
+        /// The id of the DELETED advisory (drawn by the API task).
+        advisory_id: String,
+    },
 }
 
 /// What applying a [`StreamOp`] came to: what the API needs for its answer.
@@ -138,6 +148,7 @@ mod tests {
                 generated_name: "AbC123xY".into(),
                 created: Timestamp::from_unix_nanos(1_765_000_000_000_000_001),
                 now_ns: 1_765_000_000_000_000_001,
+                advisory_id: "AbC123xYzW987654".into(),
             });
         }
         round_trip(StreamOp::CreateConsumer {
@@ -146,8 +157,13 @@ mod tests {
             generated_name: String::new(),
             created: Timestamp::ZERO,
             now_ns: 0,
+            advisory_id: String::new(),
         });
-        round_trip(StreamOp::DeleteConsumer { name: "D".into() });
+        round_trip(StreamOp::DeleteConsumer {
+            name: "D".into(),
+            now_ns: 1_765_000_000_000_000_002,
+            advisory_id: "Zz0987654321aBcD".into(),
+        });
     }
 
     #[test]

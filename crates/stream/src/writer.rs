@@ -34,10 +34,11 @@ use crate::api::ack::encode_ack;
 use crate::api::deferred::{answer_is_error, answer_op, answer_read, Answer, Read, Request};
 use crate::api::handlers::state_of;
 use crate::api::types::{ClusterInfo, StreamInfo};
-use crate::apply::{apply_op, ApplyCtx};
+use crate::apply::ApplyCtx;
 use crate::consumer::set::Consumers;
 use crate::inline::Gate;
 use crate::pool::{Mailbox, Owner, Step};
+use crate::shell::run_op;
 use crate::snapshot::{Snapshot, SnapshotCell, STATS_EVERY_NS};
 use crate::stream::{PublishError, Stored, Stream};
 use crate::time::{now_ns, Timestamp};
@@ -349,7 +350,7 @@ impl Owner for StreamOwner {
                 }
                 Cmd::Api(req) => match *req {
                     Request::Op { op, answer, reply } => {
-                        let outcome = apply_op(&mut s, &mut self.consumers, &mut self.ctx, op);
+                        let outcome = run_op(&mut s, &mut self.consumers, &mut self.ctx, op);
                         self.consumers.reconcile(&s);
                         self.unsynced = true;
                         let json = answer_op(answer, outcome, || self.info(&s));

@@ -1,7 +1,7 @@
 //! `$JS.API.CONSUMER.*` request handling. The stream's owner holds its consumers, so it
 //! answers every consumer request but NAMES: a create or delete is handed to it as a
-//! [`StreamOp`] (the name of an unnamed ephemeral and the times drawn here, before the op is
-//! made), INFO and LIST as reads; NAMES is read from the snapshot the owner last published.
+//! [`StreamOp`] (the name of an unnamed ephemeral, the times and the advisory ids drawn here,
+//! before the op is made), INFO and LIST as reads; NAMES is read from the snapshot the owner last published.
 //!
 //! `CONSUMER.MSG.NEXT` is not handled here: each pull consumer subscribes to its own
 //! subject and its requests go straight to the owner.
@@ -11,6 +11,7 @@ use crate::api::deferred::{respond, OpAnswer, Read, Request};
 use crate::api::errors::ApiError;
 use crate::api::handlers::{defer_to, Handled};
 use crate::api::types::{is_empty_request, parse_optional_request, parse_request};
+use crate::consumer::advisory::advisory_id;
 use crate::consumer::config::generate_consumer_name;
 use crate::jetstream::Inner;
 use crate::op::StreamOp;
@@ -49,6 +50,7 @@ fn create(js: &Inner, reply: &str, target: &ConsumerCreateSubject, body: &[u8]) 
         generated_name: generate_consumer_name(),
         created: Timestamp::from_unix_nanos(now),
         now_ns: now,
+        advisory_id: advisory_id(),
     };
     defer_to::<ConsumerCreateResponse>(js, target.stream(), |_| {
         Ok(Request::Op {
@@ -91,7 +93,11 @@ fn delete(js: &Inner, reply: &str, subject: &str, body: &[u8]) -> Handled {
     let (stream, name) = names_in(subject);
     defer_to::<ConsumerDeleteResponse>(js, &stream, |_| {
         Ok(Request::Op {
-            op: StreamOp::DeleteConsumer { name },
+            op: StreamOp::DeleteConsumer {
+                name,
+                now_ns: now_ns(),
+                advisory_id: advisory_id(),
+            },
             answer: OpAnswer::ConsumerDelete,
             reply: reply.to_owned(),
         })

@@ -2,7 +2,8 @@
 //! waiting pull requests or its push target, and how one of its messages is sent.
 //!
 //! Everything here runs on the stream's writer thread (see [`super::set`]): no locks, no I/O
-//! of its own. What it wants sent goes into an [`Outbox`], published after the batch.
+//! of its own. What it wants sent goes into an [`Outbox`], published after the batch; its
+//! subscriptions are kept by the set, apart from it (they are made and dropped by effects).
 
 use super::config::{self, ConsumerConfig, DeliverPolicy, ReplayPolicy};
 use super::pull::WaitQueue;
@@ -13,7 +14,6 @@ use crate::consumer::ack_subject::AckSubject;
 use crate::store::{MsgStore, StoreError};
 use crate::time::Timestamp;
 use bytes::Bytes;
-use sluice_server::InternalSubscription;
 use std::sync::Arc;
 
 /// A message to publish once the writer's batch is done.
@@ -97,7 +97,6 @@ pub struct Consumer {
     /// Last time someone showed interest (a pull request, a bound push subscriber, an ack):
     /// `inactive_threshold` counts from here.
     pub(crate) last_active_ns: i64,
-    pub(crate) subs: Vec<InternalSubscription>,
 }
 
 impl Consumer {
@@ -124,7 +123,6 @@ impl Consumer {
             replay: None,
             paced_until: None,
             last_active_ns: now_ns,
-            subs: Vec::new(),
             config,
         }
     }

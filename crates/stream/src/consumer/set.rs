@@ -7,19 +7,28 @@
 //! state into sled, flushed when acks changed it, before any double-ack reply goes out) and
 //! [`Consumers::send`] (everything collected, published under one lock).
 //!
+//! Creating and deleting a consumer is part of applying an op (`apply.rs`), so
+//! [`Consumers::insert`] and [`Consumers::remove`] do no I/O: the consumer's subscriptions,
+//! the removal of its records and its CREATED/DELETED advisory are returned as
+//! [`Effect`]s, which the shell performs (`shell::run_effects`, through
+//! [`Consumers::subscribe`] and [`Consumers::unsubscribe`] for the subscriptions, which this
+//! set keeps apart from the consumers).
+//!
 //! Retention: a work-queue stream removes a message once a consumer acks (or terminates) it;
 //! an interest stream once no consumer still needs it, and at once when stored if none does.
 
 use super::ack_subject::{AckKind, AckSubject};
-use super::live::{Consumer, OutMsg, Outbox};
+use super::advisory::{self, Stamp};
+use super::live::{Consumer, Outbox};
+use super::subs::{subscriptions, Subscriptions};
 use crate::config::RetentionPolicy;
+use crate::effect::{Effect, Inbox};
 use crate::meta::Meta;
 use crate::stream::Stream;
 use crate::time::{now_ns, Timestamp};
-use crate::writer::{Cmd, WriterTx};
-use bytes::Bytes;
+use crate::writer::WriterTx;
 use serde::{Deserialize, Serialize};
-use sluice_server::{Backlog, InternalMsg, InternalSink, ServerHandle};
+use sluice_server::{InternalMsg, ServerHandle};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,30 +41,6 @@ pub(crate) struct ConsumerRecord {
     pub created: Timestamp,
 }
 
-/// Which consumer message a subscription hands to the writer.
-#[derive(Clone, Copy)]
-enum Kind {
-    Ack,
-    Next,
-    Fc,
-}
-
-struct ToWriter(WriterTx, Kind);
-
-impl InternalSink for ToWriter {
-    fn deliver(&self, msg: InternalMsg) {
-        self.0.send(match self.1 {
-            Kind::Ack => Cmd::Ack(msg),
-            Kind::Next => Cmd::Next(msg),
-            Kind::Fc => Cmd::FlowControl(msg),
-        });
-    }
-
-    fn backlog(&self) -> Option<&Arc<Backlog>> {
-        Some(&self.0.backlog)
-    }
-}
-
 /// One stream's consumers.
 pub struct Consumers {
     stream: Arc<str>,
@@ -65,6 +50,8 @@ pub struct Consumers {
     meta: Option<Meta>,
     retention: RetentionPolicy,
     map: BTreeMap<String, Consumer>,
+    /// The consumers' subscriptions (the shell's: made and dropped by effects).
+    subs: Subscriptions,
     /// Reply subjects of double acks, answered once their acks are durable.
     double_acks: Vec<String>,
     /// When consumer state was last flushed.
@@ -91,6 +78,7 @@ impl Consumers {
             meta,
             retention,
             map: BTreeMap::new(),
+            subs: Subscriptions::default(),
             double_acks: Vec::new(),
             last_flush: std::time::Instant::now(),
             seen_gen: u64::MAX,
@@ -126,32 +114,43 @@ impl Consumers {
         self.map.values()
     }
 
-    /// Starts serving `c`: subscribes to its acks, its pull requests, and a push consumer's
-    /// flow control answers.
-    pub(crate) fn add(&mut self, mut c: Consumer) -> Result<(), String> {
-        let (s, n) = (c.stream.clone(), c.name.clone());
-        // A push consumer listens for pull requests too: they are answered `409 Consumer is
-        // push based`.
-        let mut subs = vec![
-            (AckSubject::subscription(&s, &n), Kind::Ack),
-            (format!("$JS.API.CONSUMER.MSG.NEXT.{s}.{n}"), Kind::Next),
-        ];
-        if c.push.is_some() && c.config.flow_control {
-            subs.push((format!("$JS.FC.{s}.{n}.*"), Kind::Fc));
-        }
-        for (subject, kind) in subs {
-            let sink = Arc::new(ToWriter(self.tx.clone(), kind));
-            let sub = self
-                .server
-                .subscribe(&subject, None, sink)
-                .map_err(|e| format!("subscribing to {subject}: {e}"))?;
-            c.subs.push(sub);
-        }
-        self.seen_gen = u64::MAX;
-        advisory_action(&mut self.out, &c, "CREATED", "create");
-        self.map.insert(n.to_string(), c);
-        self.count.store(self.map.len() as u64, Ordering::Relaxed);
+    /// Adds `c` (apply): its subscriptions and its CREATED advisory are effects.
+    pub(crate) fn insert(&mut self, c: Consumer, stamp: &Stamp, fx: &mut Vec<Effect>) {
+        fx.push(Effect::Subscribe {
+            name: c.name.to_string(),
+            subjects: subscriptions(&c),
+        });
+        fx.push(advisory::action(&c, "CREATED", "create", stamp));
+        self.put(c);
+    }
+
+    /// Starts serving `c`, restored from the metadata store at startup: subscribes it at once
+    /// (restored consumers are not announced as created).
+    pub(crate) fn add(&mut self, c: Consumer) -> Result<(), String> {
+        self.subscribe(&c.name, &subscriptions(&c))?;
+        self.put(c);
         Ok(())
+    }
+
+    fn put(&mut self, c: Consumer) {
+        self.seen_gen = u64::MAX;
+        self.map.insert(c.name.to_string(), c);
+        self.count.store(self.map.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Subscribes consumer `name` to `subjects` (the shell's, for [`Effect::Subscribe`]).
+    /// Nothing is kept if one of them fails.
+    pub(crate) fn subscribe(
+        &mut self,
+        name: &str,
+        subjects: &[(String, Inbox)],
+    ) -> Result<(), String> {
+        self.subs.subscribe(&self.server, &self.tx, name, subjects)
+    }
+
+    /// Drops the subscriptions of consumer `name` (the shell's, for [`Effect::Unsubscribe`]).
+    pub(crate) fn unsubscribe(&mut self, name: &str) {
+        self.subs.drop_all(name);
     }
 
     /// Forgets what was collected to send (consumers restored at startup are not announced
@@ -160,24 +159,55 @@ impl Consumers {
         self.out.clear();
     }
 
-    /// Stops and forgets consumer `name`: waiting requests are told `409 Consumer Deleted`,
-    /// its records leave the metadata store, and on an interest stream the messages nobody
-    /// needs any more are removed.
-    pub(crate) fn remove(&mut self, name: &str, stream: &mut Stream) -> Option<Consumer> {
+    /// Stops and forgets consumer `name` (apply): waiting requests are told `409 Consumer
+    /// Deleted`, and on an interest stream the messages nobody needs any more are removed.
+    /// Dropping its subscriptions, removing its records from the metadata store and its
+    /// DELETED advisory are effects.
+    pub(crate) fn remove(
+        &mut self,
+        name: &str,
+        stream: &mut Stream,
+        stamp: &Stamp,
+        fx: &mut Vec<Effect>,
+    ) -> Option<Consumer> {
         let mut c = self.map.remove(name)?;
-        advisory_action(&mut self.out, &c, "DELETED", "delete");
+        fx.push(advisory::action(&c, "DELETED", "delete", stamp));
         self.count.store(self.map.len() as u64, Ordering::Relaxed);
         c.waiting.close(&mut self.out);
-        c.subs.clear();
-        if let Some(meta) = self.meta.as_ref().filter(|_| c.persisted) {
-            if let Err(e) = meta.remove_consumer(&self.stream, name) {
-                warn!(stream = %self.stream, consumer = name, error = %e, "removing a consumer's records failed");
-            }
+        fx.push(Effect::Unsubscribe {
+            name: name.to_owned(),
+        });
+        if c.persisted {
+            fx.push(Effect::RemoveConsumerRecords {
+                stream: self.stream.to_string(),
+                name: name.to_owned(),
+            });
         }
         if self.retention == RetentionPolicy::Interest {
             self.drop_unneeded(stream);
         }
         Some(c)
+    }
+
+    /// Forgets consumer `name` without a word (no advisory, no 409s, no retention): the shell
+    /// undoing the create of a consumer whose record or subscriptions could not be made.
+    pub(crate) fn forget(&mut self, name: &str) {
+        if self.map.remove(name).is_some() {
+            self.count.store(self.map.len() as u64, Ordering::Relaxed);
+        }
+        self.subs.drop_all(name);
+    }
+
+    /// Hands a collected advisory to the batch's outbox (the shell's, for
+    /// [`Effect::Advisory`]).
+    pub(crate) fn publish_advisory(&mut self, subject: &str, payload: Vec<u8>) {
+        self.out.push(super::live::OutMsg {
+            route: subject.into(),
+            subject: None,
+            reply: None,
+            headers: None,
+            payload: payload.into(),
+        });
     }
 
     /// Removes every message no consumer needs (interest retention).
@@ -239,7 +269,7 @@ impl Consumers {
                 changed = o.changed();
                 if changed {
                     let (cseq, reason) = (ack.consumer_seq, reason.as_deref().unwrap_or(""));
-                    advisory_terminated(&mut self.out, c, (seq, cseq), ack.delivered, reason);
+                    advisory::terminated(&mut self.out, c, (seq, cseq), ack.delivered, reason);
                 }
                 acked = o.acked;
             }
@@ -409,9 +439,18 @@ impl Consumers {
                 }
             }
         }
+        // Not an op yet: the advisories' ids and times are drawn here, and the effects are
+        // performed right away.
+        let mut fx = Vec::new();
         for name in inactive {
             info!(stream = %self.stream, consumer = %name, "deleting inactive consumer");
-            self.remove(&name, stream);
+            self.remove(&name, stream, &Stamp::now(), &mut fx);
+        }
+        if !fx.is_empty() {
+            let meta = self.meta.clone();
+            if let Err(e) = crate::shell::run_effects(fx, meta.as_ref(), self) {
+                warn!(stream = %self.stream, error = %e, "deleting an inactive consumer failed");
+            }
         }
     }
 
@@ -436,7 +475,7 @@ impl Consumers {
                 }
             }
             for ev in c.state.take_events() {
-                advisory_event(&mut self.out, c, &ev);
+                advisory::event(&mut self.out, c, &ev);
             }
         }
         more
@@ -524,89 +563,6 @@ impl Consumers {
     /// Stops every consumer (stream deleted or server stopping). Waiting pull requests are
     /// not answered: nats-server leaves them to expire on shutdown.
     pub(crate) fn stop(&mut self) {
-        for c in self.map.values_mut() {
-            c.subs.clear();
-        }
-    }
-}
-
-fn advisory(out: &mut Outbox, kind: &str, c: &Consumer, body: serde_json::Value) {
-    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{}.{}", c.stream, c.name);
-    let payload = serde_json::to_vec(&body).unwrap_or_default();
-    out.push(OutMsg {
-        route: subject.into(),
-        subject: None,
-        reply: None,
-        headers: None,
-        payload: Bytes::from(payload),
-    });
-}
-
-/// `$JS.EVENT.ADVISORY.CONSUMER.{CREATED,DELETED}.<stream>.<consumer>`.
-fn advisory_action(out: &mut Outbox, c: &Consumer, kind: &str, action: &str) {
-    let body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.consumer_action",
-        "id": advisory_id(),
-        "timestamp": Timestamp::now(),
-        "stream": &*c.stream,
-        "consumer": &*c.name,
-        "action": action,
-    });
-    advisory(out, kind, c, body);
-}
-
-fn advisory_id() -> String {
-    super::config::generate_consumer_name() + &super::config::generate_consumer_name()
-}
-
-/// `$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.<stream>.<consumer>` for the message at
-/// `(stream seq, consumer seq)`.
-fn advisory_terminated(
-    out: &mut Outbox,
-    c: &Consumer,
-    (stream_seq, consumer_seq): (u64, u64),
-    deliveries: u64,
-    reason: &str,
-) {
-    let body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.terminated",
-        "id": advisory_id(),
-        "timestamp": Timestamp::now(),
-        "stream": &*c.stream,
-        "consumer": &*c.name,
-        "consumer_seq": consumer_seq,
-        "stream_seq": stream_seq,
-        "deliveries": deliveries,
-        "reason": reason,
-    });
-    advisory(out, "MSG_TERMINATED", c, body);
-}
-
-fn advisory_event(out: &mut Outbox, c: &Consumer, ev: &super::state::Event) {
-    use super::state::Event;
-    match *ev {
-        Event::MaxDeliveries {
-            stream_seq,
-            deliveries,
-        } => {
-            let body = serde_json::json!({
-                "type": "io.nats.jetstream.advisory.v1.max_deliver",
-                "id": advisory_id(),
-                "timestamp": Timestamp::now(),
-                "stream": &*c.stream,
-                "consumer": &*c.name,
-                "stream_seq": stream_seq,
-                "deliveries": deliveries,
-            });
-            advisory(out, "MAX_DELIVERIES", c, body);
-        }
-        Event::DeletedWhilePending {
-            stream_seq,
-            consumer_seq,
-            deliveries,
-        } => {
-            let reason = "Unacknowledged message was deleted";
-            advisory_terminated(out, c, (stream_seq, consumer_seq), deliveries, reason);
-        }
+        self.subs = Subscriptions::default();
     }
 }

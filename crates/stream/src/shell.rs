@@ -1,0 +1,97 @@
+//! The shell around the pure apply: performs the [`Effect`]s an apply returns (issue 16,
+//! step 4).
+//!
+//! [`run_effects`] is the one place where what an op asks of the world happens: consumer
+//! records written to and removed from the metadata store (sled, flushed), subscriptions made
+//! and dropped through the server handle, advisories handed to the batch's outbox. [`run_op`]
+//! is what the writer does with a `Cmd::Op`: apply, then the effects.
+
+use crate::api::errors::ApiError;
+use crate::apply::{apply_op, Applied, ApplyCtx};
+use crate::consumer::set::Consumers;
+use crate::effect::Effect;
+use crate::meta::Meta;
+use crate::op::{OpOutcome, StreamOp};
+use crate::stream::Stream;
+use tracing::warn;
+
+/// Applies `op` and performs its effects. If a consumer's record cannot be written or its
+/// subscriptions cannot be made, the answer is that failure and the create or update is
+/// undone (a new consumer forgotten, an updated one given back its config), as when these were
+/// done inside the create: the consumer is then neither served nor stored.
+pub(crate) fn run_op(
+    stream: &mut Stream,
+    consumers: &mut Consumers,
+    ctx: &mut ApplyCtx,
+    op: StreamOp,
+) -> OpOutcome {
+    // What undoing a consumer create or update needs: the configs before it, and its time.
+    let before = match &op {
+        StreamOp::CreateConsumer { now_ns, .. } => Some((
+            *now_ns,
+            consumers
+                .iter()
+                .map(|c| (c.name.to_string(), c.config.clone()))
+                .collect::<Vec<_>>(),
+        )),
+        _ => None,
+    };
+    let Applied { outcome, effects } = apply_op(stream, consumers, ctx, op);
+    let Err(e) = run_effects(effects, ctx.meta.as_ref(), consumers) else {
+        return outcome;
+    };
+    if let (OpOutcome::Consumer(info), Some((now_ns, before))) = (&outcome, before) {
+        let name = info.name.as_str();
+        match before.into_iter().find(|(n, _)| n == name) {
+            Some((_, config)) => {
+                if let Some(c) = consumers.get_mut(name) {
+                    c.set_config(config, now_ns);
+                }
+            }
+            None => {
+                let persisted = consumers.get(name).is_some_and(|c| c.persisted);
+                consumers.forget(name);
+                if let Some(meta) = ctx.meta.as_ref().filter(|_| persisted) {
+                    // Its record may have been written before a subscription failed.
+                    let _ = meta.remove_consumer(&ctx.config.name, name);
+                }
+            }
+        }
+    }
+    OpOutcome::Failed(ApiError::consumer_create(e))
+}
+
+/// Performs `effects` in order: `meta` is the stream's metadata store (`None` for a memory
+/// stream, whose effects never name it), `consumers` the set whose subscriptions and outbox
+/// they concern. Stops at the first effect that fails the op (a record not written, a
+/// subscription refused) and returns its error; a record that cannot be removed is logged and
+/// passed over (its consumer is gone either way).
+pub(crate) fn run_effects(
+    effects: Vec<Effect>,
+    meta: Option<&Meta>,
+    consumers: &mut Consumers,
+) -> Result<(), String> {
+    for effect in effects {
+        match effect {
+            Effect::PutConsumerRecord {
+                stream,
+                name,
+                record,
+            } => {
+                let meta = meta.ok_or("no metadata store for a consumer record")?;
+                meta.put_consumer(&stream, &name, &record)
+                    .map_err(|e| e.to_string())?;
+            }
+            Effect::RemoveConsumerRecords { stream, name } => {
+                let Some(meta) = meta else { continue };
+                if let Err(e) = meta.remove_consumer(&stream, &name) {
+                    warn!(stream = %stream, consumer = %name, error = %e, "removing a consumer's records failed");
+                }
+            }
+            Effect::Subscribe { name, subjects } => consumers.subscribe(&name, &subjects)?,
+            Effect::Unsubscribe { name } => consumers.unsubscribe(&name),
+            Effect::Advisory { subject, payload } => consumers.publish_advisory(&subject, payload),
+        }
+    }
+    Ok(())
+}
