@@ -293,7 +293,7 @@ impl<E: Entry> Index<E> {
             return None;
         }
         let i = (seq - self.base) as usize;
-        let e = self.slots.get_mut(i)?.take()?;
+        let e = self.slots.take(i)?;
         self.msgs -= 1;
         self.bytes -= e.size();
         let id = e.subj();

@@ -195,3 +195,93 @@ fn paged_index_memory_is_flat() {
     }
     assert_eq!(s.state().msgs, 20_000);
 }
+
+/// The process's resident set, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Measurement, not a check: 4 M small messages in a file stream, then a restart, with the
+/// index paging as `SLUICE_INDEX_PAGING` says (unset: the default; `off`: all in memory).
+/// Run each phase in a process of its own, `write` first, in release mode:
+/// `cargo test --release -p sluice-stream --lib measure_4m_write -- --ignored --nocapture`.
+fn measure_dir() -> std::path::PathBuf {
+    std::env::var_os("SLUICE_MEASURE_DIR")
+        .map_or_else(|| std::env::temp_dir().join("sluice-4m"), Into::into)
+}
+
+#[test]
+#[ignore = "measurement; see measure_dir"]
+fn measure_4m_write() {
+    let dir = measure_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    let base = rss_kib();
+    let t = std::time::Instant::now();
+    let mut s = FileStore::open(&dir, FileStoreConfig::default()).unwrap();
+    for i in 0..4_000_000u64 {
+        s.append(
+            &format!("m.{}", i % 16),
+            None,
+            b"0123456789abcdef",
+            i as i64,
+        )
+        .unwrap();
+    }
+    s.sync().unwrap();
+    let took = t.elapsed();
+    println!(
+        "write: 4M appends in {took:.2?}; index slots in memory {} KiB; RSS {} KiB (+{} KiB)",
+        s.index_memory() / 1024,
+        rss_kib(),
+        rss_kib() - base
+    );
+    assert_eq!(s.state().msgs, 4_000_000);
+}
+
+#[test]
+#[ignore = "measurement; see measure_dir"]
+fn measure_4m_reopen() {
+    let base = rss_kib();
+    let t = std::time::Instant::now();
+    let mut s = FileStore::open(&measure_dir(), FileStoreConfig::default()).unwrap();
+    let open = t.elapsed();
+    println!(
+        "reopen: {open:.2?}; index slots in memory {} KiB; RSS {} KiB (+{} KiB)",
+        s.index_memory() / 1024,
+        rss_kib(),
+        rss_kib() - base
+    );
+    let t = std::time::Instant::now();
+    let mut n = 0u64;
+    for seq in (1..=4_000_000u64).step_by(1) {
+        n += u64::from(s.get(seq).unwrap().is_some());
+    }
+    println!("get of every message in order: {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let mut x = 1u64;
+    for _ in 0..100_000 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        assert!(s.get(1 + (x >> 33) % 4_000_000).unwrap().is_some());
+    }
+    println!("100k random gets: {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    assert_eq!(num_pending(&s, 1, "m.3"), 250_000);
+    println!(
+        "num_pending m.3 from 1 (250k next_matching): {:.2?}",
+        t.elapsed()
+    );
+    assert_eq!(n, 4_000_000);
+    let t = std::time::Instant::now();
+    let mut deleted = 0;
+    for _ in 0..20_000 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        deleted += u64::from(s.delete(1 + (x >> 33) % 4_000_000).unwrap());
+    }
+    println!("{deleted} random deletes: {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let expired = s.expire_before(1_000_000).unwrap();
+    println!("expiry of the oldest {expired}: {:.2?}", t.elapsed());
+    println!("RSS at the end {} KiB", rss_kib());
+}

@@ -16,6 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// An index entry with a fixed-size encoding, so that chunks of them can be paged out.
@@ -42,6 +43,13 @@ pub(crate) trait PageOut<T>: Send + Sync {
     fn store(&mut self, slots: &[Option<T>]) -> io::Result<u32>;
     /// Chunk number `no` (a cache key), paged out to slab `at`, for reading.
     fn load(&self, no: u64, at: u32) -> Shared<T>;
+    /// Slot `o` of chunk number `no`, paged out to slab `at`, for reading: the chunk and the
+    /// slot's position in it. A lone read loads just the slot; a second one in the same chunk
+    /// in a row, the whole chunk (into the cache).
+    fn load_one(&self, no: u64, at: u32, o: usize) -> (Shared<T>, usize);
+    /// Takes slot `o` out of chunk number `no`, paged out to slab `at`, leaving it empty in
+    /// the page file. On an error nothing changed.
+    fn take_one(&mut self, no: u64, at: u32, o: usize) -> io::Result<Option<T>>;
     /// Chunk number `no` back from slab `at` for keeps (the slab is freed).
     fn take(&mut self, no: u64, at: u32) -> Box<[Option<T>]>;
     /// Forgets slab `at` of chunk number `no` (the chunk was dropped).
@@ -113,7 +121,9 @@ pub(crate) struct Pager<T> {
     buf: Vec<u8>,
     /// Recently read chunks by number, least recently used first.
     cache: Mutex<Vec<(u64, Shared<T>)>>,
-    reads: std::sync::atomic::AtomicU64,
+    /// The chunk of the last lone slot read (+1; 0: none).
+    last_one: AtomicU64,
+    reads: AtomicU64,
 }
 
 impl<T: Paged> Pager<T> {
@@ -126,7 +136,8 @@ impl<T: Paged> Pager<T> {
             slabs: 0,
             buf: Vec::new(),
             cache: Mutex::new(Vec::new()),
-            reads: Default::default(),
+            last_one: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
         }
     }
 
@@ -152,8 +163,7 @@ impl<T: Paged> Pager<T> {
     /// Reads and decodes slab `at`. A page file that cannot be read back is fatal: the index
     /// would be wrong, and its readers cannot fail.
     fn read(&self, at: u32) -> Box<[Option<T>]> {
-        self.reads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let mut b = vec![0u8; self.slab_bytes() as usize];
         let res = match &self.file {
             Some(f) => f.read_exact_at(&mut b, u64::from(at) * self.slab_bytes()),
@@ -166,6 +176,23 @@ impl<T: Paged> Pager<T> {
             );
         }
         b.chunks_exact(T::BYTES).map(T::get).collect()
+    }
+
+    /// Reads slot `o` of slab `at` alone (fatal on failure, as [`Pager::read`]).
+    fn read_one(&self, at: u32, o: usize) -> Option<T> {
+        let mut b = vec![0u8; T::BYTES];
+        let off = u64::from(at) * self.slab_bytes() + (o * T::BYTES) as u64;
+        let res = match &self.file {
+            Some(f) => f.read_exact_at(&mut b, off),
+            None => Err(io::Error::other("no page file")),
+        };
+        if let Err(e) = res {
+            panic!(
+                "index page file of {} unreadable (slab {at}): {e}",
+                self.dir.display()
+            );
+        }
+        T::get(&b)
     }
 
     fn forget(&self, no: u64) {
@@ -226,6 +253,33 @@ impl<T: Paged + Send + Sync> PageOut<T> for Pager<T> {
         chunk
     }
 
+    fn load_one(&self, no: u64, at: u32, o: usize) -> (Shared<T>, usize) {
+        let cached = {
+            let cache = self.cache.lock();
+            cache.iter().find(|(n, _)| *n == no).map(|(_, c)| c.clone())
+        };
+        if let Some(chunk) = cached {
+            return (chunk, o);
+        }
+        if self.last_one.swap(no + 1, Ordering::Relaxed) == no + 1 {
+            return (self.load(no, at), o);
+        }
+        let one: Shared<T> = Arc::from(vec![self.read_one(at, o)]);
+        (one, 0)
+    }
+
+    fn take_one(&mut self, no: u64, at: u32, o: usize) -> io::Result<Option<T>> {
+        let v = self.read_one(at, o);
+        if v.is_some() {
+            let off = u64::from(at) * self.slab_bytes() + (o * T::BYTES) as u64;
+            let mut empty = vec![0u8; T::BYTES];
+            T::put(None, &mut empty);
+            self.file()?.write_all_at(&empty, off)?;
+            self.forget(no);
+        }
+        Ok(v)
+    }
+
     fn take(&mut self, no: u64, at: u32) -> Box<[Option<T>]> {
         self.forget(no);
         let slots = self.read(at);
@@ -240,16 +294,16 @@ impl<T: Paged + Send + Sync> PageOut<T> for Pager<T> {
 
     fn clear(&mut self) {
         self.cache.lock().clear();
-        self.free.clear();
-        self.slabs = 0;
-        if let Some(f) = &self.file {
+        if let (Some(f), true) = (&self.file, self.slabs > 0) {
             // Gives the disk space back; a failure only leaves the file larger.
             let _ = f.set_len(0);
         }
+        self.free.clear();
+        self.slabs = 0;
     }
 
     #[cfg(test)]
     fn reads(&self) -> u64 {
-        self.reads.load(std::sync::atomic::Ordering::Relaxed)
+        self.reads.load(Ordering::Relaxed)
     }
 }

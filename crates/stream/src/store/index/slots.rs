@@ -162,9 +162,13 @@ impl<T> Slots<T> {
             return None;
         }
         let (c, o) = self.at(i);
-        match self.view(c) {
-            View::Mem(s) => s[o].as_ref().map(SlotRef::Mem),
-            View::Paged(s) => s[o].is_some().then(|| SlotRef::Paged(s, o)),
+        match &self.chunks[c] {
+            Chunk::Mem { slots, .. } => slots[o].as_ref().map(SlotRef::Mem),
+            Chunk::Out { at } => {
+                let pager = self.pager.as_ref().expect("paged out without a pager");
+                let (s, o) = pager.load_one(self.dropped + c as u64, *at, o);
+                s[o].is_some().then(|| SlotRef::Paged(s, o))
+            }
         }
     }
 
@@ -211,6 +215,25 @@ impl<T> Slots<T> {
             i -= n;
         }
         true
+    }
+
+    /// Takes the entry out of slot `i`. In a paged-out chunk it is emptied in the page file
+    /// (the chunk stays out), or, if that write fails, in the chunk made resident.
+    pub(crate) fn take(&mut self, i: usize) -> Option<T> {
+        if i >= self.len {
+            return None;
+        }
+        let (c, o) = self.at(i);
+        if let Chunk::Out { at } = self.chunks[c] {
+            let pager = self.pager.as_mut().expect("paged out without a pager");
+            match pager.take_one(self.dropped + c as u64, at, o) {
+                Ok(v) => return v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot update a paged-out index chunk; paging it in");
+                }
+            }
+        }
+        self.get_mut(i)?.take()
     }
 
     /// Slot `i` for changing (its chunk is made resident).
