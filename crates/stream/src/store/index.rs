@@ -248,6 +248,8 @@ impl<E: Entry> Index<E> {
 
     /// Drops everything; the next message gets `next`.
     pub fn reset(&mut self, next: u64, ts: i64) {
+        // Nothing to visit: paged-out chunks need not be read back.
+        self.slots.clear();
         self.apply(&Plan::All, |_, _| {});
         self.last_seq = next.max(1) - 1;
         self.last_ts = ts;

@@ -283,5 +283,15 @@ fn measure_4m_reopen() {
     let t = std::time::Instant::now();
     let expired = s.expire_before(1_000_000).unwrap();
     println!("expiry of the oldest {expired}: {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let purge = Purge {
+        filter: Some("m.5".into()),
+        ..Purge::default()
+    };
+    let purged = s.purge(&purge).unwrap();
+    println!(
+        "purge of subject m.5 ({purged} messages): {:.2?}",
+        t.elapsed()
+    );
     println!("RSS at the end {} KiB", rss_kib());
 }

@@ -44,8 +44,9 @@ pub(crate) trait PageOut<T>: Send + Sync {
     /// Chunk number `no` (a cache key), paged out to slab `at`, for reading.
     fn load(&self, no: u64, at: u32) -> Shared<T>;
     /// Slot `o` of chunk number `no`, paged out to slab `at`, for reading: the chunk and the
-    /// slot's position in it. A lone read loads just the slot; a second one in the same chunk
-    /// in a row, the whole chunk (into the cache).
+    /// slot's position in it. A lone read loads just the slot; one that follows the previous
+    /// read closely in the same chunk (a reader going forward), the whole chunk (into the
+    /// cache).
     fn load_one(&self, no: u64, at: u32, o: usize) -> (Shared<T>, usize);
     /// Takes slot `o` out of chunk number `no`, paged out to slab `at`, leaving it empty in
     /// the page file. On an error nothing changed.
@@ -60,6 +61,9 @@ pub(crate) trait PageOut<T>: Send + Sync {
     #[cfg(test)]
     fn reads(&self) -> u64;
 }
+
+/// A read this close after the previous one in a chunk counts as a forward walk.
+const SEQUENTIAL: usize = 16;
 
 /// Paging settings of a file store's index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +80,7 @@ impl Default for PagingConfig {
     fn default() -> Self {
         PagingConfig {
             chunk_bits: 12,
-            resident: 8,
+            resident: 16,
             cached: 4,
         }
     }
@@ -121,8 +125,8 @@ pub(crate) struct Pager<T> {
     buf: Vec<u8>,
     /// Recently read chunks by number, least recently used first.
     cache: Mutex<Vec<(u64, Shared<T>)>>,
-    /// The chunk of the last lone slot read (+1; 0: none).
-    last_one: AtomicU64,
+    /// Where the last lone slot read was: chunk number and slot.
+    last_one: Mutex<Option<(u64, usize)>>,
     reads: AtomicU64,
 }
 
@@ -136,7 +140,7 @@ impl<T: Paged> Pager<T> {
             slabs: 0,
             buf: Vec::new(),
             cache: Mutex::new(Vec::new()),
-            last_one: AtomicU64::new(0),
+            last_one: Mutex::new(None),
             reads: AtomicU64::new(0),
         }
     }
@@ -261,7 +265,8 @@ impl<T: Paged + Send + Sync> PageOut<T> for Pager<T> {
         if let Some(chunk) = cached {
             return (chunk, o);
         }
-        if self.last_one.swap(no + 1, Ordering::Relaxed) == no + 1 {
+        let last = self.last_one.lock().replace((no, o));
+        if matches!(last, Some((n, p)) if n == no && p < o && o - p <= SEQUENTIAL) {
             return (self.load(no, at), o);
         }
         let one: Shared<T> = Arc::from(vec![self.read_one(at, o)]);

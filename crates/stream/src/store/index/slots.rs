@@ -79,6 +79,8 @@ pub(crate) struct Slots<T> {
     /// Chunks in memory, and the clock for `Chunk::Mem::touched`.
     resident: usize,
     clock: u64,
+    /// The chunk of the last [`Slots::take`] (+1; 0: none).
+    last_take: u64,
 }
 
 impl<T> Default for Slots<T> {
@@ -93,6 +95,7 @@ impl<T> Default for Slots<T> {
             pager: None,
             resident: 0,
             clock: 0,
+            last_take: 0,
         }
     }
 }
@@ -217,16 +220,19 @@ impl<T> Slots<T> {
         true
     }
 
-    /// Takes the entry out of slot `i`. In a paged-out chunk it is emptied in the page file
-    /// (the chunk stays out), or, if that write fails, in the chunk made resident.
+    /// Takes the entry out of slot `i`. A lone removal from a paged-out chunk empties the slot
+    /// in the page file (the chunk stays out); removals from the first chunk or a second one
+    /// in a row from the same chunk (expiry, purges: many in a row) page the chunk in.
     pub(crate) fn take(&mut self, i: usize) -> Option<T> {
         if i >= self.len {
             return None;
         }
         let (c, o) = self.at(i);
-        if let Chunk::Out { at } = self.chunks[c] {
+        let no = self.dropped + c as u64;
+        let lone = c > 0 && std::mem::replace(&mut self.last_take, no + 1) != no + 1;
+        if let (Chunk::Out { at }, true) = (&self.chunks[c], lone) {
             let pager = self.pager.as_mut().expect("paged out without a pager");
-            match pager.take_one(self.dropped + c as u64, at, o) {
+            match pager.take_one(no, *at, o) {
                 Ok(v) => return v,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot update a paged-out index chunk; paging it in");
