@@ -10,10 +10,11 @@
 //!
 //! With a pager ([`super::pager`], file stores) at most `resident_max` chunks stay in memory:
 //! the newest one always, and otherwise those pushed or changed most recently. The others are
-//! written out and read back when read ([`Slots::get`], [`Slots::scan`]: through the pager's
-//! small cache, without becoming resident) or changed ([`Slots::get_mut`]: they become
-//! resident again, and another chunk goes out). Paging changes no answer, only where the slots
-//! are kept.
+//! written out and read back when read ([`Slots::get`], [`Slots::scan`]: through the pager,
+//! without becoming resident) or changed ([`Slots::get_mut`], and [`Slots::take`] unless it
+//! is a lone removal: they become resident again, and another chunk goes out). Paging changes
+//! no answer, only where the slots are kept. What stays in memory per paged-out chunk is its
+//! entry in the queue (32 bytes for 4096 slots).
 
 use super::pager::{PageOut, Shared};
 use std::collections::VecDeque;
