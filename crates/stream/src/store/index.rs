@@ -111,7 +111,7 @@ impl<E: Entry> Index<E> {
         self.slots.resident_bytes()
     }
 
-    /// Chunks of slots held in memory, and chunks read back from the pager so far.
+    /// Chunks of slots held in memory, and reads from the pager so far.
     #[cfg(test)]
     pub fn paging_stats(&self) -> (usize, u64) {
         (self.slots.resident(), self.slots.page_reads())

@@ -57,7 +57,7 @@ pub(crate) trait PageOut<T>: Send + Sync {
     fn free(&mut self, no: u64, at: u32);
     /// Forgets everything paged out.
     fn clear(&mut self);
-    /// Chunks read from the page file so far (for tests).
+    /// Reads from the page file so far, of chunks or lone slots (for tests).
     #[cfg(test)]
     fn reads(&self) -> u64;
 }
@@ -184,6 +184,7 @@ impl<T: Paged> Pager<T> {
 
     /// Reads slot `o` of slab `at` alone (fatal on failure, as [`Pager::read`]).
     fn read_one(&self, at: u32, o: usize) -> Option<T> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let mut b = vec![0u8; T::BYTES];
         let off = u64::from(at) * self.slab_bytes() + (o * T::BYTES) as u64;
         let res = match &self.file {

@@ -121,7 +121,7 @@ impl<T> Slots<T> {
         self.resident
     }
 
-    /// Chunks read back from the pager so far.
+    /// Reads from the pager so far (chunks or lone slots).
     #[cfg(test)]
     pub(crate) fn page_reads(&self) -> u64 {
         self.pager.as_ref().map_or(0, |p| p.reads())

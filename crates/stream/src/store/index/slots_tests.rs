@@ -1,7 +1,7 @@
 //! Tests of [`Slots`]: it behaves as a `VecDeque` of slots, with and without paging.
 
 use super::*;
-use crate::store::index::pager::{Paged, Pager, PagingConfig};
+use crate::store::index::pager::{PageOut, Paged, Pager, PagingConfig};
 
 /// Test entries: a flag byte and the value.
 impl Paged for u64 {
@@ -167,17 +167,18 @@ fn paging_keeps_memory_flat() {
     assert!(std::mem::size_of::<Chunk<u64>>() <= 32);
     assert_eq!(s.page_reads(), 0, "appends read nothing back");
     assert_eq!(s.get(5).map(|e| *e), Some(5));
-    assert_eq!(s.page_reads(), 0, "a lone read loads just its slot");
+    assert_eq!(s.page_reads(), 1, "a lone read loads just its slot");
     assert_eq!(s.get(7).map(|e| *e), Some(7));
-    assert_eq!(
-        s.page_reads(),
-        1,
-        "a second read in the chunk loads it whole"
-    );
+    assert_eq!(s.page_reads(), 2, "a read just after it loads the chunk");
     assert_eq!(s.get(9).map(|e| *e), Some(9));
     assert_eq!(s.get(1000).map(|e| *e), Some(1000));
+    assert_eq!(
+        s.page_reads(),
+        3,
+        "the chunk is cached, a lone read elsewhere is not"
+    );
     assert_eq!(s.get(11).map(|e| *e), Some(11));
-    assert_eq!(s.page_reads(), 1, "the loaded chunk is cached");
+    assert_eq!(s.page_reads(), 3, "the loaded chunk is still cached");
     // Taking from an old chunk leaves it out; changing it otherwise brings it back (and sends
     // another out).
     assert_eq!(s.take(290), Some(290));
@@ -197,10 +198,36 @@ fn paging_keeps_memory_flat() {
         true
     });
     assert_eq!(n, 100 * 256);
-    // Dropping paged-out chunks frees their slabs for reuse: the page file stops growing.
-    let before = std::fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(before, 0, "the page file is unlinked");
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, 0, "the page file is unlinked");
     s.clear();
     assert_eq!(s.len(), 0);
     assert_eq!(s.resident(), 0);
+}
+
+/// Slabs of dropped chunks are reused, so the page file grows only with what is paged out.
+#[test]
+fn pager_reuses_freed_slabs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = PagingConfig {
+        chunk_bits: 2,
+        resident: 1,
+        cached: 1,
+    };
+    let mut p = Pager::<u64>::new(dir.path().into(), config);
+    let chunk = |v: u64| vec![Some(v), None, Some(v + 1), None];
+    assert_eq!(p.store(&chunk(10)).unwrap(), 0);
+    assert_eq!(p.store(&chunk(20)).unwrap(), 1);
+    assert_eq!(&*p.load(7, 1), &chunk(20)[..]);
+    p.free(7, 1);
+    assert_eq!(p.store(&chunk(30)).unwrap(), 1, "the freed slab is reused");
+    assert_eq!(
+        &*p.load(7, 1),
+        &chunk(30)[..],
+        "the cache forgot the freed chunk"
+    );
+    assert_eq!(p.take_one(8, 1, 2).unwrap(), Some(31));
+    assert_eq!(&*p.take(8, 1), &[Some(30), None, None, None][..]);
+    assert_eq!(&*p.take(9, 0), &chunk(10)[..]);
+    assert_eq!(p.store(&chunk(40)).unwrap(), 0);
 }
