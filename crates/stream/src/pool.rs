@@ -127,7 +127,16 @@ impl<O: Owner> Mailbox<O> {
             let n = q.cmds.len().min(MAX_BATCH);
             batch.extend(q.cmds.drain(..n));
         }
-        let step = owner.step(batch);
+        // An owner that panics (a bug, or a store that cannot read its own files back) is
+        // stopped, not left holding a dead worker: its mailbox refuses further commands.
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| owner.step(batch)))
+            .unwrap_or_else(|_| {
+                tracing::error!("an owner panicked: it is stopped and takes no more commands");
+                Step {
+                    done: true,
+                    ..Step::default()
+                }
+            });
         batch.clear();
         if step.done {
             *slot = None;

@@ -15,6 +15,8 @@ enum Cmd {
     Block(Arc<Mutex<mpsc::Receiver<()>>>),
     /// Finish.
     Stop,
+    /// Panic (a bug in an owner).
+    Panic,
 }
 
 #[derive(Default)]
@@ -55,6 +57,7 @@ impl Owner for Recorder {
                     let _ = rx.lock().recv();
                 }
                 Cmd::Stop => step.done = true,
+                Cmd::Panic => panic!("an owner's bug"),
             }
         }
         self.running.store(false, Ordering::Release);
@@ -231,5 +234,19 @@ fn many_idle_owners_cost_no_threads() {
     }
     // Two workers and the timer thread, whatever the number of owners.
     assert_eq!(pool.threads.lock().len(), 3);
+    pool.stop();
+}
+
+#[test]
+fn a_panicking_owner_is_stopped_and_the_workers_go_on() {
+    let pool = Pool::start("t", 1).unwrap();
+    let bad = recorder(&pool);
+    let good = recorder(&pool);
+    bad.mb.push(Cmd::Panic).ok().unwrap();
+    bad.mb.wait_done();
+    assert!(matches!(bad.mb.push(Cmd::Num(1)), Err(Cmd::Num(1))));
+    // The one worker survived it.
+    good.mb.push(Cmd::Num(2)).ok().unwrap();
+    assert_eq!(good.events.recv_timeout(LONG), Ok(2));
     pool.stop();
 }

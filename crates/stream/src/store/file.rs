@@ -11,11 +11,15 @@
 //! them), so that deleted messages never come back on replay.
 
 mod cache;
+mod entry;
 mod maintain;
+#[cfg(test)]
+mod paging_tests;
 
 pub(crate) use cache::ReadCache;
+pub(crate) use entry::FileEntry;
 
-use super::index::{Entry, Index, Plan, MAX_SEQ};
+use super::index::{Entry, Index, PagingConfig, Plan, MAX_SEQ};
 use super::segment::{
     corrupt, encode, io_err, msg_len, seg_name, Header, HEADER_LEN, KIND_MSG, KIND_PURGE,
     KIND_TOMB, MAX_RECORD, REC_FIXED,
@@ -24,7 +28,6 @@ use super::{MsgStore, Purge, StoreError, StoreState, StoredMsg};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::fs::{self, File, OpenOptions};
-use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,73 +48,6 @@ impl Default for FileStoreConfig {
         FileStoreConfig {
             segment_bytes: 64 * 1024 * 1024,
         }
-    }
-}
-
-/// Where a message's record is.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FileEntry {
-    seg: u32,
-    off: u32,
-    /// The record's length, with [`HDRS_BIT`] set when the message has headers.
-    len_hdrs: NonZeroU32,
-    subj: u32,
-    ts: i64,
-}
-
-/// Set in [`FileEntry`]'s length when the message has headers (records are at most
-/// `MAX_RECORD`, which leaves the top bit free).
-const HDRS_BIT: u32 = 1 << 31;
-
-impl FileEntry {
-    pub(crate) fn new(seg: u32, off: u32, len: u32, hdrs: bool, subj: u32, ts: i64) -> Self {
-        debug_assert!(len & HDRS_BIT == 0 && len > 0);
-        let len = if hdrs { len | HDRS_BIT } else { len };
-        FileEntry {
-            seg,
-            off,
-            len_hdrs: NonZeroU32::new(len).unwrap_or(NonZeroU32::MIN),
-            subj,
-            ts,
-        }
-    }
-
-    pub(crate) fn seg(&self) -> u32 {
-        self.seg
-    }
-
-    pub(crate) fn off(&self) -> u32 {
-        self.off
-    }
-
-    pub(crate) fn len(&self) -> u32 {
-        self.len_hdrs.get() & !HDRS_BIT
-    }
-
-    pub(crate) fn set_off(&mut self, off: u32) {
-        self.off = off;
-    }
-}
-
-impl Entry for FileEntry {
-    #[inline]
-    fn subj(&self) -> u32 {
-        self.subj
-    }
-    #[inline]
-    fn ts(&self) -> i64 {
-        self.ts
-    }
-    #[inline]
-    fn size(&self) -> u64 {
-        // file_msg_size: subject, headers and payload (the record's length less REC_FIXED)
-        // plus 30 bytes, and 4 more with headers.
-        let hdrs = if self.len_hdrs.get() & HDRS_BIT != 0 {
-            4
-        } else {
-            0
-        };
-        u64::from(self.len()) - REC_FIXED as u64 + 30 + hdrs
     }
 }
 
@@ -149,6 +85,8 @@ pub struct FileStore {
     /// Some segment may have no live messages left (worth a [`FileStore::reap`]).
     pub(crate) maybe_dead: bool,
     pub(crate) cache: Mutex<ReadCache>,
+    /// How the index pages (kept for [`MsgStore::reload`]).
+    pub(crate) paging: Option<PagingConfig>,
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -162,6 +100,21 @@ impl FileStore {
     /// the index from the segments (repairing a torn tail of the newest one).
     pub fn open(dir: &Path, config: FileStoreConfig) -> Result<FileStore, StoreError> {
         super::recover::open(dir, config)
+    }
+
+    /// [`FileStore::open`] with these index paging settings (`None`: all in memory).
+    #[cfg(test)]
+    pub(crate) fn open_paged(
+        dir: &Path,
+        config: FileStoreConfig,
+        paging: Option<PagingConfig>,
+    ) -> Result<FileStore, StoreError> {
+        super::recover::open_paged(dir, config, paging)
+    }
+
+    /// Bytes of the message index's slots held in memory (not the per-subject bookkeeping).
+    pub fn index_memory(&self) -> usize {
+        self.index.resident_bytes()
     }
 
     /// The store's directory.
@@ -324,11 +277,14 @@ impl FileStore {
 
     /// Builds a message from its record.
     fn read_msg(&self, seq: u64, e: &FileEntry) -> Result<StoredMsg, StoreError> {
-        let seg = self
-            .seg(e.seg)
-            .ok_or_else(|| corrupt(&self.dir, format!("segment {} of seq {seq} is gone", e.seg)))?;
-        let (off, len) = (u64::from(e.off), e.len() as usize);
-        let is_active = u64::from(e.seg) == self.active().id;
+        let seg = self.seg(e.seg()).ok_or_else(|| {
+            corrupt(
+                &self.dir,
+                format!("segment {} of seq {seq} is gone", e.seg()),
+            )
+        })?;
+        let (off, len) = (u64::from(e.off()), e.len() as usize);
+        let is_active = u64::from(e.seg()) == self.active().id;
         let data = if is_active && off >= self.flushed {
             let at = (off - self.flushed) as usize;
             self.buf[at..at + len].to_vec()
@@ -347,7 +303,7 @@ impl FileStore {
         let data = Bytes::from(data);
         Ok(StoredMsg {
             seq,
-            subject: self.index.subject_name(e.subj).clone(),
+            subject: self.index.subject_name(e.subj()).clone(),
             headers: headers.map(|(a, b)| data.slice(a..b)),
             payload: data.slice(payload.0..payload.1),
             time_ns: ts,
@@ -378,7 +334,9 @@ impl FileStore {
         self.segs[last].ext += ext;
         let segs = &mut self.segs;
         let mut dead = false;
-        let n = self.index.apply(plan, |_, e| dead |= dec_live(segs, e.seg));
+        let n = self
+            .index
+            .apply(plan, |_, e| dead |= dec_live(segs, e.seg()));
         self.maybe_dead |= dead;
         self.reap();
         Ok(n)
@@ -511,7 +469,7 @@ impl MsgStore for FileStore {
         // The active segment was cut back to its last whole write when the write failed, so
         // the files hold exactly what was written. Until the fresh copy is read, this one
         // stays as it is (its index may point into the buffer).
-        match super::recover::open(&self.dir, config) {
+        match super::recover::open_paged(&self.dir, config, self.paging) {
             Ok(fresh) => {
                 self.buf.clear();
                 *self = fresh;
@@ -528,7 +486,7 @@ impl MsgStore for FileStore {
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
         match self.index.get(seq) {
-            Some(e) => self.read_msg(seq, e).map(Some),
+            Some(e) => self.read_msg(seq, &e).map(Some),
             None => Ok(None),
         }
     }
@@ -539,14 +497,14 @@ impl MsgStore for FileStore {
         filter: Option<&str>,
     ) -> Result<Option<StoredMsg>, StoreError> {
         match self.index.next_matching(from_seq, filter) {
-            Some((seq, e)) => self.read_msg(seq, e).map(Some),
+            Some((seq, e)) => self.read_msg(seq, &e).map(Some),
             None => Ok(None),
         }
     }
 
     fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError> {
         match self.index.last_matching(filter) {
-            Some((seq, e)) => self.read_msg(seq, e).map(Some),
+            Some((seq, e)) => self.read_msg(seq, &e).map(Some),
             None => Ok(None),
         }
     }

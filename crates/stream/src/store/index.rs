@@ -4,17 +4,26 @@
 //! Removal is split in two: a read-only *plan* ([`Plan`], chosen by [`Index::plan_purge`] or
 //! [`Index::plan_expire`]) says what goes, and [`Index::apply`] removes it. The file store
 //! writes its tombstones between the two, so a failed write leaves the index untouched.
+//!
+//! A file store's index pages old chunks of slots out of memory ([`Index::set_pager`],
+//! `index/pager.rs`); the per-subject bookkeeping stays in memory. Readers get entries as
+//! [`SlotRef`]s, which borrow from memory or from a chunk read back.
 
 use super::StoreState;
 use sluice_protocol::subject::{has_wildcard, subject_matches};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+mod matcher;
+mod pager;
 mod plan;
 mod slots;
 
+use matcher::{FxMap, Matcher, EAGER_SUBJECTS};
+
 use slots::Slots;
+
+pub(crate) use pager::{PageOut, Paged, Pager, PagingConfig};
+pub(crate) use slots::SlotRef;
 
 pub(crate) use plan::MAX_SEQ;
 
@@ -26,31 +35,6 @@ pub(crate) trait Entry {
     /// The message's size as its store counts it ([`super::MsgStore::msg_size`]).
     fn size(&self) -> u64;
 }
-
-/// FxHash: subjects are short and trusted enough; SipHash costs more than the rest of an append.
-#[derive(Default)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Per-subject bookkeeping. `first`/`last` are exact outside a removal batch; inside one they
 /// are bounds (first <= real first, last >= real last) until [`Index::finish`] fixes them.
@@ -73,51 +57,6 @@ pub(crate) enum Plan {
     Below(u64),
     /// These sequences, ascending.
     Seqs(Vec<u64>),
-}
-
-/// A resolved subject filter.
-enum Matcher<'a> {
-    All,
-    Nothing,
-    One(u32),
-    /// Matching subject ids as a bitmap, and the sequences they span.
-    Set {
-        set: Vec<bool>,
-        lo: u64,
-        hi: u64,
-    },
-    /// Many subjects: match each subject id when first met while scanning (0 unknown, 1 yes,
-    /// 2 no) instead of testing every subject up front.
-    Lazy {
-        pattern: &'a str,
-        memo: Vec<u8>,
-    },
-}
-
-/// Above this many subjects a wildcard filter for a forward scan is matched lazily.
-const EAGER_SUBJECTS: usize = 1024;
-
-impl Matcher<'_> {
-    #[inline]
-    fn hits(&mut self, id: u32, infos: &[SubjInfo]) -> bool {
-        match self {
-            Matcher::All => true,
-            Matcher::Nothing => false,
-            Matcher::One(one) => id == *one,
-            Matcher::Set { set, .. } => set[id as usize],
-            Matcher::Lazy { pattern, memo } => {
-                let m = &mut memo[id as usize];
-                if *m == 0 {
-                    *m = if subject_matches(pattern, &infos[id as usize].name) {
-                        1
-                    } else {
-                        2
-                    };
-                }
-                *m == 1
-            }
-        }
-    }
 }
 
 pub(crate) struct Index<E> {
@@ -162,6 +101,22 @@ impl<E: Entry> Index<E> {
         }
     }
 
+    /// Pages old chunks of slots out through `pager` from now on (the index must be empty).
+    pub fn set_pager(&mut self, pager: Box<dyn PageOut<E>>) {
+        self.slots.set_pager(pager);
+    }
+
+    /// Bytes of slots held in memory.
+    pub fn resident_bytes(&self) -> usize {
+        self.slots.resident_bytes()
+    }
+
+    /// Chunks of slots held in memory, and reads from the pager so far.
+    #[cfg(test)]
+    pub fn paging_stats(&self) -> (usize, u64) {
+        (self.slots.resident(), self.slots.page_reads())
+    }
+
     pub fn last_seq(&self) -> u64 {
         self.last_seq
     }
@@ -184,7 +139,7 @@ impl<E: Entry> Index<E> {
 
     pub fn state(&self) -> StoreState {
         let first_seq = self.first_seq();
-        let first_ts = self.slots.front().and_then(Option::as_ref).map_or(0, E::ts);
+        let first_ts = self.slots.get(0).map_or(0, |e| e.ts());
         let num_deleted = if self.msgs > 0 {
             self.last_seq - first_seq + 1 - self.msgs
         } else {
@@ -293,28 +248,34 @@ impl<E: Entry> Index<E> {
 
     /// Drops everything; the next message gets `next`.
     pub fn reset(&mut self, next: u64, ts: i64) {
+        // Nothing to visit: paged-out chunks need not be read back.
+        self.slots.clear();
         self.apply(&Plan::All, |_, _| {});
         self.last_seq = next.max(1) - 1;
         self.last_ts = ts;
         self.base = self.last_seq + 1;
     }
 
-    pub fn get(&self, seq: u64) -> Option<&E> {
+    pub fn get(&self, seq: u64) -> Option<SlotRef<'_, E>> {
         if seq < self.base {
             return None;
         }
-        self.slots.get((seq - self.base) as usize)?.as_ref()
+        self.slots.get((seq - self.base) as usize)
     }
 
-    /// Live messages with `from <= seq < to`, ascending.
-    pub fn live_in(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &E)> {
+    /// Calls `f` on the live messages with `from <= seq < to`, ascending.
+    pub fn each_live_in(&self, from: u64, to: u64, mut f: impl FnMut(u64, &E)) {
         let start = from.max(self.base);
         let end = to.min(self.last_seq + 1).max(start);
         let skip = (start - self.base) as usize;
+        let base = self.base;
         self.slots
-            .range(skip..skip + (end - start) as usize)
-            .enumerate()
-            .filter_map(move |(i, s)| Some((start + i as u64, s.as_ref()?)))
+            .scan(skip..skip + (end - start) as usize, |i, s| {
+                if let Some(e) = s {
+                    f(base + i as u64, e);
+                }
+                true
+            });
     }
 
     pub fn get_mut(&mut self, seq: u64) -> Option<&mut E> {
@@ -334,7 +295,7 @@ impl<E: Entry> Index<E> {
             return None;
         }
         let i = (seq - self.base) as usize;
-        let e = self.slots.get_mut(i)?.take()?;
+        let e = self.slots.take(i)?;
         self.msgs -= 1;
         self.bytes -= e.size();
         let id = e.subj();
@@ -356,10 +317,13 @@ impl<E: Entry> Index<E> {
             self.base = self.last_seq + 1;
             self.monotonic = true;
         } else if i == 0 {
-            while let Some(None) = self.slots.front() {
-                self.slots.pop_front();
-                self.base += 1;
-            }
+            let mut gaps = 0;
+            self.slots.scan(0..self.slots.len(), |_, s| {
+                gaps += usize::from(s.is_none());
+                s.is_none()
+            });
+            self.slots.drop_front(gaps);
+            self.base += gaps as u64;
         }
         Some(e)
     }
@@ -396,29 +360,34 @@ impl<E: Entry> Index<E> {
                 to = to.max(info.last);
             }
         }
-        let mut seq = from.max(self.base);
-        while need_first > 0 && seq <= self.last_seq {
-            if let Some(e) = &self.slots[(seq - self.base) as usize] {
-                let info = &mut self.infos[e.subj() as usize];
-                if info.dirty_first {
-                    info.first = seq;
-                    info.dirty_first = false;
-                    need_first -= 1;
+        let (base, infos) = (self.base, &mut self.infos);
+        if need_first > 0 {
+            let skip = (from.max(base) - base) as usize;
+            self.slots.scan(skip..self.slots.len(), |i, s| {
+                if let Some(e) = s {
+                    let info = &mut infos[e.subj() as usize];
+                    if info.dirty_first {
+                        info.first = base + i as u64;
+                        info.dirty_first = false;
+                        need_first -= 1;
+                    }
                 }
-            }
-            seq += 1;
+                need_first > 0
+            });
         }
-        let mut seq = to.min(self.last_seq);
-        while need_last > 0 && seq >= self.base {
-            if let Some(e) = &self.slots[(seq - self.base) as usize] {
-                let info = &mut self.infos[e.subj() as usize];
-                if info.dirty_last {
-                    info.last = seq;
-                    info.dirty_last = false;
-                    need_last -= 1;
+        if need_last > 0 && to >= base {
+            let end = (to.min(self.last_seq) + 1 - base) as usize;
+            self.slots.scan_rev(0..end, |i, s| {
+                if let Some(e) = s {
+                    let info = &mut infos[e.subj() as usize];
+                    if info.dirty_last {
+                        info.last = base + i as u64;
+                        info.dirty_last = false;
+                        need_last -= 1;
+                    }
                 }
-            }
-            seq -= 1;
+                need_last > 0
+            });
         }
         debug_assert!(need_first == 0 && need_last == 0);
         dirty.clear();
@@ -431,11 +400,7 @@ impl<E: Entry> Index<E> {
         match plan {
             Plan::All => {
                 let base = self.base;
-                for (i, slot) in self.slots.take_all().enumerate() {
-                    if let Some(e) = slot {
-                        on_remove(base + i as u64, e);
-                    }
-                }
+                self.slots.drain_all(|i, e| on_remove(base + i as u64, e));
                 self.ids.clear();
                 self.infos.clear();
                 self.free.clear();
@@ -519,16 +484,15 @@ impl<E: Entry> Index<E> {
         }
         let skip = (start - self.base) as usize;
         let end = skip + (hi - start + 1) as usize;
-        for (i, slot) in self.slots.range(skip..end).enumerate() {
-            let Some(e) = slot else { continue };
-            if m.hits(e.subj(), &self.infos) && !f(start + i as u64, e) {
-                return;
-            }
-        }
+        let (base, infos) = (self.base, &self.infos);
+        self.slots.scan(skip..end, |i, slot| match slot {
+            Some(e) if m.hits(e.subj(), infos) => f(base + i as u64, e),
+            _ => true,
+        });
     }
 
     /// First live message at or after `from` whose subject matches `filter`.
-    pub fn next_matching(&self, from: u64, filter: Option<&str>) -> Option<(u64, &E)> {
+    pub fn next_matching(&self, from: u64, filter: Option<&str>) -> Option<(u64, SlotRef<'_, E>)> {
         let mut m = self.matcher(filter, true);
         let mut found = None;
         self.scan(&mut m, from, |seq, _| {
@@ -539,7 +503,7 @@ impl<E: Entry> Index<E> {
     }
 
     /// Newest live message whose subject matches `filter`.
-    pub fn last_matching(&self, filter: &str) -> Option<(u64, &E)> {
+    pub fn last_matching(&self, filter: &str) -> Option<(u64, SlotRef<'_, E>)> {
         let seq = match self.matcher(Some(filter), false) {
             Matcher::Nothing => return None,
             Matcher::All => (self.msgs > 0).then(|| self.last_live())?,
@@ -551,7 +515,11 @@ impl<E: Entry> Index<E> {
     }
 
     fn last_live(&self) -> u64 {
-        let back = self.slots.iter().rev().take_while(|s| s.is_none()).count() as u64;
+        let mut back = 0;
+        self.slots.scan_rev(0..self.slots.len(), |_, s| {
+            back += u64::from(s.is_none());
+            s.is_none()
+        });
         self.last_seq - back
     }
 

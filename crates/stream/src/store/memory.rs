@@ -104,7 +104,7 @@ impl MsgStore for MemoryStore {
     }
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
-        Ok(self.index.get(seq).map(|e| self.msg(seq, e)))
+        Ok(self.index.get(seq).map(|e| self.msg(seq, &e)))
     }
 
     fn next_matching(
@@ -115,14 +115,14 @@ impl MsgStore for MemoryStore {
         Ok(self
             .index
             .next_matching(from_seq, filter)
-            .map(|(seq, e)| self.msg(seq, e)))
+            .map(|(seq, e)| self.msg(seq, &e)))
     }
 
     fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError> {
         Ok(self
             .index
             .last_matching(filter)
-            .map(|(seq, e)| self.msg(seq, e)))
+            .map(|(seq, e)| self.msg(seq, &e)))
     }
 
     fn subject_count(&self, subject: &str) -> u64 {

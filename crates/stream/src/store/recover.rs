@@ -5,7 +5,7 @@
 //! off with a warning. Anything else that does not parse is [`StoreError::Corrupt`].
 
 use super::file::{create_segment, sync_dir, FileEntry, FileStore, FileStoreConfig, Segment};
-use super::index::{Index, Plan};
+use super::index::{Index, Pager, PagingConfig, Plan};
 use super::segment::{
     corrupt, io_err, scan, seg_name, valid_record_after, Header, ScanEnd, HEADER_LEN, KIND_MSG,
     KIND_PURGE, KIND_TOMB,
@@ -16,6 +16,15 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 pub(crate) fn open(dir: &Path, config: FileStoreConfig) -> Result<FileStore, StoreError> {
+    open_paged(dir, config, PagingConfig::from_env())
+}
+
+/// [`open`] with these index paging settings (`None`: the whole index in memory).
+pub(crate) fn open_paged(
+    dir: &Path,
+    config: FileStoreConfig,
+    paging: Option<PagingConfig>,
+) -> Result<FileStore, StoreError> {
     fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let mut ids = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
@@ -38,10 +47,15 @@ pub(crate) fn open(dir: &Path, config: FileStoreConfig) -> Result<FileStore, Sto
         }
     }
     ids.sort_unstable();
+    let mut index = Index::new();
+    if let Some(paging) = paging {
+        index.set_pager(Box::new(Pager::new(dir.to_path_buf(), paging)));
+    }
     let mut store = FileStore {
         dir: dir.to_path_buf(),
         seg_cap: config.segment_bytes.min(u64::from(u32::MAX)),
-        index: Index::new(),
+        paging,
+        index,
         segs: Vec::new(),
         buf: Vec::with_capacity(256 * 1024),
         flushed: HEADER_LEN as u64,

@@ -94,12 +94,13 @@ impl FileStore {
                 continue;
             }
             let file_len = s.file.metadata().map_err(|e| io_err(&s.path, e))?.len();
-            let live_bytes: u64 = self
-                .index
-                .live_in(s.base, self.segs[i + 1].base)
-                .filter(|(_, e)| u64::from(e.seg()) == s.id)
-                .map(|(_, e)| u64::from(e.len()))
-                .sum();
+            let mut live_bytes = 0u64;
+            self.index
+                .each_live_in(s.base, self.segs[i + 1].base, |_, e| {
+                    if u64::from(e.seg()) == s.id {
+                        live_bytes += u64::from(e.len());
+                    }
+                });
             if live_bytes * 2 < file_len - HEADER_LEN as u64 {
                 reclaimed += self.rewrite(i, file_len)?;
             }
@@ -116,16 +117,20 @@ impl FileStore {
             .read_exact_at(&mut out, 0)
             .map_err(|e| io_err(&s.path, e))?;
         let mut moves = Vec::with_capacity(s.live as usize);
-        for (seq, e) in self.index.live_in(base, end) {
-            if u64::from(e.seg()) != id {
-                continue;
+        let mut failed = None;
+        self.index.each_live_in(base, end, |seq, e| {
+            if u64::from(e.seg()) != id || failed.is_some() {
+                return;
             }
             let at = out.len();
             out.resize(at + e.len() as usize, 0);
-            s.file
-                .read_exact_at(&mut out[at..], u64::from(e.off()))
-                .map_err(|err| io_err(&s.path, err))?;
-            moves.push((seq, at as u32));
+            match s.file.read_exact_at(&mut out[at..], u64::from(e.off())) {
+                Ok(()) => moves.push((seq, at as u32)),
+                Err(err) => failed = Some(io_err(&s.path, err)),
+            }
+        });
+        if let Some(err) = failed {
+            return Err(err);
         }
         let mut ext = 0;
         if s.ext > 0 {

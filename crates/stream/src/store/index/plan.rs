@@ -24,15 +24,13 @@ impl<E: Entry> Index<E> {
                     // The first kept message is the k-th live one from the end.
                     let mut left = k;
                     let mut below = self.last_seq + 1;
-                    for (i, slot) in self.slots.iter().enumerate().rev() {
+                    self.slots.scan_rev(0..self.slots.len(), |i, slot| {
                         if slot.is_some() {
                             below = self.base + i as u64;
                             left -= 1;
-                            if left == 0 {
-                                break;
-                            }
                         }
-                    }
+                        left > 0
+                    });
                     Plan::Below(below)
                 }
             };
@@ -72,14 +70,13 @@ impl<E: Entry> Index<E> {
     pub fn plan_expire(&self, cutoff_ns: i64) -> Plan {
         if self.monotonic {
             let mut below = self.last_seq + 1;
-            for (i, slot) in self.slots.iter().enumerate() {
-                if let Some(e) = slot {
-                    if e.ts() >= cutoff_ns {
-                        below = self.base + i as u64;
-                        break;
-                    }
+            self.slots.scan(0..self.slots.len(), |i, slot| match slot {
+                Some(e) if e.ts() >= cutoff_ns => {
+                    below = self.base + i as u64;
+                    false
                 }
-            }
+                _ => true,
+            });
             return Plan::Below(below.min(self.last_seq + 1));
         }
         let mut seqs = Vec::new();
