@@ -8,6 +8,8 @@ server answers `$JS.API.INFO` with all N streams.
 
 usage: scripts/many_streams.py [N] [IDLE_SECS]     (defaults: 10000 streams, 10 s idle)
 Needs target/release/sluice (cargo build --release -p sluice) and nats-server on PATH.
+SERVERS=sluice (or nats-server) runs only that one; SLUICE_BIN=path measures another sluice
+binary (a build of an earlier commit, for before/after).
 """
 import json
 import os
@@ -19,7 +21,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SLUICE = os.path.join(ROOT, "target", "release", "sluice")
+SLUICE = os.environ.get("SLUICE_BIN") or os.path.join(ROOT, "target", "release", "sluice")
 NATS = shutil.which("nats-server") or "/usr/sbin/nats-server"
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -162,7 +164,10 @@ def main():
     idle = float(sys.argv[2]) if len(sys.argv) > 2 else 10
     print(f"{n} file streams asked for, idle {idle:g} s", flush=True)
     header = False
+    only = [s for s in os.environ.get("SERVERS", "sluice,nats-server").split(",") if s]
     for name, binary in [("sluice", SLUICE), ("nats-server", NATS)]:
+        if name not in only:
+            continue
         r = run(name, binary, n, idle)
         if not header:
             print("| " + " | ".join(r) + " |")
