@@ -301,3 +301,28 @@ fn measure_4m_reopen() {
     );
     println!("RSS at the end {} KiB", rss_kib());
 }
+
+/// `state()` is asked for on every publish. Once the first chunk is paged out, reading the
+/// first message's time from it cost a `pread` per call (a quarter of the JetStream publish
+/// rate); it is read once per first message.
+#[test]
+fn state_reads_the_first_message_time_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path(), Some(TINY));
+    for i in 0..100i64 {
+        s.append("a.1", None, b"x", 1_000 + i).unwrap();
+    }
+    let before = s.index.paging_stats().1;
+    for _ in 0..1000 {
+        assert_eq!(s.state().first_ts, 1_000);
+    }
+    let reads = s.index.paging_stats().1 - before;
+    assert!(reads <= 1, "{reads} page reads for 1000 state() calls");
+    // A new first message (the old one deleted) is read once more, and answered right.
+    assert!(s.delete(1).unwrap());
+    let before = s.index.paging_stats().1;
+    for _ in 0..1000 {
+        assert_eq!(s.state().first_ts, 1_001);
+    }
+    assert!(s.index.paging_stats().1 - before <= 1);
+}
