@@ -83,6 +83,15 @@ impl<O: Owner> Mailbox<O> {
         }
     }
 
+    /// Runs the owner by `at` (Unix ns) at the latest, even if nothing is pushed: an earlier
+    /// timer of its own stays, a later one is brought forward. Its next step sets its timer
+    /// anew.
+    pub(crate) fn wake_by(self: &Arc<Self>, at: i64) {
+        if let Some(pool) = self.pool.upgrade() {
+            pool.set_timer_by(self, at);
+        }
+    }
+
     fn schedule_locked(self: &Arc<Self>, mut q: parking_lot::MutexGuard<'_, Queue<O::Cmd>>) {
         if q.scheduled {
             return;
@@ -113,15 +122,17 @@ impl<O: Owner> Mailbox<O> {
         }
     }
 
-    /// One step of the owner, on a worker.
-    fn run(self: &Arc<Self>, pool: &Shared<O>) {
+    /// One step of the owner, on a worker. True if it has more to do right away (it stays
+    /// scheduled: the worker runs it again or puts it back on the ready queue).
+    fn run(self: &Arc<Self>, pool: &Shared<O>) -> bool {
         let mut slot = self.owner.lock();
         let Some((owner, batch)) = slot.as_mut() else {
             // No owner yet (or any more): `set_owner` wakes it. Cleared under the owner's
             // lock, so that a `set_owner` racing with this sees it cleared.
             self.queue.lock().scheduled = false;
-            return;
+            return false;
         };
+        pool.step_begins(self);
         {
             let mut q = self.queue.lock();
             let n = q.cmds.len().min(MAX_BATCH);
@@ -147,26 +158,28 @@ impl<O: Owner> Mailbox<O> {
                 q.cmds.drain(..).collect()
             };
             drop(left);
+            pool.step_begins(self);
             pool.set_timer(self, None);
             *self.done.lock() = true;
             self.done_cv.notify_all();
-            return;
+            return false;
         }
         drop(slot);
         pool.set_timer(self, step.wake_at);
         let mut q = self.queue.lock();
         if step.again || !q.cmds.is_empty() {
-            drop(q);
-            pool.ready(self.clone());
-        } else {
-            q.scheduled = false;
+            return true;
         }
+        q.scheduled = false;
+        false
     }
 }
 
 struct Timers<O: Owner> {
     by_time: BTreeSet<(i64, u64)>,
     slots: HashMap<u64, (i64, Weak<Mailbox<O>>)>,
+    /// `wake_by` times asked for since the owner's last step began, by mailbox.
+    asked: HashMap<u64, i64>,
 }
 
 struct Shared<O: Owner> {
@@ -184,9 +197,38 @@ impl<O: Owner> Shared<O> {
         self.ready_cv.notify_one();
     }
 
-    /// Sets (or clears) the time `mb` is to be woken at.
-    fn set_timer(&self, mb: &Arc<Mailbox<O>>, at: Option<i64>) {
+    /// Sets (or clears) the time `mb`'s owner asked to be woken at; a [`Mailbox::wake_by`]
+    /// made since its step began and earlier than that stays.
+    fn set_timer(&self, mb: &Arc<Mailbox<O>>, own: Option<i64>) {
         let mut t = self.timers.lock();
+        let at = match (own, t.asked.get(&mb.id).copied()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.put_timer(&mut t, mb, at);
+    }
+
+    /// Brings `mb`'s timer forward to `at` if it has none or a later one, and keeps it there
+    /// until the owner's next step begins.
+    fn set_timer_by(&self, mb: &Arc<Mailbox<O>>, at: i64) {
+        let mut t = self.timers.lock();
+        let asked = t.asked.entry(mb.id).or_insert(at);
+        *asked = (*asked).min(at);
+        let current = t.slots.get(&mb.id).map(|(c, _)| *c);
+        if current.is_none_or(|c| c > at) {
+            self.put_timer(&mut t, mb, Some(at));
+        }
+    }
+
+    /// A step of `mb`'s owner begins: it sees what `wake_by` was asked for.
+    fn step_begins(&self, mb: &Arc<Mailbox<O>>) {
+        let mut t = self.timers.lock();
+        if !t.asked.is_empty() {
+            t.asked.remove(&mb.id);
+        }
+    }
+
+    fn put_timer(&self, t: &mut Timers<O>, mb: &Arc<Mailbox<O>>, at: Option<i64>) {
         let old = t.slots.get(&mb.id).map(|(at, _)| *at);
         if old == at {
             return;
@@ -219,7 +261,16 @@ impl<O: Owner> Shared<O> {
                     self.ready_cv.wait(&mut r);
                 }
             };
-            mb.run(self);
+            // An owner with more to do (publishes came in while it synced) runs again on this
+            // worker while nothing else waits: waking another worker for it would only cost
+            // two context switches per batch. Otherwise it goes to the back of the queue.
+            while mb.run(self) {
+                let mut r = self.ready.lock();
+                if !r.is_empty() {
+                    r.push_back(mb);
+                    break;
+                }
+            }
         }
     }
 
@@ -279,6 +330,7 @@ impl<O: Owner> Pool<O> {
             timers: Mutex::new(Timers {
                 by_time: BTreeSet::new(),
                 slots: HashMap::new(),
+                asked: HashMap::new(),
             }),
             timers_cv: Condvar::new(),
             stopping: AtomicBool::new(false),

@@ -119,9 +119,10 @@ impl WriterTx {
             .inspect_err(|_| self.backlog.release(cost))
     }
 
-    /// Runs the owner soon with nothing new (it has something to look at: see `inline.rs`).
-    pub(crate) fn wake(&self) {
-        self.mailbox.wake();
+    /// Runs the owner by `at` (Unix ns) with nothing new: it owes an inline store an
+    /// interval sync (see `inline.rs`).
+    pub(crate) fn wake_by(&self, at: i64) {
+        self.mailbox.wake_by(at);
     }
 
     /// Blocks until the owner has handled [`Cmd::Stop`].

@@ -250,3 +250,25 @@ fn a_panicking_owner_is_stopped_and_the_workers_go_on() {
     assert_eq!(good.events.recv_timeout(LONG), Ok(2));
     pool.stop();
 }
+
+#[test]
+fn wake_by_brings_a_timer_forward_and_never_back() {
+    let pool = Pool::start("t", 1).unwrap();
+    let h = recorder(&pool);
+    let t0 = Instant::now();
+    // Its own timer in 5 s (asked for by a step that has begun: the 1 it records); a
+    // wake_by(100 ms) then brings it forward, even if the step sets its timer after it.
+    h.mb.push(Cmd::WakeIn(5_000)).ok().unwrap();
+    h.mb.push(Cmd::Num(1)).ok().unwrap();
+    assert_eq!(h.events.recv_timeout(LONG), Ok(1));
+    h.mb.wake_by(crate::time::now_ns() + 100_000_000);
+    // A later wake_by does not push it back.
+    h.mb.wake_by(crate::time::now_ns() + 10_000_000_000);
+    assert_eq!(h.events.recv_timeout(LONG), Ok(u64::MAX));
+    let woke = t0.elapsed();
+    assert!(
+        woke >= Duration::from_millis(100) && woke < Duration::from_secs(4),
+        "woken after {woke:?}"
+    );
+    pool.stop();
+}
