@@ -24,9 +24,10 @@
 //! consumers' deadlines and delivers what is due: only durable messages are delivered.
 //!
 //! The owner also owns the stream's consumers ([`Consumers`]): their acks, pull requests and
-//! flow control answers come through the same mailbox, in order with the publishes. Consumer state changed by double acks is flushed once
-//! per batch (group commit again) before any double-ack answer goes out, and plain acks within
-//! [`ACK_FLUSH`]; deliveries only go out after the batch that stored them is durable.
+//! flow control answers come through the same mailbox, in order with the publishes. Consumer
+//! state changed by double acks is flushed once per batch (group commit again) before any
+//! double-ack answer goes out, and plain acks within [`ACK_FLUSH`]; deliveries only go out
+//! after the batch that stored them is durable.
 //!
 //! API requests arrive in the same mailbox ([`Cmd::Api`]): changes (purge, message delete,
 //! config update, consumer create, update and delete) as typed [`crate::op::StreamOp`]s,
@@ -299,9 +300,11 @@ impl StreamOwner {
         if let Some(r) = self.retry_at {
             add(r);
         } else if self.unsynced {
-            if let SyncPolicy::Every(every) = self.parts.sync {
-                add(self.last_sync.saturating_add(every.as_nanos() as i64));
-            }
+            add(match self.parts.sync {
+                SyncPolicy::Every(every) => self.last_sync.saturating_add(every.as_nanos() as i64),
+                // What the step's tick removed (expired messages), synced soon after.
+                SyncPolicy::Always => now + ACK_FLUSH.as_nanos() as i64,
+            });
         }
         if let Some(t) = self.consumers.next_wakeup() {
             add(t);
