@@ -98,6 +98,7 @@ impl Outcome {
 
 /// Applies `op` to `stream` and `consumers`: the one entry point for every op. After an API
 /// change the consumers are reconciled with the stream (as after any change by other means).
+#[inline]
 pub(crate) fn apply_op(
     stream: &mut Stream,
     consumers: &mut Consumers,

@@ -40,18 +40,10 @@
 //! - Only the leader sends acks, answers and deliveries; a follower applies and drops them.
 
 use crate::op::StreamOp;
-use std::collections::VecDeque;
 use std::ops::RangeInclusive;
 
 /// The position of an entry in the log; the first entry is 1, 0 means "none".
 pub(crate) type Index = u64;
-
-/// One op in the log.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Entry {
-    pub index: Index,
-    pub op: StreamOp,
-}
 
 /// A snapshot of the machine the log's entries build, as of an index.
 #[allow(dead_code)] // made by the Raft log (issue 18)
@@ -76,8 +68,10 @@ pub(crate) trait OpLog {
     /// entries after the last one. Returns their indexes (empty if there were none).
     fn append(&mut self, ops: &mut Vec<StreamOp>) -> RangeInclusive<Index>;
 
-    /// Moves the entries that may be applied now to `out`, in index order, each once.
-    fn ready(&mut self, out: &mut Vec<Entry>);
+    /// Moves the ops of the entries that may be applied now to `out` (empty), in index order,
+    /// each once, and returns the index of the first (the others follow it, consecutively).
+    /// Ops are moved in bulk, not one by one: the publish path goes through here.
+    fn ready(&mut self, out: &mut Vec<StreamOp>) -> Index;
 
     /// The index of the last entry appended.
     fn last_index(&self) -> Index;
@@ -104,34 +98,44 @@ pub(crate) trait OpLog {
 pub(crate) struct LocalLog {
     last: Index,
     committed: Index,
-    /// Appended, not yet handed out for apply.
-    pending: VecDeque<Entry>,
+    /// Appended, not yet handed out for apply: the ops of entries `pending_first..=last`.
+    /// Vectors are swapped, not copied, between the owner and the log, so their buffers go
+    /// round and no op is moved twice.
+    pending: Vec<StreamOp>,
+    pending_first: Index,
 }
 
 impl LocalLog {
     pub(crate) fn new() -> Self {
         LocalLog {
-            pending: VecDeque::with_capacity(256),
+            pending_first: 1,
             ..LocalLog::default()
         }
+    }
+}
+
+/// Moves everything in `from` to the end of `to`: by swapping the two when `to` is empty.
+fn take_all(to: &mut Vec<StreamOp>, from: &mut Vec<StreamOp>) {
+    if to.is_empty() {
+        std::mem::swap(to, from);
+    } else {
+        to.append(from);
     }
 }
 
 impl OpLog for LocalLog {
     fn append(&mut self, ops: &mut Vec<StreamOp>) -> RangeInclusive<Index> {
         let first = self.last + 1;
-        for op in ops.drain(..) {
-            self.last += 1;
-            self.pending.push_back(Entry {
-                index: self.last,
-                op,
-            });
-        }
+        self.last += ops.len() as Index;
+        take_all(&mut self.pending, ops);
         first..=self.last
     }
 
-    fn ready(&mut self, out: &mut Vec<Entry>) {
-        out.extend(self.pending.drain(..));
+    fn ready(&mut self, out: &mut Vec<StreamOp>) -> Index {
+        let first = self.pending_first;
+        take_all(out, &mut self.pending);
+        self.pending_first = self.last + 1;
+        first
     }
 
     fn last_index(&self) -> Index {
@@ -144,7 +148,7 @@ impl OpLog for LocalLog {
 
     fn persisted(&mut self, index: Index) {
         // Only what was applied can be durable: everything appended was handed out.
-        let applied = self.pending.front().map_or(self.last, |e| e.index - 1);
+        let applied = self.pending_first - 1;
         self.committed = self.committed.max(index.min(applied));
     }
 
@@ -153,6 +157,7 @@ impl OpLog for LocalLog {
         // `writer::forget_unwritten`); entries not yet applied are dropped here. Indexes are
         // not given again: the next entry follows the last one appended.
         self.pending.clear();
+        self.pending_first = self.last + 1;
         let lost = self.committed + 1..=self.last;
         self.committed = self.last;
         lost
@@ -178,23 +183,27 @@ mod tests {
             .collect()
     }
 
-    fn times(entries: &[Entry]) -> Vec<(Index, i64)> {
-        entries
-            .iter()
-            .map(|e| match e.op {
-                StreamOp::Tick { now_ns } => (e.index, now_ns),
+    fn times(first: Index, ops: &[StreamOp]) -> Vec<(Index, i64)> {
+        (first..)
+            .zip(ops)
+            .map(|(i, op)| match op {
+                StreamOp::Tick { now_ns } => (i, *now_ns),
                 _ => unreachable!(),
             })
             .collect()
     }
 
     /// Drives any log the way the owner does.
-    fn owner_round<L: OpLog>(log: &mut L, ops: &[i64], out: &mut Vec<Entry>) -> Vec<(Index, i64)> {
+    fn owner_round<L: OpLog>(
+        log: &mut L,
+        ops: &[i64],
+        out: &mut Vec<StreamOp>,
+    ) -> Vec<(Index, i64)> {
         let mut batch = ticks(ops);
         log.append(&mut batch);
         assert!(batch.is_empty());
-        log.ready(out);
-        let got = times(out);
+        let first = log.ready(out);
+        let got = times(first, out);
         out.clear();
         got
     }
@@ -205,14 +214,14 @@ mod tests {
         assert_eq!((log.last_index(), log.committed()), (0, 0));
         let mut batch = ticks(&[10, 11, 12]);
         assert_eq!(log.append(&mut batch), 1..=3);
-        assert!(batch.is_empty() && batch.capacity() >= 3);
+        assert!(batch.is_empty());
         assert_eq!(log.append(&mut Vec::new()).count(), 0);
         assert_eq!(log.append(&mut ticks(&[13])), 4..=4);
         let mut out = Vec::new();
-        log.ready(&mut out);
-        assert_eq!(times(&out), vec![(1, 10), (2, 11), (3, 12), (4, 13)]);
+        let first = log.ready(&mut out);
+        assert_eq!(times(first, &out), vec![(1, 10), (2, 11), (3, 12), (4, 13)]);
         out.clear();
-        log.ready(&mut out);
+        assert_eq!(log.ready(&mut out), 5);
         assert!(out.is_empty(), "each entry is handed out once");
         assert_eq!(
             owner_round(&mut log, &[14, 15], &mut out),
@@ -249,7 +258,7 @@ mod tests {
         log.append(&mut ticks(&[5]));
         assert_eq!(log.abandon(), 3..=5);
         out.clear();
-        log.ready(&mut out);
+        assert_eq!(log.ready(&mut out), 6);
         assert!(out.is_empty(), "abandoned entries are not applied");
         assert_eq!(log.abandon().count(), 0);
         assert_eq!(owner_round(&mut log, &[6], &mut out), [(6, 6)]);

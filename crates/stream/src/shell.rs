@@ -21,6 +21,7 @@ use tracing::warn;
 /// subscriptions cannot be made, the answer is that failure and the create or update is
 /// undone (a new consumer forgotten, an updated one given back its config), as when these were
 /// done inside the create: the consumer is then neither served nor stored.
+#[inline]
 pub(crate) fn run_op(
     stream: &mut Stream,
     consumers: &mut Consumers,

@@ -50,7 +50,7 @@ use crate::apply::{ApplyCtx, Outcome};
 use crate::consumer::set::Consumers;
 use crate::inline::Gate;
 use crate::op::{Message, StreamOp};
-use crate::oplog::{Entry, Index, LocalLog, OpLog};
+use crate::oplog::{Index, LocalLog, OpLog};
 use crate::pool::{Mailbox, Owner, Step};
 use crate::shell::run_op;
 use crate::snapshot::{Snapshot, SnapshotCell, STATS_EVERY_NS};
@@ -193,8 +193,8 @@ pub(crate) struct StreamOwner {
     log: LocalLog,
     /// Ops made from the mailbox, not yet proposed to the log (kept for their capacity).
     proposed: Vec<StreamOp>,
-    /// Entries handed back by the log, being applied (kept for their capacity).
-    entries: Vec<Entry>,
+    /// The ops of the entries the log handed back, being applied (kept for their capacity).
+    entries: Vec<StreamOp>,
     /// Which API answer each proposed API op gets, by log index.
     routes: VecDeque<(Index, OpAnswer, String)>,
     /// Publish outcomes and API answers, released once the log has committed their index.
@@ -476,12 +476,12 @@ impl Owner for StreamOwner {
         if !stop {
             // After the sync: what the tick delivers is durable. Its own changes (expired
             // messages, consumers deleted for inactivity) are synced with the next batch.
-            let before = s.state();
-            self.proposed.push(StreamOp::Tick { now_ns: now_ns() });
-            again = self.apply_proposed(&mut s);
-            if s.state() != before {
+            let now = now_ns();
+            if s.next_expiry().is_some_and(|t| t <= now) {
                 self.unsynced = true;
             }
+            self.proposed.push(StreamOp::Tick { now_ns: now });
+            again = self.apply_proposed(&mut s);
         }
         let now = now_ns();
         self.publish_snapshot(&s, now);
@@ -517,9 +517,9 @@ impl StreamOwner {
         }
         self.log.append(&mut self.proposed);
         let mut entries = std::mem::take(&mut self.entries);
-        self.log.ready(&mut entries);
+        let first = self.log.ready(&mut entries);
         let mut more = false;
-        for Entry { index, op } in entries.drain(..) {
+        for (index, op) in (first..).zip(entries.drain(..)) {
             match run_op(s, &mut self.consumers, &mut self.ctx, op) {
                 Outcome::Published { reply, result } => {
                     if let Ok(Stored::New(_)) = result {

@@ -11,7 +11,7 @@ use super::tests::{server, writer_parts};
 use super::*;
 use crate::consumer::config::{AckPolicy, ConsumerAction};
 use crate::op::Message;
-use crate::oplog::{Entry, LocalLog, OpLog};
+use crate::oplog::{LocalLog, OpLog};
 use crate::store::memory::MemoryStore;
 use crate::store::StoreState;
 use crate::writer::WriterTx;
@@ -63,7 +63,13 @@ fn stream_config() -> StreamConfig {
 }
 
 /// (route, subject, reply, headers, payload) of a message the consumers would send.
-type Sent = (String, Option<String>, Option<String>, Option<Vec<u8>>, Vec<u8>);
+type Sent = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Vec<u8>,
+);
 
 /// Everything observable that one step produced, comparable byte for byte.
 #[derive(Debug, PartialEq)]
@@ -116,17 +122,14 @@ impl Copy {
         };
         let mut entries = Vec::new();
         if logged {
-            entries.extend(ops.into_iter().enumerate().map(|(i, op)| Entry {
-                index: i as u64,
-                op,
-            }));
+            entries = ops;
         } else {
             let mut ops = ops;
             let range = self.log.append(&mut ops);
-            self.log.ready(&mut entries);
-            assert_eq!(entries.first().map(|e| e.index), Some(*range.start()));
+            assert_eq!(self.log.ready(&mut entries), *range.start());
+            assert_eq!(entries.len() as u64, range.count() as u64);
         }
-        for Entry { op, .. } in entries {
+        for op in entries {
             // As `run_op` does: apply, then the shell performs the effects (noted here too).
             let Applied {
                 outcome,
