@@ -10,6 +10,7 @@
 
 use crate::api::errors::ApiError;
 use crate::apply::{apply_op, Applied, ApplyCtx, Outcome};
+use crate::consumer::config::ConsumerConfig;
 use crate::consumer::set::Consumers;
 use crate::effect::Effect;
 use crate::meta::Meta;
@@ -17,10 +18,11 @@ use crate::op::{OpOutcome, StreamOp};
 use crate::stream::Stream;
 use tracing::warn;
 
-/// Applies `op` and performs its effects: the one way the owner applies an op. If a consumer's record cannot be written or its
-/// subscriptions cannot be made, the answer is that failure and the create or update is
-/// undone (a new consumer forgotten, an updated one given back its config), as when these were
-/// done inside the create: the consumer is then neither served nor stored.
+/// Applies `op` and performs its effects: the one way the owner applies an op. If a
+/// consumer's record cannot be written or its subscriptions cannot be made, the answer is that
+/// failure and the create or update is undone (a new consumer forgotten, an updated one given
+/// back its config), as when these were done inside the create: the consumer is then neither
+/// served nor stored.
 #[inline]
 pub(crate) fn run_op(
     stream: &mut Stream,
@@ -30,19 +32,37 @@ pub(crate) fn run_op(
 ) -> Outcome {
     // What undoing a consumer create or update needs: the configs before it, and its time.
     let before = match &op {
-        StreamOp::CreateConsumer { now_ns, .. } => Some((
-            *now_ns,
-            consumers
-                .iter()
-                .map(|c| (c.name.to_string(), c.config.clone()))
-                .collect::<Vec<_>>(),
-        )),
+        StreamOp::CreateConsumer { now_ns, .. } => Some(configs_before(consumers, *now_ns)),
         _ => None,
     };
     let Applied { outcome, effects } = apply_op(stream, consumers, ctx, op);
     if effects.is_empty() {
         return outcome;
     }
+    perform(consumers, ctx, outcome, effects, before)
+}
+
+/// The time of a consumer create, and every consumer's config before it.
+type Before = (i64, Vec<(String, ConsumerConfig)>);
+
+#[cold]
+fn configs_before(consumers: &Consumers, now_ns: i64) -> Before {
+    let configs = consumers
+        .iter()
+        .map(|c| (c.name.to_string(), c.config.clone()))
+        .collect();
+    (now_ns, configs)
+}
+
+/// [`run_op`]'s part for an op with effects (never a publish), kept out of the publish path.
+#[inline(never)]
+fn perform(
+    consumers: &mut Consumers,
+    ctx: &mut ApplyCtx,
+    outcome: Outcome,
+    effects: Vec<Effect>,
+    before: Option<Before>,
+) -> Outcome {
     let Err(e) = run_effects(effects, ctx.meta.as_ref(), consumers) else {
         return outcome;
     };

@@ -49,7 +49,7 @@ use crate::api::types::{ClusterInfo, StreamInfo};
 use crate::apply::{ApplyCtx, Outcome};
 use crate::consumer::set::Consumers;
 use crate::inline::Gate;
-use crate::op::{Message, StreamOp};
+use crate::op::{Message, OpOutcome, StreamOp};
 use crate::oplog::{Index, LocalLog, OpLog};
 use crate::pool::{Mailbox, Owner, Step};
 use crate::shell::run_op;
@@ -527,28 +527,30 @@ impl StreamOwner {
                     }
                     self.acks.push((index, reply, result));
                 }
-                Outcome::Op(outcome) => {
-                    self.unsynced = true;
-                    let Some((_, answer, reply)) =
-                        self.routes.pop_front_if(|(i, _, _)| *i == index)
-                    else {
-                        continue;
-                    };
-                    let json = answer_op(answer, outcome, || self.info(s));
-                    let a = Answer {
-                        is_error: answer_is_error(&json),
-                        reply,
-                        headers: None,
-                        payload: json,
-                    };
-                    self.answers.push((index, a));
-                }
+                Outcome::Op(outcome) => self.answer(index, outcome, s),
                 Outcome::Consumed => {}
                 Outcome::Ticked { more: m } => more |= m,
             }
         }
         self.entries = entries;
         more
+    }
+
+    /// Keeps the answer to the API op at `index` (kept out of the publish path).
+    #[inline(never)]
+    fn answer(&mut self, index: Index, outcome: OpOutcome, s: &Stream) {
+        self.unsynced = true;
+        let Some((_, answer, reply)) = self.routes.pop_front_if(|(i, _, _)| *i == index) else {
+            return;
+        };
+        let json = answer_op(answer, outcome, || self.info(s));
+        let a = Answer {
+            is_error: answer_is_error(&json),
+            reply,
+            headers: None,
+            payload: json,
+        };
+        self.answers.push((index, a));
     }
 }
 
