@@ -1,13 +1,24 @@
-//! Applying a [`StreamOp`] to a stream and its consumers, on the stream's writer: a pure
-//! function of the op and the state it applies to.
+//! Applying a [`StreamOp`] to a stream and its consumers, on the stream's owner: a pure
+//! function of the op and the state it applies to. [`apply_op`] is the one entry point, for
+//! every op: API changes, publishes, acks, pull requests, flow control answers and ticks.
 //!
 //! Everything an apply needs comes from the op and from that state: nothing here reads the
 //! clock, draws random numbers or does I/O beyond the stream's own store (the API task drew
-//! the times, names and advisory ids when it made the op). What the op asks of the world
-//! (consumer records to write to or remove from the metadata store, subscriptions to make or
-//! drop, CREATED/DELETED advisories) is returned as [`Effect`]s, which the shell
-//! (`shell.rs`) performs. The same ops from the same start give the same outcomes, state and
-//! effects, byte for byte (`apply/tests.rs`; `apply/replay_tests.rs` restarts from the store).
+//! the times, names and advisory ids when it made the op; the owner stamped a message op with
+//! the time of its step). What the op asks of the world (consumer records to write to or remove
+//! from the metadata store, subscriptions to make or drop, CREATED/DELETED advisories) is
+//! returned as [`Effect`]s, which the shell (`shell.rs`) performs; what it has to say comes
+//! back as its [`Outcome`] (an API answer, a publish's PubAck or error), and what the consumers
+//! have to send (deliveries, statuses, their other advisories, double-ack replies) is collected
+//! in the consumers' outbox. The owner sends both only once the op log says the op is
+//! committed. The same ops from the same start give the same outcomes, state, effects and
+//! outbox, byte for byte (`apply/tests.rs`, `apply/message_tests.rs`;
+//! `apply/replay_tests.rs` restarts from the store).
+//!
+//! One input is not in the op yet: whether anybody listens on a subject (a pull request's
+//! reply inbox, a push consumer's deliver subject), which the consumers ask the server while
+//! they apply. It is the same within one process and is the one thing a replica would have
+//! to be told (issue 18: the leader delivers; followers keep state only).
 
 use crate::api::consumer_types::ConsumerInfo;
 use crate::api::errors::ApiError;
@@ -24,9 +35,12 @@ use crate::jetstream::policy;
 use crate::meta::Meta;
 use crate::op::{OpOutcome, StreamOp};
 use crate::store::Purge;
-use crate::stream::Stream;
+use crate::stream::{PublishError, Stored, Stream};
 use crate::time::Timestamp;
+use sluice_protocol::ByteStr;
 
+#[cfg(test)]
+mod message_tests;
 #[cfg(test)]
 mod replay_machine;
 #[cfg(test)]
@@ -47,13 +61,110 @@ pub(crate) struct ApplyCtx {
 /// What applying an op came to: the answer, and what the shell is to do, in order.
 #[derive(Debug)]
 pub(crate) struct Applied {
-    pub outcome: OpOutcome,
+    pub outcome: Outcome,
     pub effects: Vec<Effect>,
 }
 
-/// Applies `op` to `stream` and `consumers`. The writer reconciles the consumers with the
-/// stream afterwards (as after any change by other means), and performs the effects.
+/// What an op has to say, sent by the owner once the op is committed.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// An API change: the outcome its answer is made from.
+    Op(OpOutcome),
+    /// [`StreamOp::Publish`]: stored (at which sequence, or a duplicate of which), or why
+    /// not; `reply` (the publish's own, moved out of the op) gets the PubAck or the error.
+    Published {
+        reply: Option<ByteStr>,
+        result: Result<Stored, PublishError>,
+    },
+    /// [`StreamOp::Ack`], [`StreamOp::Next`], [`StreamOp::FlowControl`]: what they have to
+    /// send is in the consumers' outbox.
+    Consumed,
+    /// [`StreamOp::Tick`]: true if some consumer has more to deliver at once.
+    Ticked { more: bool },
+}
+
+#[cfg(test)]
+impl Outcome {
+    /// The outcome of an API change (an [`OpOutcome::Failed`] naming the bug for another).
+    pub(crate) fn into_op(self) -> OpOutcome {
+        match self {
+            Outcome::Op(o) => o,
+            other => OpOutcome::Failed(ApiError::stream_general(format!(
+                "unexpected outcome of a stream op: {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Applies `op` to `stream` and `consumers`: the one entry point for every op. After an API
+/// change the consumers are reconciled with the stream (as after any change by other means).
+///
+/// The message ops are handled in small functions of their own and the API's changes in one
+/// that is never inlined: the publish path then does not pay for the API ops' stack frame.
+#[inline]
 pub(crate) fn apply_op(
+    stream: &mut Stream,
+    consumers: &mut Consumers,
+    ctx: &mut ApplyCtx,
+    op: StreamOp,
+) -> Applied {
+    match op {
+        StreamOp::Publish { msg, now_ns } => publish(stream, consumers, msg, now_ns),
+        StreamOp::Ack { msg, now_ns } => {
+            consumers.on_ack(&msg.0, stream, now_ns);
+            consumed()
+        }
+        StreamOp::Next { msg, now_ns } => {
+            consumers.on_next(&msg.0, stream, now_ns);
+            consumed()
+        }
+        StreamOp::FlowControl { msg } => {
+            consumers.on_fc(&msg.0);
+            consumed()
+        }
+        StreamOp::Tick { now_ns } => tick(stream, consumers, ctx, now_ns),
+        op => apply_api(stream, consumers, ctx, op),
+    }
+}
+
+#[inline]
+fn publish(
+    stream: &mut Stream,
+    consumers: &mut Consumers,
+    msg: crate::op::Message,
+    now_ns: i64,
+) -> Applied {
+    let m = msg.0;
+    let result = stream.publish(&m.subject, m.headers.as_deref(), &m.payload, now_ns);
+    if let Ok(Stored::New(seq)) = result {
+        consumers.on_stored(seq, &m.subject, stream);
+    }
+    Applied {
+        outcome: Outcome::Published {
+            reply: m.reply,
+            result,
+        },
+        effects: Vec::new(),
+    }
+}
+
+#[inline(never)]
+fn tick(stream: &mut Stream, consumers: &mut Consumers, ctx: &ApplyCtx, now_ns: i64) -> Applied {
+    if let Err(e) = stream.expire(now_ns) {
+        tracing::warn!(stream = %ctx.config.name, error = %e, "expiring messages failed");
+    }
+    let mut fx = Vec::new();
+    consumers.tick(stream, now_ns, &mut fx);
+    let more = consumers.pump(stream, now_ns);
+    Applied {
+        outcome: Outcome::Ticked { more },
+        effects: fx,
+    }
+}
+
+/// The API's changes.
+#[inline(never)]
+fn apply_api(
     stream: &mut Stream,
     consumers: &mut Consumers,
     ctx: &mut ApplyCtx,
@@ -64,7 +175,7 @@ pub(crate) fn apply_op(
         StreamOp::Purge(p) => purge(stream, &p),
         StreamOp::DeleteMsg { seq } => delete_msg(stream, ctx.config.storage, seq),
         StreamOp::UpdateConfig { config, now_ns } => {
-            update_config(stream, consumers, ctx, config, now_ns)
+            update_config(stream, consumers, ctx, *config, now_ns)
         }
         StreamOp::CreateConsumer {
             config,
@@ -95,10 +206,23 @@ pub(crate) fn apply_op(
                 .map(|_| OpOutcome::ConsumerDeleted)
                 .ok_or_else(ApiError::consumer_not_found)
         }
+        StreamOp::Publish { .. }
+        | StreamOp::Ack { .. }
+        | StreamOp::Next { .. }
+        | StreamOp::FlowControl { .. }
+        | StreamOp::Tick { .. } => unreachable!("message ops are applied by apply_op"),
     };
+    consumers.reconcile(stream);
     Applied {
-        outcome: r.unwrap_or_else(OpOutcome::Failed),
+        outcome: Outcome::Op(r.unwrap_or_else(OpOutcome::Failed)),
         effects: fx,
+    }
+}
+
+fn consumed() -> Applied {
+    Applied {
+        outcome: Outcome::Consumed,
+        effects: Vec::new(),
     }
 }
 

@@ -10,12 +10,16 @@
 //! consumers, so publishes, acks and deliveries of one stream are ordered without locks.
 //! Owners are run by a fixed pool of worker threads (`pool.rs`), not a thread per stream.
 //!
-//! Every change the API makes to a stream or its consumers reaches the owner as a typed,
-//! serializable [`op::StreamOp`] (purge, message delete, config update, consumer create, update
-//! and delete), with the times and generated names drawn by the API beforehand, and is applied
-//! there without reading the clock or drawing random numbers (`apply.rs`); what it asks of the
+//! Every change to a stream or its consumers reaches the owner as a typed, serializable
+//! [`op::StreamOp`]: the API's (purge, message delete, config update, consumer create, update
+//! and delete, with the times and generated names drawn by the API beforehand), and publishes,
+//! acks, pull requests, flow control answers and ticks, which the owner stamps with its step's
+//! time when it takes them from its mailbox. The owner proposes them to its op log
+//! (`oplog.rs`, the seam for Raft) and applies what the log hands back through one entry point,
+//! without reading the clock or drawing random numbers (`apply.rs`); what an op asks of the
 //! world (consumer records, subscriptions, advisories) comes back as [`effect::Effect`] values
-//! that one shell function performs (`shell.rs`). The API never waits for an owner: the owner
+//! that one shell function performs (`shell.rs`), and its answers go out once the log says
+//! it is committed. The API never waits for an owner: the owner
 //! answers changes and reads of its store itself, and stream info, lists and monitoring read
 //! the snapshot each owner publishes after each step (`snapshot.rs`).
 //!
@@ -42,6 +46,7 @@ pub mod jetstream;
 pub mod meta;
 mod monitor;
 pub mod op;
+mod oplog;
 mod pool;
 mod serde_util;
 mod shell;

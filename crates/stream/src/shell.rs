@@ -4,10 +4,13 @@
 //! [`run_effects`] is the one place where what an op asks of the world happens: consumer
 //! records written to and removed from the metadata store (sled, flushed), subscriptions made
 //! and dropped through the server handle, advisories handed to the batch's outbox. [`run_op`]
-//! is what the writer does with a `Cmd::Op`: apply, then the effects.
+//! is what the owner does with every committed op (`oplog.rs`): apply, then the effects. The
+//! shell, not apply, reads the clock: the owner stamps each op with its step's time when it
+//! turns a mailbox command into an op.
 
 use crate::api::errors::ApiError;
-use crate::apply::{apply_op, Applied, ApplyCtx};
+use crate::apply::{apply_op, Applied, ApplyCtx, Outcome};
+use crate::consumer::config::ConsumerConfig;
 use crate::consumer::set::Consumers;
 use crate::effect::Effect;
 use crate::meta::Meta;
@@ -15,32 +18,60 @@ use crate::op::{OpOutcome, StreamOp};
 use crate::stream::Stream;
 use tracing::warn;
 
-/// Applies `op` and performs its effects. If a consumer's record cannot be written or its
-/// subscriptions cannot be made, the answer is that failure and the create or update is
-/// undone (a new consumer forgotten, an updated one given back its config), as when these were
-/// done inside the create: the consumer is then neither served nor stored.
+/// Applies `op` and performs its effects: the one way the owner applies an op. If a
+/// consumer's record cannot be written or its subscriptions cannot be made, the answer is that
+/// failure and the create or update is undone (a new consumer forgotten, an updated one given
+/// back its config), as when these were done inside the create: the consumer is then neither
+/// served nor stored.
+#[inline]
 pub(crate) fn run_op(
     stream: &mut Stream,
     consumers: &mut Consumers,
     ctx: &mut ApplyCtx,
     op: StreamOp,
-) -> OpOutcome {
+) -> Outcome {
     // What undoing a consumer create or update needs: the configs before it, and its time.
     let before = match &op {
-        StreamOp::CreateConsumer { now_ns, .. } => Some((
-            *now_ns,
-            consumers
-                .iter()
-                .map(|c| (c.name.to_string(), c.config.clone()))
-                .collect::<Vec<_>>(),
-        )),
+        StreamOp::CreateConsumer { now_ns, .. } => Some(configs_before(consumers, *now_ns)),
         _ => None,
     };
     let Applied { outcome, effects } = apply_op(stream, consumers, ctx, op);
+    if effects.is_empty() {
+        return outcome;
+    }
+    perform(consumers, ctx, outcome, effects, before)
+}
+
+/// The time of a consumer create, and every consumer's config before it.
+type Before = (i64, Vec<(String, ConsumerConfig)>);
+
+#[cold]
+fn configs_before(consumers: &Consumers, now_ns: i64) -> Before {
+    let configs = consumers
+        .iter()
+        .map(|c| (c.name.to_string(), c.config.clone()))
+        .collect();
+    (now_ns, configs)
+}
+
+/// [`run_op`]'s part for an op with effects (never a publish), kept out of the publish path.
+#[inline(never)]
+fn perform(
+    consumers: &mut Consumers,
+    ctx: &mut ApplyCtx,
+    outcome: Outcome,
+    effects: Vec<Effect>,
+    before: Option<Before>,
+) -> Outcome {
     let Err(e) = run_effects(effects, ctx.meta.as_ref(), consumers) else {
         return outcome;
     };
-    if let (OpOutcome::Consumer(info), Some((now_ns, before))) = (&outcome, before) {
+    if !matches!(outcome, Outcome::Op(_)) {
+        // A tick's deletion of an inactive consumer: gone either way.
+        warn!(stream = %ctx.config.name, error = %e, "deleting an inactive consumer failed");
+        return outcome;
+    }
+    if let (Outcome::Op(OpOutcome::Consumer(info)), Some((now_ns, before))) = (&outcome, before) {
         let name = info.name.as_str();
         match before.into_iter().find(|(n, _)| n == name) {
             Some((_, config)) => {
@@ -58,7 +89,7 @@ pub(crate) fn run_op(
             }
         }
     }
-    OpOutcome::Failed(ApiError::consumer_create(e))
+    Outcome::Op(OpOutcome::Failed(ApiError::consumer_create(e)))
 }
 
 /// Performs `effects` in order: `meta` is the stream's metadata store (`None` for a memory

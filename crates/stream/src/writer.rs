@@ -13,11 +13,21 @@
 //! queue up and share the next sync, so throughput under load stays high while every ack
 //! still means "on disk".
 //!
+//! Nothing in the mailbox is applied as it is: the step turns each command into a
+//! [`StreamOp`] (a publish, ack, pull request or flow control answer moves its message into
+//! the op, stamped with the step's one reading of the clock), proposes the ops to the
+//! stream's op log ([`LocalLog`], `oplog.rs`: the seam where Raft goes) and applies the
+//! entries the log hands back, in order, through the one entry point (`shell::run_op`). After
+//! the sync it tells the log what is durable, and sends only the PubAcks and answers of
+//! entries the log reports committed; when the sync fails it abandons the rest, whose acks
+//! become errors. Then a [`StreamOp::Tick`] (stamped then) expires messages, looks at the
+//! consumers' deadlines and delivers what is due: only durable messages are delivered.
+//!
 //! The owner also owns the stream's consumers ([`Consumers`]): their acks, pull requests and
-//! flow control answers come through the same mailbox, in order with the publishes, and after
-//! each batch it delivers what is due. Consumer state changed by double acks is flushed once
-//! per batch (group commit again) before any double-ack answer goes out, and plain acks within
-//! [`ACK_FLUSH`]; deliveries only go out after the batch that stored them is durable.
+//! flow control answers come through the same mailbox, in order with the publishes. Consumer
+//! state changed by double acks is flushed once per batch (group commit again) before any
+//! double-ack answer goes out, and plain acks within [`ACK_FLUSH`]; deliveries only go out
+//! after the batch that stored them is durable.
 //!
 //! API requests arrive in the same mailbox ([`Cmd::Api`]): changes (purge, message delete,
 //! config update, consumer create, update and delete) as typed [`crate::op::StreamOp`]s,
@@ -31,20 +41,27 @@
 //! (an interval sync, max_age or TTL expiry, a consumer deadline, a pending flush).
 
 use crate::api::ack::encode_ack;
-use crate::api::deferred::{answer_is_error, answer_op, answer_read, Answer, Read, Request};
+use crate::api::deferred::{
+    answer_is_error, answer_op, answer_read, Answer, OpAnswer, Read, Request,
+};
 use crate::api::handlers::state_of;
 use crate::api::types::{ClusterInfo, StreamInfo};
-use crate::apply::ApplyCtx;
+use crate::apply::{ApplyCtx, Outcome};
 use crate::consumer::set::Consumers;
 use crate::inline::Gate;
+use crate::op::{Message, OpOutcome, StreamOp};
+use crate::oplog::{Index, LocalLog, OpLog};
 use crate::pool::{Mailbox, Owner, Step};
 use crate::shell::run_op;
 use crate::snapshot::{Snapshot, SnapshotCell, STATS_EVERY_NS};
+use crate::store::StoreError;
 use crate::stream::{PublishError, Stored, Stream};
 use crate::time::{now_ns, Timestamp};
 use parking_lot::Mutex;
 use sluice_protocol::ByteStr;
 use sluice_server::{Backlog, ConsumerStats, InternalMsg, ServerHandle};
+use std::collections::VecDeque;
+use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicU64, Ordering, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,6 +152,10 @@ impl WriterTx {
 /// at most this long after the change (double acks before their answer, always); under
 /// `SyncPolicy::Every`, within the interval or 1 s, whichever is shorter.
 pub const ACK_FLUSH: Duration = Duration::from_millis(50);
+/// A publish's outcome held until its log index is committed: the index, the publish's reply
+/// subject, and what the PubAck (or error) will say.
+type HeldAck = (Index, Option<ByteStr>, Result<Stored, PublishError>);
+
 /// How soon a failed write or sync is tried again.
 const RETRY: Duration = Duration::from_millis(250);
 
@@ -169,8 +190,17 @@ pub(crate) struct StreamOwner {
     unsynced: bool,
     /// The last write or sync failed: try again at this time.
     retry_at: Option<i64>,
-    acks: Vec<(Option<ByteStr>, Result<Stored, PublishError>)>,
-    answers: Vec<Answer>,
+    /// The op log in front of apply (`oplog.rs`).
+    log: LocalLog,
+    /// Ops made from the mailbox, not yet proposed to the log (kept for their capacity).
+    proposed: Vec<StreamOp>,
+    /// The ops of the entries the log handed back, being applied (kept for their capacity).
+    entries: Vec<StreamOp>,
+    /// Which API answer each proposed API op gets, by log index.
+    routes: VecDeque<(Index, OpAnswer, String)>,
+    /// Publish outcomes and API answers, released once the log has committed their index.
+    acks: Vec<HeldAck>,
+    answers: Vec<(Index, Answer)>,
     /// Consumer numbers changed since the snapshot's were counted.
     stats_dirty: bool,
     stats_at: i64,
@@ -193,6 +223,10 @@ impl StreamOwner {
             last_sync: now_ns(),
             unsynced: false,
             retry_at: None,
+            log: LocalLog::new(),
+            proposed: Vec::with_capacity(256),
+            entries: Vec::with_capacity(256),
+            routes: VecDeque::new(),
             acks: Vec::with_capacity(256),
             answers: Vec::new(),
             stats_dirty: true,
@@ -267,9 +301,11 @@ impl StreamOwner {
         if let Some(r) = self.retry_at {
             add(r);
         } else if self.unsynced {
-            if let SyncPolicy::Every(every) = self.parts.sync {
-                add(self.last_sync.saturating_add(every.as_nanos() as i64));
-            }
+            add(match self.parts.sync {
+                SyncPolicy::Every(every) => self.last_sync.saturating_add(every.as_nanos() as i64),
+                // What the step's tick removed (expired messages), synced soon after.
+                SyncPolicy::Always => now + ACK_FLUSH.as_nanos() as i64,
+            });
         }
         if let Some(t) = self.consumers.next_wakeup() {
             add(t);
@@ -288,21 +324,31 @@ impl StreamOwner {
 
     /// Sends what the step owes: the publishes' acks, the consumers' deliveries and answers,
     /// and the API answers.
+    ///
+    /// Only what the log has committed goes (the local log commits, or abandons, everything
+    /// in the step that applied it; acks of abandoned entries were made errors by then).
     fn send(&mut self, acks_ok: bool) {
         let name = &self.name;
+        let committed = self.log.committed();
         let (acks, answers) = (&mut self.acks, &mut self.answers);
-        if !acks.is_empty() || !answers.is_empty() {
-            let errors = answers.iter().filter(|a| a.is_error).count() as u64;
+        // Both are in index order.
+        let n_acks = acks.partition_point(|(i, _, _)| *i <= committed);
+        let n_answers = answers.partition_point(|(i, _)| *i <= committed);
+        if n_acks > 0 || n_answers > 0 {
+            let errors = answers[..n_answers]
+                .iter()
+                .filter(|(_, a)| a.is_error)
+                .count() as u64;
             if errors > 0 {
                 self.parts.api_errors.fetch_add(errors, Ordering::Relaxed);
             }
             self.parts.server.batch(|b| {
-                for (reply, r) in acks.drain(..) {
+                for (_, reply, r) in acks.drain(..n_acks) {
                     if let (Some(reply), Some(ack)) = (reply, encode_ack(name, &r)) {
                         b.publish(&reply, None, None, &ack);
                     }
                 }
-                for a in answers.drain(..) {
+                for (_, a) in answers.drain(..n_answers) {
                     b.publish(&a.reply, None, a.headers.as_deref(), &a.payload);
                 }
             });
@@ -329,6 +375,7 @@ impl Owner for StreamOwner {
         let gate = self.parts.gate.clone();
         let stream = self.stream.clone();
         let mut s = stream.lock();
+        // The step's one time stamp: every op made from the mailbox carries it.
         let now = now_ns();
         let mut stop = false;
         let mut publishes = 0;
@@ -339,48 +386,51 @@ impl Owner for StreamOwner {
             self.stats_dirty = true;
         }
         for cmd in batch.drain(..) {
-            match cmd {
+            let op = match cmd {
                 Cmd::Publish(msg) => {
                     publishes += 1;
-                    let r = s.publish(&msg.subject, msg.headers.as_deref(), &msg.payload, now);
-                    if let Ok(Stored::New(seq)) = r {
-                        self.unsynced = true;
-                        self.consumers.on_stored(seq, &msg.subject, &mut s);
+                    StreamOp::Publish {
+                        msg: Message(msg),
+                        now_ns: now,
                     }
-                    self.acks.push((msg.reply, r));
                 }
+                Cmd::Ack(msg) => StreamOp::Ack {
+                    msg: Message(msg),
+                    now_ns: now,
+                },
+                Cmd::Next(msg) => StreamOp::Next {
+                    msg: Message(msg),
+                    now_ns: now,
+                },
+                Cmd::FlowControl(msg) => StreamOp::FlowControl { msg: Message(msg) },
                 Cmd::Api(req) => match *req {
                     Request::Op { op, answer, reply } => {
-                        let outcome = run_op(&mut s, &mut self.consumers, &mut self.ctx, op);
-                        self.consumers.reconcile(&s);
-                        self.unsynced = true;
-                        let json = answer_op(answer, outcome, || self.info(&s));
-                        self.answers.push(Answer {
-                            is_error: answer_is_error(&json),
-                            reply,
-                            headers: None,
-                            payload: json,
-                        });
+                        let index = self.log.last_index() + self.proposed.len() as Index + 1;
+                        self.routes.push_back((index, answer, reply));
+                        op
                     }
                     Request::Read { read, reply } => {
+                        // Reads see every op before them: apply those first.
+                        self.apply_proposed(&mut s);
                         let info = matches!(read, Read::StreamInfoSubjects { .. }).then(|| {
                             let mut info = self.info(&s);
                             info.cluster = Some(ClusterInfo::single(&self.parts.server_name));
                             info
                         });
                         let a = answer_read(read, reply, &s, &mut self.consumers, info, now);
-                        self.answers.push(a);
+                        // Released with the ops it has seen.
+                        self.answers.push((self.log.last_index(), a));
+                        continue;
                     }
                 },
-                Cmd::Ack(msg) => self.consumers.on_ack(msg, &mut s, now),
-                Cmd::Next(msg) => self.consumers.on_next(msg, &s, now),
-                Cmd::FlowControl(msg) => self.consumers.on_fc(msg),
-                Cmd::Stop => stop = true,
-            }
+                Cmd::Stop => {
+                    stop = true;
+                    continue;
+                }
+            };
+            self.proposed.push(op);
         }
-        if let Err(e) = s.expire(now) {
-            warn!(stream = %self.name, error = %e, "expiring messages failed");
-        }
+        self.apply_proposed(&mut s);
         let due = match self.parts.sync {
             SyncPolicy::Always => self.unsynced,
             SyncPolicy::Every(every) => {
@@ -389,14 +439,13 @@ impl Owner for StreamOwner {
             }
         };
         self.retry_at = None;
+        let mut failed = None;
         if !due && self.unsynced {
             // Interval mode still promises that an ack survives kill -9: the batch reaches
             // the OS before any of it is acked.
             if let Err(e) = s.write_out() {
                 error!(stream = %self.name, error = %e, "write failed: publishes in this batch are not acknowledged");
-                fail_acks(&mut self.acks, &self.name, &e);
-                self.unsynced = !forget_unwritten(&mut s, &mut self.consumers, &self.name, now);
-                self.retry_at = self.unsynced.then(|| now + RETRY.as_nanos() as i64);
+                failed = Some(e);
             }
         }
         if due {
@@ -407,10 +456,17 @@ impl Owner for StreamOwner {
                 }
                 Err(e) => {
                     error!(stream = %self.name, error = %e, "sync failed: publishes in this batch are not acknowledged");
-                    fail_acks(&mut self.acks, &self.name, &e);
-                    self.unsynced = !forget_unwritten(&mut s, &mut self.consumers, &self.name, now);
-                    self.retry_at = self.unsynced.then(|| now + RETRY.as_nanos() as i64);
+                    failed = Some(e);
                 }
+            }
+        }
+        match failed {
+            None => self.log.persisted(self.log.last_index()),
+            Some(e) => {
+                let lost = self.log.abandon();
+                fail_acks(&mut self.acks, lost, &self.name, &e);
+                self.unsynced = !forget_unwritten(&mut s, &mut self.consumers, &self.name, now);
+                self.retry_at = self.unsynced.then(|| now + RETRY.as_nanos() as i64);
             }
         }
         let acks_ok = self.consumers.persist(match self.parts.sync {
@@ -419,9 +475,14 @@ impl Owner for StreamOwner {
         });
         let mut again = false;
         if !stop {
+            // After the sync: what the tick delivers is durable. Its own changes (expired
+            // messages, consumers deleted for inactivity) are synced with the next batch.
             let now = now_ns();
-            self.consumers.tick(&mut s, now);
-            again = self.consumers.pump(&s, now);
+            if s.next_expiry().is_some_and(|t| t <= now) {
+                self.unsynced = true;
+            }
+            self.proposed.push(StreamOp::Tick { now_ns: now });
+            again = self.apply_proposed(&mut s);
         }
         let now = now_ns();
         self.publish_snapshot(&s, now);
@@ -444,6 +505,53 @@ impl Owner for StreamOwner {
             again,
             done: false,
         }
+    }
+}
+
+impl StreamOwner {
+    /// Proposes the ops made so far to the log and applies, in order, every entry it hands
+    /// back, through the one entry point (`run_op`). Keeps their outcomes until the log says
+    /// they are committed. True if a tick among them left more to deliver at once.
+    fn apply_proposed(&mut self, s: &mut Stream) -> bool {
+        if self.proposed.is_empty() {
+            return false;
+        }
+        self.log.append(&mut self.proposed);
+        let mut entries = std::mem::take(&mut self.entries);
+        let first = self.log.ready(&mut entries);
+        let mut more = false;
+        for (index, op) in (first..).zip(entries.drain(..)) {
+            match run_op(s, &mut self.consumers, &mut self.ctx, op) {
+                Outcome::Published { reply, result } => {
+                    if let Ok(Stored::New(_)) = result {
+                        self.unsynced = true;
+                    }
+                    self.acks.push((index, reply, result));
+                }
+                Outcome::Op(outcome) => self.answer(index, outcome, s),
+                Outcome::Consumed => {}
+                Outcome::Ticked { more: m } => more |= m,
+            }
+        }
+        self.entries = entries;
+        more
+    }
+
+    /// Keeps the answer to the API op at `index` (kept out of the publish path).
+    #[inline(never)]
+    fn answer(&mut self, index: Index, outcome: OpOutcome, s: &Stream) {
+        self.unsynced = true;
+        let Some((_, answer, reply)) = self.routes.pop_front_if(|(i, _, _)| *i == index) else {
+            return;
+        };
+        let json = answer_op(answer, outcome, || self.info(s));
+        let a = Answer {
+            is_error: answer_is_error(&json),
+            reply,
+            headers: None,
+            payload: json,
+        };
+        self.answers.push((index, a));
     }
 }
 
@@ -476,19 +584,12 @@ pub(crate) fn forget_unwritten(
     }
 }
 
-/// Turns every successful answer in `acks` into a store failure: their batch did not reach
-/// the promised durability, so none of it may be acked.
-fn fail_acks(
-    acks: &mut [(
-        Option<sluice_protocol::ByteStr>,
-        Result<Stored, PublishError>,
-    )],
-    name: &str,
-    e: &crate::store::StoreError,
-) {
-    for (_, r) in acks.iter_mut() {
+/// Turns every successful answer in `acks` to an entry in `lost` into a store failure: their
+/// batch did not reach the promised durability, so none of it may be acked.
+fn fail_acks(acks: &mut [HeldAck], lost: RangeInclusive<Index>, name: &str, e: &StoreError) {
+    for (_, _, r) in acks.iter_mut().filter(|(i, _, _)| lost.contains(i)) {
         if r.is_ok() {
-            *r = Err(PublishError::Store(crate::store::StoreError::Io {
+            *r = Err(PublishError::Store(StoreError::Io {
                 path: name.to_owned(),
                 source: std::io::Error::other(e.to_string()),
             }));

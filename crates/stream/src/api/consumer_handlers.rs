@@ -45,7 +45,7 @@ fn create(js: &Inner, reply: &str, target: &ConsumerCreateSubject, body: &[u8]) 
     };
     let now = now_ns();
     let op = StreamOp::CreateConsumer {
-        config,
+        config: Box::new(config),
         action,
         generated_name: generate_consumer_name(),
         created: Timestamp::from_unix_nanos(now),

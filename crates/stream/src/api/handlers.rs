@@ -247,7 +247,7 @@ fn update(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
             .ok_or_else(ApiError::stream_not_found)?;
         js.save(&cfg, entry.created)?;
         let op = StreamOp::UpdateConfig {
-            config: cfg.clone(),
+            config: Box::new(cfg.clone()),
             now_ns: now_ns(),
         };
         // The owner applies the new limits and answers; the API's copy of the config (for

@@ -1,5 +1,6 @@
-//! The replay tests' harness: a file stream with its consumers and the writer's context, run
-//! as the writer runs them (publishes, ops through the shell, expiry ticks) and restarted as
+//! The replay tests' harness: a file stream with its consumers and the owner's context, run
+//! as the owner runs them (publish, API and tick ops, all through its one entry point,
+//! `shell::run_op`) and restarted as
 //! the server restarts (stop and save, reopen the store, restore the consumers from the
 //! metadata store); a comparable view of everything observable; and the restart cases found
 //! by the replay test (`replay_tests.rs`), pinned as plain tests.
@@ -71,7 +72,14 @@ impl Machine {
         self.ctx.config
     }
 
-    /// What the writer does with one publish in a batch (the batch is this one message).
+    /// Applies `op` as the owner does, through its one entry point (`run_op`: apply, then
+    /// the effects).
+    fn run(&mut self, op: StreamOp) -> Outcome {
+        run_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op)
+    }
+
+    /// What the owner does with one publish in a step (the batch is this one message): the
+    /// publish op, then the step's tick at the same time.
     pub(super) fn publish(
         &mut self,
         subject: &str,
@@ -79,29 +87,28 @@ impl Machine {
         payload: &[u8],
         now: i64,
     ) -> Result<Stored, String> {
-        let r = self.stream.publish(subject, headers, payload, now);
-        if let Ok(Stored::New(seq)) = r {
-            self.consumers.on_stored(seq, subject, &mut self.stream);
-        }
-        self.stream.expire(now).unwrap();
-        r.map_err(|e| match e {
+        let op = super::message_tests::publish_op(subject, headers, payload, now);
+        let Outcome::Published { result, .. } = self.run(op) else {
+            panic!("a publish op has a publish outcome");
+        };
+        self.tick(now);
+        result.map_err(|e| match e {
             PublishError::Store(e) => panic!("store failure on publish: {e}"),
             e => format!("{e:?}"),
         })
     }
 
-    /// What the writer does with a `Cmd::Op` (apply, then the effects), then the end of its
-    /// batch.
+    /// What the owner does with an API op (apply, then the effects), then the step's tick.
     pub(super) fn apply(&mut self, op: StreamOp, now: i64) -> OpOutcome {
-        let out = run_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op);
-        self.consumers.reconcile(&self.stream);
-        self.stream.expire(now).unwrap();
+        let out = self.run(op).into_op();
+        self.tick(now);
         out
     }
 
-    /// The writer's idle tick.
+    /// The owner's tick op (as at the end of every step, and when it wakes for an expiry).
     pub(super) fn tick(&mut self, now: i64) {
-        self.stream.expire(now).unwrap();
+        let out = self.run(StreamOp::Tick { now_ns: now });
+        assert!(matches!(out, Outcome::Ticked { .. }), "{out:?}");
     }
 
     pub(super) fn has(&self, seq: u64) -> bool {
@@ -317,11 +324,11 @@ fn delivered_stream_seq_after_limits_and_a_restart() {
         cfg.max_msgs = 2;
         let mut m = Machine::open(server, dir.path(), &meta, cfg, T0);
         let op = StreamOp::CreateConsumer {
-            config: ConsumerConfig {
+            config: Box::new(ConsumerConfig {
                 durable_name: "C".into(),
                 ack_policy: crate::consumer::config::AckPolicy::Explicit,
                 ..ConsumerConfig::default()
-            },
+            }),
             action: crate::consumer::config::ConsumerAction::CreateOrUpdate,
             generated_name: "unused".into(),
             created: Timestamp::from_unix_nanos(T0),

@@ -4,10 +4,12 @@
 //! must agree exactly: state, every message, the outcome of every publish (stored at which
 //! sequence, duplicate of which, or refused why) and of every [`StreamOp`].
 //!
-//! Publishes go through `Stream::publish` and `Consumers::on_stored` and are followed by
-//! `Stream::expire(now)`, as the writer runs a batch; every other change goes through
-//! [`apply_op`] and `Consumers::reconcile`, as the writer runs a `Cmd::Op`. Every op carries its
-//! own `now`: nothing here reads the clock.
+//! Every change goes through the owner's one entry point (`shell::run_op`: [`apply_op`], then
+//! the effects), as the owner applies what its op log hands back: publishes as
+//! [`StreamOp::Publish`], the API's changes as their ops, and each is followed by the step's
+//! [`StreamOp::Tick`] at the same time (expiry, the consumers' deadlines and deliveries), as
+//! at the end of the owner's step; `Op::Tick` is a tick op alone (the owner woken for an
+//! expiry). Every op carries its own `now`: nothing here reads the clock.
 //!
 //! One difference is nats-server's own and is checked as such, not as agreement: the duplicate
 //! window is rebuilt on start from the `Nats-Msg-Id`s of the messages still stored (nats-server's
@@ -29,8 +31,8 @@
 //! metadata store). A restart of B stops its consumers and saves their state as the writer does
 //! when it stops, and the reopened B restores them from its metadata store as `start_stream`
 //! does: the consumer set (names, configs, creation times, delivery state) must agree too.
-//! One difference found here is compared away, not checked: the writer reconciles consumers
-//! with the stream after an op, not after a publish or an expiry, so when limits drop messages
+//! One difference found here is compared away, not checked: apply reconciles consumers
+//! with the stream after an API op, not after a publish or an expiry, so when limits drop messages
 //! a consumer's next sequence (CONSUMER.INFO's `delivered.stream_seq`) lags behind the stream's
 //! first until the next op, while a restart reconciles at once. Both copies are reconciled
 //! before they are compared.
@@ -119,7 +121,7 @@ enum Op {
         which: usize,
         dt: i64,
     },
-    /// Time passes; the writer's idle tick expires what is due.
+    /// Time passes; the owner's tick op expires what is due.
     Tick {
         dt: i64,
     },
@@ -428,7 +430,7 @@ fn run(server: &ServerHandle, ops: &[Op]) -> End {
                     .check_update(&raw)
                     .unwrap_or_else(|e| panic!("{what}: the generated update is refused: {e:?}"));
                 let op = StreamOp::UpdateConfig {
-                    config,
+                    config: Box::new(config),
                     now_ns: now,
                 };
                 let oa = a.apply(op.clone(), now);
@@ -447,7 +449,9 @@ fn run(server: &ServerHandle, ops: &[Op]) -> End {
                 now += dt;
                 let st = a.stream.state();
                 let op = StreamOp::CreateConsumer {
-                    config: consumer_config(*which, *deliver, *start, *filter, *described, &st),
+                    config: Box::new(consumer_config(
+                        *which, *deliver, *start, *filter, *described, &st,
+                    )),
                     action: ConsumerAction::CreateOrUpdate,
                     generated_name: format!("gen{i}"),
                     created: crate::time::Timestamp::from_unix_nanos(now),
@@ -478,7 +482,7 @@ fn run(server: &ServerHandle, ops: &[Op]) -> End {
                 now += dt;
                 let cfg = b.take().unwrap().close();
                 let mut reopened = Machine::open(server, &path_b, &meta_b, cfg, now);
-                // The writer's first tick after the start.
+                // The owner's first tick after the start.
                 reopened.tick(now);
                 b = Some(reopened);
                 a.tick(now);

@@ -75,28 +75,29 @@ impl Machine {
         }
     }
 
+    /// A publish, as the owner applies it (an op, through the one entry point).
     fn publish(&mut self, subject: &str, payload: &[u8], now: i64) {
-        let r = self.stream.publish(subject, None, payload, now).unwrap();
-        if let crate::stream::Stored::New(seq) = r {
-            self.consumers.on_stored(seq, subject, &mut self.stream);
-        }
+        let op = crate::apply::message_tests::publish_op(subject, None, payload, now);
+        let Applied { outcome, effects } =
+            apply_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op);
+        assert!(effects.is_empty());
+        let crate::apply::Outcome::Published { result, .. } = outcome else {
+            panic!("{outcome:?}");
+        };
+        result.unwrap();
     }
 
-    /// What the writer does with a `Cmd::Op`, but the effects are only noted, not performed:
-    /// apply, then reconcile the consumers.
+    /// What the owner does with an API op, but the effects are only noted, not performed.
     fn apply(&mut self, op: StreamOp) -> OpOutcome {
         let Applied { outcome, effects } =
             apply_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op);
-        self.consumers.reconcile(&self.stream);
         self.effects.extend(effects);
-        outcome
+        outcome.into_op()
     }
 
-    /// What the writer does with a `Cmd::Op`: apply, perform the effects, reconcile.
+    /// What the owner does with an API op: apply, perform the effects.
     fn run(&mut self, op: StreamOp) -> OpOutcome {
-        let outcome = run_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op);
-        self.consumers.reconcile(&self.stream);
-        outcome
+        run_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op).into_op()
     }
 
     /// The effects so far, as a log would carry them.
@@ -132,7 +133,7 @@ struct ConsumerView {
     last_active_ns: i64,
 }
 
-async fn server() -> (Server, ServerHandle) {
+pub(super) async fn server() -> (Server, ServerHandle) {
     let server = Server::bind(ServerConfig {
         host: "127.0.0.1".into(),
         port: 0,
@@ -146,7 +147,7 @@ async fn server() -> (Server, ServerHandle) {
 
 fn create(config: ConsumerConfig, generated: &str, now: i64) -> StreamOp {
     StreamOp::CreateConsumer {
-        config,
+        config: Box::new(config),
         action: ConsumerAction::CreateOrUpdate,
         generated_name: generated.into(),
         created: Timestamp::from_unix_nanos(now),
@@ -196,7 +197,7 @@ fn ops() -> Vec<StreamOp> {
         StreamOp::DeleteMsg { seq: 0 },
         StreamOp::DeleteMsg { seq: 1_000 },
         StreamOp::UpdateConfig {
-            config: stream_config(4),
+            config: Box::new(stream_config(4)),
             now_ns: T0 + 40,
         },
         create(updated, "unused02", T0 + 50),

@@ -1,10 +1,11 @@
 //! Consumer advisories (`$JS.EVENT.ADVISORY.CONSUMER.*`): their subjects and JSON bodies.
 //!
-//! CREATED and DELETED come from ops (consumer create and delete, and the writer's deletion of
-//! an inactive consumer) and are returned as [`Effect::Advisory`] values stamped with an id and
+//! CREATED and DELETED come from ops (consumer create and delete, and a tick's deletion of an
+//! inactive consumer) and are returned as [`Effect::Advisory`] values stamped with an id and
 //! a time from the op ([`Stamp`]), so that the same ops give the same bytes. MSG_TERMINATED and
-//! MAX_DELIVERIES come from acks and deliveries, which are not ops yet: they go straight into
-//! the writer's [`Outbox`] with a random id and the clock.
+//! MAX_DELIVERIES come from acks and deliveries (ack and tick ops) and go into the consumers'
+//! [`Outbox`]; their stamps are derived from the op's time and what the advisory is about
+//! ([`Stamp::derived`]), so they are the same bytes on every replay too.
 
 use super::live::{Consumer, OutMsg, Outbox};
 use super::state::Event;
@@ -28,11 +29,37 @@ impl Stamp {
         }
     }
 
-    /// A random id and the clock, for advisories of what is not an op yet (ticks, acks).
-    pub(crate) fn now() -> Self {
+    /// The stamp of an advisory that an op gives rise to without drawing its own id (an ack's
+    /// MSG_TERMINATED, a tick's MAX_DELIVERIES or inactivity DELETED): the op's time, and an id
+    /// of 16 characters of `[A-Za-z0-9]` hashed from `kind`, `what` and that time, the same on
+    /// every replay. Two advisories of one kind about the same thing at the same nanosecond
+    /// cannot both happen, so the ids stay unique.
+    pub(crate) fn derived(kind: &str, what: &str, n: u64, now_ns: i64) -> Self {
+        const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        // FNV-1a over the inputs seeds a splitmix64 sequence.
+        let fnv = |h: u64, b: &[u8]| {
+            b.iter().fold(h, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+            })
+        };
+        let mut h = fnv(0xcbf2_9ce4_8422_2325, kind.as_bytes());
+        h = fnv(h, &[0]);
+        h = fnv(h, what.as_bytes());
+        h = fnv(h, &n.to_le_bytes());
+        h = fnv(h, &now_ns.to_le_bytes());
+        let mut id = String::with_capacity(16);
+        for round in 1..=2u64 {
+            let mut z = h.wrapping_add(round.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            id.extend(
+                (0..8).map(|i| CHARS[((z >> (i * 8)) % CHARS.len() as u64) as usize] as char),
+            );
+        }
         Stamp {
-            id: advisory_id(),
-            ts: Timestamp::now(),
+            id,
+            ts: Timestamp::from_unix_nanos(now_ns),
         }
     }
 }
@@ -82,8 +109,9 @@ pub(crate) fn terminated(
     (stream_seq, consumer_seq): (u64, u64),
     deliveries: u64,
     reason: &str,
+    now_ns: i64,
 ) {
-    let stamp = Stamp::now();
+    let stamp = Stamp::derived("MSG_TERMINATED", &c.name, stream_seq, now_ns);
     let body = serde_json::json!({
         "type": "io.nats.jetstream.advisory.v1.terminated",
         "id": stamp.id,
@@ -99,13 +127,13 @@ pub(crate) fn terminated(
 }
 
 /// The advisory of a state machine event (max deliveries reached, a pending message deleted).
-pub(crate) fn event(out: &mut Outbox, c: &Consumer, ev: &Event) {
+pub(crate) fn event(out: &mut Outbox, c: &Consumer, ev: &Event, now_ns: i64) {
     match *ev {
         Event::MaxDeliveries {
             stream_seq,
             deliveries,
         } => {
-            let stamp = Stamp::now();
+            let stamp = Stamp::derived("MAX_DELIVERIES", &c.name, stream_seq, now_ns);
             let body = serde_json::json!({
                 "type": "io.nats.jetstream.advisory.v1.max_deliver",
                 "id": stamp.id,
@@ -123,7 +151,14 @@ pub(crate) fn event(out: &mut Outbox, c: &Consumer, ev: &Event) {
             deliveries,
         } => {
             let reason = "Unacknowledged message was deleted";
-            terminated(out, c, (stream_seq, consumer_seq), deliveries, reason);
+            terminated(
+                out,
+                c,
+                (stream_seq, consumer_seq),
+                deliveries,
+                reason,
+                now_ns,
+            );
         }
     }
 }

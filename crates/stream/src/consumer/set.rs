@@ -1,11 +1,13 @@
-//! The consumers of one stream, owned by the stream's writer thread.
+//! The consumers of one stream, owned by the stream's owner (`writer.rs`).
 //!
-//! The writer hands every consumer-bound message here in order with the stream's publishes:
-//! acks ([`Consumers::on_ack`]), pull requests ([`Consumers::on_next`]) and flow control
-//! answers ([`Consumers::on_fc`]). After each batch it calls [`Consumers::tick`] (expiries,
-//! heartbeats, inactivity), [`Consumers::pump`] (deliveries), [`Consumers::persist`] (consumer
-//! state into sled, flushed when acks changed it, before any double-ack reply goes out) and
-//! [`Consumers::send`] (everything collected, published under one lock).
+//! Applying the ops of consumer-bound messages (`apply.rs`), in order with the stream's
+//! publishes, calls [`Consumers::on_ack`] (acks), [`Consumers::on_next`] (pull requests) and
+//! [`Consumers::on_fc`] (flow control answers); applying a tick op calls [`Consumers::tick`]
+//! (expiries, heartbeats, inactivity) and [`Consumers::pump`] (deliveries). All of them take
+//! their time from the op and collect what is to be sent in the set's outbox. The owner then
+//! calls [`Consumers::persist`] (consumer state into sled, flushed when acks changed it, before
+//! any double-ack reply goes out) and [`Consumers::send`] (everything collected, published
+//! under one lock).
 //!
 //! Creating and deleting a consumer is part of applying an op (`apply.rs`), so
 //! [`Consumers::insert`] and [`Consumers::remove`] do no I/O: the consumer's subscriptions,
@@ -153,6 +155,18 @@ impl Consumers {
         self.subs.drop_all(name);
     }
 
+    /// Takes what was collected to send (tests compare it between runs).
+    #[cfg(test)]
+    pub(crate) fn take_outbox(&mut self) -> Outbox {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Takes the double-ack replies waiting for their answer (tests compare them).
+    #[cfg(test)]
+    pub(crate) fn take_double_acks(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.double_acks)
+    }
+
     /// Forgets what was collected to send (consumers restored at startup are not announced
     /// as created).
     pub(crate) fn discard_outbox(&mut self) {
@@ -239,7 +253,7 @@ impl Consumers {
     }
 
     /// An ack (or nak, progress, term, next) sent to a delivery's reply subject.
-    pub(crate) fn on_ack(&mut self, msg: InternalMsg, stream: &mut Stream, now: i64) {
+    pub(crate) fn on_ack(&mut self, msg: &InternalMsg, stream: &mut Stream, now: i64) {
         let Ok(ack) = AckSubject::parse(&msg.subject) else {
             return;
         };
@@ -269,7 +283,8 @@ impl Consumers {
                 changed = o.changed();
                 if changed {
                     let (cseq, reason) = (ack.consumer_seq, reason.as_deref().unwrap_or(""));
-                    advisory::terminated(&mut self.out, c, (seq, cseq), ack.delivered, reason);
+                    let delivered = ack.delivered;
+                    advisory::terminated(&mut self.out, c, (seq, cseq), delivered, reason, now);
                 }
                 acked = o.acked;
             }
@@ -307,7 +322,7 @@ impl Consumers {
         if changed {
             c.dirty = true;
         }
-        if let (Some(reply), false) = (msg.reply, matches!(kind, AckKind::Next(_))) {
+        if let (Some(reply), false) = (&msg.reply, matches!(kind, AckKind::Next(_))) {
             if unknown {
                 debug!(stream = %self.stream, consumer = %c.name, seq, "ack of a delivery this consumer has no record of (lost in a restart?): not confirmed");
             } else {
@@ -355,7 +370,7 @@ impl Consumers {
     }
 
     /// A `CONSUMER.MSG.NEXT.<stream>.<consumer>` request.
-    pub(crate) fn on_next(&mut self, msg: InternalMsg, stream: &Stream, now: i64) {
+    pub(crate) fn on_next(&mut self, msg: &InternalMsg, stream: &Stream, now: i64) {
         let Some(reply) = msg.reply.as_deref() else {
             return;
         };
@@ -379,7 +394,7 @@ impl Consumers {
     }
 
     /// An answer to a flow control request (`$JS.FC.<stream>.<consumer>.<n>`).
-    pub(crate) fn on_fc(&mut self, msg: InternalMsg) {
+    pub(crate) fn on_fc(&mut self, msg: &InternalMsg) {
         let name = crate::api::consumer_types::token_at(&msg.subject, 4);
         if let Some(p) = self.map.get_mut(name).and_then(|c| c.push.as_mut()) {
             p.on_fc_reply(&msg.subject);
@@ -416,8 +431,9 @@ impl Consumers {
     }
 
     /// Time-driven work: pull request expiries and heartbeats, push heartbeats, and consumers
-    /// deleted for inactivity.
-    pub(crate) fn tick(&mut self, stream: &mut Stream, now: i64) {
+    /// deleted for inactivity (their DELETED advisories, stamped from `now`, and the removal of
+    /// their records are effects, added to `fx`).
+    pub(crate) fn tick(&mut self, stream: &mut Stream, now: i64, fx: &mut Vec<Effect>) {
         self.check_interest(now);
         let server = &self.server;
         let has_interest = |s: &str| server.has_interest(s);
@@ -439,18 +455,10 @@ impl Consumers {
                 }
             }
         }
-        // Not an op yet: the advisories' ids and times are drawn here, and the effects are
-        // performed right away.
-        let mut fx = Vec::new();
         for name in inactive {
             info!(stream = %self.stream, consumer = %name, "deleting inactive consumer");
-            self.remove(&name, stream, &Stamp::now(), &mut fx);
-        }
-        if !fx.is_empty() {
-            let meta = self.meta.clone();
-            if let Err(e) = crate::shell::run_effects(fx, meta.as_ref(), self) {
-                warn!(stream = %self.stream, error = %e, "deleting an inactive consumer failed");
-            }
+            let stamp = Stamp::derived("DELETED", &name, 0, now);
+            self.remove(&name, stream, &stamp, fx);
         }
     }
 
@@ -475,7 +483,7 @@ impl Consumers {
                 }
             }
             for ev in c.state.take_events() {
-                advisory::event(&mut self.out, c, &ev);
+                advisory::event(&mut self.out, c, &ev, now);
             }
         }
         more

@@ -1,0 +1,311 @@
+//! The owner's apply path without threads or sockets, for the message ops: publishes, acks,
+//! pull requests, flow control answers and ticks, among API ops. One copy goes through the
+//! local op log as the owner's step does (propose the batch, apply what the log hands back
+//! through `run_op`, then the step's tick); the other applies the same ops after a round trip
+//! through JSON, as a log on disk or a Raft follower would have them. Both must give the same
+//! outcomes, state, effects and outbox (deliveries, statuses, advisories, double-ack replies),
+//! byte for byte. A consumer set needs a server to subscribe through and to ask who listens; a
+//! bound, not running, server with one in-process subscriber on the reply subjects is enough.
+
+use super::tests::{server, writer_parts};
+use super::*;
+use crate::consumer::config::{AckPolicy, ConsumerAction};
+use crate::op::Message;
+use crate::oplog::{LocalLog, OpLog};
+use crate::store::memory::MemoryStore;
+use crate::store::StoreState;
+use crate::writer::WriterTx;
+use bytes::Bytes;
+use sluice_server::{InternalMsg, InternalSink, ServerHandle};
+use std::sync::Arc;
+
+const T0: i64 = 1_765_000_000_000_000_000;
+const MS: i64 = 1_000_000;
+
+/// A publish op as the owner makes it from a message its subscription handed over.
+pub(super) fn publish_op(
+    subject: &str,
+    headers: Option<&[u8]>,
+    payload: &[u8],
+    now_ns: i64,
+) -> StreamOp {
+    StreamOp::Publish {
+        msg: msg(subject, None, headers, payload),
+        now_ns,
+    }
+}
+
+fn msg(subject: &str, reply: Option<&str>, headers: Option<&[u8]>, payload: &[u8]) -> Message {
+    Message(InternalMsg {
+        subject: subject.into(),
+        reply: reply.map(Into::into),
+        headers: headers.map(Bytes::copy_from_slice),
+        payload: Bytes::copy_from_slice(payload),
+    })
+}
+
+/// Somebody listening on the reply subjects (pull requests are dropped otherwise).
+struct Nobody;
+impl InternalSink for Nobody {
+    fn deliver(&self, _msg: InternalMsg) {}
+}
+
+fn stream_config() -> StreamConfig {
+    let raw: StreamConfig = serde_json::from_value(serde_json::json!({
+        "name": "S",
+        "subjects": ["s.>"],
+        "storage": "memory",
+        "max_age": 30_000_000_000i64,
+        "duplicate_window": 1_000_000_000i64,
+    }))
+    .unwrap();
+    raw.check_create("S").unwrap()
+}
+
+/// (route, subject, reply, headers, payload) of a message the consumers would send.
+type Sent = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Vec<u8>,
+);
+
+/// Everything observable that one step produced, comparable byte for byte.
+#[derive(Debug, PartialEq)]
+struct StepOut {
+    outcomes: Vec<String>,
+    effects: Vec<u8>,
+    /// Everything the consumers would send.
+    outbox: Vec<Sent>,
+    double_acks: Vec<String>,
+    state: StoreState,
+    consumers: Vec<(String, Vec<u8>, i64, usize)>,
+}
+
+struct Copy {
+    stream: Stream,
+    consumers: Consumers,
+    ctx: ApplyCtx,
+    log: LocalLog,
+    _tx: WriterTx,
+}
+
+impl Copy {
+    fn new(server: &ServerHandle) -> Self {
+        let (stream, consumers, ctx, tx) = writer_parts(
+            server,
+            stream_config(),
+            Box::new(MemoryStore::new()),
+            None,
+            T0,
+        );
+        Copy {
+            stream,
+            consumers,
+            ctx,
+            log: LocalLog::new(),
+            _tx: tx,
+        }
+    }
+
+    /// One owner step: `ops` through the log, then the tick at `tick`.
+    fn step(&mut self, mut ops: Vec<StreamOp>, tick: i64, logged: bool) -> StepOut {
+        let mut outcomes = Vec::new();
+        let mut effects = Vec::new();
+        ops.push(StreamOp::Tick { now_ns: tick });
+        let ops: Vec<StreamOp> = if logged {
+            let json = serde_json::to_string(&ops).unwrap();
+            serde_json::from_str(&json).unwrap()
+        } else {
+            ops
+        };
+        let mut entries = Vec::new();
+        if logged {
+            entries = ops;
+        } else {
+            let mut ops = ops;
+            let range = self.log.append(&mut ops);
+            assert_eq!(self.log.ready(&mut entries), *range.start());
+            assert_eq!(entries.len() as u64, range.count() as u64);
+        }
+        for op in entries {
+            // As `run_op` does: apply, then the shell performs the effects (noted here too).
+            let Applied {
+                outcome,
+                effects: fx,
+            } = apply_op(&mut self.stream, &mut self.consumers, &mut self.ctx, op);
+            outcomes.push(format!("{outcome:?}"));
+            crate::shell::run_effects(fx.clone(), None, &mut self.consumers).unwrap();
+            effects.extend(fx);
+        }
+        if !logged {
+            self.log.persisted(self.log.last_index());
+            assert_eq!(self.log.committed(), self.log.last_index());
+        }
+        let outbox = self
+            .consumers
+            .take_outbox()
+            .into_iter()
+            .map(|m| {
+                (
+                    m.route.to_string(),
+                    m.subject.map(|s| s.to_string()),
+                    m.reply,
+                    m.headers.map(|h| h.to_vec()),
+                    m.payload.to_vec(),
+                )
+            })
+            .collect();
+        StepOut {
+            outcomes,
+            effects: serde_json::to_vec(&effects).unwrap(),
+            outbox,
+            double_acks: self.consumers.take_double_acks(),
+            state: self.stream.state(),
+            consumers: self
+                .consumers
+                .iter()
+                .map(|c| {
+                    let waiting = c.waiting.len();
+                    (
+                        c.name.to_string(),
+                        c.state.encode(),
+                        c.last_active_ns,
+                        waiting,
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+fn pull_consumer(now: i64) -> StreamOp {
+    StreamOp::CreateConsumer {
+        config: Box::new(ConsumerConfig {
+            durable_name: "P".into(),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: 1_000 * MS,
+            max_deliver: 2,
+            ..ConsumerConfig::default()
+        }),
+        action: ConsumerAction::CreateOrUpdate,
+        generated_name: "unused".into(),
+        created: Timestamp::from_unix_nanos(now),
+        now_ns: now,
+        advisory_id: format!("adv-{now}"),
+    }
+}
+
+fn next(reply: &str, body: &str, now_ns: i64) -> StreamOp {
+    StreamOp::Next {
+        msg: msg(
+            "$JS.API.CONSUMER.MSG.NEXT.S.P",
+            Some(reply),
+            None,
+            body.as_bytes(),
+        ),
+        now_ns,
+    }
+}
+
+fn ack(subject: &str, reply: Option<&str>, body: &str, now_ns: i64) -> StreamOp {
+    StreamOp::Ack {
+        msg: msg(subject, reply, None, body.as_bytes()),
+        now_ns,
+    }
+}
+
+/// The ack subjects of the deliveries in a step's outbox.
+fn acks_of(out: &StepOut) -> Vec<String> {
+    out.outbox
+        .iter()
+        .filter_map(|(_, _, reply, _, _)| reply.clone())
+        .filter(|r| r.starts_with("$JS.ACK."))
+        .collect()
+}
+
+#[tokio::test]
+async fn message_ops_give_the_same_state_outcomes_and_outbox() {
+    let (_server, handle) = server().await;
+    let _inbox = handle
+        .subscribe("_INBOX.>", None, Arc::new(Nobody))
+        .unwrap();
+    let mut a = Copy::new(&handle);
+    let mut b = Copy::new(&handle.fork());
+    let mut t = T0;
+    let mut both = |ops: Vec<StreamOp>, tick: i64| {
+        let oa = a.step(ops.clone(), tick, false);
+        let ob = b.step(ops, tick, true);
+        assert_eq!(oa, ob);
+        oa
+    };
+    let h: &[u8] = b"NATS/1.0\r\nNats-Msg-Id: m1\r\n\r\n";
+    let first = both(
+        vec![
+            pull_consumer(t),
+            publish_op("s.a", Some(h), b"one", t),
+            publish_op("s.b", None, b"two", t),
+            // A duplicate, and a publish with a reply (the PubAck's subject).
+            publish_op("s.c", Some(h), b"dup", t),
+            StreamOp::Publish {
+                msg: msg("s.d", Some("_INBOX.puback"), None, b"three"),
+                now_ns: t,
+            },
+        ],
+        t,
+    );
+    assert_eq!(first.state.msgs, 3);
+    assert!(
+        first.outcomes[3].contains("Duplicate(1)"),
+        "{:?}",
+        first.outcomes
+    );
+    assert!(first.outcomes[4].contains("_INBOX.puback") && first.outcomes[4].contains("New(3)"));
+    t += MS;
+    // A pull for two, delivered by the tick after it.
+    let pulled = both(vec![next("_INBOX.pull1", r#"{"batch":2}"#, t)], t);
+    let delivered = acks_of(&pulled);
+    assert_eq!(delivered.len(), 2, "{:?}", pulled.outbox);
+    t += MS;
+    // Ack the first (a double ack: its reply waits for the flush), term the second; a flow
+    // control answer for no push consumer changes nothing.
+    let acked = both(
+        vec![
+            ack(&delivered[0], Some("_INBOX.dack"), "+ACK", t),
+            ack(&delivered[1], None, "+TERM gone", t),
+            StreamOp::FlowControl {
+                msg: msg("$JS.FC.S.P.1", None, None, b""),
+            },
+            next("_INBOX.pull2", r#"{"batch":5,"expires":500000000}"#, t),
+        ],
+        t,
+    );
+    assert_eq!(acked.double_acks, ["_INBOX.dack"]);
+    let routes: Vec<&str> = acked.outbox.iter().map(|m| m.0.as_str()).collect();
+    assert!(
+        routes.contains(&"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.S.P"),
+        "{routes:?}"
+    );
+    let third = acks_of(&acked);
+    assert_eq!(third.len(), 1, "the third message, to the second request");
+    // Its ack wait passes unacked: redelivered once (max_deliver 2) to a new request, then
+    // MAX_DELIVERIES; the second request expires (408).
+    t += 1_100 * MS;
+    let expired = both(vec![next("_INBOX.pull3", r#"{"batch":1}"#, t)], t);
+    assert_eq!(acks_of(&expired).len(), 1, "{:?}", expired.outbox);
+    t += 1_100 * MS;
+    let maxed = both(
+        vec![next("_INBOX.pull4", r#"{"batch":1,"no_wait":true}"#, t)],
+        t,
+    );
+    let routes: Vec<&str> = maxed.outbox.iter().map(|m| m.0.as_str()).collect();
+    assert!(
+        routes.contains(&"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.P"),
+        "{routes:?}"
+    );
+    // Time passes past max_age: the tick expires every message.
+    t += 31_000 * MS;
+    let aged = both(Vec::new(), t);
+    assert_eq!(aged.state.msgs, 0);
+}
