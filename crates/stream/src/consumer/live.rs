@@ -1,7 +1,7 @@
 //! One live consumer: its stored config, its delivery state machine ([`ConsumerState`]), its
 //! waiting pull requests or its push target, and how one of its messages is sent.
 //!
-//! Everything here runs on the stream's writer thread (see [`super::set`]): no locks, no I/O
+//! Everything here runs on the stream's owner (see [`super::set`]): no locks, no I/O
 //! of its own. What it wants sent goes into an [`Outbox`], published after the batch; its
 //! subscriptions are kept by the set, apart from it (they are made and dropped by effects).
 
