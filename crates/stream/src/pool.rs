@@ -180,6 +180,11 @@ struct Timers<O: Owner> {
     slots: HashMap<u64, (i64, Weak<Mailbox<O>>)>,
     /// `wake_by` times asked for since the owner's last step began, by mailbox.
     asked: HashMap<u64, i64>,
+    /// Until when the timer thread sleeps: `None` without a deadline, `Some(i64::MIN)` while it
+    /// is awake (it looks at `by_time` before it sleeps again). A new timer wakes it only if
+    /// it is due before that: an owner moving its own timer on every step must not wake the
+    /// timer thread every step.
+    sleeps_until: Option<i64>,
 }
 
 struct Shared<O: Owner> {
@@ -189,6 +194,9 @@ struct Shared<O: Owner> {
     timers_cv: Condvar,
     stopping: AtomicBool,
     next_id: AtomicU64,
+    /// Times the timer thread woke up (tests).
+    #[cfg(test)]
+    timer_wakeups: AtomicU64,
 }
 
 impl<O: Owner> Shared<O> {
@@ -238,10 +246,9 @@ impl<O: Owner> Shared<O> {
             t.slots.remove(&mb.id);
         }
         if let Some(at) = at {
-            let earliest = t.by_time.first().map(|(a, _)| *a);
             t.by_time.insert((at, mb.id));
             t.slots.insert(mb.id, (at, Arc::downgrade(mb)));
-            if earliest.is_none_or(|e| at < e) {
+            if t.sleeps_until.is_none_or(|until| at < until) {
                 self.timers_cv.notify_one();
             }
         }
@@ -298,11 +305,18 @@ impl<O: Owner> Shared<O> {
                     }
                     match t.by_time.first() {
                         Some(&(at, _)) => {
+                            t.sleeps_until = Some(at);
                             let wait = Duration::from_nanos(at.saturating_sub(now).max(0) as u64);
                             self.timers_cv.wait_for(&mut t, wait);
                         }
-                        None => self.timers_cv.wait(&mut t),
+                        None => {
+                            t.sleeps_until = None;
+                            self.timers_cv.wait(&mut t);
+                        }
                     }
+                    t.sleeps_until = Some(i64::MIN);
+                    #[cfg(test)]
+                    self.timer_wakeups.fetch_add(1, Ordering::Relaxed);
                 }
             }
             for mb in due.drain(..) {
@@ -331,10 +345,13 @@ impl<O: Owner> Pool<O> {
                 by_time: BTreeSet::new(),
                 slots: HashMap::new(),
                 asked: HashMap::new(),
+                sleeps_until: Some(i64::MIN),
             }),
             timers_cv: Condvar::new(),
             stopping: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
+            #[cfg(test)]
+            timer_wakeups: AtomicU64::new(0),
         });
         let pool = Pool {
             shared: shared.clone(),

@@ -272,3 +272,20 @@ fn wake_by_brings_a_timer_forward_and_never_back() {
     );
     pool.stop();
 }
+
+#[test]
+fn an_owner_moving_its_timer_later_every_step_does_not_wake_the_timer_thread() {
+    let pool = Pool::start("t", 1).unwrap();
+    let h = recorder(&pool);
+    // Each step asks to be woken 10 s after it, so each moves the owner's timer later (as a
+    // stream's owner does with its ack-flush deadline): the timer thread, asleep until the
+    // first of them, has no reason to wake.
+    for i in 0..500u64 {
+        h.mb.push(Cmd::WakeIn(10_000)).ok().unwrap();
+        h.mb.push(Cmd::Num(i)).ok().unwrap();
+        assert_eq!(h.events.recv_timeout(LONG), Ok(i));
+    }
+    let wakeups = pool.shared.timer_wakeups.load(Ordering::Relaxed);
+    assert!(wakeups <= 3, "the timer thread woke {wakeups} times");
+    pool.stop();
+}
