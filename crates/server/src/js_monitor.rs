@@ -50,7 +50,8 @@ pub struct JetStreamLimits {
 }
 
 /// The stream layer's side of monitoring. Called off the async runtime (on a blocking
-/// thread), so it may wait for the stream writers.
+/// thread), so it may block briefly; the stream layer answers it from published
+/// snapshots and does not wait for its streams.
 pub trait JetStreamMonitor: Send + Sync + 'static {
     /// Totals; with `detail`, also `stream_list` with each stream's consumers.
     fn stats(&self, detail: bool) -> JetStreamStats;
