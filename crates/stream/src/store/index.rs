@@ -163,7 +163,8 @@ impl<E: Entry> Index<E> {
     }
 
     /// The time of the first message (0 if none). A message's time never changes, so it is
-    /// remembered for the sequence it was read at.
+    /// remembered for the sequence it was read at, until the index is emptied and refilled
+    /// ([`Index::push`] forgets it then, as the sequence may be used again).
     fn first_ts(&self) -> i64 {
         if self.msgs == 0 {
             return 0;
@@ -235,6 +236,9 @@ impl<E: Entry> Index<E> {
             self.slots.clear();
             self.base = seq;
             self.monotonic = true;
+            // A new first message; its sequence may have been used before (emptied, then the
+            // next sequence set back), so what was remembered for it is stale.
+            *self.first_ts.get_mut() = None;
         } else {
             if ts < self.last_ts {
                 self.monotonic = false;

@@ -326,3 +326,23 @@ fn state_reads_the_first_message_time_once() {
     }
     assert!(s.index.paging_stats().1 - before <= 1);
 }
+
+/// Regression (found by `store_proptest`): the remembered first-message time is keyed by
+/// sequence, and a sequence is used again once the stream is emptied and its next sequence
+/// set back. The message now at that sequence is a new one with its own time.
+#[test]
+fn a_sequence_used_again_reports_the_new_message_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path(), Some(TINY));
+    for i in 0..11i64 {
+        s.append("a.1", None, b"x", 1_000 + i).unwrap();
+    }
+    s.purge(&Purge::default()).unwrap();
+    s.set_next_seq(11).unwrap();
+    s.append("a.1", None, b"x", 1_039).unwrap();
+    assert_eq!(s.state().first_ts, 1_039);
+    s.purge(&Purge::default()).unwrap();
+    s.set_next_seq(11).unwrap();
+    s.append("a.1", None, b"x", 1_050).unwrap();
+    assert_eq!(s.state().first_ts, 1_050);
+}
