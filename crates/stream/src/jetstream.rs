@@ -9,6 +9,7 @@ use crate::config::{DiscardPolicy, StorageType, StreamConfig};
 use crate::consumer::live::{policy_of, start_of, Consumer};
 use crate::consumer::set::{ConsumerRecord, Consumers};
 use crate::consumer::state::ConsumerState;
+use crate::deletion::{Deleting, Deletion};
 use crate::inline::{Gate, Inline, PublishSink};
 use crate::meta::{Meta, MetaError};
 use crate::pool::Pool;
@@ -82,7 +83,7 @@ pub(crate) struct Entry {
     pub(crate) config: StreamConfig,
     pub(crate) created: Timestamp,
     /// Also held by its owner, which locks it for each step; only inline stores (see
-    /// `inline.rs`) and the stream's deletion lock it otherwise. Readers use `snapshot`.
+    /// `inline.rs`) and shutdown (closing its gate) lock it otherwise. Readers use `snapshot`.
     pub(crate) stream: Arc<Mutex<Stream>>,
     /// What its owner last published for readers.
     pub(crate) snapshot: Arc<SnapshotCell>,
@@ -107,7 +108,7 @@ impl Entry {
                 .store(true, std::sync::atomic::Ordering::Release);
         }
         if let Some(tx) = self.tx.take() {
-            if tx.send(Cmd::Stop) {
+            if tx.send(Cmd::Stop(None)) {
                 tx.wait_done();
             }
         }
@@ -144,6 +145,8 @@ pub(crate) struct Inner {
     pub(crate) api_errors: Arc<AtomicU64>,
     /// Runs every stream's owner.
     pub(crate) pool: Pool<StreamOwner>,
+    /// Streams whose owners are deleting them (`deletion.rs`).
+    pub(crate) deleting: Deleting,
 }
 
 /// The running stream layer.
@@ -353,30 +356,38 @@ impl Inner {
             .map_err(ApiError::stream_create)
     }
 
-    /// Stops a stream and removes its data, its consumers and its record.
-    pub(crate) fn delete_stream(&self, mut entry: Entry) -> Result<(), ApiError> {
-        entry.stop();
-        self.meta
-            .remove_consumers_of(&entry.config.name)
-            .map_err(ApiError::stream_delete)?;
-        self.meta
-            .remove_stream(&entry.config.name)
-            .map_err(ApiError::stream_delete)?;
-        // A publish sink that was about to store inline may hold the stream a moment longer.
-        let mut stream = entry.stream;
-        let mut tries = 0;
-        let stream = loop {
-            match Arc::try_unwrap(stream) {
-                Ok(s) => break s.into_inner(),
-                Err(still) if tries < 1000 => {
-                    stream = still;
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-                Err(_) => return Err(ApiError::stream_delete("stream still in use")),
-            }
+    /// Deletes a stream (taken out of the map by the caller): its owner removes its records
+    /// and files after what was queued before, and answers `reply` (`deletion.rs`). The
+    /// caller does not wait.
+    pub(crate) fn delete_stream(&self, mut entry: Entry, reply: &str) {
+        entry.subs.clear();
+        // Inline stores check this under the stream's lock, which the deletion takes.
+        entry
+            .gate
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        let deletion = Box::new(Deletion::new(
+            &entry.config.name,
+            reply,
+            self.meta.clone(),
+            &self.deleting,
+            entry.server.clone(),
+            self.api_errors.clone(),
+        ));
+        let unsent = match entry.tx.take() {
+            Some(tx) => match tx.try_send(Cmd::Stop(Some(deletion))) {
+                Ok(()) => None,
+                Err(Cmd::Stop(d)) => d,
+                Err(_) => unreachable!("try_send gives back what it was given"),
+            },
+            None => Some(deletion),
         };
-        stream.destroy().map_err(ApiError::stream_delete)
+        // The owner has finished already (it failed): nobody else holds the stream.
+        if let Some(deletion) = unsent {
+            deletion.run(&entry.stream);
+        }
+        // Publishers still waiting for room wait no more.
+        entry.gate.backlog.close();
     }
 
     /// Hands an API request to the stream's owner, which answers it; if the stream is
@@ -443,6 +454,7 @@ impl JetStream {
             streams: RwLock::new(BTreeMap::new()),
             api_requests: Default::default(),
             api_errors: Default::default(),
+            deleting: Deleting::default(),
             pool: Pool::start("stream", pool_workers())
                 .map_err(|e| StartError::Subscribe(e.to_string()))?,
         });

@@ -37,6 +37,7 @@ mod apply;
 pub mod config;
 pub mod consumer;
 pub mod dedup;
+mod deletion;
 pub mod effect;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -420,8 +420,14 @@ impl Stream {
         }
     }
 
-    /// Removes the stream's data for good.
-    pub fn destroy(self) -> Result<(), StoreError> {
-        self.store.destroy()
+    /// Removes the stream's data for good; it is empty (in memory) from then on.
+    pub fn destroy_in_place(&mut self) -> Result<(), StoreError> {
+        let store = std::mem::replace(
+            &mut self.store,
+            Box::new(crate::store::memory::MemoryStore::new()),
+        );
+        self.ttls.clear();
+        self.never_expire.clear();
+        store.destroy()
     }
 }

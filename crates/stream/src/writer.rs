@@ -48,6 +48,7 @@ use crate::api::handlers::state_of;
 use crate::api::types::{ClusterInfo, StreamInfo};
 use crate::apply::{ApplyCtx, Outcome};
 use crate::consumer::set::Consumers;
+use crate::deletion::Deletion;
 use crate::inline::Gate;
 use crate::op::{Message, OpOutcome, StreamOp};
 use crate::oplog::{Index, LocalLog, OpLog};
@@ -91,9 +92,10 @@ pub(crate) enum Cmd {
     Next(InternalMsg),
     /// An answer to a push consumer's flow control request (`$JS.FC.<stream>.<consumer>.<n>`).
     FlowControl(InternalMsg),
-    /// Sync and finish. Explicit, because a router cache may keep a sink (and so a sender)
+    /// Sync and finish, or (with a [`Deletion`]) remove the stream and answer its
+    /// STREAM.DELETE. Explicit, because a router cache may keep a sink (and so a sender)
     /// alive for a while after its subscription is gone.
-    Stop,
+    Stop(Option<Box<Deletion>>),
 }
 
 impl Cmd {
@@ -101,7 +103,7 @@ impl Cmd {
     fn cost(&self) -> usize {
         match self {
             Cmd::Publish(m) | Cmd::Ack(m) | Cmd::Next(m) | Cmd::FlowControl(m) => Backlog::cost(m),
-            Cmd::Api(_) | Cmd::Stop => 0,
+            Cmd::Api(_) | Cmd::Stop(_) => 0,
         }
     }
 }
@@ -142,7 +144,7 @@ impl WriterTx {
         self.mailbox.wake_by(at);
     }
 
-    /// Blocks until the owner has handled [`Cmd::Stop`].
+    /// Blocks until the owner has handled [`Cmd::Stop`] (shutdown only: the API never waits).
     pub(crate) fn wait_done(&self) {
         self.mailbox.wait_done();
     }
@@ -356,9 +358,12 @@ impl StreamOwner {
         self.consumers.send(acks_ok);
     }
 
-    /// The last step: sync what is stored and the consumers' state.
-    fn finish(&mut self) {
+    /// The last step: sync what is stored and the consumers' state, or remove it all.
+    fn finish(&mut self, deletion: Option<Box<Deletion>>) {
         self.consumers.stop();
+        if let Some(deletion) = deletion {
+            return deletion.run(&self.stream);
+        }
         self.consumers.persist(Duration::ZERO);
         if let Err(e) = self.stream.lock().sync() {
             error!(stream = %self.name, error = %e, "final sync failed");
@@ -378,6 +383,7 @@ impl Owner for StreamOwner {
         // The step's one time stamp: every op made from the mailbox carries it.
         let now = now_ns();
         let mut stop = false;
+        let mut deletion = None;
         let mut publishes = 0;
         if gate.dirty.swap(false, AtomicOrdering::AcqRel) {
             self.unsynced = true; // stored inline (see inline.rs)
@@ -423,8 +429,9 @@ impl Owner for StreamOwner {
                         continue;
                     }
                 },
-                Cmd::Stop => {
+                Cmd::Stop(d) => {
                     stop = true;
+                    deletion = deletion.or(d);
                     continue;
                 }
             };
@@ -494,7 +501,7 @@ impl Owner for StreamOwner {
             gate.queued.fetch_sub(publishes, AtomicOrdering::AcqRel);
         }
         if stop {
-            self.finish();
+            self.finish(deletion);
             return Step {
                 done: true,
                 ..Step::default()

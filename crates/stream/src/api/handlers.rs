@@ -65,7 +65,7 @@ pub(crate) fn handle(js: &Inner, msg: InternalMsg) {
         ["STREAM", "CREATE", name] => create(js, name, body).into(),
         ["STREAM", "UPDATE", name] => update(js, reply, name, body),
         ["STREAM", "INFO", name] => info(js, reply, name, body),
-        ["STREAM", "DELETE", name] => delete(js, name, body).into(),
+        ["STREAM", "DELETE", name] => delete(js, reply, name, body),
         ["STREAM", "PURGE", name] => purge(js, reply, name, body),
         ["STREAM", "NAMES"] => names(js, body).into(),
         ["STREAM", "LIST"] => list(js, body).into(),
@@ -212,6 +212,11 @@ fn create(js: &Inner, name: &str, body: &[u8]) -> Result<StreamCreateResponse, A
         }
         return Err(ApiError::stream_name_exist());
     }
+    if js.deleting.contains(&cfg.name) {
+        return Err(ApiError::stream_create(
+            "a stream of this name is being deleted; try again once its deletion is answered",
+        ));
+    }
     overlap_with_others(&streams, &cfg)?;
     let created = Timestamp::now();
     js.save(&cfg, created)?;
@@ -305,17 +310,17 @@ fn info(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
     r.into()
 }
 
-fn delete(js: &Inner, name: &str, body: &[u8]) -> Result<StreamDeleteResponse, ApiError> {
+/// Takes the stream out of the map and hands its deletion to its owner, which answers once
+/// its records and files are gone (`deletion.rs`).
+fn delete(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
     if !is_empty_request(body) {
-        return Err(ApiError::not_empty_request());
+        return Err::<StreamDeleteResponse, _>(ApiError::not_empty_request()).into();
     }
-    let entry = js
-        .streams
-        .write()
-        .remove(name)
-        .ok_or_else(ApiError::stream_not_found)?;
-    js.delete_stream(entry)?;
-    Ok(StreamDeleteResponse::success())
+    let Some(entry) = js.streams.write().remove(name) else {
+        return Err::<StreamDeleteResponse, _>(ApiError::stream_not_found()).into();
+    };
+    js.delete_stream(entry, reply);
+    Handled::Deferred
 }
 
 /// nats-server's order: the body (bad JSON 10025, `seq` with `keep` 10003), then the stream

@@ -22,6 +22,9 @@ static HOLD_CV: parking_lot::Condvar = parking_lot::Condvar::new();
 /// Syncs that found the hold set (and so waited).
 static HELD_SYNCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// Taken by each test here: the hold and the wrap are global.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn hold(on: bool) {
     *HOLD.lock() = on;
     HOLD_CV.notify_all();
@@ -186,8 +189,8 @@ fn create(c: &mut Client, name: &str, subject: &str, direct: bool) {
     assert!(r.get("error").is_none(), "{r}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_whose_disk_stalls_holds_up_nothing_else() {
+/// A server and a stream layer whose `SLOW*` streams have the slow disk.
+async fn start() -> (tempfile::TempDir, Server, ServerHandle, JetStream) {
     *STORE_WRAP.lock() = Some(wrap_slow);
     let dir = tempfile::tempdir().unwrap();
     let server = Server::bind(ServerConfig {
@@ -198,16 +201,35 @@ async fn a_stream_whose_disk_stalls_holds_up_nothing_else() {
     .await
     .unwrap();
     let handle = server.handle();
-    let js = JetStream::start(
-        handle.clone(),
-        JetStreamConfig {
-            store_dir: dir.path().to_owned(),
-            sync: SyncPolicy::Always,
-            server_name: "test".into(),
-            queue_bytes: crate::DEFAULT_QUEUE_BYTES,
-        },
-    )
-    .unwrap();
+    let js = JetStream::start(handle.clone(), config_in(dir.path())).unwrap();
+    (dir, server, handle, js)
+}
+
+fn config_in(dir: &std::path::Path) -> JetStreamConfig {
+    JetStreamConfig {
+        store_dir: dir.to_owned(),
+        sync: SyncPolicy::Always,
+        server_name: "test".into(),
+        queue_bytes: crate::DEFAULT_QUEUE_BYTES,
+    }
+}
+
+/// Waits until a sync has found the disk held.
+fn wait_for_held_sync() {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while HELD_SYNCS.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_disk_stalls_holds_up_nothing_else() {
+    let _serial = SERIAL.lock().await;
+    let (_dir, _server, handle, js) = start().await;
     let monitor = js.monitor();
     tokio::task::spawn_blocking(move || {
         let mut c = Client::new(&handle);
@@ -220,15 +242,9 @@ async fn a_stream_whose_disk_stalls_holds_up_nothing_else() {
         // sync.
         hold(true);
         let _release = Release;
+        HELD_SYNCS.store(0, std::sync::atomic::Ordering::SeqCst);
         let slow_ack = c.send("slow.b", b"held");
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while HELD_SYNCS.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the sync never started"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for_held_sync();
         // A request SLOW's owner must answer waits with it.
         let get = c.send("$JS.API.DIRECT.GET.SLOW", br#"{"last_by_subj":"slow.a"}"#);
 
@@ -270,6 +286,85 @@ async fn a_stream_whose_disk_stalls_holds_up_nothing_else() {
         let m = c.answer(Duration::from_secs(5)).expect("SLOW's direct get");
         assert_eq!(&*m.subject, get);
         assert_eq!(&m.payload[..], b"before");
+    })
+    .await
+    .unwrap();
+    js.shutdown();
+}
+
+/// Regression: STREAM.DELETE waited on the API thread for the stream's owner to finish (its
+/// final sync), so one stalled disk stalled every API request of every stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_stream_whose_disk_stalls_holds_up_nothing_else() {
+    let _serial = SERIAL.lock().await;
+    let (dir, _server, handle, js) = start().await;
+    let handle2 = handle.clone();
+    let streams_dir = dir.path().join("streams");
+    tokio::task::spawn_blocking(move || {
+        let mut c = Client::new(&handle);
+        create(&mut c, "SLOWDEL", "slow.>", false);
+        create(&mut c, "FAST", "fast.>", false);
+        let r = c.request("slow.a", b"before");
+        assert_eq!(r["seq"], 1, "{r}");
+        let cons = c.request(
+            "$JS.API.CONSUMER.DURABLE.CREATE.SLOWDEL.D",
+            br#"{"stream_name":"SLOWDEL","config":{"durable_name":"D","ack_policy":"explicit"}}"#,
+        );
+        assert_eq!(cons["name"], "D", "{cons}");
+
+        hold(true);
+        let _release = Release;
+        HELD_SYNCS.store(0, std::sync::atomic::Ordering::SeqCst);
+        let slow_ack = c.send("slow.b", b"held");
+        wait_for_held_sync();
+        let delete = c.send("$JS.API.STREAM.DELETE.SLOWDEL", b"");
+
+        // The API goes on: the deleted stream is gone for it at once, the others answer.
+        let info = c.request("$JS.API.STREAM.INFO.FAST", b"");
+        assert_eq!(info["config"]["name"], "FAST", "{info}");
+        let info = c.request("$JS.API.STREAM.INFO.SLOWDEL", b"");
+        assert_eq!(info["error"]["err_code"], 10059, "{info}");
+        let list = c.request("$JS.API.STREAM.NAMES", b"");
+        assert_eq!(list["streams"], serde_json::json!(["FAST"]), "{list}");
+        // Its name is not free until its files are gone.
+        let cfg = serde_json::json!({"name": "SLOWDEL", "subjects": ["slow.>"], "storage": "file"});
+        let again = c.request("$JS.API.STREAM.CREATE.SLOWDEL", cfg.to_string().as_bytes());
+        assert_eq!(again["error"]["err_code"], 10049, "{again}");
+        let ack = c.request("fast.x", b"not held");
+        assert_eq!(ack["seq"], 1, "{ack}");
+        let early = c.answer(Duration::from_millis(200));
+        assert!(early.is_none(), "answered before the sync: {early:?}");
+
+        // The disk is back: the held publish is acked, then the deletion answered, and the
+        // stream's files, records and consumers are gone.
+        hold(false);
+        let m = c.answer(Duration::from_secs(5)).expect("SLOWDEL's ack");
+        assert_eq!(&*m.subject, slow_ack);
+        let m = c
+            .answer(Duration::from_secs(5))
+            .expect("the deletion's answer");
+        assert_eq!(&*m.subject, delete);
+        let r: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(r["success"], true, "{r}");
+        assert!(!streams_dir.join("SLOWDEL").exists());
+        // A new stream of that name starts empty, without the old consumer.
+        create(&mut c, "SLOWDEL", "slow.>", false);
+        let info = c.request("$JS.API.STREAM.INFO.SLOWDEL", b"");
+        assert_eq!(info["state"]["messages"], 0, "{info}");
+        let names = c.request("$JS.API.CONSUMER.NAMES.SLOWDEL", b"");
+        assert_eq!(names["total"], 0, "{names}");
+    })
+    .await
+    .unwrap();
+    js.shutdown();
+    // Nor do the old stream's records come back on a restart.
+    let js = JetStream::start(handle2.clone(), config_in(dir.path())).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut c = Client::new(&handle2);
+        let info = c.request("$JS.API.STREAM.INFO.SLOWDEL", b"");
+        assert_eq!(info["state"]["messages"], 0, "{info}");
+        let names = c.request("$JS.API.CONSUMER.NAMES.SLOWDEL", b"");
+        assert_eq!(names["total"], 0, "{names}");
     })
     .await
     .unwrap();
