@@ -225,7 +225,13 @@ impl Inner {
         // set once built.
         let mailbox = self.pool.add_empty();
         let tx = WriterTx::new(mailbox.clone(), gate.backlog.clone());
-        let mut consumers = Consumers::new(&name, tx.clone(), server.clone(), meta, cfg.retention);
+        let mut consumers = Consumers::new(
+            &name,
+            tx.clone(),
+            server.clone(),
+            meta.is_some(),
+            cfg.retention,
+        );
         self.restore_consumers(&cfg, &mut stream, &mut consumers)?;
         let consumer_count = consumers.counter();
         let stream = Arc::new(Mutex::new(stream));

@@ -3,7 +3,8 @@
 //!
 //! [`run_effects`] is the one place where what an op asks of the world happens: consumer
 //! records written to and removed from the metadata store (sled, flushed), subscriptions made
-//! and dropped through the server handle, advisories handed to the batch's outbox. [`run_op`]
+//! and dropped through the server handle, advisories handed to the batch's outbox. Consumer
+//! state the ops changed is written by [`StateSaver`] after the step's sync. [`run_op`]
 //! is what the owner does with every committed op (`oplog.rs`): apply, then the effects. The
 //! shell, not apply, reads the clock: the owner stamps each op with its step's time when it
 //! turns a mailbox command into an op.
@@ -125,4 +126,50 @@ pub(crate) fn run_effects(
         }
     }
     Ok(())
+}
+
+/// Writes consumers' changed state to the metadata store and flushes it (fsync): at once when
+/// double acks wait for it, else once `every` has passed since the last flush, so that plain
+/// acks and deliveries share one write and one flush per interval instead of paying for one
+/// per batch. The consumer set only marks what changed; this is the I/O.
+pub(crate) struct StateSaver {
+    /// When consumer state was last flushed (or, after a failure, when to try again).
+    last_flush: std::time::Instant,
+}
+
+impl StateSaver {
+    pub(crate) fn new() -> Self {
+        StateSaver {
+            last_flush: std::time::Instant::now(),
+        }
+    }
+
+    /// Saves what changed if it is due. False if that failed: the double acks then get no
+    /// answer (their consumers stay marked changed, written on the next try).
+    pub(crate) fn save(
+        &mut self,
+        consumers: &mut Consumers,
+        meta: Option<&Meta>,
+        stream: &str,
+        every: std::time::Duration,
+    ) -> bool {
+        let Some(meta) = meta else {
+            return true;
+        };
+        let due = consumers.has_double_acks() || self.last_flush.elapsed() >= every;
+        if !due || !consumers.flush_pending() {
+            return true;
+        }
+        let states = consumers.take_dirty_states();
+        self.last_flush = std::time::Instant::now();
+        if let Err(e) = meta.save_consumer_states(stream, &states) {
+            tracing::warn!(stream, error = %e, "saving consumer state failed; will try again");
+            // Not durable: written again on the next try, which (unless double acks wait for
+            // it) is a second away, not one flush interval: the disk may be full for a while.
+            self.last_flush = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            consumers.mark_dirty(states.iter().map(|(name, _)| name.as_str()));
+            return false;
+        }
+        true
+    }
 }

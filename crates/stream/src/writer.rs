@@ -53,7 +53,7 @@ use crate::inline::Gate;
 use crate::op::{Message, OpOutcome, StreamOp};
 use crate::oplog::{Index, LocalLog, OpLog};
 use crate::pool::{Mailbox, Owner, Step};
-use crate::shell::run_op;
+use crate::shell::{run_op, StateSaver};
 use crate::snapshot::{Snapshot, SnapshotCell, STATS_EVERY_NS};
 use crate::store::StoreError;
 use crate::stream::{PublishError, Stored, Stream};
@@ -194,6 +194,8 @@ pub(crate) struct StreamOwner {
     retry_at: Option<i64>,
     /// The op log in front of apply (`oplog.rs`).
     log: LocalLog,
+    /// Writes the consumers' changed state.
+    saver: StateSaver,
     /// Ops made from the mailbox, not yet proposed to the log (kept for their capacity).
     proposed: Vec<StreamOp>,
     /// The ops of the entries the log handed back, being applied (kept for their capacity).
@@ -226,6 +228,7 @@ impl StreamOwner {
             unsynced: false,
             retry_at: None,
             log: LocalLog::new(),
+            saver: StateSaver::new(),
             proposed: Vec::with_capacity(256),
             entries: Vec::with_capacity(256),
             routes: VecDeque::new(),
@@ -364,7 +367,7 @@ impl StreamOwner {
         if let Some(deletion) = deletion {
             return deletion.run(&self.stream);
         }
-        self.consumers.persist(Duration::ZERO);
+        self.save_consumers(Duration::ZERO);
         if let Err(e) = self.stream.lock().sync() {
             error!(stream = %self.name, error = %e, "final sync failed");
         }
@@ -476,7 +479,7 @@ impl Owner for StreamOwner {
                 self.retry_at = self.unsynced.then(|| now + RETRY.as_nanos() as i64);
             }
         }
-        let acks_ok = self.consumers.persist(match self.parts.sync {
+        let acks_ok = self.save_consumers(match self.parts.sync {
             SyncPolicy::Always => ACK_FLUSH,
             SyncPolicy::Every(every) => every.min(Duration::from_secs(1)),
         });
@@ -542,6 +545,13 @@ impl StreamOwner {
         }
         self.entries = entries;
         more
+    }
+
+    /// Writes the consumers' changed state if due (`shell::StateSaver`); false if that failed.
+    fn save_consumers(&mut self, every: Duration) -> bool {
+        let meta = self.ctx.meta.as_ref();
+        self.saver
+            .save(&mut self.consumers, meta, &self.name, every)
     }
 
     /// Keeps the answer to the API op at `index` (kept out of the publish path).

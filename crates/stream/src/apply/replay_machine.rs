@@ -67,7 +67,10 @@ impl Machine {
     /// stream syncs.
     pub(super) fn close(mut self) -> StreamConfig {
         self.consumers.stop();
-        assert!(self.consumers.persist(std::time::Duration::ZERO));
+        let meta = self.ctx.meta.as_ref();
+        let mut saver = crate::shell::StateSaver::new();
+        let name = self.ctx.config.name.clone();
+        assert!(saver.save(&mut self.consumers, meta, &name, std::time::Duration::ZERO));
         self.stream.sync().unwrap();
         self.ctx.config
     }

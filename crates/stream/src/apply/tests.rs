@@ -52,7 +52,7 @@ pub(super) fn writer_parts(
     let stream = Stream::open(policy(&cfg), store, now_ns).unwrap();
     let tx = WriterTx::new(crate::pool::detached(), Arc::new(Backlog::new(1 << 20)));
     let rx = tx.clone();
-    let consumers = Consumers::new(&cfg.name, tx, server.fork(), meta.clone(), cfg.retention);
+    let consumers = Consumers::new(&cfg.name, tx, server.fork(), meta.is_some(), cfg.retention);
     let ctx = ApplyCtx { config: cfg, meta };
     (stream, consumers, ctx, rx)
 }

@@ -4,10 +4,11 @@
 //! publishes, calls [`Consumers::on_ack`] (acks), [`Consumers::on_next`] (pull requests) and
 //! [`Consumers::on_fc`] (flow control answers); applying a tick op calls [`Consumers::tick`]
 //! (expiries, heartbeats, inactivity) and [`Consumers::pump`] (deliveries). All of them take
-//! their time from the op and collect what is to be sent in the set's outbox. The owner then
-//! calls [`Consumers::persist`] (consumer state into sled, flushed when acks changed it, before
-//! any double-ack reply goes out) and [`Consumers::send`] (everything collected, published
-//! under one lock).
+//! their time from the op and collect what is to be sent in the set's outbox, and mark the
+//! consumers whose state changed. The set does no store I/O: the owner's shell then writes the
+//! changed state (`shell::StateSaver`, through [`Consumers::take_dirty_states`]: into sled,
+//! flushed when acks changed it, before any double-ack reply goes out) and calls
+//! [`Consumers::send`] (everything collected, published under one lock).
 //!
 //! Creating and deleting a consumer is part of applying an op (`apply.rs`), so
 //! [`Consumers::insert`] and [`Consumers::remove`] do no I/O: the consumer's subscriptions,
@@ -25,7 +26,6 @@ use super::live::{Consumer, Outbox};
 use super::subs::{subscriptions, Subscriptions};
 use crate::config::RetentionPolicy;
 use crate::effect::{Effect, Inbox};
-use crate::meta::Meta;
 use crate::stream::Stream;
 use crate::time::{now_ns, Timestamp};
 use crate::writer::WriterTx;
@@ -48,16 +48,15 @@ pub struct Consumers {
     stream: Arc<str>,
     tx: WriterTx,
     server: ServerHandle,
-    /// Where persisted consumers keep their state (`None` for a memory stream).
-    meta: Option<Meta>,
+    /// Whether durable consumers' state is kept in the metadata store (a file stream). The
+    /// shell writes it (`shell::StateSaver`); the set only marks what changed.
+    persists: bool,
     retention: RetentionPolicy,
     map: BTreeMap<String, Consumer>,
     /// The consumers' subscriptions (the shell's: made and dropped by effects).
     subs: Subscriptions,
     /// Reply subjects of double acks, answered once their acks are durable.
     double_acks: Vec<String>,
-    /// When consumer state was last flushed.
-    last_flush: std::time::Instant,
     seen_gen: u64,
     out: Outbox,
     /// How many consumers there are, readable without the writer (stream and account info).
@@ -70,19 +69,18 @@ impl Consumers {
         stream: &str,
         tx: WriterTx,
         server: ServerHandle,
-        meta: Option<Meta>,
+        persists: bool,
         retention: RetentionPolicy,
     ) -> Self {
         Consumers {
             stream: stream.into(),
             tx,
             server,
-            meta,
+            persists,
             retention,
             map: BTreeMap::new(),
             subs: Subscriptions::default(),
             double_acks: Vec::new(),
-            last_flush: std::time::Instant::now(),
             seen_gen: u64::MAX,
             out: Vec::new(),
             count: Arc::default(),
@@ -101,7 +99,7 @@ impl Consumers {
 
     /// Whether consumers of this set are persisted (a file stream).
     pub(crate) fn persists(&self) -> bool {
-        self.meta.is_some()
+        self.persists
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&Consumer> {
@@ -500,43 +498,34 @@ impl Consumers {
         at
     }
 
-    /// Writes changed consumer state to the metadata store and flushes it (fsync): at once
-    /// when double acks wait for it, else once `every` has passed since the last flush, so that
-    /// plain acks and deliveries share one write and one flush per interval instead of paying
-    /// for one per batch. False if that failed: the double acks then get no answer.
-    pub(crate) fn persist(&mut self, every: std::time::Duration) -> bool {
-        let Some(meta) = &self.meta else {
-            return true;
-        };
-        let due = !self.double_acks.is_empty() || self.last_flush.elapsed() >= every;
-        if !due || !self.map.values().any(|c| c.persisted && c.dirty) {
-            return true;
-        }
+    /// The encoded state of every persisted consumer changed since the last call, marked
+    /// clean (the shell writes it: `shell::StateSaver`).
+    pub(crate) fn take_dirty_states(&mut self) -> Vec<(String, Vec<u8>)> {
         let mut states = Vec::new();
         for c in self.map.values_mut().filter(|c| c.persisted && c.dirty) {
             c.dirty = false;
             states.push((c.name.to_string(), c.state.encode()));
         }
-        self.last_flush = std::time::Instant::now();
-        let saved = meta.save_consumer_states(&self.stream, &states);
-        if let Err(e) = saved {
-            warn!(stream = %self.stream, error = %e, "saving consumer state failed; will try again");
-            // Not durable: written again on the next try, which (unless double acks wait for
-            // it) is a second away, not one flush interval: the disk may be full for a while.
-            self.last_flush = std::time::Instant::now() + std::time::Duration::from_secs(1);
-            for (name, _) in &states {
-                if let Some(c) = self.map.get_mut(&**name) {
-                    c.dirty = true;
-                }
+        states
+    }
+
+    /// Marks consumers changed again (their state could not be written).
+    pub(crate) fn mark_dirty<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        for name in names {
+            if let Some(c) = self.map.get_mut(name) {
+                c.dirty = true;
             }
-            return false;
         }
-        true
+    }
+
+    /// Whether double acks wait for their consumers' state to be durable.
+    pub(crate) fn has_double_acks(&self) -> bool {
+        !self.double_acks.is_empty()
     }
 
     /// True while changed consumer state waits for its flush (the writer wakes up for it).
     pub(crate) fn flush_pending(&self) -> bool {
-        self.meta.is_some() && self.map.values().any(|c| c.persisted && c.dirty)
+        self.persists && self.map.values().any(|c| c.persisted && c.dirty)
     }
 
     /// Publishes everything collected, double-ack answers included (unless `acks_ok` is
