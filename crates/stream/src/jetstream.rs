@@ -6,9 +6,8 @@ use crate::api::deferred::{answer_stopping, Request};
 use crate::api::errors::ApiError;
 use crate::apply::ApplyCtx;
 use crate::config::{DiscardPolicy, StorageType, StreamConfig};
-use crate::consumer::live::{policy_of, start_of, Consumer};
-use crate::consumer::set::{ConsumerRecord, Consumers};
-use crate::consumer::state::ConsumerState;
+use crate::consumer::restore::{restore_consumers, RestoreError};
+use crate::consumer::set::Consumers;
 use crate::deletion::{Deleting, Deletion};
 use crate::inline::{Gate, Inline, PublishSink};
 use crate::meta::{Meta, MetaError};
@@ -278,47 +277,18 @@ impl Inner {
         if cfg.storage != StorageType::File {
             return Ok(());
         }
-        let now = now_ns();
-        for (cname, record, state) in self.meta.consumers_of(&cfg.name)? {
-            let record: ConsumerRecord =
-                serde_json::from_slice(&record).map_err(|e| StartError::Record {
-                    name: format!("{}/{cname}", cfg.name),
-                    reason: e.to_string(),
-                })?;
-            let policy = policy_of(&record.config);
-            let decoded = state.map(|b| ConsumerState::decode(policy.clone(), &b));
-            let mut st = match decoded {
-                Some(Ok(st)) => st,
-                other => {
-                    if let Some(Err(e)) = other {
-                        warn!(stream = %cfg.name, consumer = %cname, error = %e, "unreadable consumer state: starting over");
-                    }
-                    ConsumerState::new(policy, start_of(&record.config), stream.store()).map_err(
-                        |source| StartError::Store {
-                            name: cfg.name.clone(),
-                            source,
-                        },
-                    )?
-                }
-            };
-            st.reconcile(stream.store())
-                .map_err(|source| StartError::Store {
-                    name: cfg.name.clone(),
-                    source,
-                })?;
-            let c = Consumer::new(
-                &cfg.name,
-                &cname,
-                record.config,
-                record.created,
-                st,
-                true,
-                now,
-            );
-            consumers.add(c).map_err(StartError::Subscribe)?;
-        }
-        consumers.discard_outbox();
-        Ok(())
+        restore_consumers(&self.meta, &cfg.name, stream, consumers, now_ns()).map_err(|e| match e {
+            RestoreError::Meta(e) => StartError::Meta(e),
+            RestoreError::Record { consumer, reason } => StartError::Record {
+                name: format!("{}/{consumer}", cfg.name),
+                reason,
+            },
+            RestoreError::Store(source) => StartError::Store {
+                name: cfg.name.clone(),
+                source,
+            },
+            RestoreError::Subscribe(e) => StartError::Subscribe(e),
+        })
     }
 
     /// (Re)subscribes an entry to its config's subjects.

@@ -54,7 +54,14 @@ impl Machine {
         let store = FileStore::open(dir, FileStoreConfig { segment_bytes: 400 }).unwrap();
         let (mut stream, mut consumers, ctx, rx) =
             super::tests::writer_parts(server, cfg, Box::new(store), Some(meta.clone()), now_ns);
-        restore_consumers(meta, &ctx.config.name, &mut stream, &mut consumers, now_ns);
+        crate::consumer::restore::restore_consumers(
+            meta,
+            &ctx.config.name,
+            &mut stream,
+            &mut consumers,
+            now_ns,
+        )
+        .unwrap();
         Machine {
             stream,
             consumers,
@@ -116,36 +123,6 @@ impl Machine {
 
     pub(super) fn has(&self, seq: u64) -> bool {
         self.stream.store().get(seq).unwrap().is_some()
-    }
-}
-
-/// What `start_stream` does to bring back a file stream's consumers (`restore_consumers`
-/// in `jetstream.rs`): each one's record and saved state, reconciled with the stream.
-pub(super) fn restore_consumers(
-    meta: &Meta,
-    stream_name: &str,
-    stream: &mut Stream,
-    consumers: &mut Consumers,
-    now: i64,
-) {
-    for (name, record, state) in meta.consumers_of(stream_name).unwrap() {
-        let record: ConsumerRecord = serde_json::from_slice(&record).unwrap();
-        let policy = policy_of(&record.config);
-        let mut st = match state {
-            Some(b) => ConsumerState::decode(policy, &b).unwrap(),
-            None => ConsumerState::new(policy, start_of(&record.config), stream.store()).unwrap(),
-        };
-        st.reconcile(stream.store()).unwrap();
-        let c = Consumer::new(
-            stream_name,
-            &name,
-            record.config,
-            record.created,
-            st,
-            true,
-            now,
-        );
-        consumers.add(c).unwrap();
     }
 }
 

@@ -1,7 +1,8 @@
 //! Consumers: nats-server's `ConsumerConfig` with its defaults and checks ([`config`]), the
 //! `$JS.ACK.` reply subjects and ack payloads clients send back ([`ack_subject`]), the
 //! delivery and ack state machine ([`state`]), the live consumers a stream's writer serves
-//! ([`live`], [`pull`], [`push`], [`set`], `subs`) and their advisories ([`advisory`]). The
+//! ([`live`], [`pull`], [`push`], [`set`], `subs`), their restore at startup (`restore`) and
+//! their advisories ([`advisory`]). The
 //! `$JS.API.CONSUMER.*` request/response JSON is in [`crate::api::consumer_types`], its
 //! handlers in `crate::api::consumer_handlers`.
 
@@ -11,6 +12,7 @@ pub mod config;
 pub mod live;
 pub mod pull;
 pub mod push;
+pub(crate) mod restore;
 pub mod set;
 pub mod state;
 mod subs;
