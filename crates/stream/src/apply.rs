@@ -76,8 +76,8 @@ pub(crate) enum Outcome {
         reply: Option<ByteStr>,
         result: Result<Stored, PublishError>,
     },
-    /// [`StreamOp::Ack`], [`StreamOp::Next`], [`StreamOp::FlowControl`]: what they have to
-    /// send is in the consumers' outbox.
+    /// [`StreamOp::Ack`], [`StreamOp::Next`], [`StreamOp::FlowControl`],
+    /// [`StreamOp::Interest`]: what they have to send is in the consumers' outbox.
     Consumed,
     /// [`StreamOp::Tick`]: true if some consumer has more to deliver at once.
     Ticked { more: bool },
@@ -123,6 +123,14 @@ pub(crate) fn apply_op(
             consumed()
         }
         StreamOp::Tick { now_ns } => tick(stream, consumers, ctx, now_ns),
+        StreamOp::Interest {
+            now_ns,
+            replies,
+            push,
+        } => {
+            consumers.on_interest(&replies, &push, now_ns);
+            consumed()
+        }
         op => apply_api(stream, consumers, ctx, op),
     }
 }
@@ -210,7 +218,8 @@ fn apply_api(
         | StreamOp::Ack { .. }
         | StreamOp::Next { .. }
         | StreamOp::FlowControl { .. }
-        | StreamOp::Tick { .. } => unreachable!("message ops are applied by apply_op"),
+        | StreamOp::Tick { .. }
+        | StreamOp::Interest { .. } => unreachable!("message ops are applied by apply_op"),
     };
     consumers.reconcile(stream);
     Applied {

@@ -93,6 +93,15 @@ pub enum StreamOp {
     /// (ack waits, pull request expiries, heartbeats, inactivity) are looked at, and what is
     /// due is delivered.
     Tick { now_ns: i64 },
+    /// What the owner saw of the server's subscriptions since its last such op (apply never
+    /// asks the server): waiting pull requests whose inbox lost its last subscriber or got
+    /// one again (`replies`: inbox, listened), and push consumers whose deliver subject did
+    /// (`push`: consumer, bound). Made only when something changed.
+    Interest {
+        now_ns: i64,
+        replies: Vec<(String, bool)>,
+        push: Vec<(String, bool)>,
+    },
     /// `STREAM.PURGE`: removes what the purge selects.
     Purge(Purge),
     /// `STREAM.MSG.DELETE`: removes one message. Sequence 0 and sequences past the end are
@@ -279,6 +288,11 @@ mod tests {
             msg: msg("$JS.FC.ORDERS.D.1", None, None, b""),
         });
         round_trip(StreamOp::Tick { now_ns: 9 });
+        round_trip(StreamOp::Interest {
+            now_ns: 9,
+            replies: vec![("_INBOX.a".into(), false)],
+            push: vec![("P".into(), true)],
+        });
     }
 
     /// A publish op holds the message's own buffers: making the op copies nothing. And an op

@@ -15,7 +15,8 @@
 //!
 //! Nothing in the mailbox is applied as it is: the step turns each command into a
 //! [`StreamOp`] (a publish, ack, pull request or flow control answer moves its message into
-//! the op, stamped with the step's one reading of the clock), proposes the ops to the
+//! the op, stamped with the step's one reading of the clock; what changed of who listens to
+//! the consumers' inboxes and deliver subjects goes first, as a `StreamOp::Interest`), proposes the ops to the
 //! stream's op log ([`LocalLog`], `oplog.rs`: the seam where Raft goes) and applies the
 //! entries the log hands back, in order, through the one entry point (`shell::run_op`). After
 //! the sync it tells the log what is durable, and sends only the PubAcks and answers of
@@ -394,6 +395,8 @@ impl Owner for StreamOwner {
         if !batch.is_empty() {
             self.stats_dirty = true;
         }
+        // What the step's ops may ask of the server's subscriptions, read once, as an op.
+        self.proposed.extend(self.consumers.observe_interest(now));
         for cmd in batch.drain(..) {
             let op = match cmd {
                 Cmd::Publish(msg) => {
@@ -419,7 +422,10 @@ impl Owner for StreamOwner {
                         op
                     }
                     Request::Read { read, reply } => {
-                        // Reads see every op before them: apply those first.
+                        // Reads see every op before them, and the consumers' view of who
+                        // listens as of now (CONSUMER.INFO counts live requests): apply
+                        // those first.
+                        self.proposed.extend(self.consumers.observe_interest(now));
                         self.apply_proposed(&mut s);
                         let info = matches!(read, Read::StreamInfoSubjects { .. }).then(|| {
                             let mut info = self.info(&s);

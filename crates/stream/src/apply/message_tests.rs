@@ -4,8 +4,8 @@
 //! through `run_op`, then the step's tick); the other applies the same ops after a round trip
 //! through JSON, as a log on disk or a Raft follower would have them. Both must give the same
 //! outcomes, state, effects and outbox (deliveries, statuses, advisories, double-ack replies),
-//! byte for byte. A consumer set needs a server to subscribe through and to ask who listens; a
-//! bound, not running, server with one in-process subscriber on the reply subjects is enough.
+//! byte for byte. A consumer set needs a server to subscribe through (who listens on an inbox
+//! reaches apply as an op, never by asking it); a bound, not running, server is enough.
 
 use super::tests::{server, writer_parts};
 use super::*;
@@ -44,7 +44,7 @@ fn msg(subject: &str, reply: Option<&str>, headers: Option<&[u8]>, payload: &[u8
     })
 }
 
-/// Somebody listening on the reply subjects (pull requests are dropped otherwise).
+/// A subscriber that drops what it gets.
 struct Nobody;
 impl InternalSink for Nobody {
     fn deliver(&self, _msg: InternalMsg) {}
@@ -308,4 +308,92 @@ async fn message_ops_give_the_same_state_outcomes_and_outbox() {
     t += 31_000 * MS;
     let aged = both(Vec::new(), t);
     assert_eq!(aged.state.msgs, 0);
+}
+
+/// Who listens on a pull request's inbox reaches apply only as an [`StreamOp::Interest`]
+/// the owner makes (`Consumers::observe_interest`), never by apply asking the server: the
+/// same ops give the same deliveries whoever subscribes meanwhile.
+#[tokio::test]
+async fn who_listens_is_an_op_not_a_question_apply_asks() {
+    // Nobody listens on any inbox here: a request is served until an op says so.
+    let (_server, handle) = server().await;
+    let mut a = Copy::new(&handle);
+    let mut b = Copy::new(&handle.fork());
+    let mut t = T0;
+    let mut both = |ops: Vec<StreamOp>, tick: i64| {
+        let oa = a.step(ops.clone(), tick, false);
+        let ob = b.step(ops, tick, true);
+        assert_eq!(oa, ob);
+        oa
+    };
+    let first = both(
+        vec![
+            pull_consumer(t),
+            publish_op("s.a", None, b"one", t),
+            publish_op("s.b", None, b"two", t),
+        ],
+        t,
+    );
+    assert_eq!(first.state.msgs, 2);
+    t += MS;
+    let served = both(vec![next("_INBOX.p1", r#"{"batch":2}"#, t)], t);
+    assert_eq!(acks_of(&served).len(), 2, "served though nobody listens");
+    t += MS;
+    // A request waits for more; the owner finds its inbox unheard.
+    let waits = both(
+        vec![next("_INBOX.p2", r#"{"batch":1,"expires":60000000000}"#, t)],
+        t,
+    );
+    assert_eq!(waits.consumers[0].3, 1);
+    let seen = a.consumers.observe_interest(t);
+    let expected = StreamOp::Interest {
+        now_ns: t,
+        replies: vec![("_INBOX.p2".into(), false)],
+        push: Vec::new(),
+    };
+    assert_eq!(seen.as_ref(), Some(&expected));
+    let mut both = |ops: Vec<StreamOp>, tick: i64| {
+        let oa = a.step(ops.clone(), tick, false);
+        let ob = b.step(ops, tick, true);
+        assert_eq!(oa, ob);
+        oa
+    };
+    t += MS;
+    // Looked at when a message would go to it: dropped, silently, as nats-server does.
+    let dropped = both(vec![expected, publish_op("s.c", None, b"three", t)], t);
+    assert!(acks_of(&dropped).is_empty(), "{:?}", dropped.outbox);
+    assert_eq!(dropped.consumers[0].3, 0);
+    t += MS;
+    // An inbox unheard and then heard again (its client re-subscribed) is served.
+    let back = both(
+        vec![
+            next("_INBOX.p3", r#"{"batch":1,"expires":60000000000}"#, t),
+            StreamOp::Interest {
+                now_ns: t,
+                replies: vec![("_INBOX.p3".into(), false)],
+                push: Vec::new(),
+            },
+            StreamOp::Interest {
+                now_ns: t,
+                replies: vec![("_INBOX.p3".into(), true)],
+                push: Vec::new(),
+            },
+        ],
+        t,
+    );
+    assert_eq!(acks_of(&back).len(), 1, "{:?}", back.outbox);
+    // What the owner sees changes only with the server's subscriptions.
+    assert_eq!(a.consumers.observe_interest(t), None);
+    let waiting = a.step(
+        vec![next("_INBOX.p4", r#"{"batch":1,"expires":60000000000}"#, t)],
+        t,
+        false,
+    );
+    assert_eq!(waiting.consumers[0].3, 1);
+    let _sub = handle
+        .subscribe("_INBOX.p4", None, Arc::new(Nobody))
+        .unwrap();
+    assert_eq!(a.consumers.observe_interest(t), None, "heard, as presumed");
+    drop(_sub);
+    assert!(a.consumers.observe_interest(t).is_some(), "no longer heard");
 }

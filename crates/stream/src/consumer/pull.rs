@@ -92,6 +92,11 @@ impl WaitQueue {
         self.max > 0 && self.q.len() as i64 >= self.max
     }
 
+    /// The inboxes of the waiting requests.
+    pub(crate) fn replies(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.q.iter().map(|r| &r.reply)
+    }
+
     /// Messages all waiting requests still want.
     fn wanted(&self) -> i64 {
         self.q.iter().map(|r| r.left.max(0)).sum()

@@ -26,6 +26,7 @@ use super::live::{Consumer, Outbox};
 use super::subs::{subscriptions, Subscriptions};
 use crate::config::RetentionPolicy;
 use crate::effect::{Effect, Inbox};
+use crate::op::StreamOp;
 use crate::stream::Stream;
 use crate::time::{now_ns, Timestamp};
 use crate::writer::WriterTx;
@@ -57,7 +58,12 @@ pub struct Consumers {
     subs: Subscriptions,
     /// Reply subjects of double acks, answered once their acks are durable.
     double_acks: Vec<String>,
+    /// The server's interest generation when the owner last looked at the push consumers'
+    /// subscribers (the owner's, see [`Consumers::observe_interest`]).
     seen_gen: u64,
+    /// Inboxes of waiting pull requests that had no subscriber when the owner last looked
+    /// (set by [`StreamOp::Interest`] ops; apply never asks the server).
+    unheard: std::collections::HashSet<Arc<str>>,
     out: Outbox,
     /// How many consumers there are, readable without the writer (stream and account info).
     count: Arc<AtomicU64>,
@@ -82,6 +88,7 @@ impl Consumers {
             subs: Subscriptions::default(),
             double_acks: Vec::new(),
             seen_gen: u64::MAX,
+            unheard: Default::default(),
             out: Vec::new(),
             count: Arc::default(),
         }
@@ -305,8 +312,8 @@ impl Consumers {
                     };
                     if req.is_ok() {
                         let store = stream.store();
-                        let server = &self.server;
-                        let has_interest = |s: &str| server.has_interest(s);
+                        let unheard = &self.unheard;
+                        let has_interest = |s: &str| !unheard.contains(s);
                         if let Err(e) =
                             c.on_pull(reply, &body, store, now, &has_interest, &mut self.out)
                         {
@@ -360,8 +367,8 @@ impl Consumers {
         stream: &Stream,
         now: i64,
     ) -> Option<Result<crate::api::consumer_types::ConsumerInfo, crate::store::StoreError>> {
-        let server = &self.server;
-        let has_interest = |s: &str| server.has_interest(s);
+        let unheard = &self.unheard;
+        let has_interest = |s: &str| !unheard.contains(s);
         let c = self.map.get_mut(name)?;
         c.waiting.prune(now, &has_interest, &mut self.out);
         Some(c.info(stream.store(), Timestamp::now()))
@@ -376,8 +383,8 @@ impl Consumers {
         let Some(c) = self.map.get_mut(name) else {
             return;
         };
-        let server = &self.server;
-        let has_interest = |s: &str| server.has_interest(s);
+        let unheard = &self.unheard;
+        let has_interest = |s: &str| !unheard.contains(s);
         let store = stream.store();
         if let Err(e) = c.on_pull(
             reply,
@@ -410,19 +417,71 @@ impl Consumers {
         }
     }
 
-    /// Notices subscribers coming and going on push consumers' deliver subjects.
-    fn check_interest(&mut self, now: i64) {
-        let gen = self.server.interest_generation();
-        if gen == self.seen_gen {
-            return;
+    /// What the owner sees of the server's subscriptions that the consumers do not know yet,
+    /// as a [`StreamOp::Interest`] (`None` if nothing changed): waiting requests whose inbox
+    /// lost or regained its subscribers, and push consumers whose deliver subject did (looked
+    /// at only when the server's interest generation moved). The shell's read, made before
+    /// the ops that use it; apply itself never asks the server.
+    pub(crate) fn observe_interest(&mut self, now: i64) -> Option<StreamOp> {
+        let mut replies = Vec::new();
+        for c in self.map.values() {
+            for reply in c.waiting.replies() {
+                let listened = self.server.has_interest(reply);
+                if listened == self.unheard.contains(reply) {
+                    replies.push((reply.to_string(), listened));
+                }
+            }
         }
-        self.seen_gen = gen;
-        for c in self.map.values_mut() {
-            if let Some(p) = &mut c.push {
-                let bound = self.server.has_subscribers(&p.deliver, p.group.as_deref());
-                if bound != p.bound {
-                    p.bound = bound;
-                    c.last_active_ns = now;
+        let mut push = Vec::new();
+        let gen = self.server.interest_generation();
+        if gen != self.seen_gen {
+            self.seen_gen = gen;
+            for c in self.map.values() {
+                if let Some(p) = &c.push {
+                    let bound = self.server.has_subscribers(&p.deliver, p.group.as_deref());
+                    if bound != p.bound {
+                        push.push((c.name.to_string(), bound));
+                    }
+                }
+            }
+        }
+        (!replies.is_empty() || !push.is_empty()).then_some(StreamOp::Interest {
+            now_ns: now,
+            replies,
+            push,
+        })
+    }
+
+    /// Applies a [`StreamOp::Interest`]: inboxes heard or not, push consumers bound or not.
+    pub(crate) fn on_interest(
+        &mut self,
+        replies: &[(String, bool)],
+        push: &[(String, bool)],
+        now: i64,
+    ) {
+        for (reply, listened) in replies {
+            if *listened {
+                self.unheard.remove(reply.as_str());
+            } else {
+                self.unheard.insert(reply.as_str().into());
+            }
+        }
+        // Only inboxes still waiting are remembered.
+        if !self.unheard.is_empty() {
+            let waiting: std::collections::HashSet<&str> = self
+                .map
+                .values()
+                .flat_map(|c| c.waiting.replies().map(|r| &**r))
+                .collect();
+            self.unheard.retain(|r| waiting.contains(&**r));
+        }
+        for (name, bound) in push {
+            if let Some(c) = self.map.get_mut(name.as_str()) {
+                if let Some(p) = &mut c.push {
+                    if p.bound != *bound {
+                        p.bound = *bound;
+                        c.last_active_ns = now;
+                    }
                 }
             }
         }
@@ -432,9 +491,8 @@ impl Consumers {
     /// deleted for inactivity (their DELETED advisories, stamped from `now`, and the removal of
     /// their records are effects, added to `fx`).
     pub(crate) fn tick(&mut self, stream: &mut Stream, now: i64, fx: &mut Vec<Effect>) {
-        self.check_interest(now);
-        let server = &self.server;
-        let has_interest = |s: &str| server.has_interest(s);
+        let unheard = &self.unheard;
+        let has_interest = |s: &str| !unheard.contains(s);
         let mut inactive = Vec::new();
         for (name, c) in self.map.iter_mut() {
             // Moves what is past its ack wait to the redelivery queue even when nothing can
@@ -463,9 +521,8 @@ impl Consumers {
     /// Delivers what is due to every consumer. True if some consumer has more to send right
     /// away.
     pub(crate) fn pump(&mut self, stream: &Stream, now: i64) -> bool {
-        self.check_interest(now);
-        let server = &self.server;
-        let has_interest = |s: &str| server.has_interest(s);
+        let unheard = &self.unheard;
+        let has_interest = |s: &str| !unheard.contains(s);
         let store = stream.store();
         let mut more = false;
         for c in self.map.values_mut() {
