@@ -283,3 +283,7 @@ fn pool_size(key: &str, v: &Value) -> Result<RoutePool, ConfError> {
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "cluster_tests.rs"]
+mod tests;
