@@ -642,3 +642,7 @@ impl Cli {
 #[cfg(test)]
 #[path = "args_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "args_cluster_tests.rs"]
+mod cluster_tests;
