@@ -315,13 +315,15 @@ fn cluster(cli: &Cli, file: Option<&ClusterOptions>) -> Result<Option<ClusterCon
             let port = match f.port {
                 None => {
                     return Err(format!(
-                        "cluster: {} has no port (give listen or port; nats-server has no                          default cluster port)",
+                        "cluster: {} has no port (give listen or port; nats-server has no \
+                         default cluster port)",
                         block()
                     ))
                 }
                 Some(0) => {
                     return Err(format!(
-                        "cluster: port 0 in {} turns clustering off in nats-server; remove the                          block, or use -1 for any free port",
+                        "cluster: port 0 in {} turns clustering off in nats-server; remove the \
+                         block, or use -1 for any free port",
                         block()
                     ))
                 }
@@ -719,3 +721,7 @@ mod tests {
         assert!(diff(&a, &a).is_empty());
     }
 }
+
+#[cfg(test)]
+#[path = "settings_cluster_tests.rs"]
+mod cluster_tests;
