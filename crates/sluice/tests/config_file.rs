@@ -209,6 +209,52 @@ fn bad_files_exit_one_naming_file_and_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Until routes are served, a configured cluster stops the server before it binds
+/// (`// REFUSED-UNTIL-ROUTES` in src/settings.rs), whether from the file or the flags.
+#[test]
+fn a_configured_cluster_is_refused() {
+    let dir = temp_dir("cluster");
+    let conf = write(
+        &dir,
+        "cluster.conf",
+        "port: -1\ncluster {\n  name: c1\n  listen: \"127.0.0.1:-1\"\n  routes: [nats://127.0.0.1:1]\n}\n",
+    );
+    let c = conf.to_str().unwrap();
+    let out = run(&["-c", c, "-a", "127.0.0.1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "sluice: error: cluster: clustering is not available in this build yet (configured \
+             by the cluster block at {c}:2)"
+        )
+    );
+    let out = run(&["-p", "-1", "-a", "127.0.0.1", "--cluster", "nats://127.0.0.1:-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "sluice: error: cluster: clustering is not available in this build yet (configured \
+             by --cluster)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(LISTENING), "{stderr}");
+    // A bad cluster block is refused as any bad file is, naming the line.
+    let bad = write(&dir, "bad.conf", "cluster {\n  listen: 6222\n  pool: 3\n}\n");
+    let out = run(&["-c", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "sluice: error: {}:3: unknown key \"pool\" in cluster",
+            bad.display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn include_and_variables() {
     let dir = temp_dir("include-vars");
