@@ -484,8 +484,10 @@ pub fn check_advertise(advertise: &str) -> Result<(), String> {
     } else {
         match a.split_once(':') {
             Some((_, p)) if p.contains(':') => {
-                return bad("too many colons in address (expected HOST or HOST:PORT; an IPv6 \
-                            address goes in brackets)")
+                return bad(
+                    "too many colons in address (expected HOST or HOST:PORT; an IPv6 \
+                            address goes in brackets)",
+                )
             }
             Some((h, p)) => (h, Some(p)),
             None => (a, None),
@@ -513,7 +515,9 @@ pub fn check_cluster_name(name: &str) -> Result<(), String> {
         return Err("cluster name is empty (leave it out to have one generated)".into());
     }
     if name.contains(char::is_whitespace) {
-        return Err(format!("cluster name {name:?}: cluster name cannot contain spaces"));
+        return Err(format!(
+            "cluster name {name:?}: cluster name cannot contain spaces"
+        ));
     }
     Ok(())
 }
@@ -557,11 +561,17 @@ mod tests {
             r.to_url_string(),
             "nats-route://ruser:T0p%40ss@seed.example.com:4245"
         );
-        assert_eq!(r.to_string(), "nats-route://ruser:xxxxx@seed.example.com:4245");
+        assert_eq!(
+            r.to_string(),
+            "nats-route://ruser:xxxxx@seed.example.com:4245"
+        );
         assert!(!format!("{r:?}").contains("T0p"));
 
         let r = route("nats://[::1]:6222");
-        assert_eq!((r.host.as_str(), r.host_port()), ("::1", "[::1]:6222".into()));
+        assert_eq!(
+            (r.host.as_str(), r.host_port()),
+            ("::1", "[::1]:6222".into())
+        );
 
         // A user alone is allowed (nats-server sends it with an empty password).
         let r = route("nats://tok@h:1");
@@ -573,7 +583,10 @@ mod tests {
         let cases = [
             ("", "empty"),
             ("127.0.0.1:6222", "expected nats://host:port"),
-            ("http://h:6222", "scheme \"http\": expected nats:// or nats-route://"),
+            (
+                "http://h:6222",
+                "scheme \"http\": expected nats:// or nats-route://",
+            ),
             ("tls://h:6222", "scheme \"tls\""),
             ("nats://h", "no port"),
             ("nats://h:", "port \"\""),
@@ -597,7 +610,10 @@ mod tests {
         }
         // The password never reaches the message.
         let e = route_err("nats://u:secret@h");
-        assert!(e.contains("nats://u:xxxxx@h") && !e.contains("secret"), "{e}");
+        assert!(
+            e.contains("nats://u:xxxxx@h") && !e.contains("secret"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -637,13 +653,19 @@ mod tests {
     #[test]
     fn cluster_names() {
         assert_eq!(check_cluster_name("east-1"), Ok(()));
-        assert!(check_cluster_name("a b").unwrap_err().contains("cannot contain spaces"));
+        assert!(check_cluster_name("a b")
+            .unwrap_err()
+            .contains("cannot contain spaces"));
         assert!(check_cluster_name("").unwrap_err().contains("empty"));
     }
 
     #[test]
     fn route_diff_ignores_order() {
-        let (a, b, c) = (route("nats://a:1"), route("nats://b:1"), route("nats://c:1"));
+        let (a, b, c) = (
+            route("nats://a:1"),
+            route("nats://b:1"),
+            route("nats://c:1"),
+        );
         let (add, remove) = diff_routes(&[a.clone(), b.clone()], &[b.clone(), a.clone()]);
         assert!(add.is_empty() && remove.is_empty());
         let (add, remove) = diff_routes(&[a.clone(), b.clone()], &[b, c.clone()]);

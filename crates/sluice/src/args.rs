@@ -208,7 +208,10 @@ pub fn parse_cluster_flag(s: &str) -> Result<ClusterFlag, String> {
         return Ok(ClusterFlag::Off);
     }
     s.parse().map(ClusterFlag::Listen).map_err(|e: UrlError| {
-        format!("cluster URL {:?}: {} (expected nats://HOST:PORT)", e.url, e.reason)
+        format!(
+            "cluster URL {:?}: {} (expected nats://HOST:PORT)",
+            e.url, e.reason
+        )
     })
 }
 

@@ -36,10 +36,16 @@ fn every_go_spelling_normalizes() {
         assert_eq!(norm(args), ["--cluster=nats://h:1"], "{args:?}");
     }
     assert_eq!(norm(&["-cluster_name", "c"]), ["--cluster_name=c"]);
-    assert_eq!(norm(&["-routes", "nats://a:1,nats://b:2"]), ["--routes=nats://a:1,nats://b:2"]);
+    assert_eq!(
+        norm(&["-routes", "nats://a:1,nats://b:2"]),
+        ["--routes=nats://a:1,nats://b:2"]
+    );
     assert_eq!(norm(&["-no_advertise"]), ["--no_advertise"]);
     assert_eq!(norm(&["-no_advertise=false"]), ["--no_advertise=false"]);
-    assert_eq!(norm(&["-cluster_advertise", "h:1"]), ["--cluster_advertise=h:1"]);
+    assert_eq!(
+        norm(&["-cluster_advertise", "h:1"]),
+        ["--cluster_advertise=h:1"]
+    );
     assert_eq!(norm(&["-connect_retries", "3"]), ["--connect_retries=3"]);
     // A value flag takes the next argument whatever it looks like, as in Go.
     assert_eq!(norm(&["--routes", ""]), ["--routes="]);
@@ -54,16 +60,24 @@ fn cluster_flag_values() {
     };
     assert_eq!((url.host.as_str(), url.port), ("127.0.0.1", 0));
     assert_eq!(url.user, Some(("u".into(), "p".into())));
-    assert_eq!(parse(&["-cluster_listen=nats-route://h:6222"]).cluster.unwrap(), {
-        ClusterFlag::Listen("nats://h:6222".parse().unwrap())
-    });
+    assert_eq!(
+        parse(&["-cluster_listen=nats-route://h:6222"])
+            .cluster
+            .unwrap(),
+        { ClusterFlag::Listen("nats://h:6222".parse().unwrap()) }
+    );
     assert_eq!(parse(&["--cluster", ""]).cluster, Some(ClusterFlag::Off));
     let cli = parse(&[]);
     assert_eq!(cli.cluster, None);
     assert!(!cli.given("cluster") && !cli.given("routes") && !cli.given("no_advertise"));
     assert!(!cli.no_advertise);
     assert_eq!(
-        (cli.cluster_name, cli.routes, cli.cluster_advertise, cli.connect_retries),
+        (
+            cli.cluster_name,
+            cli.routes,
+            cli.cluster_advertise,
+            cli.connect_retries
+        ),
         (None, None, None, None)
     );
 }
@@ -97,17 +111,35 @@ fn other_cluster_flags() {
 #[test]
 fn bad_cluster_flag_values_are_usage_errors() {
     for (args, want) in [
-        (&["--cluster", "127.0.0.1:6222"][..], "expected nats://host:port"),
+        (
+            &["--cluster", "127.0.0.1:6222"][..],
+            "expected nats://host:port",
+        ),
         (&["--cluster", "nats://h"], "no port"),
         (&["--cluster", "nats://h:0"], "port 0 turns clustering off"),
-        (&["--cluster", "nats://u@h:1"], "expected cluster password to be set"),
+        (
+            &["--cluster", "nats://u@h:1"],
+            "expected cluster password to be set",
+        ),
         (&["--cluster", "nats://h:99999"], "port \"99999\""),
         (&["--cluster", "http://h:1"], "scheme \"http\""),
-        (&["--routes", "nats://a:1,nats://a:1"], "route nats://a:1 is listed twice"),
-        (&["--routes", "nats://a:1,,nats://b:1"], "bad route URL \"\": empty"),
-        (&["--routes", "nats://a"], "bad route URL \"nats://a\": no port"),
+        (
+            &["--routes", "nats://a:1,nats://a:1"],
+            "route nats://a:1 is listed twice",
+        ),
+        (
+            &["--routes", "nats://a:1,,nats://b:1"],
+            "bad route URL \"\": empty",
+        ),
+        (
+            &["--routes", "nats://a"],
+            "bad route URL \"nats://a\": no port",
+        ),
         (&["--routes", "nats://u:pw@a"], "nats://u:xxxxx@a"),
-        (&["--cluster_name", "a b"], "cluster name cannot contain spaces"),
+        (
+            &["--cluster_name", "a b"],
+            "cluster name cannot contain spaces",
+        ),
         (&["--cluster_name", ""], "cluster name is empty"),
         (&["--cluster_advertise", "x:y:z"], "too many colons"),
         (&["--connect_retries", "-1"], "-1"),

@@ -481,12 +481,18 @@ pub fn diff(old: &Settings, new: &Settings) -> Changes {
             };
             cluster(oc.name != nc.name, "cluster name");
             cluster(!add.is_empty() || !remove.is_empty(), "cluster routes");
-            cluster(oc.authorization != nc.authorization, "cluster authorization");
+            cluster(
+                oc.authorization != nc.authorization,
+                "cluster authorization",
+            );
             cluster(oc.permissions != nc.permissions, "cluster permissions");
             cluster(oc.tls != nc.tls, "cluster tls");
             cluster(oc.no_advertise != nc.no_advertise, "cluster no_advertise");
             cluster(oc.advertise != nc.advertise, "cluster advertise");
-            cluster(oc.connect_retries != nc.connect_retries, "cluster connect_retries");
+            cluster(
+                oc.connect_retries != nc.connect_retries,
+                "cluster connect_retries",
+            );
             cluster(oc.pool_size != nc.pool_size, "cluster pool_size");
         }
         _ => c.fixed.push("cluster"),

@@ -46,7 +46,11 @@ fn file_block_with_defaults() {
     assert_eq!(c, ClusterConfig::new("0.0.0.0", 6222));
     assert_eq!(c.pool_size, RoutePool::Size(3));
     let c = cluster_of(&[], Some("cluster { port: -1, host: 127.0.0.1 }")).unwrap();
-    assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 0), "-1: any free port");
+    assert_eq!(
+        (c.host.as_str(), c.port),
+        ("127.0.0.1", 0),
+        "-1: any free port"
+    );
 }
 
 #[test]
@@ -102,7 +106,10 @@ fn a_block_needs_a_port() {
          has no default cluster port)"
     );
     let e = cluster_err(&[], Some("cluster { port: 0 }"));
-    assert!(e.starts_with("cluster: port 0 in the cluster block at t.conf:1 turns clustering off"), "{e}");
+    assert!(
+        e.starts_with("cluster: port 0 in the cluster block at t.conf:1 turns clustering off"),
+        "{e}"
+    );
     // Routes in the file with no port: nats-server would ignore them without a word.
     let e = cluster_err(&[], Some("cluster { routes: [nats://a:1] }"));
     assert!(e.contains("has no port"), "{e}");
@@ -151,9 +158,18 @@ fn auth_timeout_defaults_and_tls() {
 #[test]
 fn cluster_tls_needs_cert_key_and_ca() {
     for (block, want) in [
-        ("tls { key_file: k, ca_file: ca }", "needs a certificate (cert_file"),
-        ("tls { cert_file: c, ca_file: ca }", "needs the certificate's private key (key_file"),
-        ("tls { cert_file: c, key_file: k }", "needs a CA to verify other routes' certificates"),
+        (
+            "tls { key_file: k, ca_file: ca }",
+            "needs a certificate (cert_file",
+        ),
+        (
+            "tls { cert_file: c, ca_file: ca }",
+            "needs the certificate's private key (key_file",
+        ),
+        (
+            "tls { cert_file: c, key_file: k }",
+            "needs a CA to verify other routes' certificates",
+        ),
     ] {
         let e = cluster_err(&[], Some(&format!("cluster {{ port: 1\n {block} }}")));
         assert!(e.starts_with("cluster tls: "), "{e}");
@@ -218,7 +234,10 @@ fn flags_override_the_file() {
     assert_eq!(c.routes, routes(&["nats://g:1", "nats://h:1"]));
     assert_eq!(c.name.as_deref(), Some("filed"));
     let c = cluster_of(&["--routes", ""], Some(f)).unwrap();
-    assert!(c.routes.is_empty(), "--routes \"\" clears the file's routes");
+    assert!(
+        c.routes.is_empty(),
+        "--routes \"\" clears the file's routes"
+    );
     let c = cluster_of(&["--no_advertise=false"], Some(f)).unwrap();
     assert!(!c.no_advertise);
     let c = cluster_of(&["--cluster_advertise", "flag:2"], Some(f)).unwrap();
@@ -252,9 +271,15 @@ fn cluster_flag_empty_turns_the_file_off() {
     assert_eq!(cluster_of(&["--cluster", ""], Some(f)), None);
     assert_eq!(cluster_of(&["--cluster=", "--routes", ""], Some(f)), None);
     // Even a block that would be refused (no port) is off.
-    assert_eq!(cluster_of(&["--cluster", ""], Some("cluster { name: n }")), None);
+    assert_eq!(
+        cluster_of(&["--cluster", ""], Some("cluster { name: n }")),
+        None
+    );
     let e = cluster_err(&["--cluster", "", "--routes", "nats://a:1"], Some(f));
-    assert_eq!(e, "solicited routes require cluster capabilities, e.g. --cluster");
+    assert_eq!(
+        e,
+        "solicited routes require cluster capabilities, e.g. --cluster"
+    );
 }
 
 #[test]
@@ -345,8 +370,11 @@ fn load_refuses_a_configured_cluster() {
     let dir = std::env::temp_dir().join(format!("sluice-cluster-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("c.conf");
-    std::fs::write(&path, "port: -1\ncluster {\n  listen: 6222\n  routes: [nats://a:1]\n}\n")
-        .unwrap();
+    std::fs::write(
+        &path,
+        "port: -1\ncluster {\n  listen: 6222\n  routes: [nats://a:1]\n}\n",
+    )
+    .unwrap();
     let p = path.to_str().unwrap();
     let e = load(&cli(&["-c", p])).unwrap_err();
     assert_eq!(

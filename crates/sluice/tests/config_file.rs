@@ -230,7 +230,14 @@ fn a_configured_cluster_is_refused() {
              by the cluster block at {c}:2)"
         )
     );
-    let out = run(&["-p", "-1", "-a", "127.0.0.1", "--cluster", "nats://127.0.0.1:-1"]);
+    let out = run(&[
+        "-p",
+        "-1",
+        "-a",
+        "127.0.0.1",
+        "--cluster",
+        "nats://127.0.0.1:-1",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -242,7 +249,11 @@ fn a_configured_cluster_is_refused() {
     );
     assert!(!stderr.contains(LISTENING), "{stderr}");
     // A bad cluster block is refused as any bad file is, naming the line.
-    let bad = write(&dir, "bad.conf", "cluster {\n  listen: 6222\n  pool: 3\n}\n");
+    let bad = write(
+        &dir,
+        "bad.conf",
+        "cluster {\n  listen: 6222\n  pool: 3\n}\n",
+    );
     let out = run(&["-c", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(

@@ -9,8 +9,8 @@
 //! in nats-server) are errors.
 
 use super::options::{
-    boolean, integer, map, positive_duration, string, subject_permission, tls, unknown,
-    wrong_type, TlsOptions,
+    boolean, integer, map, positive_duration, string, subject_permission, tls, unknown, wrong_type,
+    TlsOptions,
 };
 use super::value::{ConfError, Kind, Pos, Value};
 use sluice_server::cluster_config::{check_advertise, check_cluster_name};

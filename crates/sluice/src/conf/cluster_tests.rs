@@ -99,10 +99,12 @@ fn nothing_written_is_none() {
             ..ClusterOptions::empty()
         }
     );
-    assert!(from_map(&parse_str("port: 1", Path::new("t.conf")).unwrap())
-        .unwrap()
-        .cluster
-        .is_none());
+    assert!(
+        from_map(&parse_str("port: 1", Path::new("t.conf")).unwrap())
+            .unwrap()
+            .cluster
+            .is_none()
+    );
 }
 
 #[test]
@@ -113,11 +115,23 @@ fn listen_host_and_port_forms() {
     };
     assert_eq!(hp("cluster { listen: 6222 }"), (None, Some(6222)));
     assert_eq!(hp("cluster { listen: \":6222\" }"), (None, Some(6222)));
-    assert_eq!(hp("cluster { listen: \"[::1]:6222\" }"), (Some("::1".into()), Some(6222)));
-    assert_eq!(hp("cluster { listen: \"0.0.0.0:-1\" }"), (Some("0.0.0.0".into()), Some(-1)));
+    assert_eq!(
+        hp("cluster { listen: \"[::1]:6222\" }"),
+        (Some("::1".into()), Some(6222))
+    );
+    assert_eq!(
+        hp("cluster { listen: \"0.0.0.0:-1\" }"),
+        (Some("0.0.0.0".into()), Some(-1))
+    );
     assert_eq!(hp("cluster { listen: -1 }"), (None, Some(-1)));
-    assert_eq!(hp("cluster { host: 10.0.0.1, port: 7000 }"), (Some("10.0.0.1".into()), Some(7000)));
-    assert_eq!(hp("cluster { net: 10.0.0.2 }"), (Some("10.0.0.2".into()), None));
+    assert_eq!(
+        hp("cluster { host: 10.0.0.1, port: 7000 }"),
+        (Some("10.0.0.1".into()), Some(7000))
+    );
+    assert_eq!(
+        hp("cluster { net: 10.0.0.2 }"),
+        (Some("10.0.0.2".into()), None)
+    );
     // Port 0 is read as written (nats-server: clustering off); resolution refuses it.
     assert_eq!(hp("cluster { port: 0 }"), (None, Some(0)));
     // The last one written wins, as everywhere; `listen` with a port only keeps the host.
@@ -153,7 +167,10 @@ fn bad_listen_and_ports() {
             "cluster {\n listen: \"::1:6222\" }",
             "t.conf:2: cluster listen: \"::1:6222\": too many colons",
         ),
-        ("cluster {\n port: -2 }", "t.conf:2: cluster port: -2 is not a port"),
+        (
+            "cluster {\n port: -2 }",
+            "t.conf:2: cluster port: -2 is not a port",
+        ),
         (
             "cluster {\n port: \"6222\" }",
             "t.conf:2: port: expected an integer, got the string \"6222\"",
@@ -217,7 +234,10 @@ fn authorization_is_one_user() {
     let a = cluster_of("cluster { authorization { username: u, pass: p } }")
         .authorization
         .unwrap();
-    assert_eq!((a.user.as_str(), a.password.as_str(), a.timeout), ("u", "p", None));
+    assert_eq!(
+        (a.user.as_str(), a.password.as_str(), a.timeout),
+        ("u", "p", None)
+    );
     for (text, want) in [
         (
             "cluster { authorization {\n token: t } }",
@@ -312,15 +332,35 @@ fn tls_block() {
 #[test]
 fn advertise_name_flags_and_numbers() {
     assert_eq!(
-        cluster_of("cluster { cluster_advertise: \"h:1\" }").advertise.as_deref(),
+        cluster_of("cluster { cluster_advertise: \"h:1\" }")
+            .advertise
+            .as_deref(),
         Some("h:1")
     );
-    assert_eq!(cluster_of("cluster { advertise: h }").advertise.as_deref(), Some("h"));
-    assert_eq!(cluster_of("cluster { no_advertise: false }").no_advertise, Some(false));
-    assert_eq!(cluster_of("cluster { connect_retries: 0 }").connect_retries, Some(0));
-    assert_eq!(cluster_of("cluster { pool_size: -1 }").pool_size, Some(RoutePool::Off));
-    assert_eq!(cluster_of("cluster { pool_size: 0 }").pool_size, Some(RoutePool::Size(3)));
-    assert_eq!(cluster_of("cluster { pool_size: 1 }").pool_size, Some(RoutePool::Size(1)));
+    assert_eq!(
+        cluster_of("cluster { advertise: h }").advertise.as_deref(),
+        Some("h")
+    );
+    assert_eq!(
+        cluster_of("cluster { no_advertise: false }").no_advertise,
+        Some(false)
+    );
+    assert_eq!(
+        cluster_of("cluster { connect_retries: 0 }").connect_retries,
+        Some(0)
+    );
+    assert_eq!(
+        cluster_of("cluster { pool_size: -1 }").pool_size,
+        Some(RoutePool::Off)
+    );
+    assert_eq!(
+        cluster_of("cluster { pool_size: 0 }").pool_size,
+        Some(RoutePool::Size(3))
+    );
+    assert_eq!(
+        cluster_of("cluster { pool_size: 1 }").pool_size,
+        Some(RoutePool::Size(1))
+    );
     for (text, want) in [
         (
             "cluster {\n advertise: \"x:y:z\" }",
@@ -351,7 +391,10 @@ fn advertise_name_flags_and_numbers() {
             "cluster {\n name: \"\" }",
             "t.conf:2: cluster name is empty",
         ),
-        ("\ncluster: 6222", "t.conf:2: cluster: expected a block { ... }, got the integer 6222"),
+        (
+            "\ncluster: 6222",
+            "t.conf:2: cluster: expected a block { ... }, got the integer 6222",
+        ),
     ] {
         let e = err(text);
         assert!(e.starts_with(want), "{text:?}: {e}");
@@ -361,10 +404,19 @@ fn advertise_name_flags_and_numbers() {
 #[test]
 fn unknown_keys_in_the_block_are_named() {
     // nats-server 2.10's other keys, and anything else, are refused by name.
-    for key in ["accounts: [A]", "compression: s2_auto", "bogus: 1", "listen_port: 1"] {
+    for key in [
+        "accounts: [A]",
+        "compression: s2_auto",
+        "bogus: 1",
+        "listen_port: 1",
+    ] {
         let e = err(&format!("cluster {{\n  port: 6222\n  {key}\n}}"));
         let name = key.split(':').next().unwrap();
-        assert_eq!(e, format!("t.conf:3: unknown key {name:?} in cluster"), "{key}");
+        assert_eq!(
+            e,
+            format!("t.conf:3: unknown key {name:?} in cluster"),
+            "{key}"
+        );
     }
     // A key there only to be a variable is not unknown.
     let c = cluster_of("cluster {\n  P: 6222\n  port: $P\n}");
