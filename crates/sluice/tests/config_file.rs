@@ -408,6 +408,30 @@ fn sighup_reloads_and_keeps_the_old_config_when_the_file_is_broken() {
         "{line}"
     );
 
+    // Adding a cluster: refused while routes are not served (REFUSED-UNTIL-ROUTES), the
+    // running configuration kept.
+    write(
+        &dir,
+        "server.conf",
+        &format!(
+            "listen: 127.0.0.1:-1\n{}cluster {{ listen: \"127.0.0.1:-1\" }}\n",
+            auth("changed")
+        ),
+    );
+    sluice.signal("HUP");
+    let line = sluice.wait_for("Failed to reload server configuration");
+    assert!(
+        line.contains(
+            "cluster: clustering is not available in this build yet (configured by the \
+             cluster block at"
+        ),
+        "{line}"
+    );
+    assert_eq!(
+        connect_as(addr, ",\"user\":\"a\",\"pass\":\"old\""),
+        "PONG\r\n"
+    );
+
     // debug and a limit: both apply, and the open connection stays.
     write(
         &dir,
