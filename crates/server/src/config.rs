@@ -191,6 +191,9 @@ pub struct ServerConfig {
     /// Lame-duck mode: how long after entering it the first client is closed
     /// (nats-server's `lame_duck_grace_period`, default 10s).
     pub lame_duck_grace_period: Duration,
+    /// Clustering (nats-server's `cluster {}` block and route flags); `None`: not clustered.
+    /// Not served yet: the binary refuses to start with one.
+    pub cluster: Option<crate::cluster_config::ClusterConfig>,
 }
 
 impl Default for ServerConfig {
@@ -212,6 +215,7 @@ impl Default for ServerConfig {
             tls: None,
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),
+            cluster: None,
         }
     }
 }

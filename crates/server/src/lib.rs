@@ -17,10 +17,12 @@
 //! subscription registry (`shared`) into outbound buffers (`outbound`). What several modules
 //! share lives in leaf modules that import none of their users: `handle` (a connection's
 //! shared half, and the subscriptions that point at it), `sink` (in-process deliveries),
-//! `js_monitor` (what the stream layer reports), `config`, `error` and `stats`.
+//! `js_monitor` (what the stream layer reports), `config`, `cluster_config` (clustering's
+//! configuration, not served yet), `error` and `stats`.
 
 mod auth;
 mod client;
+pub mod cluster_config;
 pub mod config;
 mod error;
 mod handle;
@@ -37,6 +39,9 @@ mod sink;
 mod stats;
 mod tls;
 
+pub use cluster_config::{
+    ClusterConfig, RouteAuth, RoutePermissions, RoutePool, RouteScheme, RouteUrl,
+};
 pub use config::{
     Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission, TlsConfig, User,
 };

@@ -10,7 +10,10 @@
 
 use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
-use sluice_server::{Auth, ServerConfig};
+use sluice_server::cluster_config::{
+    check_advertise, check_cluster_name, ClusterListenUrl, UrlError,
+};
+use sluice_server::{Auth, RouteUrl, ServerConfig};
 use std::ffi::OsString;
 
 /// What a Go-style flag name stands for.
@@ -57,6 +60,12 @@ const FLAGS: &[Spec] = &[
     spec(&["tlskey"], &["tlskey"], Kind::Value),
     spec(&["tlsverify"], &["tlsverify"], Kind::Bool),
     spec(&["tlscacert"], &["tlscacert"], Kind::Value),
+    spec(&["cluster", "cluster_listen"], &["cluster"], Kind::Value),
+    spec(&["cluster_name"], &["cluster_name"], Kind::Value),
+    spec(&["routes"], &["routes"], Kind::Value),
+    spec(&["no_advertise"], &["no_advertise"], Kind::Bool),
+    spec(&["cluster_advertise"], &["cluster_advertise"], Kind::Value),
+    spec(&["connect_retries"], &["connect_retries"], Kind::Value),
     spec(&["l", "log"], &["log"], Kind::Value),
     spec(&["D", "debug"], &["debug"], Kind::Bool),
     spec(&["V", "trace"], &["trace"], Kind::Bool),
@@ -186,6 +195,55 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
     }
 }
 
+/// `--cluster URL` (`--cluster_listen`): where routes are accepted, or `""` for no cluster
+/// (nats-server's `overrideCluster`: an empty value turns a file's cluster off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterFlag {
+    Off,
+    Listen(ClusterListenUrl),
+}
+
+pub fn parse_cluster_flag(s: &str) -> Result<ClusterFlag, String> {
+    if s.trim().is_empty() {
+        return Ok(ClusterFlag::Off);
+    }
+    s.parse().map(ClusterFlag::Listen).map_err(|e: UrlError| {
+        format!(
+            "cluster URL {:?}: {} (expected nats://HOST:PORT)",
+            e.url, e.reason
+        )
+    })
+}
+
+/// `--routes a,b,...`: the routes to solicit, replacing the file's; `""` for none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteList(pub Vec<RouteUrl>);
+
+pub fn parse_routes(s: &str) -> Result<RouteList, String> {
+    if s.trim().is_empty() {
+        return Ok(RouteList(Vec::new()));
+    }
+    let mut routes: Vec<RouteUrl> = Vec::new();
+    for part in s.split(',') {
+        let url: RouteUrl = part.parse().map_err(|e: UrlError| e.to_string())?;
+        if routes.contains(&url) {
+            return Err(format!("route {url} is listed twice"));
+        }
+        routes.push(url);
+    }
+    Ok(RouteList(routes))
+}
+
+fn parse_cluster_name(s: &str) -> Result<String, String> {
+    check_cluster_name(s)?;
+    Ok(s.to_owned())
+}
+
+fn parse_advertise(s: &str) -> Result<String, String> {
+    check_advertise(s)?;
+    Ok(s.to_owned())
+}
+
 /// sluice's flags, spelled as nats-server spells them. Parse with [`Cli::parse_from_os`],
 /// which runs [`normalize`] first.
 #[derive(Debug, Clone, Parser)]
@@ -248,6 +306,66 @@ pub struct Cli {
         help_heading = "Server Options"
     )]
     pub config: Option<String>,
+
+    /// Cluster URL from which members can solicit routes, nats://HOST:PORT (also
+    /// --cluster_listen; port -1: any free port; "" turns a file's cluster off)
+    #[arg(
+        long = "cluster",
+        value_name = "URL",
+        value_parser = parse_cluster_flag,
+        help_heading = "Cluster Options"
+    )]
+    pub cluster: Option<ClusterFlag>,
+
+    /// Cluster name (if not set, one is generated)
+    #[arg(
+        long = "cluster_name",
+        value_name = "NAME",
+        value_parser = parse_cluster_name,
+        help_heading = "Cluster Options"
+    )]
+    pub cluster_name: Option<String>,
+
+    /// Routes to solicit and connect, comma-separated (replace the file's; "" for none)
+    #[arg(
+        long = "routes",
+        value_name = "URL,...",
+        value_parser = parse_routes,
+        help_heading = "Cluster Options"
+    )]
+    pub routes: Option<RouteList>,
+
+    /// Do not advertise known cluster information to clients
+    #[arg(
+        long = "no_advertise",
+        value_name = "BOOL",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = parse_go_bool,
+        hide_default_value = true,
+        help_heading = "Cluster Options",
+    )]
+    pub no_advertise: bool,
+
+    /// Cluster HOST[:PORT] to advertise to other servers
+    #[arg(
+        long = "cluster_advertise",
+        value_name = "HOST:PORT",
+        value_parser = parse_advertise,
+        help_heading = "Cluster Options"
+    )]
+    pub cluster_advertise: Option<String>,
+
+    /// For implicit routes, number of connect retries
+    #[arg(
+        long = "connect_retries",
+        value_name = "N",
+        help_heading = "Cluster Options"
+    )]
+    pub connect_retries: Option<u32>,
 
     /// File to redirect log output to (appended)
     #[arg(
@@ -527,3 +645,7 @@ impl Cli {
 #[cfg(test)]
 #[path = "args_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "args_cluster_tests.rs"]
+mod cluster_tests;

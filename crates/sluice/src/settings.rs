@@ -1,11 +1,12 @@
 //! What the server runs with: nats-server's defaults, then the configuration file (`-c`),
 //! then the flags actually given on the command line.
 
-use crate::args::Cli;
+use crate::args::{Cli, ClusterFlag};
+use crate::conf::cluster::ClusterOptions;
 use crate::conf::options::TlsOptions;
 use crate::conf::{self, FileOptions};
 use crate::logging::LogOptions;
-use sluice_server::{Auth, ServerConfig, TlsConfig};
+use sluice_server::{Auth, ClusterConfig, RouteAuth, RoutePool, ServerConfig, TlsConfig};
 use sluice_stream::SyncPolicy;
 use std::path::{Path, PathBuf};
 
@@ -49,13 +50,33 @@ pub fn config_path(cli: &Cli) -> Option<&Path> {
         .map(Path::new)
 }
 
-/// Loads the file `-c` names (if any) and layers the flags over it.
+/// The refusal while routes are not served (see [`load`]).
+pub const CLUSTER_UNAVAILABLE: &str = "cluster: clustering is not available in this build yet";
+
+/// Loads the file `-c` names (if any) and layers the flags over it. Startup and every
+/// reload come through here.
 pub fn load(cli: &Cli) -> Result<Settings, String> {
     let file = match config_path(cli) {
         Some(path) => Some(conf::load(path).map_err(|e| e.to_string())?),
         None => None,
     };
-    resolve(cli, file.as_ref())
+    let settings = resolve(cli, file.as_ref())?;
+    // REFUSED-UNTIL-ROUTES: the cluster configuration is read and checked in full, but no
+    // route is served yet, so a configured cluster stops the server (at startup: exit 1
+    // before binding; on reload: the running configuration is kept) rather than being
+    // ignored. Remove this check when the route layer serves `ServerConfig::cluster`.
+    if settings.server.cluster.is_some() {
+        let from = if cli.given("cluster") {
+            "--cluster".to_owned()
+        } else {
+            match file.as_ref().and_then(|f| f.cluster.as_ref()) {
+                Some(c) => format!("the cluster block at {}", c.pos),
+                None => "the cluster flags".to_owned(),
+            }
+        };
+        return Err(format!("{CLUSTER_UNAVAILABLE} (configured by {from})"));
+    }
+    Ok(settings)
 }
 
 /// Defaults, then `file`, then the flags given in `cli`.
@@ -138,6 +159,7 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         tls: tls(cli, f.tls.as_ref())?,
         lame_duck_duration,
         lame_duck_grace_period,
+        cluster: cluster(cli, f.cluster.as_ref())?,
     };
     let monitor = monitor(cli, f, &server.host)?;
     let log = LogOptions {
@@ -245,6 +267,157 @@ fn tls(cli: &Cli, file: Option<&TlsOptions>) -> Result<Option<TlsConfig>, String
     }))
 }
 
+/// Clustering: the file's `cluster {}` block with the cluster flags given over it, as
+/// nats-server merges them (`MergeOptions`, `overrideCluster`). A cluster is on when it has a
+/// port; `--cluster ""` turns a file's cluster off.
+fn cluster(cli: &Cli, file: Option<&ClusterOptions>) -> Result<Option<ClusterConfig>, String> {
+    let listen_flag = cli.cluster.as_ref().filter(|_| cli.given("cluster"));
+    let flag_routes = cli.routes.as_ref().filter(|_| cli.given("routes"));
+    let on = match listen_flag {
+        Some(ClusterFlag::Off) => false,
+        Some(ClusterFlag::Listen(_)) => true,
+        None => file.is_some(),
+    };
+    if !on {
+        if flag_routes.is_some_and(|r| !r.0.is_empty()) {
+            // nats-server's words.
+            return Err("solicited routes require cluster capabilities, e.g. --cluster".into());
+        }
+        for (id, flag) in [
+            ("cluster_name", "--cluster_name"),
+            ("no_advertise", "--no_advertise"),
+            ("cluster_advertise", "--cluster_advertise"),
+            ("connect_retries", "--connect_retries"),
+        ] {
+            if cli.given(id) {
+                return Err(format!(
+                    "{flag} needs a cluster (--cluster URL, or a cluster block with a port)"
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    let empty;
+    let f = match file {
+        Some(f) => f,
+        None => {
+            empty = ClusterOptions::empty();
+            &empty
+        }
+    };
+    let block = || match file {
+        Some(f) => format!("the cluster block at {}", f.pos),
+        None => "--cluster".to_owned(),
+    };
+    let (host, port) = match listen_flag {
+        Some(ClusterFlag::Listen(url)) => (url.host.clone(), url.port),
+        _ => {
+            let port = match f.port {
+                None => {
+                    return Err(format!(
+                        "cluster: {} has no port (give listen or port; nats-server has no \
+                         default cluster port)",
+                        block()
+                    ))
+                }
+                Some(0) => {
+                    return Err(format!(
+                        "cluster: port 0 in {} turns clustering off in nats-server; remove the \
+                         block, or use -1 for any free port",
+                        block()
+                    ))
+                }
+                Some(-1) => 0,
+                Some(p) => u16::try_from(p).map_err(|_| format!("cluster: bad port {p}"))?,
+            };
+            (f.host.clone().unwrap_or_else(|| "0.0.0.0".to_owned()), port)
+        }
+    };
+    let tls = match &f.tls {
+        Some(t) => Some(cluster_tls(t)?),
+        None => None,
+    };
+    let timeout = f
+        .authorization
+        .as_ref()
+        .and_then(|a| a.timeout)
+        .unwrap_or_else(|| ClusterConfig::default_auth_timeout(tls.as_ref()));
+    let authorization = match listen_flag {
+        // nats-server: the user in --cluster's URL replaces the file's, and a URL without
+        // one clears it.
+        Some(ClusterFlag::Listen(url)) => url.user.clone().map(|(user, password)| RouteAuth {
+            user,
+            password,
+            timeout,
+        }),
+        _ => f.authorization.as_ref().map(|a| RouteAuth {
+            user: a.user.clone(),
+            password: a.password.clone(),
+            timeout,
+        }),
+    };
+    Ok(Some(ClusterConfig {
+        name: if cli.given("cluster_name") {
+            cli.cluster_name.clone()
+        } else {
+            f.name.clone()
+        },
+        host,
+        port,
+        routes: match flag_routes {
+            Some(r) => r.0.clone(),
+            None => f.routes.clone().unwrap_or_default(),
+        },
+        authorization,
+        permissions: f.permissions.clone(),
+        no_advertise: if cli.given("no_advertise") {
+            cli.no_advertise
+        } else {
+            f.no_advertise.unwrap_or(false)
+        },
+        connect_retries: match cli.connect_retries.filter(|_| cli.given("connect_retries")) {
+            Some(n) => n,
+            None => f.connect_retries.unwrap_or(0),
+        },
+        pool_size: f.pool_size.unwrap_or(RoutePool::default()),
+        advertise: if cli.given("cluster_advertise") {
+            cli.cluster_advertise.clone()
+        } else {
+            f.advertise.clone()
+        },
+        tls,
+    }))
+}
+
+/// The cluster's `tls {}`: a certificate, its key, and the CA that routes' certificates must
+/// chain to (routes always verify each other, as in nats-server).
+fn cluster_tls(t: &TlsOptions) -> Result<TlsConfig, String> {
+    let need = |what: &str, key: &str| {
+        format!(
+            "cluster tls: needs {what} ({key} in the cluster's tls block at {})",
+            t.pos
+        )
+    };
+    Ok(TlsConfig {
+        cert_file: t
+            .cert_file
+            .clone()
+            .ok_or_else(|| need("a certificate", "cert_file"))?,
+        key_file: t
+            .key_file
+            .clone()
+            .ok_or_else(|| need("the certificate's private key", "key_file"))?,
+        ca_file: Some(t.ca_file.clone().ok_or_else(|| {
+            need(
+                "a CA to verify other routes' certificates (they are always verified)",
+                "ca_file",
+            )
+        })?),
+        verify: true,
+        timeout: t.timeout.unwrap_or(TlsConfig::DEFAULT_TIMEOUT),
+    })
+}
+
 /// The `tls {}` key a TLS flag stands for.
 fn file_key(flag: &str) -> &'static str {
     match flag {
@@ -263,11 +436,17 @@ pub struct Changes {
     pub logging: Vec<&'static str>,
     /// Authorization and limits (applied by the server, when it can).
     pub server: Vec<&'static str>,
+    /// Cluster keys nats-server reloads (its `reload.go`: `routes` by adding and removing
+    /// routes, the rest of the block by `clusterOption`); for the route layer.
+    pub cluster: Vec<&'static str>,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.fixed.is_empty() && self.logging.is_empty() && self.server.is_empty()
+        self.fixed.is_empty()
+            && self.logging.is_empty()
+            && self.server.is_empty()
+            && self.cluster.is_empty()
     }
 }
 
@@ -287,6 +466,37 @@ pub fn diff(old: &Settings, new: &Settings) -> Changes {
     fixed(old.jetstream != new.jetstream, "jetstream");
     fixed(old.monitor != new.monitor, "http");
     fixed(old.log.file != new.log.file, "logfile");
+    // nats-server's validateClusterOpts: the cluster host and port cannot change (turning
+    // clustering on or off is a change of port there, 0 meaning off).
+    match (&o.cluster, &n.cluster) {
+        (None, None) => {}
+        (Some(oc), Some(nc)) => {
+            fixed(oc.host != nc.host, "cluster host");
+            fixed(oc.port != nc.port, "cluster port");
+            let (add, remove) = sluice_server::cluster_config::diff_routes(&oc.routes, &nc.routes);
+            let mut cluster = |changed: bool, key| {
+                if changed {
+                    c.cluster.push(key);
+                }
+            };
+            cluster(oc.name != nc.name, "cluster name");
+            cluster(!add.is_empty() || !remove.is_empty(), "cluster routes");
+            cluster(
+                oc.authorization != nc.authorization,
+                "cluster authorization",
+            );
+            cluster(oc.permissions != nc.permissions, "cluster permissions");
+            cluster(oc.tls != nc.tls, "cluster tls");
+            cluster(oc.no_advertise != nc.no_advertise, "cluster no_advertise");
+            cluster(oc.advertise != nc.advertise, "cluster advertise");
+            cluster(
+                oc.connect_retries != nc.connect_retries,
+                "cluster connect_retries",
+            );
+            cluster(oc.pool_size != nc.pool_size, "cluster pool_size");
+        }
+        _ => c.fixed.push("cluster"),
+    }
     if old.log.debug != new.log.debug {
         c.logging.push("debug");
     }
@@ -517,3 +727,7 @@ mod tests {
         assert!(diff(&a, &a).is_empty());
     }
 }
+
+#[cfg(test)]
+#[path = "settings_cluster_tests.rs"]
+mod cluster_tests;

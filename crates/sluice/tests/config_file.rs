@@ -209,6 +209,63 @@ fn bad_files_exit_one_naming_file_and_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Until routes are served, a configured cluster stops the server before it binds
+/// (`// REFUSED-UNTIL-ROUTES` in src/settings.rs), whether from the file or the flags.
+#[test]
+fn a_configured_cluster_is_refused() {
+    let dir = temp_dir("cluster");
+    let conf = write(
+        &dir,
+        "cluster.conf",
+        "port: -1\ncluster {\n  name: c1\n  listen: \"127.0.0.1:-1\"\n  routes: [nats://127.0.0.1:1]\n}\n",
+    );
+    let c = conf.to_str().unwrap();
+    let out = run(&["-c", c, "-a", "127.0.0.1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "sluice: error: cluster: clustering is not available in this build yet (configured \
+             by the cluster block at {c}:2)"
+        )
+    );
+    let out = run(&[
+        "-p",
+        "-1",
+        "-a",
+        "127.0.0.1",
+        "--cluster",
+        "nats://127.0.0.1:-1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "sluice: error: cluster: clustering is not available in this build yet (configured \
+             by --cluster)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(LISTENING), "{stderr}");
+    // A bad cluster block is refused as any bad file is, naming the line.
+    let bad = write(
+        &dir,
+        "bad.conf",
+        "cluster {\n  listen: 6222\n  pool: 3\n}\n",
+    );
+    let out = run(&["-c", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "sluice: error: {}:3: unknown key \"pool\" in cluster",
+            bad.display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn include_and_variables() {
     let dir = temp_dir("include-vars");
@@ -349,6 +406,30 @@ fn sighup_reloads_and_keeps_the_old_config_when_the_file_is_broken() {
     assert!(
         line.contains("config reload not supported for port"),
         "{line}"
+    );
+
+    // Adding a cluster: refused while routes are not served (REFUSED-UNTIL-ROUTES), the
+    // running configuration kept.
+    write(
+        &dir,
+        "server.conf",
+        &format!(
+            "listen: 127.0.0.1:-1\n{}cluster {{ listen: \"127.0.0.1:-1\" }}\n",
+            auth("changed")
+        ),
+    );
+    sluice.signal("HUP");
+    let line = sluice.wait_for("Failed to reload server configuration");
+    assert!(
+        line.contains(
+            "cluster: clustering is not available in this build yet (configured by the \
+             cluster block at"
+        ),
+        "{line}"
+    );
+    assert_eq!(
+        connect_as(addr, ",\"user\":\"a\",\"pass\":\"old\""),
+        "PONG\r\n"
     );
 
     // debug and a limit: both apply, and the open connection stays.

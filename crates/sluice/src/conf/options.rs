@@ -4,6 +4,7 @@
 //! that defaults and command-line flags can be layered around it. Unknown keys, wrong types
 //! and bad combinations are errors that name the file and line.
 
+use super::cluster::{self, ClusterOptions};
 use super::lexer::classify;
 use super::value::{ConfError, Entry, Kind, Map, Pos, Value};
 use sluice_server::{Auth, Permissions, ResponsePermission, SubjectPermission, User};
@@ -41,6 +42,8 @@ pub struct FileOptions {
     pub tls: Option<TlsOptions>,
     pub lame_duck_duration: Option<Duration>,
     pub lame_duck_grace_period: Option<Duration>,
+    /// `cluster { ... }` (see [`super::cluster`]).
+    pub cluster: Option<ClusterOptions>,
 }
 
 /// The `tls { cert_file, key_file, ca_file, verify, timeout }` block.
@@ -126,7 +129,8 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
                 }
             }
             "jetstream" => o.jetstream = Some(jetstream(key, v)?),
-            "tls" => o.tls = Some(tls(key, v)?),
+            "tls" => o.tls = Some(tls(key, v, "tls")?),
+            "cluster" => o.cluster = Some(cluster::cluster(key, v)?),
             "lame_duck_duration" => o.lame_duck_duration = Some(positive_duration(key, v)?),
             "lame_duck_grace_period" => o.lame_duck_grace_period = Some(duration(key, v)?),
             _ => unknown(entry, None)?,
@@ -158,7 +162,7 @@ fn map_pos(map: &Map, key: &str) -> Pos {
 }
 
 /// An unknown key is an error unless it was only there to be a `$variable`.
-fn unknown(entry: &Entry, block: Option<&str>) -> Result<(), ConfError> {
+pub(super) fn unknown(entry: &Entry, block: Option<&str>) -> Result<(), ConfError> {
     if entry.used_as_variable {
         return Ok(());
     }
@@ -172,7 +176,7 @@ fn unknown(entry: &Entry, block: Option<&str>) -> Result<(), ConfError> {
     ))
 }
 
-fn wrong_type(key: &str, v: &Value, expected: &str) -> ConfError {
+pub(super) fn wrong_type(key: &str, v: &Value, expected: &str) -> ConfError {
     let got = match &v.kind {
         Kind::Str(s) => format!("the string {s:?}"),
         Kind::Int { text, .. } => format!("the integer {text}"),
@@ -183,28 +187,28 @@ fn wrong_type(key: &str, v: &Value, expected: &str) -> ConfError {
     ConfError::at(&v.pos, format!("{key}: expected {expected}, got {got}"))
 }
 
-fn string(key: &str, v: &Value) -> Result<String, ConfError> {
+pub(super) fn string(key: &str, v: &Value) -> Result<String, ConfError> {
     match &v.kind {
         Kind::Str(s) => Ok(s.clone()),
         _ => Err(wrong_type(key, v, "a string")),
     }
 }
 
-fn boolean(key: &str, v: &Value) -> Result<bool, ConfError> {
+pub(super) fn boolean(key: &str, v: &Value) -> Result<bool, ConfError> {
     match v.kind {
         Kind::Bool(b) => Ok(b),
         _ => Err(wrong_type(key, v, "true or false")),
     }
 }
 
-fn integer(key: &str, v: &Value) -> Result<i64, ConfError> {
+pub(super) fn integer(key: &str, v: &Value) -> Result<i64, ConfError> {
     match v.kind {
         Kind::Int { value, .. } => Ok(value),
         _ => Err(wrong_type(key, v, "an integer")),
     }
 }
 
-fn map<'v>(key: &str, v: &'v Value) -> Result<&'v Map, ConfError> {
+pub(super) fn map<'v>(key: &str, v: &'v Value) -> Result<&'v Map, ConfError> {
     match &v.kind {
         Kind::Map(m) => Ok(m),
         _ => Err(wrong_type(key, v, "a block { ... }")),
@@ -257,7 +261,7 @@ fn duration(key: &str, v: &Value) -> Result<Duration, ConfError> {
     parse_go_duration(text).ok_or_else(|| wrong_type(key, v, expected))
 }
 
-fn positive_duration(key: &str, v: &Value) -> Result<Duration, ConfError> {
+pub(super) fn positive_duration(key: &str, v: &Value) -> Result<Duration, ConfError> {
     let d = duration(key, v)?;
     if d.is_zero() {
         return Err(ConfError::at(&v.pos, format!("{key}: must be more than 0")));
@@ -469,7 +473,7 @@ fn permissions(key: &str, v: &Value) -> Result<Permissions, ConfError> {
 }
 
 /// `"subj"`, `["a", "b"]` (both: allow lists), or `{ allow: ..., deny: ... }`.
-fn subject_permission(key: &str, v: &Value) -> Result<SubjectPermission, ConfError> {
+pub(super) fn subject_permission(key: &str, v: &Value) -> Result<SubjectPermission, ConfError> {
     match &v.kind {
         Kind::Map(block) => {
             let mut p = SubjectPermission::default();
@@ -526,8 +530,9 @@ fn allow_responses(key: &str, v: &Value) -> Result<Option<ResponsePermission>, C
     }
 }
 
-/// `tls { cert_file key_file ca_file verify timeout }`.
-fn tls(key: &str, v: &Value) -> Result<TlsOptions, ConfError> {
+/// `tls { cert_file key_file ca_file verify timeout }` (also the cluster's; `block_name` is
+/// what an unknown-key error calls it).
+pub(super) fn tls(key: &str, v: &Value, block_name: &str) -> Result<TlsOptions, ConfError> {
     let block = map(key, v)?;
     let mut t = TlsOptions {
         cert_file: None,
@@ -545,7 +550,7 @@ fn tls(key: &str, v: &Value) -> Result<TlsOptions, ConfError> {
             "ca_file" => t.ca_file = Some(PathBuf::from(string(k, v)?)),
             "verify" => t.verify = Some(boolean(k, v)?),
             "timeout" => t.timeout = Some(positive_duration(k, v)?),
-            _ => unknown(entry, Some("tls"))?,
+            _ => unknown(entry, Some(block_name))?,
         }
     }
     Ok(t)

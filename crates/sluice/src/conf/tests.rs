@@ -768,8 +768,12 @@ fn unknown_keys_name_their_line() {
     let cases: &[(&str, &str)] = &[
         ("port: 1\nbogus: 2", "t.conf:2: unknown key \"bogus\""),
         (
-            "\n\ncluster { port: 1 }",
-            "t.conf:3: unknown key \"cluster\"",
+            "\n\ngateway { port: 1 }",
+            "t.conf:3: unknown key \"gateway\"",
+        ),
+        (
+            "cluster {\n  port: 1\n  pool: 3\n}",
+            "t.conf:3: unknown key \"pool\" in cluster",
         ),
         (
             "tls {\n  cert_file: a\n  cipher_suites: []\n}",
