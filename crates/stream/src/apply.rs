@@ -156,6 +156,26 @@ fn publish(
     }
 }
 
+/// Applies a publish op on the publishing connection's task (`inline.rs`): the same op and
+/// the same store change as [`apply_op`]'s, for a stream with no consumers to tell (inline
+/// stores require none) whose log is the local one. Any other op is given back.
+#[inline]
+// The op goes back by value on the publish path: boxing it would allocate per publish.
+#[allow(clippy::result_large_err)]
+pub(crate) fn apply_inline(stream: &mut Stream, op: StreamOp) -> Result<Outcome, StreamOp> {
+    match op {
+        StreamOp::Publish { msg, now_ns } => {
+            let m = msg.0;
+            let result = stream.publish(&m.subject, m.headers.as_deref(), &m.payload, now_ns);
+            Ok(Outcome::Published {
+                reply: m.reply,
+                result,
+            })
+        }
+        op => Err(op),
+    }
+}
+
 #[inline(never)]
 fn tick(stream: &mut Stream, consumers: &mut Consumers, ctx: &ApplyCtx, now_ns: i64) -> Applied {
     if let Err(e) = stream.expire(now_ns) {

@@ -5,16 +5,21 @@
 //! group commit. A publish that finds the writer idle (nothing of this stream's queued), the
 //! stream unlocked, no consumers, no interest retention, and no other publish in the last
 //! 20 µs (a pipelining publisher is better served by the writer's batched writes) is then
-//! stored, written out and acked on the publishing connection's own task: the same checks (`Stream::publish`), the
-//! same promise, one thread handoff less (as nats-server stores on the publishing client's
-//! goroutine). Everything else goes through the writer's channel, and once anything of this
-//! stream is queued there, later publishes queue behind it, so one connection's publishes are
-//! stored and acked in the order it sent them.
+//! stored, written out and acked on the publishing connection's own task: the same
+//! `StreamOp::Publish`, applied as `apply_op` applies it (`apply::apply_inline`, with no
+//! consumers to tell), the same promise, one thread handoff less (as nats-server stores on
+//! the publishing client's goroutine). It does not pass through the op log: the shortcut
+//! exists only for the local log, whose entries are not kept, and a stream whose log is not
+//! local (replicated) must not take it. Everything else goes through the writer's channel,
+//! and once anything of this stream is queued there, later publishes queue behind it, so one
+//! connection's publishes are stored and acked in the order it sent them.
 //!
 //! Under `SyncPolicy::Always` every publish goes to the writer: the fsync must not run on a
 //! runtime thread, and its group commit is what makes it cheap.
 
 use crate::api::ack::encode_ack;
+use crate::apply::{apply_inline, Outcome};
+use crate::op::{Message, StreamOp};
 use crate::stream::{PublishError, Stored, Stream};
 use crate::time::now_ns;
 use crate::writer::{Cmd, WriterTx};
@@ -134,7 +139,17 @@ impl Inline {
         {
             return Err(msg);
         }
-        let mut r = s.publish(&msg.subject, msg.headers.as_deref(), &msg.payload, now);
+        let op = StreamOp::Publish {
+            msg: Message(msg),
+            now_ns: now,
+        };
+        let Ok(Outcome::Published {
+            reply,
+            result: mut r,
+        }) = apply_inline(&mut s, op)
+        else {
+            unreachable!("a publish op is applied as a publish");
+        };
         let mut first_dirty = false;
         if matches!(r, Ok(Stored::New(_))) {
             first_dirty = !gate.dirty.swap(true, Ordering::AcqRel);
@@ -150,7 +165,7 @@ impl Inline {
         let name = s.name().to_owned();
         drop(s);
         drop(stream);
-        if let (Some(reply), Some(ack)) = (msg.reply.as_deref(), encode_ack(&name, &r)) {
+        if let (Some(reply), Some(ack)) = (reply.as_deref(), encode_ack(&name, &r)) {
             self.server.publish(reply, None, None, &ack);
         }
         Ok(first_dirty)
