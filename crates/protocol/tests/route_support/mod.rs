@@ -7,6 +7,8 @@ use sluice_protocol::{parse_route_bytes, Limits, Parsed, RouteOp};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+pub mod ops;
+
 /// How parsing a case's input ends, after its ops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
