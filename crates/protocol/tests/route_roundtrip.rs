@@ -127,13 +127,22 @@ proptest! {
 }
 
 fn check_no_panic(data: &[u8]) {
-    for limits in [limits(), Limits { max_control_line: 8, max_payload: 4 }] {
+    for limits in [
+        limits(),
+        Limits {
+            max_control_line: 8,
+            max_payload: 4,
+        },
+    ] {
         let buf = Bytes::copy_from_slice(data);
         let mut pos = 0;
         while pos < buf.len() {
             match parse_route_bytes(&buf.slice(pos..), &limits) {
                 Ok(Parsed::Op { len, .. }) => {
-                    assert!(len > 0 && pos + len <= buf.len(), "op length {len} at {pos}");
+                    assert!(
+                        len > 0 && pos + len <= buf.len(),
+                        "op length {len} at {pos}"
+                    );
                     pos += len;
                 }
                 Ok(Parsed::Blank { len }) => panic!("route parser returned Blank({len})"),

@@ -97,7 +97,10 @@ fn every_route_error_kind_has_a_vector() {
         "BadHeaderSize",
         "BadJson",
     ] {
-        assert!(kinds.contains(kind), "no route vector names error kind {kind}");
+        assert!(
+            kinds.contains(kind),
+            "no route vector names error kind {kind}"
+        );
     }
 }
 
@@ -132,13 +135,23 @@ fn route_vector_file_format() {
     for c in &cases {
         check(c).unwrap();
     }
-    assert!(parse_vector_file("t", "== a\nin: PING\\r\\n\n").is_err(), "no dir");
-    assert!(parse_vector_file("t", "== a\ndir: client\nin: x\n").is_err(), "dir must be route");
+    assert!(
+        parse_vector_file("t", "== a\nin: PING\\r\\n\n").is_err(),
+        "no dir"
+    );
+    assert!(
+        parse_vector_file("t", "== a\ndir: client\nin: x\n").is_err(),
+        "dir must be route"
+    );
     // A wrong expectation fails the check, and so does a wire case that is not exact.
-    let wrong = parse_vector_file("t", "== a\ndir: route\nin: PING\\r\\n\nout: PONG\\r\\n\n").unwrap();
+    let wrong =
+        parse_vector_file("t", "== a\ndir: route\nin: PING\\r\\n\nout: PONG\\r\\n\n").unwrap();
     assert!(check(&wrong[0]).is_err());
-    let inexact =
-        parse_vector_file("t", "== a\ndir: route\nin: ping\\r\\n\nout: PING\\r\\n\nwire\n").unwrap();
+    let inexact = parse_vector_file(
+        "t",
+        "== a\ndir: route\nin: ping\\r\\n\nout: PING\\r\\n\nwire\n",
+    )
+    .unwrap();
     assert!(check(&inexact[0]).is_err());
     let _ = Limits::default();
 }

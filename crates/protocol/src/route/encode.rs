@@ -66,7 +66,11 @@ pub fn encode_rmsg<I, Q>(
     dst.reserve(
         account.len() + subject.len() + reply.map_or(0, str::len) + hlen + payload.len() + 48,
     );
-    dst.put_slice(if headers.is_some() { b"HMSG " } else { b"RMSG " });
+    dst.put_slice(if headers.is_some() {
+        b"HMSG "
+    } else {
+        b"RMSG "
+    });
     dst.put_slice(account.as_bytes());
     dst.put_u8(b' ');
     dst.put_slice(subject.as_bytes());

@@ -126,12 +126,12 @@ pub fn parse_route_bytes(buf: &Bytes, limits: &Limits) -> Result<Parsed<RouteOp>
     parse_with(buf, limits, &Shared(buf))
 }
 
-/// The control line at the front of `buf`: the op name, its arguments (blanks after the name
-/// skipped, CR of a CRLF excluded), and the line's length with its LF. `None`: need more.
-fn control_line<'a>(
-    buf: &'a [u8],
-    limits: &Limits,
-) -> Result<Option<(Name, &'a [u8], usize)>, ProtocolError> {
+/// A control line: the op name, its arguments (blanks after the name skipped, the CR of a
+/// CRLF excluded), and the line's length with its LF.
+type Line<'a> = (Name, &'a [u8], usize);
+
+/// The control line at the front of `buf`; `None`: more bytes are needed.
+fn control_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<Line<'a>>, ProtocolError> {
     let max = limits.max_control_line;
     let (rest, (op, follow)) = match name(buf) {
         Ok(r) => r,
@@ -295,10 +295,7 @@ fn sizes(tail: &MsgTail, limits: &Limits) -> Result<(usize, usize), ProtocolErro
 }
 
 /// The queue group (and weight) of an RS+/LS+: none, or a queue and a size-like weight.
-fn sub_queue<S: Source>(
-    src: &S,
-    rest: &[&[u8]],
-) -> Result<Option<QueueWeight>, ProtocolError> {
+fn sub_queue<S: Source>(src: &S, rest: &[&[u8]]) -> Result<Option<QueueWeight>, ProtocolError> {
     match rest {
         [] => Ok(None),
         [queue, weight] => {
@@ -352,7 +349,11 @@ fn parse_with<S: Source>(
                 return Err(bad);
             }
             let queue = sub_queue(src, &t[2 + off..])?;
-            let origin = if off == 1 { Some(text(src, t[0])?) } else { None };
+            let origin = if off == 1 {
+                Some(text(src, t[0])?)
+            } else {
+                None
+            };
             let account = text(src, t[off])?;
             let subject = text(src, t[off + 1])?;
             done(match origin {
@@ -398,7 +399,11 @@ fn parse_with<S: Source>(
             }
             let tail = msg_tail(&t[2 + off..], nsizes)?;
             let (hdr, total) = sizes(&tail, limits)?;
-            let origin = if off == 1 { Some(text(src, t[0])?) } else { None };
+            let origin = if off == 1 {
+                Some(text(src, t[0])?)
+            } else {
+                None
+            };
             let account = text(src, t[off])?;
             let subject = text(src, t[off + 1])?;
             let reply = tail.reply.map(|r| text(src, r)).transpose()?;

@@ -15,7 +15,10 @@ pub enum End {
     Complete,
     Incomplete,
     /// An error: its `Display` text and its variant name.
-    Err { text: String, kind: String },
+    Err {
+        text: String,
+        kind: String,
+    },
 }
 
 /// One route vector.
@@ -282,7 +285,10 @@ pub fn check(case: &Case) -> Result<(), String> {
                 len: enc.len(),
             })
         {
-            problems.push(format!("{op:?} encodes as {:?}, parses back as {back:?}", escape(enc)));
+            problems.push(format!(
+                "{op:?} encodes as {:?}, parses back as {back:?}",
+                escape(enc)
+            ));
         }
     }
     if case.wire {

@@ -48,8 +48,24 @@ fn urls() -> impl Strategy<Value = Option<Vec<String>>> {
 
 pub fn route_info() -> impl Strategy<Value = RouteInfo> {
     (
-        (text(), text(), text(), 0i64..4, text(), text(), any::<u16>(), any::<bool>()),
-        (any::<bool>(), 0i64..(1 << 26), text(), text(), text(), any::<bool>()),
+        (
+            text(),
+            text(),
+            text(),
+            0i64..4,
+            text(),
+            text(),
+            any::<u16>(),
+            any::<bool>(),
+        ),
+        (
+            any::<bool>(),
+            0i64..(1 << 26),
+            text(),
+            text(),
+            text(),
+            any::<bool>(),
+        ),
         (urls(), option::of(permission()), any::<bool>(), urls()),
         vec(("x_[a-z]{1,6}", text()), 0..3),
     )
