@@ -14,6 +14,7 @@
 //! the total size; and the leafnode-origin forms `LS+`, `LS-`, `LMSG`, sent only to a peer
 //! whose CONNECT said `lnoc: true`.
 
+mod args;
 mod encode;
 mod info;
 mod op;

@@ -14,6 +14,7 @@
 //! route limits (generous ones: a peer's INFO with many URLs is long). Blank lines and
 //! blanks before an op name are refused (`UnknownOp`), as nats-server does.
 
+use super::args::{msg_tail, parse_size, sep, sizes, Tokens};
 use super::op::{QueueWeight, RouteOp};
 use crate::bytestr::ByteStr;
 use crate::error::ProtocolError;
@@ -77,12 +78,6 @@ fn name(i: &[u8]) -> IResult<&[u8], (Name, Follow), ()> {
 #[inline(always)]
 fn blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
-}
-
-/// nats-server's `splitArg` separators (LF cannot occur inside a line).
-#[inline(always)]
-fn sep(b: u8) -> bool {
-    b == b' ' || b == b'\t' || b == b'\r' || b == b'\n'
 }
 
 /// Where text and byte fields of an op come from: slices of a shared `Bytes` (zero-copy) or
@@ -174,54 +169,6 @@ fn control_line<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<Line<'a>>, 
     }
 }
 
-/// The tokens of an argument list, on the stack for the usual counts.
-struct Tokens<'a> {
-    small: [&'a [u8]; 16],
-    len: usize,
-    big: Vec<&'a [u8]>,
-}
-
-impl<'a> Tokens<'a> {
-    fn split(args: &'a [u8]) -> Tokens<'a> {
-        let mut t = Tokens {
-            small: [&[]; 16],
-            len: 0,
-            big: Vec::new(),
-        };
-        for tok in args.split(|&b| sep(b)).filter(|t| !t.is_empty()) {
-            if t.len < t.small.len() {
-                t.small[t.len] = tok;
-            } else {
-                if t.big.is_empty() {
-                    t.big.extend_from_slice(&t.small);
-                }
-                t.big.push(tok);
-            }
-            t.len += 1;
-        }
-        t
-    }
-
-    fn all(&self) -> &[&'a [u8]] {
-        if self.big.is_empty() {
-            &self.small[..self.len]
-        } else {
-            &self.big
-        }
-    }
-}
-
-/// The most digits a size may have (nats-server's `parseSize`).
-const MAX_SIZE_DIGITS: usize = 9;
-
-/// A size as nats-server reads one: 1 to 9 ASCII digits, leading zeros allowed.
-fn parse_size(tok: &[u8]) -> Option<usize> {
-    if tok.is_empty() || tok.len() > MAX_SIZE_DIGITS || !tok.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(tok.iter().fold(0, |n, &d| n * 10 + usize::from(d - b'0')))
-}
-
 /// A subject, account, reply, queue or origin: must be UTF-8.
 fn text<S: Source>(src: &S, tok: &[u8]) -> Result<ByteStr, ProtocolError> {
     if tok.is_ascii() || std::str::from_utf8(tok).is_ok() {
@@ -229,69 +176,6 @@ fn text<S: Source>(src: &S, tok: &[u8]) -> Result<ByteStr, ProtocolError> {
     } else {
         Err(ProtocolError::InvalidSubject)
     }
-}
-
-/// The part of an RMSG/HMSG/LMSG after account and subject, as nats-server reads it: with
-/// `nsizes` size tokens at the end, one more token is a reply; two or more start with a
-/// one-byte marker, `+` (a reply follows, then queues) or `|` (queues only).
-struct MsgTail<'a, 't> {
-    reply: Option<&'a [u8]>,
-    queues: &'t [&'a [u8]],
-    sizes: &'t [&'a [u8]],
-}
-
-fn msg_tail<'a, 't>(t: &'t [&'a [u8]], nsizes: usize) -> Result<MsgTail<'a, 't>, ProtocolError> {
-    let n = t.len();
-    if n < nsizes {
-        return Err(ProtocolError::BadArguments);
-    }
-    let sizes = &t[n - nsizes..];
-    Ok(match n - nsizes {
-        0 => MsgTail {
-            reply: None,
-            queues: &[],
-            sizes,
-        },
-        1 => MsgTail {
-            reply: Some(t[0]),
-            queues: &[],
-            sizes,
-        },
-        _ => match t[0] {
-            b"+" => MsgTail {
-                reply: Some(t[1]),
-                queues: &t[2..n - nsizes],
-                sizes,
-            },
-            b"|" => MsgTail {
-                reply: None,
-                queues: &t[1..n - nsizes],
-                sizes,
-            },
-            _ => return Err(ProtocolError::BadArguments),
-        },
-    })
-}
-
-/// The header size (if `hdr`) and the total size, checked in nats-server's order.
-fn sizes(tail: &MsgTail, limits: &Limits) -> Result<(usize, usize), ProtocolError> {
-    let bad = ProtocolError::BadArguments;
-    let (hdr, total) = match tail.sizes {
-        [total] => (0, parse_size(total).ok_or(bad)?),
-        [hdr, total] => {
-            let hdr = parse_size(hdr).ok_or(bad.clone())?;
-            let total = parse_size(total).ok_or(bad)?;
-            if hdr > total {
-                return Err(ProtocolError::BadHeaderSize);
-            }
-            (hdr, total)
-        }
-        _ => return Err(bad),
-    };
-    if total > limits.max_payload {
-        return Err(ProtocolError::PayloadTooLarge);
-    }
-    Ok((hdr, total))
 }
 
 /// The queue group (and weight) of an RS+/LS+: none, or a queue and a size-like weight.
