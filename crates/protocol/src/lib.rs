@@ -3,6 +3,8 @@
 //! Owns: parsing ([`parse`]: nats-server's grammar as a zero-copy nom parser), encoding
 //! ([`encode`]), the header block ([`headers`]), subject and queue-name validation
 //! ([`subject`]), the CONNECT/INFO JSON bodies ([`info`]), and tokio-util codecs ([`codec`]).
+//! Also nats-server's route protocol, the server-to-server links of a cluster ([`route`]:
+//! RS+/RS-/RMSG/HMSG and friends, parsed and encoded as nats-server 2.9.10 does).
 //! The server, the bundled load generator and any Rust client share this one implementation.
 //! The wire format is specified in protocol-spec/ (with test vectors in
 //! protocol-spec/vectors/).
@@ -23,6 +25,7 @@ pub mod info;
 pub mod limits;
 pub mod op;
 pub mod parse;
+pub mod route;
 pub mod subject;
 
 pub use bytestr::ByteStr;
@@ -34,3 +37,4 @@ pub use info::{ConnectInfo, ServerInfo};
 pub use limits::Limits;
 pub use op::{ClientOp, Parsed, ServerOp};
 pub use parse::{parse_client, parse_server, scan_client, scan_server};
+pub use route::{parse_route, parse_route_bytes, RouteConnect, RouteInfo, RouteOp};
