@@ -53,6 +53,12 @@ fn secret_matches(configured: &str, given: Option<&str>, verified: Option<&str>)
     }
 }
 
+/// Does a route's CONNECT `user`/`pass` match the cluster's `authorization`?
+pub(crate) fn route_credentials_match(auth: &crate::RouteAuth, user: &str, pass: &str) -> bool {
+    let user_ok = bool::from(auth.user.as_bytes().ct_eq(user.as_bytes()));
+    user_ok & secret_matches(&auth.password, Some(pass), None)
+}
+
 /// Checks `creds` against `auth`. `verified`: see [`secret_matches`].
 pub(crate) fn authenticate(auth: &Auth, creds: &Credentials, verified: Option<&str>) -> Outcome {
     let granted = |secret: &str, permissions: Option<&Permissions>| Outcome::Granted {

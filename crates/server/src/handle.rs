@@ -69,12 +69,34 @@ pub(crate) struct InternalOwner {
     pub(crate) sink: Arc<dyn InternalSink>,
 }
 
+/// The part of a route (a link to another server of the cluster) that publishers touch: its
+/// outbound buffer. Its subscriptions stand for the other server's interest: a message that
+/// matches one is forwarded to that server once (RMSG), whatever else of it matched.
+pub(crate) struct RouteHandle {
+    /// Shares the id counter with clients.
+    pub(crate) id: u64,
+    pub(crate) out: Outbound,
+    /// The other server's CONNECT or INFO said it takes HMSG.
+    pub(crate) headers: std::sync::atomic::AtomicBool,
+    /// Monitoring: messages and bytes both ways.
+    pub(crate) stats: ConnStats,
+}
+
+impl RouteHandle {
+    #[inline]
+    pub(crate) fn takes_headers(&self) -> bool {
+        self.headers.load(Ordering::Relaxed)
+    }
+}
+
 /// Who a subscription delivers to.
 pub(crate) enum Owner {
     /// A client connection: messages are encoded into its outbound buffer.
     Client(Arc<ClientHandle>),
     /// An in-process client: messages are handed to its sink.
     Internal(Arc<InternalOwner>),
+    /// Another server's interest, learnt over a route (`RS+`): messages are forwarded to it.
+    Route(Arc<RouteHandle>),
 }
 
 impl Owner {
@@ -84,7 +106,15 @@ impl Owner {
         match self {
             Owner::Client(c) => c.id,
             Owner::Internal(i) => i.id,
+            Owner::Route(r) => r.id,
         }
+    }
+
+    /// True for this server's own subscribers (clients and in-process), whose interest it
+    /// announces to its routes.
+    #[inline]
+    pub(crate) fn is_local(&self) -> bool {
+        !matches!(self, Owner::Route(_))
     }
 }
 

@@ -69,13 +69,10 @@ impl ServerHandle {
             ByteStr::from(subject),
             queue.map(ByteStr::from),
         ));
-        self.shared
-            .sublist
-            .insert(subject, queue, sub.clone())
-            .map_err(|e| match e {
-                sluice_router::RouterError::InvalidQueue => ServerError::InvalidQueue,
-                sluice_router::RouterError::InvalidSubject => ServerError::InvalidSubject,
-            })?;
+        self.shared.insert_local_sub(&sub).map_err(|e| match e {
+            sluice_router::RouterError::InvalidQueue => ServerError::InvalidQueue,
+            sluice_router::RouterError::InvalidSubject => ServerError::InvalidSubject,
+        })?;
         Ok(InternalSubscription {
             shared: self.shared.clone(),
             sub: Some(sub),

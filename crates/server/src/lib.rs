@@ -22,6 +22,7 @@
 
 mod auth;
 mod client;
+mod cluster;
 pub mod cluster_config;
 pub mod config;
 mod error;
@@ -33,6 +34,7 @@ mod outbound;
 mod perms;
 mod pressure;
 mod route;
+mod routez;
 mod server;
 mod shared;
 mod sink;

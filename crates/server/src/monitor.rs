@@ -193,6 +193,8 @@ struct Varz {
     cores: usize,
     connections: usize,
     total_connections: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<serde_json::Value>,
     routes: u64,
     remotes: u64,
     leafnodes: u64,
@@ -282,8 +284,9 @@ async fn varz(State(shared): St) -> Response {
             .stats
             .total_connections
             .load(std::sync::atomic::Ordering::Relaxed),
-        routes: 0,
-        remotes: 0,
+        cluster: crate::routez::varz_cluster(&shared),
+        routes: crate::routez::num_routes(&shared),
+        remotes: crate::routez::num_routes(&shared),
         leafnodes: 0,
         in_msgs: t.in_msgs,
         out_msgs: t.out_msgs,
@@ -522,12 +525,7 @@ async fn subsz(State(shared): St) -> Response {
 }
 
 async fn routez(State(shared): St) -> Response {
-    let body = serde_json::json!({
-        "server_id": shared.server_id,
-        "now": rfc3339(unix_nanos()),
-        "num_routes": 0,
-        "routes": [],
-    });
+    let body = crate::routez::routez(&shared, rfc3339(unix_nanos()), rfc3339);
     json(StatusCode::OK, &body)
 }
 
@@ -674,6 +672,34 @@ async fn metrics(State(shared): St) -> Response {
         "Connections closed as slow consumers",
         shared.stats.slow_consumers.load(relaxed),
     );
+    if shared.cluster.is_some() {
+        let (n, in_msgs, out_msgs, in_bytes, out_bytes) = crate::routez::route_totals(&shared);
+        gauge(&mut reg, "routes", "Established routes to other servers", n);
+        counter(
+            &mut reg,
+            "route_in_msgs",
+            "Messages received from routes",
+            in_msgs,
+        );
+        counter(
+            &mut reg,
+            "route_out_msgs",
+            "Messages forwarded to routes",
+            out_msgs,
+        );
+        counter(
+            &mut reg,
+            "route_in_bytes",
+            "Bytes received from routes",
+            in_bytes,
+        );
+        counter(
+            &mut reg,
+            "route_out_bytes",
+            "Bytes forwarded to routes",
+            out_bytes,
+        );
+    }
     if let Some((_, s)) = js {
         gauge(
             &mut reg,

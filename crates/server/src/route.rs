@@ -5,7 +5,9 @@
 //! source for queue groups, and the connections that got data and need their writers woken
 //! once the current batch is done.
 
-use crate::handle::{Admit, ClientHandle, Owner, SubRef, DENY_FILTER, HEADERS, TRACK_REPLIES};
+use crate::handle::{
+    Admit, ClientHandle, Owner, RouteHandle, SubRef, DENY_FILTER, HEADERS, TRACK_REPLIES,
+};
 use crate::outbound::Pushed;
 use crate::pressure::Backlog;
 use crate::shared::Shared;
@@ -26,6 +28,13 @@ pub(crate) struct Publisher {
     rng: SmallRng,
     /// Connections that got data during this batch and whose writers need a wake-up.
     to_wake: Vec<Arc<ClientHandle>>,
+    /// Routes that got data during this batch and whose writers need a wake-up.
+    routes_to_wake: Vec<Arc<RouteHandle>>,
+    /// The routes the message being routed goes to, each with the queue groups it is to
+    /// deliver to (at most one RMSG per route per message).
+    targets: Vec<(Arc<RouteHandle>, Vec<Arc<str>>)>,
+    /// A route this batch filled past its stall threshold (as `stalled`).
+    pub(crate) stalled_route: Option<Arc<RouteHandle>>,
     /// A connection this batch filled past its stall threshold: a client publisher waits for
     /// it after the batch (see `outbound.rs`).
     pub(crate) stalled: Option<Arc<ClientHandle>>,
@@ -43,6 +52,9 @@ impl Publisher {
             rng: SmallRng::from_rng(rand::thread_rng())
                 .unwrap_or_else(|_| SmallRng::seed_from_u64(id)),
             to_wake: Vec::new(),
+            routes_to_wake: Vec::new(),
+            targets: Vec::new(),
+            stalled_route: None,
             stalled: None,
             blocked: None,
         }
@@ -78,13 +90,113 @@ impl Publisher {
         let result = shared.sublist.matches(route);
         let mut delivered = false;
         for sub in &result.plain {
+            if let Owner::Route(r) = &sub.owner {
+                self.target(r, None);
+                continue;
+            }
             delivered |= self.deliver(shared, sub, subject, reply, headers, payload);
         }
         for group in &result.queues {
+            // Every member equally likely, cluster-wide: another server's members are in the
+            // registry once per member (its queue weight), as nats-server shadows them.
             let sub = group.pick(&mut self.rng);
+            if let Owner::Route(r) = &sub.owner {
+                self.target(r, Some(&group.name));
+                continue;
+            }
             delivered |= self.deliver(shared, sub, subject, reply, headers, payload);
         }
+        if !self.targets.is_empty() {
+            // Routed by `route`: the other server matches its subscribers against it.
+            self.forward(route, reply, headers, payload);
+            delivered = true;
+        }
         delivered
+    }
+
+    /// Routes a message that came from another server of the cluster: to this server's own
+    /// subscribers only (a message crosses at most one route), and to one local member of
+    /// each queue group the sender named (`queues`), none of the others.
+    pub(crate) fn publish_from_route(
+        &mut self,
+        shared: &Shared,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        queues: &[sluice_protocol::ByteStr],
+    ) -> bool {
+        let result = shared.sublist.matches(subject);
+        let mut delivered = false;
+        for sub in result.plain.iter().filter(|s| s.owner.is_local()) {
+            delivered |= self.deliver(shared, sub, subject, reply, headers, payload);
+        }
+        for group in &result.queues {
+            if !queues.iter().any(|q| **q == *group.name) {
+                continue;
+            }
+            let local = group.members.iter().filter(|s| s.owner.is_local()).count();
+            if local == 0 {
+                continue;
+            }
+            let nth = rand::Rng::gen_range(&mut self.rng, 0..local);
+            if let Some(sub) = group.members.iter().filter(|s| s.owner.is_local()).nth(nth) {
+                delivered |= self.deliver(shared, sub, subject, reply, headers, payload);
+            }
+        }
+        delivered
+    }
+
+    /// Notes that the message being routed goes to route `r` (for queue group `queue`).
+    #[inline(never)]
+    fn target(&mut self, r: &Arc<RouteHandle>, queue: Option<&Arc<str>>) {
+        let i = match self.targets.iter().position(|(t, _)| Arc::ptr_eq(t, r)) {
+            Some(i) => i,
+            None => {
+                self.targets.push((r.clone(), Vec::new()));
+                self.targets.len() - 1
+            }
+        };
+        if let Some(q) = queue {
+            self.targets[i].1.push(q.clone());
+        }
+    }
+
+    /// Sends the message being routed to each noted route, once.
+    #[inline(never)]
+    fn forward(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        for (r, queues) in self.targets.drain(..) {
+            let headers = headers.filter(|_| r.takes_headers());
+            let pushed = r.out.push(|b| {
+                sluice_protocol::route::encode_rmsg(
+                    b,
+                    "$G",
+                    subject,
+                    reply,
+                    queues.iter().map(|q| &**q),
+                    headers,
+                    payload,
+                )
+            });
+            if pushed != Pushed::Dropped {
+                r.stats
+                    .record_out(payload.len() + headers.map_or(0, <[u8]>::len));
+            }
+            if pushed == Pushed::NeedsWake
+                && !self.routes_to_wake.iter().any(|t| Arc::ptr_eq(t, &r))
+            {
+                self.routes_to_wake.push(r.clone());
+            }
+            if self.stalled_route.is_none() && r.out.over_stall() {
+                self.stalled_route = Some(r);
+            }
+        }
     }
 
     /// Delivers to one subscription, honouring echo and auto-unsubscribe.
@@ -111,7 +223,7 @@ impl Publisher {
                 }
                 flags
             }
-            Owner::Internal(_) => 0,
+            Owner::Internal(_) | Owner::Route(_) => 0,
         };
         match sub.admit() {
             Admit::Yes => {}
@@ -148,6 +260,12 @@ impl Publisher {
                 if self.stalled.is_none() && target.out.over_stall() {
                     self.stalled = Some(target.clone());
                 }
+            }
+            Owner::Route(r) => {
+                // Reached only through `deliver` called directly (never for a message from
+                // a route): forward it alone.
+                self.target(r, sub.queue.as_ref().map(|q| Arc::from(&**q)).as_ref());
+                self.forward(subject, reply, headers, payload);
             }
             Owner::Internal(internal) => {
                 internal.sink.deliver(InternalMsg {
@@ -188,6 +306,9 @@ impl Publisher {
     pub(crate) fn wake_all(&mut self) {
         for c in self.to_wake.drain(..) {
             c.out.wake();
+        }
+        for r in self.routes_to_wake.drain(..) {
+            r.out.wake();
         }
     }
 }

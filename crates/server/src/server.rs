@@ -29,6 +29,8 @@ const LISTEN_BACKLOG: u32 = 65_535;
 pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
+    /// The cluster listener, when a cluster is configured.
+    cluster_listener: Option<TcpListener>,
     /// `Some` when clients must use TLS.
     tls: Option<TlsAcceptor>,
 }
@@ -46,9 +48,15 @@ impl Server {
         };
         let listener = listen(&config.host, config.port).await?;
         let port = listener.local_addr()?.port();
+        let shared = Arc::new(Shared::new(config, port));
+        let cluster_listener = match &shared.cluster {
+            Some(cluster) => Some(crate::cluster::bind_listener(cluster).await?),
+            None => None,
+        };
         Ok(Server {
-            shared: Arc::new(Shared::new(config, port)),
+            shared,
             listener,
+            cluster_listener,
             tls,
         })
     }
@@ -83,10 +91,20 @@ impl Server {
     /// Serves until `shutdown` is cancelled, then stops accepting, flushes and closes every
     /// connection, and returns. Lame-duck mode ([`crate::ServerHandle::enter_lame_duck`])
     /// also ends here: once its clients are closed, `run` returns as after a shutdown.
-    pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
+    pub async fn run(mut self, shutdown: CancellationToken) -> std::io::Result<()> {
         let tracker = TaskTracker::new();
         // What connections are cancelled by: a shutdown, or the end of lame-duck mode.
         let conns = shutdown.child_token();
+        // Routes stay up through lame-duck mode, and close with the client connections.
+        let cluster_task = match (self.shared.cluster.clone(), self.cluster_listener.take()) {
+            (Some(cluster), Some(listener)) => Some(tokio::spawn(crate::cluster::run(
+                self.shared.clone(),
+                cluster,
+                listener,
+                conns.clone(),
+            ))),
+            _ => None,
+        };
         let ldm = self.shared.lame_duck.clone();
         let mut entered_lame_duck = false;
         loop {
@@ -149,6 +167,11 @@ impl Server {
             .is_err()
         {
             warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
+        }
+        if let Some(task) = cluster_task {
+            if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+                warn!("some routes did not close within {SHUTDOWN_GRACE:?}");
+            }
         }
         debug!("all connections closed");
         Ok(())

@@ -1,5 +1,6 @@
 //! State every connection shares: config, the subscription registry, INFO, counters.
 
+use crate::cluster::Cluster;
 use crate::config::{Auth, ServerConfig};
 use crate::handle::{ClientHandle, Owner, SubRef};
 use crate::js_monitor::JsRegistration;
@@ -115,6 +116,9 @@ pub(crate) struct Shared {
     pub(crate) jetstream_monitor: RwLock<Option<JsRegistration>>,
     /// Cancelled to enter lame-duck mode (see `Server::run`).
     pub(crate) lame_duck: tokio_util::sync::CancellationToken,
+    /// The cluster this server is part of (`cluster` configured), told of every local
+    /// subscription that comes and goes.
+    pub(crate) cluster: Option<Arc<Cluster>>,
 }
 
 /// A server id in nats-server's shape: 'N' and 55 base32 characters.
@@ -152,7 +156,12 @@ impl Shared {
             // As nats-server with --tlsverify.
             info.extra.insert("tls_verify".into(), true.into());
         }
+        let cluster = config
+            .cluster
+            .clone()
+            .map(|c| Arc::new(Cluster::new(c, &server_id, &info.server_name)));
         Shared {
+            cluster,
             auth: RwLock::new(Arc::new(config.auth.clone())),
             auth_required: AtomicBool::new(config.auth != Auth::None),
             connections: Mutex::new(HashMap::new()),
@@ -251,9 +260,48 @@ impl Shared {
         self.connections.lock().remove(&id);
     }
 
+    /// The client URLs of the cluster (this server's, unless it listens on every interface
+    /// or `no_advertise`, and every other server's), as INFO's `connect_urls`; `None` when
+    /// not clustered.
+    pub(crate) fn connect_urls(&self) -> Option<Vec<String>> {
+        let cluster = self.cluster.as_ref()?;
+        let mut urls = Vec::new();
+        if !crate::cluster::unspecified(&self.config.host) && !cluster.config.no_advertise {
+            urls.push(format!("{}:{}", self.config.host, self.port));
+        }
+        for u in cluster.peer_client_urls() {
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
+        Some(urls)
+    }
+
+    /// The server's INFO with the cluster's fields filled in.
+    fn base_info(&self) -> ServerInfo {
+        let mut info = self.info.clone();
+        if let Some(cluster) = &self.cluster {
+            info.extra.insert("cluster".into(), cluster.name().into());
+            info.connect_urls = self.connect_urls();
+        }
+        info
+    }
+
+    /// The INFO sent to clients that take INFO updates when the cluster's client URLs
+    /// change (as nats-server's async INFO: no client fields).
+    pub(crate) fn async_info(&self) -> Vec<u8> {
+        let mut info = self.base_info();
+        info.auth_required = self.auth_required();
+        info.max_payload = self.limits.max_payload() as u64;
+        let mut line = b"INFO ".to_vec();
+        line.extend_from_slice(&serde_json::to_vec(&info).expect("INFO serializes"));
+        line.extend_from_slice(b" \r\n");
+        line
+    }
+
     /// The INFO line for a new client, with its id and address filled in.
     pub(crate) fn info_for(&self, cid: u64, peer: SocketAddr) -> Vec<u8> {
-        let mut info = self.info.clone();
+        let mut info = self.base_info();
         info.client_id = Some(cid);
         info.max_payload = self.limits.max_payload() as u64;
         info.auth_required = self.auth_required();
@@ -268,7 +316,7 @@ impl Shared {
     /// The INFO sent to every client on entering lame-duck mode: the server's INFO with
     /// `ldm: true` and no client fields (as nats-server's async INFO).
     pub(crate) fn ldm_info(&self) -> Vec<u8> {
-        let mut info = self.info.clone();
+        let mut info = self.base_info();
         info.auth_required = self.auth_required();
         info.max_payload = self.limits.max_payload() as u64;
         info.ldm = true;
@@ -303,6 +351,17 @@ impl Shared {
         self.next_cid.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Enters a subscription of this server's own (a client's or an in-process one) in the
+    /// registry; the cluster's routes are told of new interest.
+    pub(crate) fn insert_local_sub(&self, sub: &SubRef) -> Result<(), sluice_router::RouterError> {
+        self.sublist
+            .insert(&sub.subject, sub.queue.as_deref(), sub.clone())?;
+        if let Some(cluster) = &self.cluster {
+            cluster.local_sub_added(&sub.subject, sub.queue.as_ref());
+        }
+        Ok(())
+    }
+
     /// Removes a subscription from the registry and from its connection's sid table.
     pub(crate) fn remove_sub(&self, sub: &SubRef) {
         if let Owner::Client(client) = &sub.owner {
@@ -314,6 +373,17 @@ impl Shared {
                 subs.remove(&sub.sid);
             }
         }
-        self.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+        self.remove_local_sub(sub);
+    }
+
+    /// Removes one of this server's own subscriptions from the registry (only); the
+    /// cluster's routes are told if that was the last interest of its kind.
+    pub(crate) fn remove_local_sub(&self, sub: &SubRef) {
+        let removed = self.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+        if removed {
+            if let Some(cluster) = &self.cluster {
+                cluster.local_sub_removed(&sub.subject, sub.queue.as_ref());
+            }
+        }
     }
 }

@@ -253,14 +253,12 @@ impl Reloader {
             return;
         }
         if !changes.cluster.is_empty() {
-            // REFUSED-UNTIL-ROUTES: unreachable while `settings::load` refuses any cluster;
-            // the route layer applies these (nats-server reloads them) once it exists.
             error!(
                 "Failed to reload server configuration: {}: {}: {}; keeping the configuration \
                  in use",
                 path.display(),
                 changes.cluster.join(", "),
-                settings::CLUSTER_UNAVAILABLE
+                settings::CLUSTER_RELOAD_UNAVAILABLE
             );
             return;
         }

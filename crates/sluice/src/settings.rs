@@ -51,7 +51,39 @@ pub fn config_path(cli: &Cli) -> Option<&Path> {
 }
 
 /// The refusal while routes are not served (see [`load`]).
-pub const CLUSTER_UNAVAILABLE: &str = "cluster: clustering is not available in this build yet";
+pub const CLUSTER_RELOAD_UNAVAILABLE: &str =
+    "cluster: reloading the cluster configuration is not served yet (restart to change it)";
+
+/// Refuses what is configured but not served (the project's rule: nothing accepted
+/// silently), naming it.
+fn refuse_unserved(settings: &Settings, file: Option<&FileOptions>) -> Result<(), String> {
+    let Some(cluster) = &settings.server.cluster else {
+        return Ok(());
+    };
+    if settings.server.jetstream {
+        return Err(
+            "cluster: JetStream in a cluster (replicated streams) is not available yet; \
+             run JetStream on a server without a cluster"
+                .into(),
+        );
+    }
+    if cluster.tls.is_some() {
+        return Err("cluster.tls: TLS on routes is not served yet".into());
+    }
+    if cluster.permissions.is_some() {
+        return Err("cluster.permissions: route permissions are not served yet".into());
+    }
+    let pool = file
+        .and_then(|f| f.cluster.as_ref())
+        .and_then(|c| c.pool_size);
+    if let Some(RoutePool::Size(n)) = pool.filter(|p| *p != RoutePool::Size(1)) {
+        return Err(format!(
+            "cluster.pool_size: {n}: route pooling is not served (Sluice keeps one connection \
+             per route, as nats-server 2.9 does); use 1 or -1"
+        ));
+    }
+    Ok(())
+}
 
 /// Loads the file `-c` names (if any) and layers the flags over it. Startup and every
 /// reload come through here.
@@ -61,21 +93,7 @@ pub fn load(cli: &Cli) -> Result<Settings, String> {
         None => None,
     };
     let settings = resolve(cli, file.as_ref())?;
-    // REFUSED-UNTIL-ROUTES: the cluster configuration is read and checked in full, but no
-    // route is served yet, so a configured cluster stops the server (at startup: exit 1
-    // before binding; on reload: the running configuration is kept) rather than being
-    // ignored. Remove this check when the route layer serves `ServerConfig::cluster`.
-    if settings.server.cluster.is_some() {
-        let from = if cli.given("cluster") {
-            "--cluster".to_owned()
-        } else {
-            match file.as_ref().and_then(|f| f.cluster.as_ref()) {
-                Some(c) => format!("the cluster block at {}", c.pos),
-                None => "the cluster flags".to_owned(),
-            }
-        };
-        return Err(format!("{CLUSTER_UNAVAILABLE} (configured by {from})"));
-    }
+    refuse_unserved(&settings, file.as_ref())?;
     Ok(settings)
 }
 

@@ -364,9 +364,10 @@ fn diff_refuses_cluster_host_and_port_and_reloads_the_rest() {
     assert!(diff(&r, &settings("cluster { listen: -1 }")).is_empty());
 }
 
-/// The startup (and reload) path: `load` reads the file, and refuses a configured cluster.
+/// The startup (and reload) path: `load` reads the file, serves a cluster, and refuses the
+/// parts of one that are not served, naming them.
 #[test]
-fn load_refuses_a_configured_cluster() {
+fn load_serves_a_cluster_and_refuses_what_is_not_served() {
     let dir = std::env::temp_dir().join(format!("sluice-cluster-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("c.conf");
@@ -376,20 +377,42 @@ fn load_refuses_a_configured_cluster() {
     )
     .unwrap();
     let p = path.to_str().unwrap();
-    let e = load(&cli(&["-c", p])).unwrap_err();
-    assert_eq!(
-        e,
-        format!(
-            "cluster: clustering is not available in this build yet (configured by the cluster \
-             block at {p}:2)"
+    let s = load(&cli(&["-c", p])).unwrap();
+    assert_eq!(s.server.cluster.as_ref().unwrap().routes.len(), 1);
+    assert!(load(&cli(&["--cluster", "nats://127.0.0.1:-1"])).is_ok());
+    let e = load(&cli(&["-c", p, "--js"])).unwrap_err();
+    assert!(e.starts_with("cluster: JetStream in a cluster"), "{e}");
+    for (block, refused) in [
+        (
+            "pool_size: 3",
+            "cluster.pool_size: 3: route pooling is not served",
+        ),
+        (
+            "permissions { import: [\"a\"] }",
+            "cluster.permissions: route permissions are not served yet",
+        ),
+    ] {
+        std::fs::write(
+            &path,
+            format!("port: -1\ncluster {{\n  listen: 6222\n  {block}\n}}\n"),
         )
-    );
-    assert!(e.starts_with(CLUSTER_UNAVAILABLE));
-    let e = load(&cli(&["--cluster", "nats://127.0.0.1:-1"])).unwrap_err();
-    assert_eq!(
-        e,
-        "cluster: clustering is not available in this build yet (configured by --cluster)"
-    );
+        .unwrap();
+        let e = load(&cli(&["-c", p])).unwrap_err();
+        assert!(e.starts_with(refused), "{block}: {e}");
+    }
+    for served in ["pool_size: 1", "pool_size: -1"] {
+        std::fs::write(
+            &path,
+            format!("port: -1\ncluster {{\n  listen: 6222\n  {served}\n}}\n"),
+        )
+        .unwrap();
+        assert!(load(&cli(&["-c", p])).is_ok(), "{served}");
+    }
+    std::fs::write(
+        &path,
+        "port: -1\ncluster {\n  listen: 6222\n  routes: [nats://a:1]\n}\n",
+    )
+    .unwrap();
     // `--cluster ""` turns the file's cluster off, and the server may start.
     let s = load(&cli(&["-c", p, "--cluster", ""])).unwrap();
     assert_eq!(s.server.cluster, None);

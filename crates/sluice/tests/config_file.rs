@@ -209,42 +209,37 @@ fn bad_files_exit_one_naming_file_and_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Until routes are served, a configured cluster stops the server before it binds
-/// (`// REFUSED-UNTIL-ROUTES` in src/settings.rs), whether from the file or the flags.
+/// A configured cluster is served (the route listener is bound); what of it is not served
+/// stops the server before it binds, named, whether from the file or the flags.
 #[test]
-fn a_configured_cluster_is_refused() {
+fn a_configured_cluster_is_served_and_its_unserved_parts_refused() {
     let dir = temp_dir("cluster");
     let conf = write(
         &dir,
         "cluster.conf",
-        "port: -1\ncluster {\n  name: c1\n  listen: \"127.0.0.1:-1\"\n  routes: [nats://127.0.0.1:1]\n}\n",
+        "port: -1\ncluster {\n  name: c1\n  listen: \"127.0.0.1:-1\"\n  pool_size: 3\n}\n",
     );
     let c = conf.to_str().unwrap();
     let out = run(&["-c", c, "-a", "127.0.0.1"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert_eq!(
-        stderr.trim_end(),
-        format!(
-            "sluice: error: cluster: clustering is not available in this build yet (configured \
-             by the cluster block at {c}:2)"
-        )
+    assert!(
+        stderr.starts_with("sluice: error: cluster.pool_size: 3: route pooling is not served"),
+        "{stderr}"
     );
     let out = run(&[
         "-p",
         "-1",
         "-a",
         "127.0.0.1",
+        "--js",
         "--cluster",
         "nats://127.0.0.1:-1",
     ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.starts_with(
-            "sluice: error: cluster: clustering is not available in this build yet (configured \
-             by --cluster)"
-        ),
+        stderr.starts_with("sluice: error: cluster: JetStream in a cluster"),
         "{stderr}"
     );
     assert!(!stderr.contains(LISTENING), "{stderr}");
@@ -408,8 +403,8 @@ fn sighup_reloads_and_keeps_the_old_config_when_the_file_is_broken() {
         "{line}"
     );
 
-    // Adding a cluster: refused while routes are not served (REFUSED-UNTIL-ROUTES), the
-    // running configuration kept.
+    // Adding a cluster: refused on reload (as nats-server: clustering cannot be turned on
+    // by a reload), the running configuration kept.
     write(
         &dir,
         "server.conf",
@@ -421,10 +416,7 @@ fn sighup_reloads_and_keeps_the_old_config_when_the_file_is_broken() {
     sluice.signal("HUP");
     let line = sluice.wait_for("Failed to reload server configuration");
     assert!(
-        line.contains(
-            "cluster: clustering is not available in this build yet (configured by the \
-             cluster block at"
-        ),
+        line.contains("config reload not supported for cluster"),
         "{line}"
     );
     assert_eq!(

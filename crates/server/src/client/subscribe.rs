@@ -48,12 +48,7 @@ impl Conn {
                     subject.clone(),
                     queue.clone(),
                 ));
-                if self
-                    .shared
-                    .sublist
-                    .insert(&subject, queue.as_deref(), sub.clone())
-                    .is_err()
-                {
+                if self.shared.insert_local_sub(&sub).is_err() {
                     drop(subs);
                     return self.send_err(ServerError::InvalidSubject);
                 }
@@ -78,9 +73,7 @@ impl Conn {
     pub(super) fn unsubscribe_all(&mut self) {
         let subs: Vec<SubRef> = self.handle.subs.lock().drain().map(|(_, s)| s).collect();
         for sub in subs {
-            self.shared
-                .sublist
-                .remove(&sub.subject, sub.queue.as_deref(), &sub);
+            self.shared.remove_local_sub(&sub);
         }
     }
 }

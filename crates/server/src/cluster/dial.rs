@@ -1,0 +1,221 @@
+//! The cluster's connections: the listener other servers dial, the routes this server dials
+//! (configured ones for ever, with a pause between tries; ones gossip named, a few times),
+//! and the task that tells clients when the cluster's client URLs change.
+
+use super::link::{self, Ended, Side};
+use super::state::Cluster;
+use crate::handle::ASYNC_INFO;
+use crate::shared::Shared;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+/// Pause between two dials of a configured route (nats-server: 1 s).
+const RETRY: Duration = Duration::from_secs(1);
+/// Dials of a server gossip named before giving up.
+const GOSSIP_TRIES: u32 = 5;
+/// Longest a dial may take.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Binds the cluster listener.
+pub(crate) async fn bind_listener(cluster: &Cluster) -> std::io::Result<TcpListener> {
+    let c = &cluster.config;
+    let listener = TcpListener::bind((c.host.as_str(), c.port)).await?;
+    let addr = listener.local_addr()?;
+    let _ = cluster.listen.set(addr);
+    info!("Listening for route connections on {addr}");
+    Ok(listener)
+}
+
+/// Serves the cluster until `cancel`: accepts routes, dials the configured ones, and keeps
+/// clients' INFO current. Returns once every route is closed.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    cluster: Arc<Cluster>,
+    listener: TcpListener,
+    cancel: CancellationToken,
+) {
+    let tracker = TaskTracker::new();
+    let _ = cluster.dials.set((tracker.clone(), cancel.clone()));
+    for url in cluster.config.routes.clone() {
+        let (shared, cluster, cancel) = (shared.clone(), cluster.clone(), cancel.clone());
+        tracker.spawn(async move { dial_configured(shared, cluster, url, cancel).await });
+    }
+    {
+        let (shared, cluster, cancel) = (shared.clone(), cluster.clone(), cancel.clone());
+        tracker.spawn(async move { tell_clients(shared, cluster, cancel).await });
+    }
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                debug!(%peer, "route connection accepted");
+                let (shared, cluster, cancel) =
+                    (shared.clone(), cluster.clone(), cancel.child_token());
+                tracker.spawn(async move {
+                    link::run(shared, cluster, stream, peer, Side::Accepted, cancel).await;
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, "route accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    drop(listener);
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// Dials a configured route for as long as the server runs: again after it closes, and
+/// (once the other server is known) only while no route to it exists.
+async fn dial_configured(
+    shared: Arc<Shared>,
+    cluster: Arc<Cluster>,
+    url: crate::RouteUrl,
+    cancel: CancellationToken,
+) {
+    let mut known: Option<String> = None;
+    loop {
+        if known.as_deref().is_some_and(|id| cluster.routed_to(id)) {
+            // Routed to already (it dialled us, or our route won): look again later.
+        } else {
+            match dial(
+                &shared,
+                &cluster,
+                &url.host_port(),
+                url.user.clone(),
+                url.password.clone(),
+                &cancel,
+            )
+            .await
+            {
+                Some(Ended::Loop) => {
+                    info!(route = %url, "a configured route leads to this server itself: not dialled again");
+                    return;
+                }
+                Some(
+                    Ended::Duplicate { remote_id }
+                    | Ended::Closed {
+                        remote_id: Some(remote_id),
+                    },
+                ) => {
+                    known = Some(remote_id);
+                }
+                Some(Ended::Closed { remote_id: None }) | None => {}
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(RETRY) => {}
+        }
+    }
+}
+
+/// Dials a server gossip named (a few tries).
+pub(crate) fn dial_gossiped(shared: Arc<Shared>, cluster: Arc<Cluster>, id: String, url: String) {
+    let Some((tracker, cancel)) = cluster.dials.get().cloned() else {
+        cluster.stop_dialling(&id);
+        return;
+    };
+    tracker.spawn(async move {
+        let Some(host_port) = host_port_of(&url) else {
+            warn!(%url, "gossip named a route URL that cannot be dialled");
+            cluster.stop_dialling(&id);
+            return;
+        };
+        for _ in 0..GOSSIP_TRIES {
+            if cluster.routed_to(&id) || cancel.is_cancelled() {
+                break;
+            }
+            match dial(&shared, &cluster, &host_port, None, None, &cancel).await {
+                Some(Ended::Loop) => break,
+                // Connected, then closed: the server is known; its own dials or ours (if
+                // gossip names it again) bring the route back.
+                Some(Ended::Closed { remote_id: Some(_) } | Ended::Duplicate { .. }) => break,
+                _ => {}
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(RETRY) => {}
+            }
+        }
+        cluster.stop_dialling(&id);
+    });
+}
+
+/// `host:port` of `nats-route://[user@]host:port/`.
+fn host_port_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let hp = rest.trim_end_matches('/');
+    (!hp.is_empty()).then(|| hp.to_owned())
+}
+
+/// One dial and the route's life; `None` if the connection could not be made.
+async fn dial(
+    shared: &Arc<Shared>,
+    cluster: &Arc<Cluster>,
+    host_port: &str,
+    user: Option<String>,
+    pass: Option<String>,
+    cancel: &CancellationToken,
+) -> Option<Ended> {
+    let stream = tokio::select! {
+        _ = cancel.cancelled() => return None,
+        r = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(host_port)) => match r {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                debug!(route = host_port, error = %e, "route dial failed");
+                return None;
+            }
+            Err(_) => return None,
+        },
+    };
+    let peer = stream.peer_addr().ok()?;
+    let ended = link::run(
+        shared.clone(),
+        cluster.clone(),
+        stream,
+        peer,
+        Side::Dialled { user, pass },
+        cancel.child_token(),
+    )
+    .await;
+    Some(ended)
+}
+
+/// Sends every client that takes INFO updates a new INFO when the cluster's client URLs
+/// change (nats-server's async INFO with `connect_urls`).
+async fn tell_clients(shared: Arc<Shared>, cluster: Arc<Cluster>, cancel: CancellationToken) {
+    let mut seen = cluster.urls_generation();
+    let mut last_urls = shared.connect_urls();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = cluster.urls_notify.notified() => {}
+        }
+        let gen = cluster.urls_generation();
+        if gen == seen {
+            continue;
+        }
+        seen = gen;
+        let urls = shared.connect_urls();
+        if urls == last_urls {
+            continue;
+        }
+        last_urls = urls;
+        let info = shared.async_info();
+        for c in shared.connections() {
+            if c.flags() & ASYNC_INFO != 0 {
+                c.out.push_now(|b| b.extend_from_slice(&info));
+            }
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The cluster's shared state ([`Cluster`]): the established routes by the other server's id,
+//! this server's own interest (announced to every route), the client URLs the other servers
+//! announced, and gossip. A leaf of the cluster module: `link.rs` and `dial.rs` use it, it
+//! uses neither.
+
+use super::interest::LocalInterest;
+use crate::cluster_config::ClusterConfig;
+use crate::handle::{RouteHandle, SubRef};
+use bytes::BytesMut;
+use parking_lot::Mutex;
+use sluice_protocol::route::RouteInfo;
+use sluice_protocol::ByteStr;
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use tracing::info;
+
+/// The cluster this server belongs to.
+pub(crate) struct Cluster {
+    pub(crate) config: ClusterConfig,
+    /// The cluster's name: configured, or drawn at random (then `dynamic`, and the first
+    /// peer's name is adopted, as nats-server does).
+    name: Mutex<String>,
+    dynamic: bool,
+    server_id: String,
+    server_name: String,
+    /// The cluster listener's address, once bound.
+    pub(crate) listen: OnceLock<SocketAddr>,
+    state: Mutex<State>,
+    /// Bumped whenever the client URLs of the cluster change (clients' INFO is then resent).
+    urls_gen: AtomicU64,
+    /// Notified with `urls_gen` (the task that resends clients' INFO waits on it).
+    pub(crate) urls_notify: tokio::sync::Notify,
+    /// Where dials started by gossip run, and what stops them (set when the cluster runs).
+    pub(crate) dials: OnceLock<(
+        tokio_util::task::TaskTracker,
+        tokio_util::sync::CancellationToken,
+    )>,
+}
+
+#[derive(Default)]
+struct State {
+    interest: LocalInterest,
+    /// Established routes, by the other server's id.
+    routes: HashMap<String, Arc<Link>>,
+    /// Servers being dialled because gossip named them (their ids).
+    dialling: BTreeSet<String>,
+}
+
+/// A route's interest: per subject and queue group, its registry entry and queue weight.
+pub(crate) type RemoteSubs = HashMap<(ByteStr, Option<ByteStr>), (SubRef, u32)>;
+
+/// An established route.
+pub(crate) struct Link {
+    pub(crate) handle: Arc<RouteHandle>,
+    pub(crate) remote_id: String,
+    pub(crate) remote_name: String,
+    /// This server dialled it (as opposed to accepting it).
+    pub(crate) solicited: bool,
+    /// Where the other server takes routes (for gossip and /routez).
+    pub(crate) url: String,
+    /// The client URLs the other server announced (`connect_urls`).
+    pub(crate) client_urls: Mutex<Vec<String>>,
+    /// Its interest: a registry entry per subject and queue group, with the queue weight.
+    pub(crate) subs: Mutex<RemoteSubs>,
+    /// When it was established (Unix ns).
+    pub(crate) since_ns: u64,
+}
+
+/// Why a route could not be registered.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// A route to that server exists and is the one both sides keep.
+    Duplicate,
+}
+
+impl Cluster {
+    pub(crate) fn new(config: ClusterConfig, server_id: &str, server_name: &str) -> Cluster {
+        let (name, dynamic) = match &config.name {
+            Some(n) => (n.clone(), false),
+            None => (random_name(), true),
+        };
+        Cluster {
+            config,
+            name: Mutex::new(name),
+            dynamic,
+            server_id: server_id.to_owned(),
+            server_name: server_name.to_owned(),
+            listen: OnceLock::new(),
+            state: Mutex::new(State::default()),
+            urls_gen: AtomicU64::new(0),
+            urls_notify: tokio::sync::Notify::new(),
+            dials: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> String {
+        self.name.lock().clone()
+    }
+
+    pub(crate) fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
+    /// A peer of a cluster whose name is `theirs` may join: names match, or ours was drawn
+    /// at random and is replaced by theirs.
+    pub(crate) fn accepts_name(&self, theirs: &str) -> bool {
+        let mut name = self.name.lock();
+        if *name == theirs {
+            return true;
+        }
+        if self.dynamic && !theirs.is_empty() {
+            info!(cluster = theirs, "adopting the cluster name of a peer");
+            *name = theirs.to_owned();
+            return true;
+        }
+        false
+    }
+
+    /// The INFO this server sends on a route; `local_ip` is the address the route's socket
+    /// has here (announced as the client URL when the client listener is on every
+    /// interface).
+    pub(crate) fn route_info(
+        &self,
+        client_host: &str,
+        client_port: u16,
+        local_ip: &str,
+    ) -> RouteInfo {
+        let listen = self.listen.get().copied();
+        let host = if unspecified(&self.config.host) {
+            local_ip.to_owned()
+        } else {
+            self.config.host.clone()
+        };
+        let client_host = if unspecified(client_host) {
+            local_ip
+        } else {
+            client_host
+        };
+        let connect_urls =
+            (!self.config.no_advertise).then(|| vec![format!("{client_host}:{client_port}")]);
+        RouteInfo {
+            server_id: self.server_id.clone(),
+            server_name: self.server_name.clone(),
+            version: crate::NATS_COMPAT_VERSION.to_owned(),
+            // RouteProtoV2: accounts in RS+, RS-, RMSG and HMSG.
+            proto: 2,
+            host,
+            port: listen.map_or(self.config.port, |a| a.port()),
+            headers: true,
+            auth_required: self.config.authorization.is_some(),
+            max_payload: 1024 * 1024,
+            ip: self
+                .config
+                .advertise
+                .as_ref()
+                .map(|a| format!("nats-route://{a}/"))
+                .unwrap_or_default(),
+            cluster: self.name(),
+            cluster_dynamic: self.dynamic,
+            connect_urls,
+            ..RouteInfo::default()
+        }
+    }
+
+    /// A local subscriber was added: the routes are told if this is new interest.
+    pub(crate) fn local_sub_added(&self, subject: &ByteStr, queue: Option<&ByteStr>) {
+        let mut st = self.state.lock();
+        let mut line = BytesMut::new();
+        st.interest.add(subject, queue, &mut line);
+        broadcast(&st, &line);
+    }
+
+    /// A local subscriber is gone: the routes are told if that was the last of its kind.
+    pub(crate) fn local_sub_removed(&self, subject: &ByteStr, queue: Option<&ByteStr>) {
+        let mut st = self.state.lock();
+        let mut line = BytesMut::new();
+        st.interest.remove(subject, queue, &mut line);
+        broadcast(&st, &line);
+    }
+
+    /// Registers an established route and tells it this server's whole interest (under the
+    /// same lock as interest changes, so it misses none and gets none twice). Of two routes
+    /// between the same two servers, both keep the one dialled by the server with the lower
+    /// id; the other is refused (or, if it is the one to keep, replaces the old one, which
+    /// is closed).
+    pub(crate) fn register(&self, link: Arc<Link>) -> Result<(), Refused> {
+        let mut st = self.state.lock();
+        if let Some(old) = st.routes.get(&link.remote_id) {
+            let dialler = |l: &Link| {
+                if l.solicited {
+                    self.server_id.clone()
+                } else {
+                    l.remote_id.clone()
+                }
+            };
+            let (old_by, new_by) = (dialler(old), dialler(&link));
+            if old_by < new_by {
+                return Err(Refused::Duplicate);
+            }
+            // Dialled by the lower id, or by the same server again (a reconnect the old
+            // route has not noticed yet): the new one stays.
+            info!(server = %link.remote_name, "replacing the route to a server");
+            old.handle.out.cancel.cancel();
+        }
+        let mut dump = BytesMut::new();
+        st.interest.all(&mut dump);
+        if !dump.is_empty() {
+            link.handle.out.push_now(|b| b.extend_from_slice(&dump));
+        }
+        st.dialling.remove(&link.remote_id);
+        if !link.solicited {
+            // Gossip, as nats-server: the servers already routed to learn of the new one,
+            // and dial it if they have no route to it yet.
+            let mut about = BytesMut::new();
+            gossip_info(&link, &mut about);
+            broadcast(&st, &about);
+        }
+        st.routes.insert(link.remote_id.clone(), link);
+        drop(st);
+        self.urls_changed();
+        Ok(())
+    }
+
+    /// Forgets a closed route (if it is still the registered one).
+    pub(crate) fn deregister(&self, link: &Arc<Link>) {
+        let mut st = self.state.lock();
+        if st
+            .routes
+            .get(&link.remote_id)
+            .is_some_and(|l| Arc::ptr_eq(l, link))
+        {
+            st.routes.remove(&link.remote_id);
+            drop(st);
+            self.urls_changed();
+        }
+    }
+
+    /// True if a route to server `id` is established (or it is this server).
+    pub(crate) fn routed_to(&self, id: &str) -> bool {
+        id == self.server_id || self.state.lock().routes.contains_key(id)
+    }
+
+    /// Marks server `id` as being dialled because gossip named it; false if it is routed to,
+    /// this server, or already being dialled.
+    pub(crate) fn start_dialling(&self, id: &str) -> bool {
+        let mut st = self.state.lock();
+        if id == self.server_id || st.routes.contains_key(id) {
+            return false;
+        }
+        st.dialling.insert(id.to_owned())
+    }
+
+    pub(crate) fn stop_dialling(&self, id: &str) {
+        self.state.lock().dialling.remove(id);
+    }
+
+    /// The established routes.
+    pub(crate) fn links(&self) -> Vec<Arc<Link>> {
+        let mut v: Vec<_> = self.state.lock().routes.values().cloned().collect();
+        v.sort_by(|a, b| a.remote_name.cmp(&b.remote_name));
+        v
+    }
+
+    /// The client URLs the other servers announced, sorted, without duplicates.
+    pub(crate) fn peer_client_urls(&self) -> Vec<String> {
+        let st = self.state.lock();
+        let mut urls: BTreeSet<String> = BTreeSet::new();
+        for l in st.routes.values() {
+            urls.extend(l.client_urls.lock().iter().cloned());
+        }
+        urls.into_iter().collect()
+    }
+
+    /// The client URLs of the cluster changed: clients get a new INFO.
+    pub(crate) fn urls_changed(&self) {
+        self.urls_gen.fetch_add(1, Ordering::Release);
+        self.urls_notify.notify_one();
+    }
+
+    pub(crate) fn urls_generation(&self) -> u64 {
+        self.urls_gen.load(Ordering::Acquire)
+    }
+}
+
+/// Sends `line` to every established route.
+fn broadcast(st: &State, line: &[u8]) {
+    if line.is_empty() {
+        return;
+    }
+    for l in st.routes.values() {
+        l.handle.out.push_now(|b| b.extend_from_slice(line));
+    }
+}
+
+/// The INFO that tells other servers about `link`'s server (its id and route URL), so they
+/// dial it.
+fn gossip_info(link: &Link, out: &mut BytesMut) {
+    let info = RouteInfo {
+        server_id: link.remote_id.clone(),
+        server_name: link.remote_name.clone(),
+        ip: link.url.clone(),
+        connect_urls: Some(link.client_urls.lock().clone()),
+        ..RouteInfo::default()
+    };
+    sluice_protocol::route::RouteOp::Info(Box::new(info)).encode(out);
+}
+
+/// True for a listen host meaning every interface.
+pub(crate) fn unspecified(host: &str) -> bool {
+    matches!(host, "" | "0.0.0.0" | "::" | "[::]")
+}
+
+/// A cluster name for a server given none (nats-server draws one likewise).
+fn random_name() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..22)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
