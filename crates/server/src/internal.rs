@@ -161,6 +161,16 @@ impl ServerHandle {
         self.shared.reload_limits(config)
     }
 
+    /// Replaces the cluster's configured routes (a configuration reload): routes no longer
+    /// listed stop being dialled and the routes they made close; new ones are dialled.
+    /// Returns what changed; nothing when the server is not clustered.
+    pub fn reload_routes(&self, routes: &[crate::RouteUrl]) -> Vec<String> {
+        match &self.shared.cluster {
+            Some(cluster) => crate::cluster::reload_routes(&self.shared, cluster, routes),
+            None => Vec::new(),
+        }
+    }
+
     /// Enters lame-duck mode, as nats-server on SIGUSR2: the listener closes (new connections
     /// are refused), clients that take INFO updates get one with `ldm: true`, and after
     /// `lame_duck_grace_period` the clients are closed one by one over the rest of

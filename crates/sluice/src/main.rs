@@ -252,12 +252,19 @@ impl Reloader {
             );
             return;
         }
-        if !changes.cluster.is_empty() {
+        // Of the cluster, the routes reload (as nats-server's); the rest is refused by name.
+        let unserved: Vec<&str> = changes
+            .cluster
+            .iter()
+            .copied()
+            .filter(|k| *k != "cluster routes")
+            .collect();
+        if !unserved.is_empty() {
             error!(
                 "Failed to reload server configuration: {}: {}: {}; keeping the configuration \
                  in use",
                 path.display(),
-                changes.cluster.join(", "),
+                unserved.join(", "),
                 settings::CLUSTER_RELOAD_UNAVAILABLE
             );
             return;
@@ -313,6 +320,18 @@ impl Reloader {
             s.max_pings_out = n.max_pings_out;
             s.auth_timeout = n.auth_timeout;
             s.write_deadline = n.write_deadline;
+        }
+        if !changes.cluster.is_empty() {
+            let routes = new
+                .server
+                .cluster
+                .as_ref()
+                .map_or(&[][..], |c| &c.routes[..]);
+            for change in self.server.reload_routes(routes) {
+                info!("Reload: {change}");
+            }
+            self.running.server.cluster = new.server.cluster.clone();
+            applied.push("cluster routes");
         }
         if applied.is_empty() {
             info!("Reloaded: {} (nothing applied)", path.display());

@@ -52,7 +52,7 @@ pub fn config_path(cli: &Cli) -> Option<&Path> {
 
 /// The refusal while routes are not served (see [`load`]).
 pub const CLUSTER_RELOAD_UNAVAILABLE: &str =
-    "cluster: reloading the cluster configuration is not served yet (restart to change it)";
+    "reloading these is not served yet (only the cluster's routes reload; restart to change them)";
 
 /// Refuses what is configured but not served (the project's rule: nothing accepted
 /// silently), naming it.

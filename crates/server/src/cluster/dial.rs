@@ -41,8 +41,7 @@ pub(crate) async fn run(
     let tracker = TaskTracker::new();
     let _ = cluster.dials.set((tracker.clone(), cancel.clone()));
     for url in cluster.config.routes.clone() {
-        let (shared, cluster, cancel) = (shared.clone(), cluster.clone(), cancel.clone());
-        tracker.spawn(async move { dial_configured(shared, cluster, url, cancel).await });
+        spawn_configured(&shared, &cluster, url);
     }
     {
         let (shared, cluster, cancel) = (shared.clone(), cluster.clone(), cancel.clone());
@@ -71,6 +70,52 @@ pub(crate) async fn run(
     drop(listener);
     tracker.close();
     tracker.wait().await;
+}
+
+/// Starts dialling a configured route (until the server stops or a reload removes it).
+fn spawn_configured(shared: &Arc<Shared>, cluster: &Arc<Cluster>, url: crate::RouteUrl) {
+    let Some((tracker, cancel)) = cluster.dials.get().cloned() else {
+        return;
+    };
+    let cancel = cancel.child_token();
+    cluster
+        .configured
+        .lock()
+        .push((url.clone(), cancel.clone()));
+    let (shared, cluster) = (shared.clone(), cluster.clone());
+    tracker.spawn(async move { dial_configured(shared, cluster, url, cancel).await });
+}
+
+/// Makes the configured routes `routes` (a configuration reload, as nats-server's): routes
+/// no longer listed stop being dialled and the routes they made are closed; new ones are
+/// dialled. Returns what changed, as `route added: URL` / `route removed: URL`.
+pub(crate) fn reload_routes(
+    shared: &Arc<Shared>,
+    cluster: &Arc<Cluster>,
+    routes: &[crate::RouteUrl],
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    let added: Vec<crate::RouteUrl> = {
+        let mut configured = cluster.configured.lock();
+        configured.retain(|(url, cancel)| {
+            let keep = routes.contains(url);
+            if !keep {
+                cancel.cancel();
+                changed.push(format!("route removed: {url}"));
+            }
+            keep
+        });
+        routes
+            .iter()
+            .filter(|r| !configured.iter().any(|(u, _)| u == *r))
+            .cloned()
+            .collect()
+    };
+    for url in added {
+        changed.push(format!("route added: {url}"));
+        spawn_configured(shared, cluster, url);
+    }
+    changed
 }
 
 /// Dials a configured route for as long as the server runs: again after it closes, and

@@ -21,5 +21,5 @@ mod interest;
 mod link;
 mod state;
 
-pub(crate) use dial::{bind_listener, run};
+pub(crate) use dial::{bind_listener, reload_routes, run};
 pub(crate) use state::{unspecified, Cluster};

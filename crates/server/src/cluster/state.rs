@@ -32,6 +32,9 @@ pub(crate) struct Cluster {
     urls_gen: AtomicU64,
     /// Notified with `urls_gen` (the task that resends clients' INFO waits on it).
     pub(crate) urls_notify: tokio::sync::Notify,
+    /// The configured routes being dialled, each with what stops its dials (and closes the
+    /// route they made): a reload removes routes by cancelling.
+    pub(crate) configured: Mutex<Vec<(crate::RouteUrl, tokio_util::sync::CancellationToken)>>,
     /// Where dials started by gossip run, and what stops them (set when the cluster runs).
     pub(crate) dials: OnceLock<(
         tokio_util::task::TaskTracker,
@@ -92,6 +95,7 @@ impl Cluster {
             urls_gen: AtomicU64::new(0),
             urls_notify: tokio::sync::Notify::new(),
             dials: OnceLock::new(),
+            configured: Mutex::new(Vec::new()),
         }
     }
 

@@ -1,0 +1,338 @@
+//! Routes on the wire: a fake peer speaking nats-server 2.9.10's route protocol
+//! (protocol-spec/routes.md) against a Sluice node's cluster port, route authorization, and
+//! routes reloaded on SIGHUP. The cluster behaviour with real nodes is in cluster_core.rs.
+
+use integration_tests::raw::Raw;
+use integration_tests::{skip_without_nats_server, Broker};
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+/// A port free right now (bound, then released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The cluster port a broker logged.
+fn route_port(b: &Broker) -> u16 {
+    let mark = "Listening for route connections on ";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen: Vec<String> = b.startup_lines().to_vec();
+    loop {
+        if let Some(line) = seen.iter().find(|l| l.contains(mark)) {
+            let hp = line[line.find(mark).unwrap() + mark.len()..].trim();
+            return hp.rsplit(':').next().unwrap().parse().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no route listener logged: {seen:?}"
+        );
+        seen.extend(b.log_lines());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A raw route connection: reads what the server sends, line by line.
+struct Peer {
+    raw: Raw,
+}
+
+impl Peer {
+    /// Dials `port` as a nats-server would: reads the server's INFO, sends CONNECT and INFO.
+    fn dial(port: u16, id: &str, user_pass: Option<(&str, &str)>) -> (Peer, serde_json::Value) {
+        let (raw, info) = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+        let mut p = Peer { raw };
+        let creds = user_pass.map_or(String::new(), |(u, pw)| {
+            format!(",\"user\":\"{u}\",\"pass\":\"{pw}\"")
+        });
+        let connect = format!(
+            "CONNECT {{\"echo\":true,\"verbose\":false,\"pedantic\":false{creds},\"tls_required\":false,\"headers\":true,\"name\":\"{id}\",\"cluster\":\"c\",\"lnoc\":true}}\r\n"
+        );
+        let info_line = format!(
+            "INFO {{\"server_id\":\"{id}\",\"server_name\":\"fake\",\"version\":\"2.9.10\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"max_payload\":1048576,\"cluster\":\"c\",\"connect_urls\":[\"127.0.0.1:1\"],\"lnoc\":true}} \r\n"
+        );
+        p.raw.send(format!("{connect}{info_line}").as_bytes());
+        (p, info)
+    }
+
+    /// Lines received within `wait` (until a quiet period), keepalive PINGs answered and
+    /// left out.
+    fn lines_for(&mut self, wait: Duration) -> Vec<String> {
+        let bytes = self.raw.read_for(wait);
+        let lines: Vec<String> = String::from_utf8_lossy(&bytes)
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if lines.iter().any(|l| l == "PING") {
+            self.raw.send(b"PONG\r\n");
+        }
+        lines.into_iter().filter(|l| l != "PING").collect()
+    }
+
+    /// Reads until a line starting with `prefix` arrives (5 s); returns it with everything
+    /// before it (keepalive PINGs answered and left out).
+    fn until(&mut self, prefix: &str) -> Vec<String> {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            match self.raw.read_line(Duration::from_millis(200)) {
+                Some(l) if l == "PING" && prefix != "PING" => self.raw.send(b"PONG\r\n"),
+                Some(l) => {
+                    let done = l.starts_with(prefix);
+                    got.push(l);
+                    if done {
+                        return got;
+                    }
+                }
+                None if self.raw.is_closed(Duration::ZERO) => break,
+                None => {}
+            }
+        }
+        panic!("no line starting with {prefix:?}; got {got:?}");
+    }
+}
+
+/// A client connected and ready (CONNECT with headers, verbose off; protocol 0, so no INFO
+/// updates arrive among its messages).
+fn client(addr: SocketAddr) -> Raw {
+    Raw::connected(addr, r#"{"verbose":false,"headers":true}"#)
+}
+
+/// A sluice node with a cluster port, named `name`, and extra args.
+fn node(name: &str, extra: &[&str]) -> Broker {
+    let cluster = format!("nats://127.0.0.1:{}", free_port());
+    let mut args = vec!["-n", name, "--cluster", &cluster, "--cluster_name", "c"];
+    args.extend_from_slice(extra);
+    Broker::sluice(&args)
+}
+
+/// What a Sluice node says on a route, in nats-server 2.9.10's words: its INFO at once,
+/// then (once the peer's CONNECT and INFO are in) an `RS+` per subject and queue group its
+/// clients want, weights updated as members come and go, `RS-` when the last goes, messages
+/// as `RMSG`/`HMSG` with the account and the queue groups it chose, and PONG to PING.
+#[test]
+fn a_node_speaks_the_route_protocol_as_nats_server_does() {
+    let n = node("n0", &[]);
+    let port = route_port(&n);
+    let mut c = client(n.addr);
+    c.send(b"SUB foo 1\r\nSUB bar.> 2\r\nSUB work q1 3\r\nSUB work q1 4\r\n");
+    c.sync();
+    let (mut p, info) = Peer::dial(port, "NFAKEPEER", None);
+    assert_eq!(info["proto"], 2, "{info}");
+    assert_eq!(info["cluster"], "c", "{info}");
+    assert_eq!(info["server_name"], "n0", "{info}");
+    assert_eq!(info["headers"], true, "{info}");
+    assert_eq!(info["port"], port, "{info}");
+    let mut lines = p.lines_for(Duration::from_millis(400));
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["RS+ $G bar.>", "RS+ $G foo", "RS+ $G work q1 2"],
+        "the node's whole interest on joining"
+    );
+    // Interest changes as they happen.
+    c.send(b"SUB work q1 5\r\nUNSUB 1\r\nSUB foo 6\r\nUNSUB 6\r\n");
+    c.sync();
+    let lines = p.lines_for(Duration::from_millis(300));
+    assert_eq!(
+        lines,
+        ["RS+ $G work q1 3", "RS- $G foo", "RS+ $G foo", "RS- $G foo"]
+    );
+    // The peer's interest: a message for it crosses once, with the queue group named.
+    p.raw
+        .send(b"RS+ $G peer.*\r\nRS+ $G peer.x pq 2\r\nPING\r\n");
+    assert_eq!(p.until("PONG"), ["PONG"]);
+    c.send(b"PUB peer.x reply.1 5\r\nhello\r\nHPUB peer.y 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+    c.sync();
+    let lines = p.lines_for(Duration::from_millis(300));
+    assert_eq!(
+        lines,
+        [
+            "RMSG $G peer.x + reply.1 pq 5",
+            "hello",
+            "HMSG $G peer.y 12 14",
+            "NATS/1.0",
+            "hi"
+        ]
+    );
+    // A message from the peer reaches the node's clients (one of the queue group it named).
+    p.raw
+        .send(b"RMSG $G work | q1 3\r\nabc\r\nRMSG $G bar.baz 2\r\nok\r\n");
+    let got = c.read_until(Duration::from_secs(2), |b| {
+        String::from_utf8_lossy(b).matches("MSG ").count() >= 2
+    });
+    let text = String::from_utf8_lossy(&got);
+    assert_eq!(text.matches("MSG work ").count(), 1, "{text}");
+    assert!(text.contains("MSG bar.baz 2 2\r\nok\r\n"), "{text}");
+    // Its interest withdrawn: nothing more crosses.
+    p.raw.send(b"RS- $G peer.*\r\nRS- $G peer.x pq\r\nPING\r\n");
+    p.until("PONG");
+    c.send(b"PUB peer.x 1\r\nx\r\n");
+    c.sync();
+    assert!(p.lines_for(Duration::from_millis(300)).is_empty());
+}
+
+/// With `cluster { authorization }`, a route with the wrong password gets
+/// `-ERR 'Authorization Violation'` and is closed (as nats-server); the right one joins.
+#[test]
+fn route_authorization_is_checked() {
+    let dir = std::env::temp_dir().join(format!("sluice-route-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("n.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "cluster {{\n  name: c\n  listen: 127.0.0.1:{}\n  authorization {{ user: ruser, password: rpass }}\n}}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let n = Broker::sluice(&["-c", conf.to_str().unwrap()]);
+    let port = route_port(&n);
+    let (mut bad, info) = Peer::dial(port, "NBAD", Some(("ruser", "wrong")));
+    assert_eq!(info["auth_required"], true, "{info}");
+    assert_eq!(bad.until("-ERR"), ["-ERR 'Authorization Violation'"]);
+    assert!(bad.raw.is_closed(Duration::from_secs(2)));
+    let (mut good, _) = Peer::dial(port, "NGOOD", Some(("ruser", "rpass")));
+    good.raw.send(b"PING\r\n");
+    assert_eq!(good.until("PONG").last().unwrap(), "PONG");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Sluice node dialling a nats-server node that requires route credentials joins with
+/// the URL's user and password, and messages cross both ways.
+#[test]
+fn a_node_joins_a_nats_server_that_requires_route_credentials() {
+    if skip_without_nats_server() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sluice-route-auth-ns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("ns.conf");
+    let ns_port = free_port();
+    std::fs::write(
+        &conf,
+        format!(
+            "cluster {{\n  name: c\n  listen: 127.0.0.1:{ns_port}\n  authorization {{ user: ruser, password: rpass }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let ns = Broker::nats_server(&["-c", conf.to_str().unwrap()]);
+    let route = format!("nats://ruser:rpass@127.0.0.1:{ns_port}");
+    let sl = node("s1", &["--routes", &route]);
+    let mut on_ns = client(ns.addr);
+    let mut on_sl = client(sl.addr);
+    on_sl.send(b"SUB from.ns 1\r\n");
+    on_sl.sync();
+    on_ns.send(b"SUB from.sl 1\r\n");
+    on_ns.sync();
+    // Interest crosses asynchronously: publish until a message arrives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    while Instant::now() < deadline && !String::from_utf8_lossy(&got).contains("MSG from.ns") {
+        on_ns.send(b"PUB from.ns 2\r\nhi\r\n");
+        got.extend(on_sl.read_for(Duration::from_millis(100)));
+    }
+    assert!(String::from_utf8_lossy(&got).contains("MSG from.ns 1 2\r\nhi\r\n"));
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !String::from_utf8_lossy(&got).contains("MSG from.sl") {
+        on_sl.send(b"PUB from.sl 2\r\nho\r\n");
+        got.extend(on_ns.read_for(Duration::from_millis(100)));
+    }
+    assert!(String::from_utf8_lossy(&got).contains("MSG from.sl 1 2\r\nho\r\n"));
+    drop(sl);
+    drop(ns);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// True once a message published on `from` reaches a subscriber on `to` (tries for `wait`).
+fn crosses(from: SocketAddr, to: SocketAddr, wait: Duration) -> bool {
+    let mut sub = client(to);
+    sub.send(b"SUB probe 1\r\n");
+    sub.sync();
+    let mut publ = client(from);
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        publ.send(b"PUB probe 1\r\nx\r\n");
+        if String::from_utf8_lossy(&sub.read_for(Duration::from_millis(100))).contains("MSG probe")
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// `routes` reload on SIGHUP, as nats-server's: a route added to the file is dialled, one
+/// removed is closed; other cluster settings are refused on reload, naming them.
+#[test]
+fn routes_reload_on_sighup() {
+    let n0 = node("n0", &[]);
+    let p0 = route_port(&n0);
+    let dir = std::env::temp_dir().join(format!("sluice-route-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("n1.conf");
+    let p1 = free_port();
+    let write = |routes: &str, extra: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "server_name: n1\ncluster {{\n  name: c\n  listen: 127.0.0.1:{p1}\n  {routes}\n  {extra}\n}}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("", "");
+    let mut n1 = Broker::sluice(&["-c", conf.to_str().unwrap()]);
+    assert!(!crosses(n0.addr, n1.addr, Duration::from_millis(500)));
+    write(&format!("routes: [nats://127.0.0.1:{p0}]"), "");
+    hup(&mut n1);
+    assert!(crosses(n0.addr, n1.addr, Duration::from_secs(5)));
+    write("", "");
+    hup(&mut n1);
+    let wait = Instant::now() + Duration::from_secs(5);
+    let mut lines = Vec::new();
+    while Instant::now() < wait && !lines.iter().any(|l: &String| l.contains("route removed")) {
+        lines.extend(n1.log_lines());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Reload: route removed: nats://127.0.0.1:")),
+        "{lines:?}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !crosses(n0.addr, n1.addr, Duration::from_millis(500)),
+        "the route is closed"
+    );
+    write("", "no_advertise: true");
+    hup(&mut n1);
+    let wait = Instant::now() + Duration::from_secs(5);
+    let mut lines = Vec::new();
+    while Instant::now() < wait
+        && !lines
+            .iter()
+            .any(|l: &String| l.contains("Failed to reload"))
+    {
+        lines.extend(n1.log_lines());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cluster no_advertise") && l.contains("not served")),
+        "{lines:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends SIGHUP (a reload), without waiting for anything.
+fn hup(b: &mut Broker) {
+    let _ = b.signal("HUP", Duration::ZERO);
+}
