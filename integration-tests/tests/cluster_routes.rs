@@ -336,3 +336,93 @@ fn routes_reload_on_sighup() {
 fn hup(b: &mut Broker) {
     let _ = b.signal("HUP", Duration::ZERO);
 }
+
+/// The `connect_urls` a client that takes INFO updates was last told, waiting up to `wait`
+/// for them to satisfy `done`.
+fn told_urls(c: &mut Raw, wait: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + wait;
+    let mut last = Vec::new();
+    while Instant::now() < deadline {
+        if let Some(line) = c.read_line(Duration::from_millis(100)) {
+            if let Some(json) = line.strip_prefix("INFO ") {
+                let info: serde_json::Value = serde_json::from_str(json.trim_end()).unwrap();
+                last = info["connect_urls"]
+                    .as_array()
+                    .map(|a| a.iter().map(|u| u.as_str().unwrap().to_owned()).collect())
+                    .unwrap_or_default();
+                if done(&last) {
+                    break;
+                }
+            }
+        }
+    }
+    last
+}
+
+/// Clients learn the cluster's servers (`connect_urls`, and an INFO update when one joins),
+/// and when a server enters lame-duck mode the others stop offering it: its peers' clients
+/// get an INFO without its URL (nats-server's LDM INFO to routes). Checked with a nats-server
+/// peer too: it understands Sluice's lame-duck INFO.
+#[test]
+fn clients_learn_servers_and_lame_duck_takes_one_away() {
+    for peer_kind in [
+        integration_tests::Kind::Sluice,
+        integration_tests::Kind::NatsServer,
+    ] {
+        if peer_kind == integration_tests::Kind::NatsServer && skip_without_nats_server() {
+            continue;
+        }
+        let dir = std::env::temp_dir().join(format!("sluice-ldm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("n0.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "server_name: n0\nlame_duck_duration: 5s\nlame_duck_grace_period: 4s\ncluster {{\n  name: c\n  listen: 127.0.0.1:{}\n}}\n",
+                free_port()
+            ),
+        )
+        .unwrap();
+        let mut n0 = Broker::sluice(&["-c", conf.to_str().unwrap()]);
+        let p0 = route_port(&n0);
+        let cluster = format!("nats://127.0.0.1:{}", free_port());
+        let route = format!("nats://127.0.0.1:{p0}");
+        let n1 = Broker::start(
+            peer_kind,
+            &[
+                "-n",
+                "n1",
+                "--cluster",
+                &cluster,
+                "--cluster_name",
+                "c",
+                "--routes",
+                &route,
+            ],
+        );
+        let url0 = n0.addr.to_string();
+        let url1 = n1.addr.to_string();
+        let (mut c, info) = Raw::connect(n1.addr);
+        c.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+        let first: Vec<String> = info["connect_urls"]
+            .as_array()
+            .map(|a| a.iter().map(|u| u.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        let urls = if first.contains(&url0) {
+            first
+        } else {
+            told_urls(&mut c, Duration::from_secs(5), |u| u.contains(&url0))
+        };
+        assert!(
+            urls.contains(&url0) && urls.contains(&url1),
+            "{peer_kind:?}: {urls:?}"
+        );
+        let _ = n0.signal("USR2", Duration::ZERO);
+        let urls = told_urls(&mut c, Duration::from_secs(3), |u| !u.contains(&url0));
+        assert_eq!(
+            urls,
+            [url1.clone()],
+            "{peer_kind:?}: n0 is in lame-duck mode"
+        );
+    }
+}

@@ -185,6 +185,9 @@ impl Server {
 async fn run_lame_duck(shared: &Shared, shutdown: &CancellationToken) {
     let config = &shared.config;
     info!("Entering lame duck mode, stop accepting new clients");
+    if let Some(cluster) = &shared.cluster {
+        cluster.announce_lame_duck(&config.host, shared.port);
+    }
     let clients = shared.connections();
     if clients.is_empty() {
         return;

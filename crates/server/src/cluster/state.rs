@@ -168,6 +168,17 @@ impl Cluster {
         }
     }
 
+    /// Lame-duck mode: every route is told (`ldm: true`), so the other servers stop offering
+    /// this server's client URLs to their clients (as nats-server's `sendLDMToRoutes`).
+    pub(crate) fn announce_lame_duck(&self, client_host: &str, client_port: u16) {
+        let mut info = self.route_info(client_host, client_port, "");
+        info.ldm = true;
+        info.connect_urls = None;
+        let mut line = BytesMut::new();
+        sluice_protocol::route::RouteOp::Info(Box::new(info)).encode(&mut line);
+        broadcast(&self.state.lock(), &line);
+    }
+
     /// A local subscriber was added: the routes are told if this is new interest.
     pub(crate) fn local_sub_added(&self, subject: &ByteStr, queue: Option<&ByteStr>) {
         let mut st = self.state.lock();
