@@ -421,7 +421,7 @@ fn clients_learn_servers_and_lame_duck_takes_one_away() {
         let urls = told_urls(&mut c, Duration::from_secs(3), |u| !u.contains(&url0));
         assert_eq!(
             urls,
-            [url1.clone()],
+            std::slice::from_ref(&url1),
             "{peer_kind:?}: n0 is in lame-duck mode"
         );
     }
