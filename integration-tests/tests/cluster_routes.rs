@@ -424,5 +424,6 @@ fn clients_learn_servers_and_lame_duck_takes_one_away() {
             std::slice::from_ref(&url1),
             "{peer_kind:?}: n0 is in lame-duck mode"
         );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
