@@ -4,6 +4,8 @@
 //! in plaintext, then the client's handshake), the per-connection read loop (socket -> codec
 //! -> router -> outbound buffers -> socket), CONNECT handling and auth, limits, keepalive,
 //! slow-consumer protection, graceful shutdown through a cancellation token, lame-duck mode,
+//! routes to the other servers of a cluster (nats-server's route protocol: interest announced
+//! with `RS+`/`RS-`, messages forwarded one hop with `RMSG`, gossip to a full mesh),
 //! and in-process clients ([`ServerHandle`]: subscribe a sink, publish like any client) for
 //! the layers above, with backpressure from them: a sink may fill a bounded [`Backlog`], and a
 //! client connection that delivered into a full one reads nothing more until it has room, so
@@ -14,11 +16,13 @@
 //!
 //! Modules import one way only (no import cycles). On top, the accept loop (`server`, `tls`)
 //! and the per-connection read loop (`client`), which routes messages (`route`) through the
-//! subscription registry (`shared`) into outbound buffers (`outbound`). What several modules
+//! subscription registry (`shared`) into outbound buffers (`outbound`); `cluster` runs the
+//! routes (a route's interest is registry entries owned by it, `handle::Owner::Route`) and
+//! `routez` reports them. What several modules
 //! share lives in leaf modules that import none of their users: `handle` (a connection's
 //! shared half, and the subscriptions that point at it), `sink` (in-process deliveries),
 //! `js_monitor` (what the stream layer reports), `config`, `cluster_config` (clustering's
-//! configuration, not served yet), `error` and `stats`.
+//! configuration), `error` and `stats`.
 
 mod auth;
 mod client;
