@@ -1,5 +1,6 @@
 //! The cluster's connections: the listener other servers dial, the routes this server dials
-//! (configured ones for ever, with a pause between tries; ones gossip named, a few times),
+//! (configured ones for ever, a second between tries; ones gossip named, once plus
+//! `connect_retries` times),
 //! and the task that tells clients when the cluster's client URLs change.
 
 use super::link::{self, Ended, Side};
@@ -15,8 +16,6 @@ use tracing::{debug, info, warn};
 
 /// Pause between two dials of a configured route (nats-server: 1 s).
 const RETRY: Duration = Duration::from_secs(1);
-/// Dials of a server gossip named before giving up.
-const GOSSIP_TRIES: u32 = 5;
 /// Longest a dial may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -163,7 +162,8 @@ async fn dial_configured(
     }
 }
 
-/// Dials a server gossip named (a few tries).
+/// Dials a server gossip named: once, and again `connect_retries` times a second apart (as
+/// nats-server does for discovered routes; 0 by default: no retry).
 pub(crate) fn dial_gossiped(shared: Arc<Shared>, cluster: Arc<Cluster>, id: String, url: String) {
     let Some((tracker, cancel)) = cluster.dials.get().cloned() else {
         cluster.stop_dialling(&id);
@@ -175,7 +175,8 @@ pub(crate) fn dial_gossiped(shared: Arc<Shared>, cluster: Arc<Cluster>, id: Stri
             cluster.stop_dialling(&id);
             return;
         };
-        for _ in 0..GOSSIP_TRIES {
+        let tries = cluster.config.connect_retries.saturating_add(1);
+        for _ in 0..tries {
             if cluster.routed_to(&id) || cancel.is_cancelled() {
                 break;
             }

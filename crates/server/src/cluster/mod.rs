@@ -8,7 +8,7 @@
 //! - `interest.rs`: what the routes are told when local interest changes (`RS+`/`RS-`).
 //! - `link.rs`: one route connection: handshake, keepalive, and the ops it receives.
 //! - `dial.rs`: the cluster listener and the routes this server dials (configured ones, with
-//!   retries for ever; ones learnt by gossip, a few times).
+//!   retries for ever; ones learnt by gossip, once plus `connect_retries` times).
 //!
 //! A message crosses at most one route: what arrives from a route is delivered to this
 //! server's own subscribers only (`Publisher::publish_from_route`). A subscription learnt from
