@@ -144,6 +144,42 @@ pub(crate) fn server_config(cfg: &TlsConfig) -> Result<Arc<rustls::ServerConfig>
     Ok(Arc::new(config))
 }
 
+/// Builds the rustls client configuration a route dialling out with `cfg` uses: the other
+/// server's certificate must chain to `ca_file`, and this server presents its own
+/// certificate (routes verify each other, as nats-server's do).
+pub(crate) fn route_client_config(cfg: &TlsConfig) -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let Some(ca_file) = &cfg.ca_file else {
+        return Err("cluster TLS: routes verify each other: a CA file (ca_file) is needed".into());
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in read_certs(ca_file, "CA certificate")? {
+        roots
+            .add(ca)
+            .map_err(|e| format!("TLS: bad CA certificate in {}: {e}", ca_file.display()))?;
+    }
+    let certs = read_certs(&cfg.cert_file, "certificate")?;
+    let key = PrivateKeyDer::from_pem_file(&cfg.key_file).map_err(|e| {
+        format!(
+            "TLS: cannot read a private key from {}: {e}",
+            cfg.key_file.display()
+        )
+    })?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .map_err(|e| {
+            format!(
+                "TLS: the key in {} does not go with the certificate in {}: {e}",
+                cfg.key_file.display(),
+                cfg.cert_file.display()
+            )
+        })?;
+    Ok(Arc::new(config))
+}
+
 fn read_certs(path: &std::path::Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
@@ -192,7 +228,6 @@ pub struct ServerConfig {
     /// (nats-server's `lame_duck_grace_period`, default 10s).
     pub lame_duck_grace_period: Duration,
     /// Clustering (nats-server's `cluster {}` block and route flags); `None`: not clustered.
-    /// Not served yet: the binary refuses to start with one.
     pub cluster: Option<crate::cluster_config::ClusterConfig>,
 }
 

@@ -67,9 +67,6 @@ fn refuse_unserved(settings: &Settings, file: Option<&FileOptions>) -> Result<()
                 .into(),
         );
     }
-    if cluster.tls.is_some() {
-        return Err("cluster.tls: TLS on routes is not served yet".into());
-    }
     if cluster.permissions.is_some() {
         return Err("cluster.permissions: route permissions are not served yet".into());
     }

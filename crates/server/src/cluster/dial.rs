@@ -4,6 +4,7 @@
 //! and the task that tells clients when the cluster's client URLs change.
 
 use super::link::{self, Ended, Side};
+use super::secure::{RouteStream, RouteTls};
 use super::state::Cluster;
 use crate::handle::ASYNC_INFO;
 use crate::shared::Shared;
@@ -19,9 +20,24 @@ const RETRY: Duration = Duration::from_secs(1);
 /// Longest a dial may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Binds the cluster listener.
+/// This side's address of a connection, as text.
+fn local_ip_of(stream: &TcpStream) -> String {
+    stream
+        .local_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// Binds the cluster listener (and reads the route TLS certificates, if any: a bad one is an
+/// `InvalidInput` error saying why).
 pub(crate) async fn bind_listener(cluster: &Cluster) -> std::io::Result<TcpListener> {
     let c = &cluster.config;
+    if let Some(tls) = &c.tls {
+        let tls = RouteTls::new(tls).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("cluster {e}"))
+        })?;
+        let _ = cluster.tls.set(tls);
+    }
     let listener = TcpListener::bind((c.host.as_str(), c.port)).await?;
     let addr = listener.local_addr()?;
     let _ = cluster.listen.set(addr);
@@ -57,7 +73,28 @@ pub(crate) async fn run(
                 let (shared, cluster, cancel) =
                     (shared.clone(), cluster.clone(), cancel.child_token());
                 tracker.spawn(async move {
-                    link::run(shared, cluster, stream, peer, Side::Accepted, cancel).await;
+                    let _ = stream.set_nodelay(true);
+                    let local_ip = local_ip_of(&stream);
+                    let stream = match cluster.tls.get() {
+                        None => RouteStream::Plain(stream),
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(s) => s,
+                            Err(e) => {
+                                warn!(%peer, error = %e, "route TLS handshake failed");
+                                return;
+                            }
+                        },
+                    };
+                    link::run(
+                        shared,
+                        cluster,
+                        stream,
+                        peer,
+                        local_ip,
+                        Side::Accepted,
+                        cancel,
+                    )
+                    .await;
                 });
             }
             Err(e) => {
@@ -225,11 +262,27 @@ async fn dial(
         },
     };
     let peer = stream.peer_addr().ok()?;
+    let _ = stream.set_nodelay(true);
+    let local_ip = local_ip_of(&stream);
+    let stream = match cluster.tls.get() {
+        None => RouteStream::Plain(stream),
+        Some(tls) => {
+            let host = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h);
+            match tls.connect(host, stream).await {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(route = host_port, error = %e, "route TLS handshake failed");
+                    return None;
+                }
+            }
+        }
+    };
     let ended = link::run(
         shared.clone(),
         cluster.clone(),
         stream,
         peer,
+        local_ip,
         Side::Dialled { user, pass },
         cancel.child_token(),
     )

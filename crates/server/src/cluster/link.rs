@@ -5,6 +5,7 @@
 //! (an INFO about another server: dial it) and keepalive.
 
 use super::interest::ACCOUNT;
+use super::secure::RouteStream;
 use super::state::{unspecified, Cluster, Link, Refused};
 use crate::handle::{Owner, RouteHandle, Subscription};
 use crate::outbound::{run_writer, Outbound, STALL_MAX};
@@ -17,8 +18,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -56,21 +56,57 @@ pub(crate) enum Side {
     },
 }
 
-/// Runs a route connection to its end.
+/// Runs a route connection to its end. `local_ip` is this side's address of the
+/// connection (announced as the client URL when the client listener is on every interface).
 pub(crate) async fn run(
     shared: Arc<Shared>,
     cluster: Arc<Cluster>,
-    stream: TcpStream,
+    stream: RouteStream,
     peer: SocketAddr,
+    local_ip: String,
     side: Side,
     cancel: CancellationToken,
 ) -> Ended {
-    let _ = stream.set_nodelay(true);
-    let local_ip = stream
-        .local_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let (mut reader, writer) = stream.into_split();
+    match stream {
+        RouteStream::Plain(tcp) => {
+            let (reader, writer) = tcp.into_split();
+            run_io(
+                shared, cluster, reader, writer, peer, local_ip, side, cancel,
+            )
+            .await
+        }
+        RouteStream::Server(tls) => {
+            let (reader, writer) = tokio::io::split(*tls);
+            run_io(
+                shared, cluster, reader, writer, peer, local_ip, side, cancel,
+            )
+            .await
+        }
+        RouteStream::Client(tls) => {
+            let (reader, writer) = tokio::io::split(*tls);
+            run_io(
+                shared, cluster, reader, writer, peer, local_ip, side, cancel,
+            )
+            .await
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_io<R, W>(
+    shared: Arc<Shared>,
+    cluster: Arc<Cluster>,
+    mut reader: R,
+    writer: W,
+    peer: SocketAddr,
+    local_ip: String,
+    side: Side,
+    cancel: CancellationToken,
+) -> Ended
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let id = shared.next_id();
     let handle = Arc::new(RouteHandle {
         id,
@@ -304,6 +340,7 @@ impl RouteConn {
                     user: user.clone().unwrap_or_default(),
                     pass: pass.clone().unwrap_or_default(),
                     headers: true,
+                    tls_required: self.cluster.config.tls.is_some(),
                     name: self.cluster.server_id().to_owned(),
                     cluster: self.cluster.name(),
                     cluster_dynamic: false,

@@ -7,6 +7,7 @@
 //!   URLs the other servers announced (for clients' `connect_urls`), and gossip.
 //! - `interest.rs`: what the routes are told when local interest changes (`RS+`/`RS-`).
 //! - `link.rs`: one route connection: handshake, keepalive, and the ops it receives.
+//! - `secure.rs`: TLS on routes (the handshake first, both sides verified).
 //! - `dial.rs`: the cluster listener and the routes this server dials (configured ones, with
 //!   retries for ever; ones learnt by gossip, once plus `connect_retries` times).
 //!
@@ -19,6 +20,7 @@
 mod dial;
 mod interest;
 mod link;
+mod secure;
 mod state;
 
 pub(crate) use dial::{bind_listener, reload_routes, run};

@@ -32,6 +32,8 @@ pub(crate) struct Cluster {
     urls_gen: AtomicU64,
     /// Notified with `urls_gen` (the task that resends clients' INFO waits on it).
     pub(crate) urls_notify: tokio::sync::Notify,
+    /// TLS for routes (`tls` configured), set when the listener is bound.
+    pub(crate) tls: OnceLock<super::secure::RouteTls>,
     /// The configured routes being dialled, each with what stops its dials (and closes the
     /// route they made): a reload removes routes by cancelling.
     pub(crate) configured: Mutex<Vec<(crate::RouteUrl, tokio_util::sync::CancellationToken)>>,
@@ -96,6 +98,7 @@ impl Cluster {
             urls_notify: tokio::sync::Notify::new(),
             dials: OnceLock::new(),
             configured: Mutex::new(Vec::new()),
+            tls: OnceLock::new(),
         }
     }
 
@@ -154,6 +157,8 @@ impl Cluster {
             port: listen.map_or(self.config.port, |a| a.port()),
             headers: true,
             auth_required: self.config.authorization.is_some(),
+            tls_required: self.config.tls.is_some(),
+            tls_verify: self.config.tls.is_some(),
             max_payload: 1024 * 1024,
             ip: self
                 .config
