@@ -2,7 +2,7 @@
 //! `$JS.API.>` and to each stream's subjects through the server's in-process client, and
 //! shuts it all down explicitly.
 
-use crate::api::deferred::{answer_stopping, Request};
+use crate::api::deferred::{answer_stopping, read_stopping, Request};
 use crate::api::errors::ApiError;
 use crate::apply::ApplyCtx;
 use crate::config::{DiscardPolicy, StorageType, StreamConfig};
@@ -370,18 +370,21 @@ impl Inner {
     /// stopping, answers it here.
     pub(crate) fn defer(&self, entry: &Entry, request: Request) {
         let stopping = |request: Request| {
-            let (reply, json) = match request {
-                Request::Op { answer, reply, .. } => (reply, answer_stopping(answer)),
-                Request::Read { reply, .. } => (
+            let a = match request {
+                Request::Op { answer, reply, .. } => crate::api::deferred::Answer {
                     reply,
-                    crate::api::deferred::respond::<crate::api::types::StreamInfoResponse>(Err(
-                        ApiError::stream_general("stream is stopping"),
-                    )),
-                ),
+                    headers: None,
+                    payload: answer_stopping(answer),
+                    is_error: true,
+                },
+                Request::Read { read, reply } => read_stopping(read, reply),
             };
-            self.api_errors
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.server.publish(&reply, None, None, &json);
+            if a.is_error {
+                self.api_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            self.server
+                .publish(&a.reply, None, a.headers.as_deref(), &a.payload);
         };
         let Some(tx) = entry.tx.as_ref() else {
             return stopping(request);
@@ -523,3 +526,5 @@ impl Drop for JetStream {
 
 #[cfg(test)]
 mod slow_disk_tests;
+#[cfg(test)]
+mod stopping_tests;

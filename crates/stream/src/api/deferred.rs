@@ -121,6 +121,22 @@ pub(crate) fn answer_stopping(answer: OpAnswer) -> Vec<u8> {
     }
 }
 
+/// The answer to a read whose stream is stopping (shut down, or its owner failed): each
+/// read's own response shape with "stream is stopping", and for a direct get a `503` status
+/// (what a client would get from nats-server with the stream's subscription gone).
+pub(crate) fn read_stopping(read: Read, reply: String) -> Answer {
+    let e = || ApiError::stream_general("stream is stopping");
+    match read {
+        Read::StreamInfoSubjects { .. } => {
+            Answer::json(reply, respond::<StreamInfoResponse>(Err(e())))
+        }
+        Read::MsgGet(_) => Answer::json(reply, respond::<MsgGetResponse>(Err(e()))),
+        Read::DirectGet(_) => status_answer(reply, DirectGetStatus::Unavailable),
+        Read::ConsumerInfo { .. } => Answer::json(reply, respond::<ConsumerInfoResponse>(Err(e()))),
+        Read::ConsumerList { .. } => Answer::json(reply, respond::<ConsumerListResponse>(Err(e()))),
+    }
+}
+
 /// The response to an op, from its outcome; `info` gives the stream's info after the op (for
 /// an update's answer).
 pub(crate) fn answer_op(

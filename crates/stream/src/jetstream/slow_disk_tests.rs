@@ -132,7 +132,7 @@ impl InternalSink for Inbox {
     }
 }
 
-struct Client {
+pub(super) struct Client {
     server: ServerHandle,
     rx: Receiver<InternalMsg>,
     _sub: InternalSubscription,
@@ -140,7 +140,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(server: &ServerHandle) -> Client {
+    pub(super) fn new(server: &ServerHandle) -> Client {
         let (tx, rx) = channel();
         let server = server.fork();
         let sub = server
@@ -155,7 +155,7 @@ impl Client {
     }
 
     /// Sends a request; returns its reply subject.
-    fn send(&mut self, subject: &str, body: &[u8]) -> String {
+    pub(super) fn send(&mut self, subject: &str, body: &[u8]) -> String {
         self.n += 1;
         let reply = format!("inbox.{}", self.n);
         self.server.publish(subject, Some(&reply), None, body);
@@ -163,12 +163,12 @@ impl Client {
     }
 
     /// The next answer, if one comes within `wait`.
-    fn answer(&self, wait: Duration) -> Option<InternalMsg> {
+    pub(super) fn answer(&self, wait: Duration) -> Option<InternalMsg> {
         self.rx.recv_timeout(wait).ok()
     }
 
     /// A request and its answer's JSON, which must come within 2 s.
-    fn request(&mut self, subject: &str, body: &[u8]) -> serde_json::Value {
+    pub(super) fn request(&mut self, subject: &str, body: &[u8]) -> serde_json::Value {
         let reply = self.send(subject, body);
         let m = self
             .answer(Duration::from_secs(2))
@@ -178,7 +178,7 @@ impl Client {
     }
 }
 
-fn create(c: &mut Client, name: &str, subject: &str, direct: bool) {
+pub(super) fn create(c: &mut Client, name: &str, subject: &str, direct: bool) {
     let cfg = serde_json::json!({
         "name": name, "subjects": [subject], "storage": "file", "allow_direct": direct,
     });
@@ -190,7 +190,7 @@ fn create(c: &mut Client, name: &str, subject: &str, direct: bool) {
 }
 
 /// A server and a stream layer whose `SLOW*` streams have the slow disk.
-async fn start() -> (tempfile::TempDir, Server, ServerHandle, JetStream) {
+pub(super) async fn start() -> (tempfile::TempDir, Server, ServerHandle, JetStream) {
     *STORE_WRAP.lock() = Some(wrap_slow);
     let dir = tempfile::tempdir().unwrap();
     let server = Server::bind(ServerConfig {

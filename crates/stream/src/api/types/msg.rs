@@ -191,12 +191,16 @@ pub enum DirectGetStatus {
     MalformedRequest,
     /// `NATS/1.0 408 Bad Request`: conflicting fields, or a body on a last-by-subject get.
     BadRequest,
+    /// `NATS/1.0 503 No Responders`: the stream is stopping (shut down, or its owner failed),
+    /// as a client would hear from nats-server once the stream's direct subscription is gone.
+    Unavailable,
 }
 
 impl DirectGetStatus {
     pub fn code(self) -> u16 {
         match self {
             DirectGetStatus::NotFound => 404,
+            DirectGetStatus::Unavailable => 503,
             _ => 408,
         }
     }
@@ -207,6 +211,7 @@ impl DirectGetStatus {
             DirectGetStatus::EmptyRequest => "Empty Request",
             DirectGetStatus::MalformedRequest => "Malformed Request",
             DirectGetStatus::BadRequest => "Bad Request",
+            DirectGetStatus::Unavailable => "No Responders",
         }
     }
 
