@@ -13,6 +13,7 @@
 use crate::js::StoreDir;
 use crate::{command, Kind};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command};
@@ -311,7 +312,9 @@ impl Cluster {
             .enumerate()
             .map(|(i, &kind)| {
                 let name = format!("n{i}");
-                let store = opts.jetstream.then(|| StoreDir::new(&format!("cluster-{name}")));
+                let store = opts
+                    .jetstream
+                    .then(|| StoreDir::new(&format!("cluster-{name}")));
                 let routes: Vec<String> = match opts.routes {
                     Routes::FullMesh => (0..kinds.len())
                         .filter(|&j| j != i)
@@ -455,20 +458,41 @@ impl Cluster {
             .ok_or_else(|| format!("/routez of node {i} has no num_routes: {v}"))
     }
 
-    /// The `server_name`s of node `i`'s routes (from `/routez`, `routes[].remote_name`
-    /// where present), sorted.
-    pub fn route_names(&self, i: usize) -> Result<Vec<String>, String> {
+    /// Node `i`'s server id (`/varz` `server_id`).
+    pub fn server_id(&self, i: usize) -> Result<String, String> {
+        let v = self.monitor(i, "/varz")?;
+        v["server_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("/varz of node {i} has no server_id: {v}"))
+    }
+
+    /// The nodes node `i` has routes to, by index, sorted: its `/routez` `routes[].remote_id`
+    /// matched against every running node's `/varz` `server_id` (2.9.10's /routez has no
+    /// remote name). A route to a server that is not one of the nodes shows as `usize::MAX`.
+    pub fn route_peers(&mut self, i: usize) -> Result<Vec<usize>, String> {
+        let mut ids = HashMap::new();
+        for j in 0..self.nodes.len() {
+            if self.nodes[j].is_running() {
+                ids.insert(self.server_id(j)?, j);
+            }
+        }
         let v = self.monitor(i, "/routez")?;
-        let mut names: Vec<String> = v["routes"]
+        let mut peers: Vec<usize> = v["routes"]
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter_map(|r| r["remote_name"].as_str().map(str::to_owned))
+                    .map(|r| {
+                        r["remote_id"]
+                            .as_str()
+                            .and_then(|id| ids.get(id).copied())
+                            .unwrap_or(usize::MAX)
+                    })
                     .collect()
             })
             .unwrap_or_default();
-        names.sort();
-        Ok(names)
+        peers.sort();
+        Ok(peers)
     }
 
     /// Waits until each of the nodes in `which` reports exactly `want` routes in `/routez`, all
@@ -601,4 +625,161 @@ fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, String> {
         out.extend_from_slice(&b[..size]);
         b = b.get(size + 2..).unwrap_or(&[]);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting for interest to cross the routes.
+//
+// A server sends its interest (RS+/RS-) to its routes asynchronously: the PONG a client gets
+// after a SUB says the SUB's server has it, not that the other servers do, so a publish on
+// another server right after may find no interest there and be dropped. But a server sends the
+// RS+/RS- lines that one client connection's SUBs/UNSUBs cause in the order the client sent
+// them, on one route connection per pair of servers, and the peer applies them in that order.
+// So after the subscriptions (or unsubscriptions) a test cares about, the same client
+// subscribes to a fresh probe subject; once a probe published on server A reaches it, A has
+// applied every interest change that client made before the probe. That is the barrier below:
+// no fixed sleep, and bounded.
+// ---------------------------------------------------------------------------------------------
+
+/// How often the barriers publish another probe while waiting.
+pub const PROBE_EVERY: Duration = Duration::from_millis(20);
+
+/// A subject no test uses, for a probe.
+fn probe_subject() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "_PROBE.{}.{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Waits (at most `timeout`; panics after) until every server that a client in `pubs` is
+/// connected to has applied every interest change `sub` made so far (SUB, queue SUB, UNSUB):
+/// see the comment above. `sub` must be the client that made the changes. Returns how many
+/// probes were published in all.
+pub async fn await_interest(
+    sub: &async_nats::Client,
+    pubs: &[&async_nats::Client],
+    timeout: Duration,
+) -> usize {
+    use futures::StreamExt;
+    let subject = probe_subject();
+    let mut probe = sub
+        .subscribe(subject.clone())
+        .await
+        .expect("probe subscribe");
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut sent = 0;
+    for (k, p) in pubs.iter().enumerate() {
+        let tag = bytes::Bytes::from(k.to_string());
+        'this_pub: loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "interest did not reach publisher #{k}'s server within {timeout:?} ({sent} probes)"
+            );
+            p.publish(subject.clone(), tag.clone())
+                .await
+                .expect("probe publish");
+            p.flush().await.expect("probe flush");
+            sent += 1;
+            let wait_until = tokio::time::Instant::now() + PROBE_EVERY;
+            while let Ok(Some(m)) = tokio::time::timeout_at(wait_until, probe.next()).await {
+                if m.payload == tag {
+                    break 'this_pub;
+                }
+            }
+        }
+    }
+    let _ = probe.unsubscribe().await;
+    sent
+}
+
+/// [`await_interest`] for raw connections: `sub` made the interest changes; each of `pubs`
+/// publishes probes (answered PINGs are read off `pubs`; anything else they receive is lost).
+/// `sub` must have nothing else arriving meanwhile (what it receives is consumed). Uses sid
+/// `probe_sid` on `sub`, unsubscribed before returning.
+pub fn raw_await_interest(
+    sub: &mut crate::raw::Raw,
+    pubs: &mut [&mut crate::raw::Raw],
+    probe_sid: u64,
+    timeout: Duration,
+) -> usize {
+    let subject = probe_subject();
+    sub.send(format!("SUB {subject} {probe_sid}\r\n").as_bytes());
+    let deadline = Instant::now() + timeout;
+    let mut sent = 0;
+    for (k, p) in pubs.iter_mut().enumerate() {
+        let tag = format!("{k:03}");
+        let want = format!("MSG {subject} {probe_sid} 3\r\n{tag}\r\n");
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "interest did not reach raw publisher #{k}'s server within {timeout:?}"
+            );
+            p.send(format!("PUB {subject} 3\r\n{tag}\r\nPING\r\n").as_bytes());
+            p.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
+            sent += 1;
+            let got = sub.read_until(PROBE_EVERY, |b| {
+                b.windows(want.len()).any(|w| w == want.as_bytes())
+            });
+            if got.windows(want.len()).any(|w| w == want.as_bytes()) {
+                break;
+            }
+        }
+    }
+    sub.send(format!("UNSUB {probe_sid}\r\n").as_bytes());
+    // Probes already on their way are dropped by the server once it has the UNSUB; the PONG
+    // comes after any it delivered before.
+    sub.sync();
+    sent
+}
+
+/// Publishes `subject` (payload `retry-<n>`) from `publ` every [`PROBE_EVERY`] until each of
+/// `subs` has received one (at most `timeout`; panics after), then waits until nothing more
+/// arrives on any of them for 200 ms (the retries still in flight), so the next message on
+/// each is the test's. For when the interest may be anywhere (a restarted node's routes, say)
+/// and a barrier made by a probe subscription would not prove it. Returns how many were
+/// published.
+pub async fn publish_until_received(
+    publ: &async_nats::Client,
+    subject: &str,
+    subs: &mut [&mut async_nats::Subscriber],
+    timeout: Duration,
+) -> usize {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut got = vec![false; subs.len()];
+    let mut n = 0;
+    while !got.iter().all(|&g| g) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{subject} published {n} times within {timeout:?}: received by {got:?}"
+        );
+        publ.publish(subject.to_owned(), format!("retry-{n}").into())
+            .await
+            .expect("publish");
+        publ.flush().await.expect("flush");
+        n += 1;
+        tokio::time::sleep(PROBE_EVERY).await;
+        for (k, s) in subs.iter_mut().enumerate() {
+            while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(1), s.next()).await {
+                got[k] = true;
+            }
+        }
+    }
+    for s in subs.iter_mut() {
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(200), s.next()).await {}
+    }
+    n
+}
+
+/// Connects one async-nats client to each node (default options; each knows only its node).
+pub async fn connect_each(cluster: &Cluster) -> Vec<async_nats::Client> {
+    let mut clients = Vec::new();
+    for i in 0..cluster.len() {
+        clients.push(crate::client::connect(&cluster.url(i)).await);
+    }
+    clients
 }
