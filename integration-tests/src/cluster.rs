@@ -11,6 +11,7 @@
 //! Every node is killed by PID (SIGKILL) when the [`Cluster`] drops.
 
 use crate::js::StoreDir;
+use crate::proxy::Proxy;
 use crate::{command, Kind};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -31,6 +32,11 @@ pub enum Routes {
     /// Only node 0's route URL is given, to every node but node 0 (which gets none): the others
     /// must learn of each other by gossip (the INFO a server sends on its routes).
     Seed,
+    /// As [`Routes::Seed`], but node `i` (> 0) reaches node 0 through a [`Proxy`] of its own
+    /// ([`Cluster::proxy`]), so a test can cut, blackhole or slow down the link between node
+    /// `i` and node 0. Other routes, learned by gossip, are direct: with two nodes the one
+    /// route goes through the proxy; with more, only the routes to the seed do.
+    SeedViaProxy,
 }
 
 /// How a [`Cluster`] is started.
@@ -263,6 +269,8 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     /// How it was started.
     pub opts: ClusterOpts,
+    /// With [`Routes::SeedViaProxy`], entry `i` (> 0): the proxy node `i` dials node 0 through.
+    proxies: Vec<Option<Proxy>>,
 }
 
 /// How many times [`Cluster::start`] picks fresh ports when a node fails to start.
@@ -307,6 +315,12 @@ impl Cluster {
             })
             .collect();
         let route_url = |i: usize| format!("nats://127.0.0.1:{}", ports[i].cluster);
+        let seed_addr = SocketAddr::from(([127, 0, 0, 1], ports[0].cluster));
+        let proxies: Vec<Option<Proxy>> = (0..kinds.len())
+            .map(|i| {
+                (opts.routes == Routes::SeedViaProxy && i > 0).then(|| Proxy::start(seed_addr))
+            })
+            .collect();
         let nodes = kinds
             .iter()
             .enumerate()
@@ -320,8 +334,11 @@ impl Cluster {
                         .filter(|&j| j != i)
                         .map(route_url)
                         .collect(),
-                    Routes::Seed if i == 0 => Vec::new(),
+                    Routes::Seed | Routes::SeedViaProxy if i == 0 => Vec::new(),
                     Routes::Seed => vec![route_url(0)],
+                    Routes::SeedViaProxy => {
+                        vec![proxies[i].as_ref().expect("proxy for node").url()]
+                    }
                 };
                 let p = ports[i];
                 let mut args: Vec<String> = vec![
@@ -354,7 +371,11 @@ impl Cluster {
                 }
             })
             .collect();
-        Cluster { nodes, opts }
+        Cluster {
+            nodes,
+            opts,
+            proxies,
+        }
     }
 
     fn start_all(&mut self) -> Result<(), String> {
@@ -387,6 +408,13 @@ impl Cluster {
     /// Node `i`.
     pub fn node(&self, i: usize) -> &Node {
         &self.nodes[i]
+    }
+
+    /// The proxy node `i` (> 0) reaches node 0 through ([`Routes::SeedViaProxy`] only).
+    pub fn proxy(&self, i: usize) -> &Proxy {
+        self.proxies[i]
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {i} has no proxy (Routes::SeedViaProxy, i > 0)"))
     }
 
     /// Node `i`'s client URL.

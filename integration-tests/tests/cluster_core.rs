@@ -17,6 +17,7 @@ use futures::StreamExt;
 use integration_tests::client::{self, within};
 use integration_tests::cluster::{
     await_interest, connect_each, publish_until_received, raw_await_interest, Cluster, ClusterOpts,
+    Routes,
 };
 use integration_tests::raw::{escape_short, Raw};
 use integration_tests::Kind;
@@ -84,6 +85,8 @@ cluster_cases!(
     kill9_and_restart,
     gossip_from_single_seed,
     interest_propagation_is_eventual,
+    frozen_node_does_not_block_others,
+    route_cut_and_heal,
 );
 
 /// Starts a full-mesh cluster of `kinds`, waits for it to form, connects a client to each node.
@@ -680,4 +683,146 @@ async fn interest_propagation_is_eventual(kinds: &[Kind]) {
         b.sync();
     }
     eprintln!("interest reached n0 at most {worst:?} after n1's PONG");
+}
+
+/// n2 frozen with SIGSTOP (its sockets open, nothing read): n0's messages still reach n1 at
+/// once, though n2 subscribes too; after SIGCONT n2's subscriber gets them all, in order.
+async fn frozen_node_does_not_block_others(kinds: &[Kind]) {
+    let (mut cluster, clients) = formed(kinds).await;
+    let mut s1 = clients[1].subscribe("fz.x").await.unwrap();
+    let mut s2 = clients[2].subscribe("fz.x").await.unwrap();
+    await_interest(&clients[1], &[&clients[0]], INTEREST).await;
+    await_interest(&clients[2], &[&clients[0]], INTEREST).await;
+    cluster.sigstop(2);
+    for k in 0..100 {
+        clients[0]
+            .publish("fz.x", format!("{k}").into())
+            .await
+            .unwrap();
+    }
+    clients[0].flush().await.unwrap();
+    for k in 0..100 {
+        let m = next(&mut s1, "n0 -> n1 with n2 frozen").await;
+        assert_eq!(m.payload, format!("{k}").as_bytes());
+    }
+    nothing_more(&mut s2, "frozen n2").await;
+    cluster.sigcont(2);
+    for k in 0..100 {
+        let m = next(&mut s2, "n0 -> n2 after SIGCONT").await;
+        assert_eq!(m.payload, format!("{k}").as_bytes());
+    }
+    cluster.wait_formed(FORM);
+}
+
+/// Two nodes (the first and last kinds) whose one route runs through a [`Proxy`]
+/// ([`Routes::SeedViaProxy`]): blackholed, a message waits and arrives on heal; delayed, it
+/// arrives no sooner than the delay; cut, the route drops on both sides and what is published
+/// meanwhile is lost; healed, the node that dialled dials again, the route is back, the
+/// subscription from before the cut and one made during it both get messages again.
+async fn route_cut_and_heal(kinds: &[Kind]) {
+    let kinds = [kinds[0], kinds[kinds.len() - 1]];
+    let mut cluster = Cluster::start(
+        &kinds,
+        ClusterOpts {
+            routes: Routes::SeedViaProxy,
+            ..ClusterOpts::default()
+        },
+    );
+    cluster.wait_formed(FORM);
+    let clients = connect_each(&cluster).await;
+    let (c0, c1) = (&clients[0], &clients[1]);
+    let mut s1 = c1.subscribe("ch.x").await.unwrap();
+    await_interest(c1, &[c0], INTEREST).await;
+
+    cluster.proxy(1).blackhole();
+    c0.publish("ch.x", "held".into()).await.unwrap();
+    c0.flush().await.unwrap();
+    nothing_more(&mut s1, "blackholed route").await;
+    cluster.proxy(1).heal();
+    assert_eq!(
+        next(&mut s1, "held message after heal").await.payload,
+        "held"
+    );
+
+    cluster.proxy(1).delay(Duration::from_millis(150));
+    let t = Instant::now();
+    c0.publish("ch.x", "slow".into()).await.unwrap();
+    c0.flush().await.unwrap();
+    assert_eq!(next(&mut s1, "delayed").await.payload, "slow");
+    assert!(
+        t.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        t.elapsed()
+    );
+    cluster.proxy(1).delay(Duration::ZERO);
+
+    cluster.proxy(1).cut();
+    let t = Instant::now();
+    cluster
+        .wait_routes(&[0, 1], 0, FORM)
+        .unwrap_or_else(|e| panic!("route not dropped after cut: {e}"));
+    eprintln!("route dropped {:?} after the cut", t.elapsed());
+    c0.publish("ch.x", "lost".into()).await.unwrap();
+    c0.flush().await.unwrap();
+    let mut s1y = c1.subscribe("ch.y").await.unwrap();
+    c1.flush().await.unwrap();
+    nothing_more(&mut s1, "no route").await;
+
+    cluster.proxy(1).heal();
+    let t = Instant::now();
+    cluster
+        .wait_routes(&[0, 1], 1, FORM)
+        .unwrap_or_else(|e| panic!("route not back after heal: {e}"));
+    eprintln!("route back {:?} after heal", t.elapsed());
+    publish_until_received(c0, "ch.x", &mut [&mut s1], INTEREST).await;
+    publish_until_received(c0, "ch.y", &mut [&mut s1y], INTEREST).await;
+    c0.publish("ch.x", "after".into()).await.unwrap();
+    c0.flush().await.unwrap();
+    assert_eq!(next(&mut s1, "after heal").await.payload, "after");
+    assert!(
+        cluster.proxy(1).accepted() >= 2,
+        "n1 dialled again through the proxy"
+    );
+}
+
+/// The harness itself: with `jetstream`, each node gets its own store directory, and
+/// nats-server puts its JetStream state there.
+#[test]
+fn harness_gives_each_node_its_own_store() {
+    if integration_tests::skip_without_nats_server() {
+        return;
+    }
+    let mut cluster = Cluster::start(
+        &[Kind::NatsServer; 3],
+        ClusterOpts {
+            jetstream: true,
+            ..ClusterOpts::default()
+        },
+    );
+    cluster.wait_formed(FORM);
+    let dirs: Vec<_> = cluster
+        .nodes
+        .iter()
+        .map(|n| n.store.as_ref().expect("store dir").path().to_owned())
+        .collect();
+    assert_eq!(
+        dirs.iter().collect::<std::collections::HashSet<_>>().len(),
+        3
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for d in &dirs {
+        while !d.join("jetstream").exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{} has no jetstream/",
+                d.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    for i in 0..3 {
+        let v = cluster.monitor(i, "/varz").unwrap();
+        assert_eq!(v["server_name"], format!("n{i}"), "{v}");
+        assert_eq!(v["cluster"]["name"], "c", "{v}");
+    }
 }
