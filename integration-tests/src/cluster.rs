@@ -241,23 +241,83 @@ impl Node {
     }
 }
 
+/// The state letter (`R`, `S`, `T`...) of each thread of process `pid`, from
+/// `/proc/<pid>/task/<tid>/stat` (empty if it cannot be read).
+fn thread_states(pid: u32) -> Vec<char> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .filter_map(|stat| {
+            // "tid (comm) S ...": the state follows the last ')'.
+            let rest = &stat[stat.rfind(')')? + 1..];
+            rest.trim_start().chars().next()
+        })
+        .collect()
+}
+
+/// True if a start failure reads like a port taken by someone else.
+fn port_conflict(err: &str) -> bool {
+    let e = err.to_ascii_lowercase();
+    e.contains("address already in use") || e.contains("addrinuse")
+}
+
 /// True if something accepts a TCP connection at `addr` (within 200 ms).
 fn port_open(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
 
-/// A port that was free a moment ago: bound on 127.0.0.1:0 and released. Another process may
-/// take it before the node binds it; [`Cluster::start`] retries with fresh ports then.
+/// A port that was free a moment ago (see [`free_ports`]).
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
+    free_ports(1)[0]
 }
 
-/// `n` distinct free ports (held together while picking, so they differ from each other).
+/// `n` distinct ports that were free a moment ago (held together while picking, then
+/// released). They are taken below the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`) when there is room, so the outgoing connections
+/// of the tests and of the nodes (which get ephemeral ports) cannot take one between picking
+/// and a node's (re)start; otherwise from port 0. Another process may still bind one meanwhile:
+/// [`Cluster::start`] retries with fresh ports then.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
-        .collect();
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+        })
+        .unwrap_or(0);
+    let mut held: Vec<TcpListener> = Vec::new();
+    if low >= 12_000 {
+        // A pseudo-random walk over [10000, low - 1000), different per process and call.
+        let span = u64::from(low - 1000 - 10_000);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut x = nanos
+            ^ (u64::from(std::process::id()) << 32)
+            ^ CALLS
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..(n * 50) {
+            if held.len() == n {
+                break;
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let port = 10_000 + (x % span) as u16;
+            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+                held.push(l);
+            }
+        }
+    }
+    while held.len() < n {
+        held.push(TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+    }
     held.iter()
         .map(|l| l.local_addr().expect("local addr").port())
         .collect()
@@ -279,9 +339,10 @@ const START_ATTEMPTS: usize = 5;
 impl Cluster {
     /// Starts one node per entry of `kinds` (node `i` runs `kinds[i]`), joined by routes as
     /// `opts` says. Returns once every node listens on its three ports; routes may still be
-    /// forming (see [`Cluster::wait_formed`]). If a node fails to start (a picked port was
-    /// taken meanwhile), every node is killed and the whole cluster is started again on fresh
-    /// ports, up to 5 times.
+    /// forming (see [`Cluster::wait_formed`]). If a node fails to start because a picked port
+    /// was taken meanwhile (its log says "address already in use"), every node is killed and
+    /// the whole cluster is started again on fresh ports, up to 5 times; any other failure
+    /// panics at once with the node's log.
     pub fn start(kinds: &[Kind], opts: ClusterOpts) -> Cluster {
         assert!(!kinds.is_empty(), "a cluster needs a node");
         let mut errors = Vec::new();
@@ -289,7 +350,8 @@ impl Cluster {
             let mut cluster = Cluster::configure(kinds, opts.clone());
             match cluster.start_all() {
                 Ok(()) => return cluster,
-                Err(e) => errors.push(e),
+                Err(e) if port_conflict(&e) => errors.push(e),
+                Err(e) => panic!("cluster of {kinds:?} did not start: {e}"),
             }
         }
         panic!(
@@ -386,6 +448,19 @@ impl Cluster {
                 return Err(e);
             }
         }
+        // A port found open may have been someone else's, with the node failing to bind it a
+        // moment later: check that every node is still up.
+        std::thread::sleep(Duration::from_millis(100));
+        for i in 0..self.nodes.len() {
+            if !self.nodes[i].is_running() {
+                let log = self.nodes[i].log_lines().join("\n");
+                let name = self.nodes[i].name.clone();
+                self.kill_all();
+                return Err(format!(
+                    "{name} exited right after starting; it logged:\n{log}"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -463,14 +538,43 @@ impl Cluster {
         }
     }
 
-    /// Freezes node `i` (SIGSTOP): its sockets stay open but it answers nothing.
+    /// Freezes node `i` (SIGSTOP): its sockets stay open but it answers nothing. Returns once
+    /// every thread of the process is stopped (state `T` in `/proc/<pid>/task/*/stat`): the
+    /// signal is only queued when `kill` returns, and a thread running on another CPU (or on a
+    /// descheduled virtual CPU) can go on for a moment.
     pub fn sigstop(&mut self, i: usize) {
         self.nodes[i].signal("STOP");
+        self.wait_threads(i, true);
     }
 
-    /// Resumes node `i` after [`Cluster::sigstop`] (SIGCONT).
+    /// Resumes node `i` after [`Cluster::sigstop`] (SIGCONT); returns once no thread of it is
+    /// stopped any more.
     pub fn sigcont(&mut self, i: usize) {
         self.nodes[i].signal("CONT");
+        self.wait_threads(i, false);
+    }
+
+    /// Waits (5 s at most; panics after) until every thread of node `i` is stopped (`stopped`)
+    /// or none is.
+    fn wait_threads(&self, i: usize, stopped: bool) {
+        let pid = self.nodes[i].pid().expect("node running");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let states = thread_states(pid);
+            let done = if stopped {
+                !states.is_empty() && states.iter().all(|&s| s == 'T' || s == 't')
+            } else {
+                states.iter().all(|&s| s != 'T' && s != 't')
+            };
+            if done {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {i} (pid {pid}) threads {states:?}, want stopped={stopped}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// GETs `path` (e.g. `/routez`) from node `i`'s monitoring port and parses the JSON body.
