@@ -3,6 +3,11 @@
 //! survivor, where their subscription is restored and gets messages published on the other
 //! survivor.
 //!
+//! With nats-server 2.9.10, INFO's `connect_urls` lists every node's client address (its own
+//! included); async-nats (50 ms reconnect delay) was back on a survivor about 100 ms after the
+//! kill, nats-py (`reconnect_time_wait` 50 ms) within a few ms; the resubscription reaches the
+//! other survivor asynchronously, so the first publish there is retried until it arrives.
+//!
 //! Same wrappers as cluster_core.rs: `nats_server_3` (enabled), `sluice_3` and `mixed`
 //! (`[Sluice, Sluice, NatsServer]`, ignored until sluice speaks routes). The nats-py half needs
 //! `python3` with `nats-py`; without it the test prints a note and passes, unless

@@ -10,6 +10,27 @@
 //! node B a test waits with [`await_interest`] (see `integration_tests::cluster`): a probe
 //! subscription made after the real ones, on the same client, reaching A proves A has them.
 //! No fixed sleeps stand in for it. Every wait is bounded, and each body by [`TEST_LIMIT`].
+//!
+//! What nats-server 2.9.10 does, as these tests pin it down (on 127.0.0.1):
+//!
+//! - Mesh: nodes started one after another with full `--routes` lists see all their routes
+//!   within milliseconds of the last one listening (the later nodes dial the earlier ones); a
+//!   configured route that is refused is retried every second, so a node that solicits a
+//!   route that was cut gets it back within about 1 s of the heal. A SIGKILLed peer's route is
+//!   dropped at once (the kernel closes its sockets); a restarted node is back in the mesh
+//!   in milliseconds. Gossip from one seed gives a full mesh as fast.
+//! - Interest: the PONG after a SUB means the SUB's server has it; its routes get the RS+
+//!   asynchronously. A publish on another node right after the PONG was dropped in about one
+//!   round in three; the next one, 20 ms later, always arrived. Per route, interest changes
+//!   from one client connection are applied in the order it made them (the probe barrier
+//!   relies on that).
+//! - Queue groups: for a client's publish a node picks at random among its local members and
+//!   one entry per route with members (weighted by their count): no preference for local
+//!   members (each of three members gets about a third of each node's messages). A message
+//!   that arrived over a route goes to a local member only.
+//! - `UNSUB <sid> <max>` with messages still to go keeps the route interest until the max is
+//!   reached (then RS-); messages from other nodes count towards the max.
+//! - A SIGSTOPped node does not hold up the others; after SIGCONT it delivers what waited.
 
 use async_nats::{Client, HeaderMap, Message, RequestErrorKind, Subscriber};
 use bytes::Bytes;
