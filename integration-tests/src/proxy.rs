@@ -408,7 +408,10 @@ mod tests {
         let mut s = connect(&p);
         assert!(echo(&mut s, b"a").is_some());
         p.cut();
-        assert!(closed_within(&mut s, Duration::from_secs(2)), "open conn closed");
+        assert!(
+            closed_within(&mut s, Duration::from_secs(2)),
+            "open conn closed"
+        );
         let mut n = connect(&p);
         assert!(
             closed_within(&mut n, Duration::from_secs(2)),
@@ -426,7 +429,8 @@ mod tests {
         assert!(echo(&mut s, b"x").is_some());
         p.blackhole();
         s.write_all(b"held").unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let mut b = [0u8; 4];
         assert!(s.read(&mut b).is_err(), "nothing passes a blackhole");
         assert_eq!(p.open_connections(), 1, "nothing closed");
@@ -445,11 +449,19 @@ mod tests {
         let t = Instant::now();
         assert!(echo(&mut s, b"slow").is_some());
         // Both directions are delayed.
-        assert!(t.elapsed() >= Duration::from_millis(200), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(200),
+            "{:?}",
+            t.elapsed()
+        );
         p.delay(Duration::ZERO);
         let t = Instant::now();
         assert!(echo(&mut s, b"fast").is_some());
-        assert!(t.elapsed() < Duration::from_millis(100), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
