@@ -3,7 +3,9 @@
 //! it by PID when done. Nothing here is used by the broker itself.
 
 pub mod client;
+pub mod cluster;
 pub mod js;
+pub mod proxy;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
