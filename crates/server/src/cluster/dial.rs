@@ -283,7 +283,11 @@ async fn dial(
         stream,
         peer,
         local_ip,
-        Side::Dialled { user, pass },
+        Side::Dialled {
+            user,
+            pass,
+            seq: cluster.next_dial(),
+        },
         cancel.child_token(),
     )
     .await;

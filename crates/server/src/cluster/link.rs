@@ -49,10 +49,12 @@ pub(crate) enum Ended {
 pub(crate) enum Side {
     /// It accepted the connection on its cluster port.
     Accepted,
-    /// It dialled, with these credentials (from the route URL).
+    /// It dialled, with these credentials (from the route URL); `seq` numbers its dials
+    /// (told to a Sluice peer, so both settle two routes dialled by one server alike).
     Dialled {
         user: Option<String>,
         pass: Option<String>,
+        seq: u64,
     },
 }
 
@@ -196,8 +198,19 @@ where
     cancel.cancel();
     if let Some(link) = conn.link.take() {
         info!(route = %name, %reason, "route closed");
-        cluster.deregister(&link);
+        let was_registered = cluster.deregister(&link);
         remove_remote_subs(&shared, &link);
+        if was_registered
+            && link.retry.load(std::sync::atomic::Ordering::Relaxed)
+            && cluster.start_dialling(&link.remote_id)
+        {
+            super::dial::dial_gossiped(
+                shared.clone(),
+                cluster.clone(),
+                link.remote_id.clone(),
+                link.url.clone(),
+            );
+        }
     }
     let _ = writer_task.await;
     conn.ended.unwrap_or(Ended::Closed {
@@ -327,7 +340,7 @@ impl RouteConn {
             return Err("this server dialled itself".into());
         }
         match &self.side {
-            Side::Dialled { user, pass } => {
+            Side::Dialled { user, pass, seq } => {
                 if !self.cluster.accepts_name(&info.cluster) {
                     return Err(format!(
                         "the other server's cluster is {:?}, not {:?}",
@@ -349,6 +362,8 @@ impl RouteConn {
                 };
                 let mut mine = self.my_info.clone();
                 mine.cluster = self.cluster.name();
+                mine.extra
+                    .insert("sluice_dial".to_owned(), serde_json::Value::from(*seq));
                 self.handle.out.push_now(|b| {
                     RouteOp::Connect(Box::new(connect)).encode(b);
                     RouteOp::Info(Box::new(mine)).encode(b);
@@ -381,6 +396,16 @@ impl RouteConn {
             client_urls: parking_lot::Mutex::new(info.connect_urls.clone().unwrap_or_default()),
             subs: Default::default(),
             since_ns: crate::stats::unix_nanos(),
+            sluice_peer: info.extra.contains_key("sluice_version"),
+            dial_seq: match &self.side {
+                Side::Dialled { seq, .. } => *seq,
+                Side::Accepted => info
+                    .extra
+                    .get("sluice_dial")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0),
+            },
+            retry: AtomicBool::new(false),
         });
         match self.cluster.register(link.clone()) {
             Ok(()) => {
@@ -401,11 +426,14 @@ impl RouteConn {
     /// duck mode), or gossip about a third server to dial.
     fn on_later_info(&mut self, link: &Arc<Link>, info: RouteInfo) -> Result<(), String> {
         if info.server_id == link.remote_id || info.server_id.is_empty() {
-            let urls = if info.ldm {
-                Vec::new()
-            } else {
-                info.connect_urls.unwrap_or_default()
+            // An update without `connect_urls` (nats-server sends INFO on a route for other
+            // reasons too) leaves them as they were.
+            let urls = match (info.ldm, info.connect_urls) {
+                (true, _) => Vec::new(),
+                (false, Some(urls)) => urls,
+                (false, None) => return Ok(()),
             };
+            debug!(route = %link.remote_name, ?urls, "the other server's client URLs");
             let changed = {
                 let mut mine = link.client_urls.lock();
                 let changed = *mine != urls;

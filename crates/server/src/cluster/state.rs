@@ -28,6 +28,8 @@ pub(crate) struct Cluster {
     /// The cluster listener's address, once bound.
     pub(crate) listen: OnceLock<SocketAddr>,
     state: Mutex<State>,
+    /// Numbers this server's dials (see `Link::dial_seq`).
+    dial_seq: AtomicU64,
     /// Bumped whenever the client URLs of the cluster change (clients' INFO is then resent).
     urls_gen: AtomicU64,
     /// Notified with `urls_gen` (the task that resends clients' INFO waits on it).
@@ -71,6 +73,16 @@ pub(crate) struct Link {
     pub(crate) subs: Mutex<RemoteSubs>,
     /// When it was established (Unix ns).
     pub(crate) since_ns: u64,
+    /// The other server is a Sluice node (its INFO says `sluice_version`): duplicate routes
+    /// between the two are settled by server id, not by which registered first.
+    pub(crate) sluice_peer: bool,
+    /// Which of its dialler's dials made it (both sides know it): of two routes one server
+    /// dialled, the later dial stays.
+    pub(crate) dial_seq: u64,
+    /// A second route to the same server was refused while this one stood: if this one closes,
+    /// dial that server again (nats-server's `retry`: both sides may have kept opposite
+    /// routes and closed the other's).
+    pub(crate) retry: std::sync::atomic::AtomicBool,
 }
 
 /// Why a route could not be registered.
@@ -95,11 +107,17 @@ impl Cluster {
             listen: OnceLock::new(),
             state: Mutex::new(State::default()),
             urls_gen: AtomicU64::new(0),
+            dial_seq: AtomicU64::new(0),
             urls_notify: tokio::sync::Notify::new(),
             dials: OnceLock::new(),
             configured: Mutex::new(Vec::new()),
             tls: OnceLock::new(),
         }
+    }
+
+    /// The number of this server's next dial.
+    pub(crate) fn next_dial(&self) -> u64 {
+        self.dial_seq.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     pub(crate) fn name(&self) -> String {
@@ -169,6 +187,13 @@ impl Cluster {
             cluster: self.name(),
             cluster_dynamic: self.dynamic,
             connect_urls,
+            // Tells a Sluice peer it is one (nats-server ignores the field).
+            extra: [(
+                "sluice_version".to_owned(),
+                serde_json::Value::from(crate::SLUICE_VERSION),
+            )]
+            .into_iter()
+            .collect(),
             ..RouteInfo::default()
         }
     }
@@ -202,12 +227,18 @@ impl Cluster {
 
     /// Registers an established route and tells it this server's whole interest (under the
     /// same lock as interest changes, so it misses none and gets none twice). Of two routes
-    /// between the same two servers, both keep the one dialled by the server with the lower
-    /// id; the other is refused (or, if it is the one to keep, replaces the old one, which
-    /// is closed).
+    /// between two Sluice nodes, both keep the one dialled by the server with the lower id;
+    /// the other is refused (or, if it is the one to keep, replaces the old one, which is
+    /// closed). With a nats-server peer, nats-server 2.9's rule: the first registered stays.
     pub(crate) fn register(&self, link: Arc<Link>) -> Result<(), Refused> {
         let mut st = self.state.lock();
         if let Some(old) = st.routes.get(&link.remote_id) {
+            if !link.sluice_peer {
+                // nats-server 2.9's rule: the route registered first stays, the new one is
+                // closed, and the one kept is dialled again if it closes.
+                old.retry.store(true, Ordering::Relaxed);
+                return Err(Refused::Duplicate);
+            }
             let dialler = |l: &Link| {
                 if l.solicited {
                     self.server_id.clone()
@@ -216,11 +247,19 @@ impl Cluster {
                 }
             };
             let (old_by, new_by) = (dialler(old), dialler(&link));
-            if old_by < new_by {
+            tracing::debug!(
+                server = %link.remote_name,
+                old_by = %&old_by[..6],
+                old_seq = old.dial_seq,
+                new_by = %&new_by[..6],
+                new_seq = link.dial_seq,
+                "two routes to one server"
+            );
+            if old_by < new_by || (old_by == new_by && old.dial_seq > link.dial_seq) {
                 return Err(Refused::Duplicate);
             }
-            // Dialled by the lower id, or by the same server again (a reconnect the old
-            // route has not noticed yet): the new one stays.
+            // Dialled by the lower id, or by the same server later (a second dial, or a
+            // reconnect the old route has not noticed yet): the new one stays.
             info!(server = %link.remote_name, "replacing the route to a server");
             old.handle.out.cancel.cancel();
         }
@@ -243,8 +282,8 @@ impl Cluster {
         Ok(())
     }
 
-    /// Forgets a closed route (if it is still the registered one).
-    pub(crate) fn deregister(&self, link: &Arc<Link>) {
+    /// Forgets a closed route (if it is still the registered one); true if it was.
+    pub(crate) fn deregister(&self, link: &Arc<Link>) -> bool {
         let mut st = self.state.lock();
         if st
             .routes
@@ -254,7 +293,9 @@ impl Cluster {
             st.routes.remove(&link.remote_id);
             drop(st);
             self.urls_changed();
+            return true;
         }
+        false
     }
 
     /// True if a route to server `id` is established (or it is this server).
