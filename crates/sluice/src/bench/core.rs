@@ -3,10 +3,13 @@
 //! The publisher runs on the calling thread and writes in large buffered chunks; each
 //! subscriber (or the responder) has its own connection and thread. Every payload carries its
 //! message number (see [`Payload`]), so the receivers can check order and uniqueness.
+//! With `--sub-server` the receivers are on another server of the cluster (see [`probe`]).
 
 use super::conn::{Conn, Result, STALL};
+use super::probe::{self, is_probe, Probes};
 use super::progress::Counter;
 use super::report::{Latency, Report};
+use super::window::Window;
 use super::{Settings, Workload};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,15 +57,20 @@ impl Payload {
     }
 }
 
-/// Publishes `msgs` numbered messages to `subject` as fast as the socket takes them.
+/// Publishes `msgs` numbered messages to `subject` as fast as the socket takes them (and
+/// `window` lets them).
 fn publish_all(
     c: &mut Conn,
     s: &Settings,
     subject: &str,
     progress: Option<&Counter>,
+    window: Option<&Window>,
 ) -> Result<()> {
     let mut payload = Payload::new(s.size, s.msgs)?;
     for i in 0..s.msgs {
+        if let Some(w) = window {
+            w.wait(c, i)?;
+        }
         c.publish(subject, None, payload.stamp(i))?;
         if i % 8192 == 0 {
             if let Some(p) = progress {
@@ -78,7 +86,7 @@ fn publish_all(
 pub fn publish(s: &Settings, progress: &Counter) -> Result<Report> {
     let mut c = Conn::connect(&s.server)?;
     let start = Instant::now();
-    publish_all(&mut c, s, run_subject("pub"), Some(progress))?;
+    publish_all(&mut c, s, run_subject("pub"), Some(progress), None)?;
     c.ping(|m, _| unexpected(m.subject))?;
     Ok(report(s, start.elapsed().as_secs_f64()))
 }
@@ -103,14 +111,18 @@ fn report(s: &Settings, secs: f64) -> Report {
         subs: matches!(s.workload, Workload::Fanout | Workload::Queue).then_some(s.subs),
         window: None,
         latency: None,
+        in_flight: s.in_flight,
+        probes: None,
+        remote_msgs: None,
     }
 }
 
-/// Connects `k` subscribers to `subject` (in `queue` if given), each confirmed by PING/PONG.
+/// Connects `k` subscribers to `subject` (in `queue` if given), each to its server
+/// ([`Settings::receiver_server`]) and confirmed by PING/PONG.
 fn subscribers(s: &Settings, subject: &str, queue: Option<&str>) -> Result<Vec<Conn>> {
     (0..s.subs)
-        .map(|_| {
-            let mut c = Conn::connect(&s.server)?;
+        .map(|i| {
+            let mut c = Conn::connect(s.receiver_server(i))?;
             c.sub(subject, queue, "1");
             c.ping(|_, _| {})?;
             Ok(c)
@@ -119,22 +131,28 @@ fn subscribers(s: &Settings, subject: &str, queue: Option<&str>) -> Result<Vec<C
 }
 
 /// `pubsub` (1 subscriber) and `fanout` (K): every subscriber must get every message, in
-/// order. The clock runs from the first publish to the last subscriber's last message.
+/// order. The clock runs from the first publish to the last subscriber's last message (after
+/// the probes, across a cluster).
 pub fn fanout(s: &Settings, progress: &Counter) -> Result<Report> {
     let subject = run_subject(s.workload.name());
     let subs = subscribers(s, subject, None)?;
     let mut publisher = Conn::connect(&s.server)?;
+    let probes = Arc::new(Probes::default());
+    let (window, counts) = Window::new(s.in_flight.unwrap_or(usize::MAX), s.subs);
     let readers: Vec<_> = subs
         .into_iter()
+        .zip(counts)
         .enumerate()
-        .map(|(i, mut c)| {
+        .map(|(i, (mut c, count))| {
             let (msgs, size) = (s.msgs, s.size);
             let progress = (i == 0).then(|| progress.clone());
+            let mut rx = probes.receiver(true);
             std::thread::spawn(move || -> Result<Instant> {
                 let numbers = Payload::new(size, msgs)?;
                 let (mut next, mut bad) = (0usize, None);
                 while next < msgs && bad.is_none() {
                     let got = c.read_some(|m, _| match numbers.read(m.payload) {
+                        _ if is_probe(m.reply) => rx.seen += 1,
                         Some(n) if n == next && m.subject == subject => next += 1,
                         _ if bad.is_some() => {}
                         n => {
@@ -146,30 +164,59 @@ pub fn fanout(s: &Settings, progress: &Counter) -> Result<Report> {
                             ))
                         }
                     })?;
+                    rx.after_read();
                     if !got {
                         return Err(format!(
                             "subscriber {i}: got {next} of {msgs} messages, then nothing \
                              for {STALL:?}"
                         ));
                     }
+                    count.store(next, Ordering::Relaxed);
                     c.flush()?;
                     if let Some(p) = &progress {
                         p.set(next as u64);
                     }
                 }
+                rx.finish();
                 bad.map_or(Ok(Instant::now()), Err)
             })
         })
         .collect();
+    let sent = match s.sub_server {
+        Some(_) => Some(probe::publish_until_seen(
+            &mut publisher,
+            subject,
+            &probes,
+            s.subs,
+        )?),
+        None => None,
+    };
     let start = Instant::now();
-    let published = publish_all(&mut publisher, s, subject, None);
+    let window = s.in_flight.map(|_| &window);
+    let published = publish_all(&mut publisher, s, subject, None, window);
     let mut end = start;
     for r in readers {
         end = end.max(r.join().map_err(|_| "a subscriber thread panicked")??);
     }
     published?;
     publisher.ping(|_, _| {})?;
-    Ok(report(s, (end - start).as_secs_f64()))
+    check_probes(sent, s.subs, &probes)?;
+    let mut r = report(s, (end - start).as_secs_f64());
+    r.probes = sent;
+    Ok(r)
+}
+
+/// Probes can be dropped (before the interest arrived) but never multiplied: each receiver
+/// gets at most every probe (`copies`: each probe goes to this many receivers at most).
+fn check_probes(sent: Option<usize>, copies: usize, probes: &Probes) -> Result<()> {
+    let received = probes.received();
+    match sent {
+        Some(sent) if received > sent * copies => Err(format!(
+            "{received} probes received for {sent} published to {copies} receivers"
+        )),
+        None if received > 0 => Err(format!("{received} unexpected probes received")),
+        _ => Ok(()),
+    }
 }
 
 /// What the queue members share: which message numbers arrived, and how many in all.
@@ -192,12 +239,16 @@ pub fn queue(s: &Settings, progress: &Counter) -> Result<Report> {
         total: AtomicUsize::new(0),
         done_at: Mutex::new(None),
     });
+    let probes = Arc::new(Probes::default());
+    let (window, mut counts) = Window::new(s.in_flight.unwrap_or(usize::MAX), 1);
+    let count = counts.pop().expect("one counter");
     let readers: Vec<_> = members
         .into_iter()
         .enumerate()
         .map(|(i, mut c)| {
             let (msgs, size) = (s.msgs, s.size);
-            let (tally, progress) = (tally.clone(), progress.clone());
+            let (tally, progress, count) = (tally.clone(), progress.clone(), count.clone());
+            let mut rx = probes.receiver(s.receiver_is_remote(i));
             std::thread::spawn(move || -> Result<usize> {
                 // Short reads: a member cannot know when the others have got the rest.
                 c.set_read_timeout(Duration::from_millis(50))?;
@@ -206,6 +257,10 @@ pub fn queue(s: &Settings, progress: &Counter) -> Result<Report> {
                 while tally.total.load(Ordering::Relaxed) < msgs && bad.is_none() {
                     let mut batch = 0;
                     let got = c.read_some(|m, _| {
+                        if is_probe(m.reply) {
+                            rx.seen += 1;
+                            return;
+                        }
                         batch += 1;
                         match numbers.read(m.payload).filter(|&n| n < msgs) {
                             Some(n) => {
@@ -223,6 +278,7 @@ pub fn queue(s: &Settings, progress: &Counter) -> Result<Report> {
                             }
                         }
                     })?;
+                    rx.after_read();
                     c.flush()?;
                     if got {
                         idle_since = Instant::now();
@@ -236,6 +292,7 @@ pub fn queue(s: &Settings, progress: &Counter) -> Result<Report> {
                     if batch > 0 {
                         mine += batch;
                         let before = tally.total.fetch_add(batch, Ordering::Relaxed);
+                        count.fetch_max(before + batch, Ordering::Relaxed);
                         progress.set((before + batch) as u64);
                         if before < msgs && before + batch >= msgs {
                             *tally.done_at.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -243,18 +300,31 @@ pub fn queue(s: &Settings, progress: &Counter) -> Result<Report> {
                         }
                     }
                 }
+                rx.finish();
                 bad.map_or(Ok(mine), Err)
             })
         })
         .collect();
+    let remote: Vec<usize> = (0..s.subs).filter(|&i| s.receiver_is_remote(i)).collect();
+    let sent = match s.sub_server {
+        Some(_) => Some(probe::publish_until_seen(
+            &mut publisher,
+            subject,
+            &probes,
+            remote.len(),
+        )?),
+        None => None,
+    };
     let start = Instant::now();
-    let published = publish_all(&mut publisher, s, subject, None);
+    let window = s.in_flight.map(|_| &window);
+    let published = publish_all(&mut publisher, s, subject, None, window);
     let mut per_member = Vec::new();
     for r in readers {
         per_member.push(r.join().map_err(|_| "a queue member thread panicked")??);
     }
     published?;
     publisher.ping(|_, _| {})?;
+    check_probes(sent, 1, &probes)?;
     let total = tally.total.load(Ordering::Relaxed);
     if total != s.msgs {
         return Err(format!(
@@ -267,24 +337,32 @@ pub fn queue(s: &Settings, progress: &Counter) -> Result<Report> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .ok_or("no completion time recorded")?;
-    Ok(report(s, (end - start).as_secs_f64()))
+    let mut r = report(s, (end - start).as_secs_f64());
+    r.probes = sent;
+    r.remote_msgs = sent.map(|_| remote.iter().map(|&i| per_member[i]).sum());
+    Ok(r)
 }
 
 /// `reqrep`: one request at a time from a requester to a responder connection, which echoes
-/// the payload back; each round trip is timed.
+/// the payload back; each round trip is timed. Across a cluster, probe requests are answered
+/// (and not counted) until one round trip has crossed the route both ways.
 pub fn reqrep(s: &Settings, progress: &Counter) -> Result<Report> {
     let subject = run_subject("reqrep");
-    let mut responder = Conn::connect(&s.server)?;
+    let mut responder = Conn::connect(s.receiver_server(0))?;
     responder.sub(subject, None, "1");
     responder.ping(|_, _| {})?;
     let msgs = s.msgs;
-    let answering = std::thread::spawn(move || -> Result<()> {
-        let mut answered = 0usize;
+    let answering = std::thread::spawn(move || -> Result<usize> {
+        let (mut answered, mut probes) = (0usize, 0usize);
         while answered < msgs {
             let got = responder.read_some(|m, out| {
                 if let Some(reply) = m.reply {
                     sluice_protocol::encode_pub(out, reply, None, None, m.payload);
-                    answered += 1;
+                    if is_probe(m.reply) {
+                        probes += 1;
+                    } else {
+                        answered += 1;
+                    }
                 }
             })?;
             if !got {
@@ -294,11 +372,16 @@ pub fn reqrep(s: &Settings, progress: &Counter) -> Result<Report> {
             }
             responder.flush()?;
         }
-        Ok(())
+        Ok(probes)
     });
 
     let mut c = Conn::connect(&s.server)?;
     let inbox = format!("{}.rr", c.inbox);
+    let probe_reply = probe::probe_reply(&c);
+    let sent = match s.sub_server {
+        Some(_) => Some(probe::request_until_answered(&mut c, subject)?),
+        None => None,
+    };
     let mut payload = Payload::new(s.size, msgs)?;
     let mut samples = Vec::with_capacity(msgs);
     let start = Instant::now();
@@ -309,6 +392,8 @@ pub fn reqrep(s: &Settings, progress: &Counter) -> Result<Report> {
         let (mut answered, mut bad) = (false, None);
         while !answered {
             let got = c.read_some(|m, _| match payload.read(m.payload) {
+                // A late answer to a probe (the first answered one ended the probing).
+                _ if m.subject == probe_reply => {}
                 Some(n) if n == i && m.subject == inbox => answered = true,
                 n => {
                     bad.get_or_insert(format!(
@@ -332,11 +417,18 @@ pub fn reqrep(s: &Settings, progress: &Counter) -> Result<Report> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    answering
+    let probes_answered = answering
         .join()
         .map_err(|_| "the responder thread panicked")??;
+    if probes_answered > sent.unwrap_or(0) {
+        return Err(format!(
+            "the responder answered {probes_answered} probes, {} were sent",
+            sent.unwrap_or(0)
+        ));
+    }
     let mut r = report(s, secs);
     r.latency = Latency::from_ns(&mut samples);
+    r.probes = sent;
     Ok(r)
 }
 

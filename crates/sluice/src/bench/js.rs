@@ -141,6 +141,9 @@ pub fn publish(s: &Settings, progress: &Counter) -> Result<Report> {
         subs: None,
         window: Some(s.window),
         latency: None,
+        in_flight: None,
+        probes: None,
+        remote_msgs: None,
     })
 }
 
@@ -263,6 +266,9 @@ pub fn consume(s: &Settings, progress: &Counter) -> Result<Report> {
         subs: None,
         window: None,
         latency: None,
+        in_flight: None,
+        probes: None,
+        remote_msgs: None,
     })
 }
 

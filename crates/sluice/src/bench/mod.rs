@@ -8,12 +8,19 @@
 //! protocol promises order; every ack is the right one) and fails with a sentence and exit
 //! code 1 otherwise; a usage error exits 2. The workloads are in [`core`] (plain NATS) and
 //! [`js`] (JetStream), on the small blocking client in [`conn`].
+//!
+//! Across a cluster (`--sub-server`): the receiving side of pubsub, fanout, queue and reqrep
+//! connects to a second server of the same cluster, and [`probe`] waits until its interest has
+//! crossed the route before the clock starts; [`window`] keeps the publisher at most
+//! `--in-flight` messages ahead of its receivers, since nothing across a route paces it.
 
 mod conn;
 mod core;
 mod js;
+mod probe;
 mod progress;
 mod report;
+mod window;
 
 use clap::{CommandFactory, Parser, ValueEnum};
 use progress::Progress;
@@ -93,6 +100,14 @@ pub struct BenchCli {
     )]
     pub server: String,
 
+    /// A second server of the same cluster for the receiving side: the subscribers (pubsub,
+    /// fanout), the responder (reqrep), or half the queue members (queue: members 0, 2, 4...
+    /// on it, the others on --server); the publisher or requester stays on --server. Probe
+    /// messages are published until the interest is seen across the route; they are not
+    /// counted
+    #[arg(long, value_name = "URL", value_parser = parse_server)]
+    pub sub_server: Option<String>,
+
     /// Messages to send [default: 1000000; reqrep and js-pub 20000; js-consume 100000]
     #[arg(short = 'n', long, value_name = "N")]
     pub msgs: Option<usize>,
@@ -104,6 +119,12 @@ pub struct BenchCli {
     /// Subscribers (fanout) or queue members (queue) [default: 4]
     #[arg(long, value_name = "K")]
     pub subs: Option<usize>,
+
+    /// At most N messages published and not yet received (pubsub, fanout: by every subscriber;
+    /// queue: in all) [default: with --sub-server, as many as fit in 8 MiB counting 48 bytes
+    /// of framing each (16 B: 131072; 1 KiB: 7825); without it, no limit]
+    #[arg(long, value_name = "N")]
+    pub in_flight: Option<usize>,
 
     /// Publishes in flight, unacknowledged (js-pub) [default: 1]
     #[arg(long, value_name = "W")]
@@ -118,14 +139,36 @@ pub struct BenchCli {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub workload: Workload,
-    /// `HOST:PORT`.
+    /// `HOST:PORT`: the publisher's (and everything's, without `sub_server`).
     pub server: String,
+    /// `HOST:PORT` of a second server of the cluster, for the receiving side (`--sub-server`).
+    pub sub_server: Option<String>,
     pub msgs: usize,
     pub size: usize,
     /// Subscribers or queue members (fanout, queue); 1 otherwise.
     pub subs: usize,
     /// Publishes in flight (js-pub).
     pub window: usize,
+    /// Messages published and not yet received, at most (pubsub, fanout, queue); `None`: no
+    /// limit.
+    pub in_flight: Option<usize>,
+}
+
+impl Settings {
+    /// Whether receiver `i` (subscriber, queue member, responder) is on `sub_server`: all of
+    /// them, except in `queue`, where members 0, 2, 4... are (ceil(K/2) of K) and the others
+    /// share the publisher's server. Never without `sub_server`.
+    pub fn receiver_is_remote(&self, i: usize) -> bool {
+        self.sub_server.is_some() && (self.workload != Workload::Queue || i.is_multiple_of(2))
+    }
+
+    /// The server receiver `i` connects to.
+    pub fn receiver_server(&self, i: usize) -> &str {
+        match &self.sub_server {
+            Some(sub) if self.receiver_is_remote(i) => sub,
+            _ => &self.server,
+        }
+    }
 }
 
 /// `nats://HOST:PORT`, `HOST:PORT` or `HOST` (port 4222) as `HOST:PORT`.
@@ -164,6 +207,25 @@ impl BenchCli {
                 w.name()
             ));
         }
+        if self.sub_server.is_some()
+            && !matches!(
+                w,
+                Workload::Pubsub | Workload::Fanout | Workload::Queue | Workload::Reqrep
+            )
+        {
+            return Err(format!(
+                "--sub-server applies to pubsub, fanout, queue and reqrep, not {}",
+                w.name()
+            ));
+        }
+        if self.in_flight.is_some()
+            && !matches!(w, Workload::Pubsub | Workload::Fanout | Workload::Queue)
+        {
+            return Err(format!(
+                "--in-flight applies to pubsub, fanout and queue, not {}",
+                w.name()
+            ));
+        }
         if self.window.is_some() && w != Workload::JsPub {
             return Err(format!("--window applies to js-pub, not {}", w.name()));
         }
@@ -173,7 +235,22 @@ impl BenchCli {
             _ => 1,
         });
         let window = self.window.unwrap_or(1);
-        for (name, v) in [("--msgs", msgs), ("--subs", subs), ("--window", window)] {
+        let size = self.size.unwrap_or(if w.is_js() { 128 } else { 16 });
+        let in_flight = match (self.in_flight, &self.sub_server) {
+            (Some(n), _) => Some(n),
+            (None, Some(_))
+                if matches!(w, Workload::Pubsub | Workload::Fanout | Workload::Queue) =>
+            {
+                Some(window::default_in_flight(size))
+            }
+            (None, _) => None,
+        };
+        for (name, v) in [
+            ("--msgs", msgs),
+            ("--subs", subs),
+            ("--window", window),
+            ("--in-flight", in_flight.unwrap_or(1)),
+        ] {
             if v == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
@@ -181,10 +258,12 @@ impl BenchCli {
         Ok(Settings {
             workload: w,
             server: self.server.clone(),
+            sub_server: self.sub_server.clone(),
             msgs,
-            size: self.size.unwrap_or(if w.is_js() { 128 } else { 16 }),
+            size,
             subs,
             window,
+            in_flight,
         })
     }
 }
@@ -230,10 +309,13 @@ where
             ExitCode::SUCCESS
         }
         Err(e) => {
+            let against = match &settings.sub_server {
+                Some(sub) => format!("{} (receivers on {sub})", settings.server),
+                None => settings.server.clone(),
+            };
             eprintln!(
-                "sluice bench: {} against {} FAILED: {e}",
-                settings.workload.name(),
-                settings.server
+                "sluice bench: {} against {against} FAILED: {e}",
+                settings.workload.name()
             );
             ExitCode::FAILURE
         }

@@ -48,6 +48,12 @@ pub struct Report {
     pub window: Option<usize>,
     /// Request/reply latency (reqrep).
     pub latency: Option<Latency>,
+    /// Messages published and not yet received, at most (`--in-flight`).
+    pub in_flight: Option<usize>,
+    /// Probes published before the clock started (across a cluster: `--sub-server`).
+    pub probes: Option<usize>,
+    /// Messages delivered to queue members on the other server (queue across a cluster).
+    pub remote_msgs: Option<usize>,
 }
 
 impl Report {
@@ -85,6 +91,15 @@ impl Report {
             v["p90_us"] = round(l.p90_us, 1).into();
             v["p99_us"] = round(l.p99_us, 1).into();
             v["max_us"] = round(l.max_us, 1).into();
+        }
+        if let Some(n) = self.in_flight {
+            v["in_flight"] = n.into();
+        }
+        if let Some(n) = self.probes {
+            v["probes"] = n.into();
+        }
+        if let Some(n) = self.remote_msgs {
+            v["remote_msgs"] = n.into();
         }
         v.to_string()
     }
@@ -125,6 +140,12 @@ impl Report {
             ] {
                 head += &format!(" {label:>9}");
                 row += &format!(" {us:>9.1}");
+            }
+        }
+        for (label, n) in [("probes", self.probes), ("remote msgs", self.remote_msgs)] {
+            if let Some(n) = n {
+                head += &format!(" {label:>11}");
+                row += &format!(" {n:>11}");
             }
         }
         format!("{head}\n{row}")
@@ -176,6 +197,9 @@ mod tests {
                 p99_us: 30.0,
                 max_us: 40.04,
             }),
+            in_flight: None,
+            probes: None,
+            remote_msgs: None,
         }
     }
 
@@ -192,12 +216,25 @@ mod tests {
         assert_eq!(v["p99_us"], 30.0);
         assert_eq!(v["max_us"], 40.0);
         assert!(v.get("subs").is_none() && v.get("window").is_none());
+        assert!(v.get("probes").is_none() && v.get("remote_msgs").is_none());
+        assert!(v.get("in_flight").is_none());
         let mut fan = report();
         fan.latency = None;
         fan.subs = Some(4);
         let v: serde_json::Value = serde_json::from_str(&fan.json_line()).unwrap();
         assert_eq!(v["subs"], 4);
         assert!(v.get("p50_us").is_none());
+        fan.probes = Some(3);
+        fan.remote_msgs = Some(500);
+        fan.in_flight = Some(64);
+        let v: serde_json::Value = serde_json::from_str(&fan.json_line()).unwrap();
+        assert_eq!(v["in_flight"], 64);
+        assert_eq!(
+            (v["probes"].as_u64(), v["remote_msgs"].as_u64()),
+            (Some(3), Some(500))
+        );
+        let t = fan.table();
+        assert!(t.contains("probes") && t.contains("remote msgs"), "{t}");
     }
 
     #[test]

@@ -35,10 +35,12 @@ fn defaults_depend_on_the_workload() {
         Settings {
             workload: Workload::Pubsub,
             server: "127.0.0.1:4222".into(),
+            sub_server: None,
             msgs: 1_000_000,
             size: 16,
             subs: 1,
             window: 1,
+            in_flight: None,
         }
     );
     assert_eq!(settings(&["fanout"]).unwrap().subs, 4);
@@ -114,4 +116,55 @@ fn server_addresses() {
     assert!(parse_server("host:http").is_err());
     assert!(parse_server("tls://host:1").is_err());
     assert!(parse_server("host:99999").is_err());
+}
+
+#[test]
+fn sub_server_places_the_receivers() {
+    for w in ["pubsub", "fanout", "reqrep"] {
+        let s = settings(&[w, "-s", "a:1", "--sub-server", "nats://b:2"]).unwrap();
+        assert_eq!(s.sub_server.as_deref(), Some("b:2"));
+        assert!((0..4).all(|i| s.receiver_server(i) == "b:2"), "{w}");
+    }
+    // queue: members 0, 2, 4... on --sub-server, the others with the publisher.
+    let s = settings(&["queue", "-s", "a:1", "--sub-server", "b:2", "--subs", "5"]).unwrap();
+    let placed: Vec<&str> = (0..5).map(|i| s.receiver_server(i)).collect();
+    assert_eq!(placed, ["b:2", "a:1", "b:2", "a:1", "b:2"]);
+    let remote = (0..5).filter(|&i| s.receiver_is_remote(i)).count();
+    assert_eq!(remote, 3);
+    // Without it, everything is on --server.
+    let s = settings(&["queue", "-s", "a:1"]).unwrap();
+    assert!((0..4).all(|i| s.receiver_server(i) == "a:1" && !s.receiver_is_remote(i)));
+    for w in ["pub", "js-pub", "js-consume"] {
+        let e = settings(&[w, "--sub-server", "b:2"]).unwrap_err();
+        assert!(e.contains("--sub-server"), "{w}: {e}");
+    }
+    assert!(settings(&["pubsub", "--sub-server", "tls://b:2"]).is_err());
+}
+
+#[test]
+fn in_flight_defaults_across_a_cluster_only() {
+    let s = settings(&["pubsub", "--sub-server", "b:2"]).unwrap();
+    assert_eq!(s.in_flight, Some(131_072));
+    let s = settings(&["fanout", "--sub-server", "b:2", "--size", "1024"]).unwrap();
+    assert_eq!(s.in_flight, Some(7825));
+    let s = settings(&["queue", "--sub-server", "b:2", "--in-flight", "10"]).unwrap();
+    assert_eq!(s.in_flight, Some(10));
+    assert_eq!(settings(&["queue"]).unwrap().in_flight, None);
+    assert_eq!(
+        settings(&["reqrep", "--sub-server", "b:2"])
+            .unwrap()
+            .in_flight,
+        None
+    );
+    assert_eq!(
+        settings(&["pubsub", "--in-flight", "5"]).unwrap().in_flight,
+        Some(5)
+    );
+    assert!(settings(&["pub", "--in-flight", "5"])
+        .unwrap_err()
+        .contains("--in-flight"));
+    assert!(settings(&["reqrep", "--in-flight", "5"]).is_err());
+    assert!(settings(&["pubsub", "--in-flight", "0"])
+        .unwrap_err()
+        .contains("at least 1"));
 }
