@@ -13,6 +13,8 @@
 //!   would deliver them once the partition ends (if neither side gave up meanwhile).
 //! - [`Proxy::delay`]: each chunk read is written to the other side no earlier than `d` after
 //!   it was read (latency added per direction, throughput not capped).
+//! - [`Proxy::rate`]: each direction of each connection forwards at most that many bytes a
+//!   second (a slow link: the sender's data piles up in its own buffers).
 //! - [`Proxy::drop_rate`]: TCP cannot lose a chunk without corrupting the byte stream, so a
 //!   "dropped" chunk kills its connection instead: each chunk read is, with probability `p`
 //!   (decided by the proxy's seeded RNG, so a run can be replayed with the same seed), not
@@ -65,6 +67,8 @@ struct Shared {
     cut: AtomicBool,
     blackhole: AtomicBool,
     delay_micros: AtomicU64,
+    /// Bytes a second each direction may forward; 0: no cap.
+    rate: AtomicU64,
     /// Drop probability and the RNG that decides.
     drop: Mutex<(f64, Rng)>,
     /// Open connections by id: (client side, target side), clones for closing them.
@@ -131,6 +135,7 @@ impl Proxy {
             cut: AtomicBool::new(false),
             blackhole: AtomicBool::new(false),
             delay_micros: AtomicU64::new(0),
+            rate: AtomicU64::new(0),
             drop: Mutex::new((0.0, Rng::new(seed))),
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -186,6 +191,11 @@ impl Proxy {
         self.shared
             .delay_micros
             .store(d.as_micros() as u64, Ordering::SeqCst);
+    }
+
+    /// Caps each direction of each connection at `bytes_per_sec` (0: no cap).
+    pub fn rate(&self, bytes_per_sec: u64) {
+        self.shared.rate.store(bytes_per_sec, Ordering::SeqCst);
     }
 
     /// From now on each chunk read (either direction) kills its connection with probability
@@ -319,6 +329,10 @@ fn writer(id: u64, to: &mut TcpStream, rx: Receiver<(Instant, Vec<u8>)>, shared:
         if to.write_all(&chunk).is_err() {
             break;
         }
+        let rate = shared.rate.load(Ordering::SeqCst);
+        if rate > 0 {
+            std::thread::sleep(Duration::from_secs_f64(chunk.len() as f64 / rate as f64));
+        }
     }
     // The source closed (or we could not write): pass the close on and forget the connection.
     shared.close(id);
@@ -438,6 +452,31 @@ mod tests {
         s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         s.read_exact(&mut b).unwrap();
         assert_eq!(&b, b"held");
+    }
+
+    #[test]
+    fn rate_caps_throughput() {
+        let p = Proxy::start(echo_server());
+        let mut s = connect(&p);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        p.rate(1024 * 1024);
+        let msg = vec![7u8; 512 * 1024];
+        let t = Instant::now();
+        assert_eq!(echo(&mut s, &msg).as_deref(), Some(&msg[..]));
+        // Half a MiB each way at 1 MiB/s: about a second (the two ways overlap).
+        assert!(
+            t.elapsed() >= Duration::from_millis(400),
+            "{:?}",
+            t.elapsed()
+        );
+        p.rate(0);
+        let t = Instant::now();
+        assert_eq!(echo(&mut s, &msg).as_deref(), Some(&msg[..]));
+        assert!(
+            t.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! kill, nats-py (`reconnect_time_wait` 50 ms) within a few ms; the resubscription reaches the
 //! other survivor asynchronously, so the first publish there is retried until it arrives.
 //!
-//! Same wrappers as cluster_core.rs: `nats_server_3` (enabled), `sluice_3` and `mixed`
-//! (`[Sluice, Sluice, NatsServer]`, ignored until sluice speaks routes). The nats-py half needs
+//! Same wrappers as cluster_core.rs: `nats_server_3`, `sluice_3` and `mixed`
+//! (`[Sluice, Sluice, NatsServer]`). The nats-py half needs
 //! `python3` with `nats-py`; without it the test prints a note and passes, unless
 //! `SLUICE_REQUIRE_NATS_PY` is set.
 
@@ -52,13 +52,11 @@ macro_rules! cluster_cases {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            #[ignore = "needs routes in sluice (issue 17)"]
             async fn sluice_3() {
                 super::bounded(super::$name(&[Sluice; 3])).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            #[ignore = "needs routes in sluice (issue 17)"]
             async fn mixed() {
                 if integration_tests::skip_without_nats_server() {
                     return;

@@ -3,8 +3,8 @@
 //! killed and restarted, a mesh formed by gossip from one seed, and how interest propagates.
 //!
 //! Each case is one function taking the node kinds; [`cluster_cases!`] gives it three
-//! wrappers: `nats_server_3` (three nats-server 2.9.10 nodes: the reference, enabled),
-//! `sluice_3` and `mixed` (`[Sluice, Sluice, NatsServer]`), ignored until sluice speaks routes.
+//! wrappers: `nats_server_3` (three nats-server 2.9.10 nodes: the reference),
+//! `sluice_3` and `mixed` (`[Sluice, Sluice, NatsServer]`).
 //!
 //! Interest crosses routes asynchronously, so before publishing on node A to a subscription on
 //! node B a test waits with [`await_interest`] (see `integration_tests::cluster`): a probe
@@ -78,13 +78,11 @@ macro_rules! cluster_cases {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            #[ignore = "needs routes in sluice (issue 17)"]
             async fn sluice_3() {
                 super::bounded(super::$name(&[Sluice; 3])).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            #[ignore = "needs routes in sluice (issue 17)"]
             async fn mixed() {
                 if integration_tests::skip_without_nats_server() {
                     return;

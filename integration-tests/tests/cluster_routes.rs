@@ -427,3 +427,73 @@ fn clients_learn_servers_and_lame_duck_takes_one_away() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Regression: a publisher on one node that outran the route to a subscriber on another
+/// filled the route's buffer until the route was cut as a slow consumer (and everything in
+/// flight lost; found by the cluster bench). The publisher is paced by the route as by a
+/// local reader: every message arrives, the route stays up. A proxy slows the route, so that
+/// it, not the servers, is the bottleneck.
+#[test]
+fn a_fast_publisher_is_paced_by_the_route_not_cut_off() {
+    use std::io::{Read, Write};
+    let n0 = node("n0", &[]);
+    let p0 = route_port(&n0);
+    // The route goes through a proxy that carries 40 MB/s; the publisher on n0 writes 96 MiB
+    // at once (more than a route's 64 MiB buffer), faster than that.
+    let proxy = integration_tests::proxy::Proxy::start(SocketAddr::from(([127, 0, 0, 1], p0)));
+    proxy.rate(40_000_000);
+    let n1 = node("n1", &["--routes", &proxy.url()]);
+    assert!(crosses(n0.addr, n1.addr, Duration::from_secs(5)));
+    const N: usize = 96 * 1024;
+    let payload = vec![b'x'; 1024];
+    let frame_len = format!("MSG flood 1 1024\r\n").len() + 1024 + 2;
+    let reader = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(n1.addr).unwrap();
+        s.write_all(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n")
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        let want = N * frame_len;
+        let mut seen = Vec::new();
+        while got < want {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => {
+                    if seen.len() < 4096 {
+                        seen.extend_from_slice(&buf[..k.min(4096)]);
+                    }
+                    got += k;
+                }
+            }
+        }
+        (got, n1)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut publ = std::net::TcpStream::connect(n0.addr).unwrap();
+    publ.write_all(b"CONNECT {\"verbose\":false}\r\n").unwrap();
+    let mut batch = Vec::with_capacity(1024 * 1100);
+    for i in 0..N {
+        batch.extend_from_slice(b"PUB flood 1024\r\n");
+        batch.extend_from_slice(&payload);
+        batch.extend_from_slice(b"\r\n");
+        if i % 1024 == 1023 {
+            publ.write_all(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    let (got, n1) = reader.join().unwrap();
+    let lines: Vec<String> = n0.log_lines().into_iter().chain(n1.log_lines()).collect();
+    // Everything after the reader's PONG is the messages.
+    assert!(
+        got >= N * frame_len,
+        "{got} bytes of {}: {lines:?}",
+        N * frame_len
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("route closed") || l.contains("Slow Consumer")),
+        "{lines:?}"
+    );
+}

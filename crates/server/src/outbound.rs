@@ -73,6 +73,9 @@ pub(crate) struct Outbound {
     /// When the writer last got bytes into the socket: milliseconds since `born`. A reader
     /// that takes nothing for [`STUCK`] is not waited for (it is stuck, not slow).
     progress_ms: AtomicU64,
+    /// How long without a byte out counts as stuck (milliseconds): [`STUCK`], or longer for a
+    /// route (see [`Outbound::set_stuck_after`]).
+    stuck_ms: AtomicU64,
     born: std::time::Instant,
     slow: AtomicBool,
     /// Cancelled to abandon writes at once (slow consumer).
@@ -100,6 +103,7 @@ impl Outbound {
             write_deadline_ns: AtomicU64::new(duration_ns(write_deadline)),
             behind: AtomicBool::new(false),
             progress_ms: AtomicU64::new(0),
+            stuck_ms: AtomicU64::new(STUCK.as_millis() as u64),
             born: std::time::Instant::now(),
             slow: AtomicBool::new(false),
             abort: CancellationToken::new(),
@@ -234,10 +238,18 @@ impl Outbound {
         self.progress_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
-    /// No byte went out for [`STUCK`] while data is pending.
+    /// No byte went out for [`STUCK`] (or this connection's own threshold) while data is
+    /// pending.
     fn is_stuck(&self) -> bool {
         let last = self.progress_ms.load(Ordering::Relaxed);
-        self.now_ms().saturating_sub(last) > STUCK.as_millis() as u64
+        self.now_ms().saturating_sub(last) > self.stuck_ms.load(Ordering::Relaxed)
+    }
+
+    /// Counts the writer as stuck only after `d` without progress. A route's reader (the
+    /// other server) itself pauses up to [`STALL_MAX`] for its slow subscribers, so a route
+    /// is given longer than a client before publishers stop being paced by it.
+    pub(crate) fn set_stuck_after(&self, d: Duration) {
+        self.stuck_ms.store(d.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Waits until pending bytes fall to the stall threshold, the connection closes, or
@@ -266,7 +278,8 @@ impl Outbound {
     /// How long until the writer counts as stuck if it gets no byte out meanwhile (at least
     /// 1 ms while it is not stuck yet).
     fn until_stuck(&self) -> Duration {
-        let stuck_at = self.progress_ms.load(Ordering::Relaxed) + STUCK.as_millis() as u64 + 1;
+        let stuck_at =
+            self.progress_ms.load(Ordering::Relaxed) + self.stuck_ms.load(Ordering::Relaxed) + 1;
         Duration::from_millis(stuck_at.saturating_sub(self.now_ms()))
     }
 }

@@ -198,6 +198,12 @@ pub(crate) async fn run_io<R, W>(
                             target.out.wait_drained(STALL_MAX).await;
                         }
                     }
+                    if let Some(route) = conn.publisher.stalled_route.take() {
+                        // A route we filled is behind (the other server reads it no faster
+                        // than its own subscribers take what it carries): the same bounded
+                        // wait, so the producer is paced instead of the route cut off.
+                        route.out.wait_drained(STALL_MAX).await;
+                    }
                     if let Some(backlog) = conn.publisher.blocked.take() {
                         // An in-process consumer (a stream's writer) is behind: read nothing
                         // more until it catches up, so TCP paces the producer.

@@ -29,6 +29,10 @@ const ROUTE_LIMITS: Limits = Limits {
 };
 /// A route's outbound buffer may hold this much before the route is cut (and redialled).
 const ROUTE_MAX_PENDING: usize = 64 * 1024 * 1024;
+/// A route that gets no byte out for this long is stuck: publishers stop being paced by it
+/// (it is left to `ROUTE_MAX_PENDING`). Longer than a client's, as the other server's reader
+/// may pause up to `STALL_MAX` at a time for its own slow subscribers.
+const ROUTE_STUCK: Duration = Duration::from_secs(1);
 /// The first PING after the handshake (nats-server: about a second), then every
 /// ping_interval.
 const FIRST_PING: Duration = Duration::from_secs(1);
@@ -120,6 +124,7 @@ where
         headers: AtomicBool::new(true),
         stats: crate::stats::ConnStats::new(peer),
     });
+    handle.out.set_stuck_after(ROUTE_STUCK);
     let writer_handle = handle.clone();
     let writer_task = tokio::spawn(async move { run_writer(&writer_handle.out, writer).await });
     let my_info = cluster.route_info(&shared.config.host, shared.port, &local_ip);
@@ -156,7 +161,11 @@ where
         }
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => break "closed".into(),
+            _ = cancel.cancelled() => break if handle.out.is_slow() {
+                "slow consumer: the other server took too long to read what this one sent".into()
+            } else {
+                "closed".into()
+            },
             r = reader.read_buf(&mut buf) => match r {
                 Ok(0) => break "the other server closed the route".into(),
                 Ok(_) => {
