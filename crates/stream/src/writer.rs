@@ -205,7 +205,9 @@ pub(crate) struct StreamOwner {
     routes: VecDeque<(Index, OpAnswer, String)>,
     /// Publish outcomes and API answers, released once the log has committed their index.
     acks: Vec<HeldAck>,
-    answers: Vec<(Index, Answer)>,
+    /// Each with the op's response kind when it answers a change of the store (purge,
+    /// message delete), which a failed sync turns into an error.
+    answers: Vec<(Index, Option<OpAnswer>, Answer)>,
     /// Consumer numbers changed since the snapshot's were counted.
     stats_dirty: bool,
     stats_at: i64,
@@ -339,11 +341,11 @@ impl StreamOwner {
         let (acks, answers) = (&mut self.acks, &mut self.answers);
         // Both are in index order.
         let n_acks = acks.partition_point(|(i, _, _)| *i <= committed);
-        let n_answers = answers.partition_point(|(i, _)| *i <= committed);
+        let n_answers = answers.partition_point(|(i, _, _)| *i <= committed);
         if n_acks > 0 || n_answers > 0 {
             let errors = answers[..n_answers]
                 .iter()
-                .filter(|(_, a)| a.is_error)
+                .filter(|(_, _, a)| a.is_error)
                 .count() as u64;
             if errors > 0 {
                 self.parts.api_errors.fetch_add(errors, Ordering::Relaxed);
@@ -354,7 +356,7 @@ impl StreamOwner {
                         b.publish(&reply, None, None, &ack);
                     }
                 }
-                for (_, a) in answers.drain(..n_answers) {
+                for (_, _, a) in answers.drain(..n_answers) {
                     b.publish(&a.reply, None, a.headers.as_deref(), &a.payload);
                 }
             });
@@ -434,7 +436,7 @@ impl Owner for StreamOwner {
                         });
                         let a = answer_read(read, reply, &s, &mut self.consumers, info, now);
                         // Released with the ops it has seen.
-                        self.answers.push((self.log.last_index(), a));
+                        self.answers.push((self.log.last_index(), None, a));
                         continue;
                     }
                 },
@@ -480,6 +482,7 @@ impl Owner for StreamOwner {
             None => self.log.persisted(self.log.last_index()),
             Some(e) => {
                 let lost = self.log.abandon();
+                fail_answers(&mut self.answers, lost.clone(), &e);
                 fail_acks(&mut self.acks, lost, &self.name, &e);
                 self.unsynced = !forget_unwritten(&mut s, &mut self.consumers, &self.name, now);
                 self.retry_at = self.unsynced.then(|| now + RETRY.as_nanos() as i64);
@@ -574,7 +577,9 @@ impl StreamOwner {
             headers: None,
             payload: json,
         };
-        self.answers.push((index, a));
+        let store_change = matches!(answer, OpAnswer::StreamPurge | OpAnswer::MsgDelete(_));
+        self.answers
+            .push((index, store_change.then_some(answer), a));
     }
 }
 
@@ -603,6 +608,23 @@ pub(crate) fn forget_unwritten(
         Err(e) => {
             error!(stream = %name, error = %e, "the store could not be re-read after a failed write: it refuses writes until the server restarts");
             false
+        }
+    }
+}
+
+/// Turns every successful answer to a purge or message delete in `lost` into an error: the
+/// change did not reach the disk (what was written is re-read, `forget_unwritten`), so its
+/// success may not be reported.
+fn fail_answers(
+    answers: &mut [(Index, Option<OpAnswer>, Answer)],
+    lost: RangeInclusive<Index>,
+    e: &StoreError,
+) {
+    for (_, kind, a) in answers.iter_mut().filter(|(i, _, _)| lost.contains(i)) {
+        if let (Some(kind), false) = (kind, a.is_error) {
+            let why = format!("store failure, the change may not be durable: {e}");
+            a.payload = crate::api::deferred::answer_error(*kind, &why);
+            a.is_error = true;
         }
     }
 }

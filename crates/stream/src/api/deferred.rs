@@ -101,22 +101,26 @@ pub(crate) fn respond<T: ApiResponse>(r: Result<T, ApiError>) -> Vec<u8> {
 /// The error answer to `answer`'s request when the stream is stopping (its owner refused the
 /// request).
 pub(crate) fn answer_stopping(answer: OpAnswer) -> Vec<u8> {
-    let stopping = "stream is stopping";
+    answer_error(answer, "stream is stopping")
+}
+
+/// An op's error response saying `why`, in the op's own response type.
+pub(crate) fn answer_error(answer: OpAnswer, why: &str) -> Vec<u8> {
     match answer {
         OpAnswer::StreamUpdate => {
-            respond::<StreamUpdateResponse>(Err(ApiError::stream_update(stopping)))
+            respond::<StreamUpdateResponse>(Err(ApiError::stream_update(why)))
         }
         OpAnswer::StreamPurge => {
-            respond::<StreamPurgeResponse>(Err(ApiError::stream_purge_failed(stopping)))
+            respond::<StreamPurgeResponse>(Err(ApiError::stream_purge_failed(why)))
         }
         OpAnswer::MsgDelete(_) => {
-            respond::<MsgDeleteResponse>(Err(ApiError::stream_msg_delete_failed(stopping)))
+            respond::<MsgDeleteResponse>(Err(ApiError::stream_msg_delete_failed(why)))
         }
         OpAnswer::ConsumerCreate => {
-            respond::<ConsumerCreateResponse>(Err(ApiError::consumer_create(stopping)))
+            respond::<ConsumerCreateResponse>(Err(ApiError::consumer_create(why)))
         }
         OpAnswer::ConsumerDelete => {
-            respond::<ConsumerDeleteResponse>(Err(ApiError::consumer_create(stopping)))
+            respond::<ConsumerDeleteResponse>(Err(ApiError::consumer_create(why)))
         }
     }
 }
