@@ -6,6 +6,7 @@ pub mod client;
 pub mod cluster;
 pub mod js;
 pub mod proxy;
+pub mod py;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};

@@ -133,30 +133,10 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py/cluster_failover.py")
 }
 
-/// True (after printing a note) if nats-py is missing and not required. Panics if it is
-/// missing but `SLUICE_REQUIRE_NATS_PY` is set.
-fn skip_without_nats_py() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import nats"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return false;
-    }
-    if std::env::var_os("SLUICE_REQUIRE_NATS_PY").is_some() {
-        panic!("SLUICE_REQUIRE_NATS_PY is set but `python3 -c \"import nats\"` fails");
-    }
-    eprintln!("note: python3 with nats-py is not available; skipping the nats-py cluster test");
-    true
-}
-
 /// nats-py, given node 0 only (py/cluster_failover.py): the same failover, driven over the
 /// script's stdin/stdout.
 async fn nats_py_fails_over(kinds: &[Kind]) {
-    if skip_without_nats_py() {
+    if integration_tests::py::skip_without_nats_py("the nats-py cluster test") {
         return;
     }
     let mut cluster = Cluster::start(kinds, ClusterOpts::default());

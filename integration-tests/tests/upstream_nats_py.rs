@@ -17,11 +17,11 @@
 //! The upstream tests use fixed ports (clients 4223-4225, routes 6223-6225, monitoring
 //! 8223-8225); the other tests in this suite use ephemeral ports, so they do not collide.
 
+use integration_tests::py::{run_bounded, skip_without_nats_py};
 use integration_tests::sluice_bin;
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 /// The longest the script may run before it is killed (it takes about 10-20 s).
 const SCRIPT_LIMIT: Duration = Duration::from_secs(150);
@@ -34,80 +34,21 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/upstream_nats_py.sh")
 }
 
-/// True if `python3 -c "import nats"` succeeds.
-fn nats_py_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import nats"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// True (after printing a note) if nats-py is missing and not required, so the test should pass
-/// without running. Panics if it is missing but `SLUICE_REQUIRE_NATS_PY` is set.
-fn skip_without_nats_py() -> bool {
-    if nats_py_available() {
-        return false;
-    }
-    if std::env::var_os("SLUICE_REQUIRE_NATS_PY").is_some() {
-        panic!(
-            "SLUICE_REQUIRE_NATS_PY is set but `python3 -c \"import nats\"` fails: \
-             install it with `pip install nats-py==2.9.0`"
-        );
-    }
-    eprintln!("note: python3 with nats-py is not available; skipping the upstream nats.py tests");
-    true
-}
-
 /// Runs the script with `server`, killing it after [`SCRIPT_LIMIT`]. Its exit status (`None` if
 /// it had to be killed) and everything it printed (stdout, then stderr).
 fn run_script(server: &str) -> (Option<ExitStatus>, String) {
-    let mut child = Command::new("bash")
-        .arg(script())
+    let mut cmd = Command::new("bash");
+    cmd.arg(script())
         .arg(server)
         // The script has its own time bound; leave it room to report before ours.
-        .env("UPSTREAM_NATS_PY_TIMEOUT", "120")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start bash {}: {e}", script().display()));
-    // Drain both pipes in the background so a chatty run cannot block on a full pipe.
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + SCRIPT_LIMIT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
-    (status, format!("{stdout}{stderr}"))
+        .env("UPSTREAM_NATS_PY_TIMEOUT", "120");
+    run_bounded(cmd, SCRIPT_LIMIT)
 }
 
 /// nats.py v2.9.0's ClusterDiscoveryTest and ClusterDiscoveryReconnectTest pass against Sluice.
 #[test]
 fn upstream_nats_py_cluster_discovery() {
-    if skip_without_nats_py() {
+    if skip_without_nats_py("the upstream nats.py tests") {
         return;
     }
     let bin = sluice_bin();

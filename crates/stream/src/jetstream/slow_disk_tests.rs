@@ -40,8 +40,17 @@ impl Drop for Release {
     }
 }
 
-/// A store whose sync waits while [`HOLD`] is set: a disk that has stopped answering.
-struct SlowSync(Box<dyn MsgStore>);
+/// What a wrapped store's sync does wrong.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Waits while [`HOLD`] is set: a disk that has stopped answering.
+    Hold,
+    /// Fails while [`FAIL_SYNC`] is set: a disk that reports an error.
+    Fail,
+}
+
+/// A store whose sync goes wrong as its [`Fault`] says.
+struct SlowSync(Box<dyn MsgStore>, Fault);
 
 impl MsgStore for SlowSync {
     fn append(
@@ -54,6 +63,15 @@ impl MsgStore for SlowSync {
         self.0.append(subject, headers, payload, time_ns)
     }
     fn sync(&mut self) -> Result<(), StoreError> {
+        if let Fault::Fail = self.1 {
+            if FAIL_SYNC.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Io {
+                    path: "failsync".into(),
+                    source: std::io::Error::other("injected fsync failure"),
+                });
+            }
+            return self.0.sync();
+        }
         let mut held = HOLD.lock();
         if *held {
             HELD_SYNCS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -117,9 +135,9 @@ impl MsgStore for SlowSync {
 
 fn wrap_slow(name: &str, store: Box<dyn MsgStore>) -> Box<dyn MsgStore> {
     if name.starts_with("SLOW") {
-        Box::new(SlowSync(store))
+        Box::new(SlowSync(store, Fault::Hold))
     } else if name.starts_with("FAILSYNC") {
-        Box::new(FailSync(store))
+        Box::new(SlowSync(store, Fault::Fail))
     } else {
         store
     }
@@ -128,79 +146,6 @@ fn wrap_slow(name: &str, store: Box<dyn MsgStore>) -> Box<dyn MsgStore> {
 /// While set, a `FAILSYNC*` stream's sync fails (a disk that reports an error).
 pub(super) static FAIL_SYNC: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
-
-/// A store whose sync fails while [`FAIL_SYNC`] is set.
-struct FailSync(Box<dyn MsgStore>);
-
-impl MsgStore for FailSync {
-    fn append(
-        &mut self,
-        subject: &str,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-        time_ns: i64,
-    ) -> Result<u64, StoreError> {
-        self.0.append(subject, headers, payload, time_ns)
-    }
-    fn sync(&mut self) -> Result<(), StoreError> {
-        if FAIL_SYNC.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(StoreError::Io {
-                path: "failsync".into(),
-                source: std::io::Error::other("injected fsync failure"),
-            });
-        }
-        self.0.sync()
-    }
-    fn msg_size(&self, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> u64 {
-        self.0.msg_size(subject, headers, payload)
-    }
-    fn write_out(&mut self) -> Result<(), StoreError> {
-        self.0.write_out()
-    }
-    fn reload(&mut self) -> Result<u64, StoreError> {
-        self.0.reload()
-    }
-    fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
-        self.0.get(seq)
-    }
-    fn next_matching(
-        &self,
-        from_seq: u64,
-        filter: Option<&str>,
-    ) -> Result<Option<StoredMsg>, StoreError> {
-        self.0.next_matching(from_seq, filter)
-    }
-    fn last_matching(&self, filter: &str) -> Result<Option<StoredMsg>, StoreError> {
-        self.0.last_matching(filter)
-    }
-    fn subject_count(&self, subject: &str) -> u64 {
-        self.0.subject_count(subject)
-    }
-    fn first_seq_of_subject(&self, subject: &str) -> Option<u64> {
-        self.0.first_seq_of_subject(subject)
-    }
-    fn delete(&mut self, seq: u64) -> Result<bool, StoreError> {
-        self.0.delete(seq)
-    }
-    fn purge(&mut self, purge: &Purge) -> Result<u64, StoreError> {
-        self.0.purge(purge)
-    }
-    fn expire_before(&mut self, cutoff_ns: i64) -> Result<u64, StoreError> {
-        self.0.expire_before(cutoff_ns)
-    }
-    fn state(&self) -> crate::store::StoreState {
-        self.0.state()
-    }
-    fn set_next_seq(&mut self, seq: u64) -> Result<(), StoreError> {
-        self.0.set_next_seq(seq)
-    }
-    fn subjects(&self) -> Vec<(Arc<str>, u64)> {
-        self.0.subjects()
-    }
-    fn destroy(self: Box<Self>) -> Result<(), StoreError> {
-        self.0.destroy()
-    }
-}
 
 /// Hands every message on `inbox.>` to a channel.
 struct Inbox(Mutex<std::sync::mpsc::Sender<InternalMsg>>);
