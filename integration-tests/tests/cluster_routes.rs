@@ -493,3 +493,53 @@ fn a_fast_publisher_is_paced_by_the_route_not_cut_off() {
         "{lines:?}"
     );
 }
+
+/// `cluster { permissions }`, as nats-server: `import` is what this server asks others for
+/// (only that interest is announced), `export` what others may ask it for (an `RS+` for
+/// anything else is ignored, so no such message is sent to them).
+#[test]
+fn route_permissions_filter_interest_both_ways() {
+    let dir = std::env::temp_dir().join(format!("sluice-route-perms-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("n.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "cluster {{\n  name: c\n  listen: 127.0.0.1:{}\n  permissions {{\n    import: [\"in.>\"]\n    export: {{ allow: [\"out.>\"], deny: [\"out.secret\"] }}\n  }}\n}}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let n = Broker::sluice(&["-c", conf.to_str().unwrap()]);
+    let port = route_port(&n);
+    let mut c = client(n.addr);
+    c.send(b"SUB in.a 1\r\nSUB other.a 2\r\n");
+    c.sync();
+    let (mut p, info) = Peer::dial(port, "NPERMPEER", None);
+    assert_eq!(
+        info["import"]["allow"],
+        serde_json::json!(["in.>"]),
+        "{info}"
+    );
+    assert_eq!(
+        info["export"]["deny"],
+        serde_json::json!(["out.secret"]),
+        "{info}"
+    );
+    assert_eq!(
+        p.lines_for(Duration::from_millis(400)),
+        ["RS+ $G in.a"],
+        "only imported interest is announced"
+    );
+    p.raw
+        .send(b"RS+ $G out.x\r\nRS+ $G out.secret\r\nRS+ $G elsewhere\r\nPING\r\n");
+    p.until("PONG");
+    c.send(b"PUB out.x 1\r\na\r\nPUB out.secret 1\r\nb\r\nPUB elsewhere 1\r\nc\r\n");
+    c.sync();
+    assert_eq!(
+        p.lines_for(Duration::from_millis(300)),
+        ["RMSG $G out.x 1", "a"],
+        "only exported interest is served"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -57,18 +57,15 @@ pub const CLUSTER_RELOAD_UNAVAILABLE: &str =
 /// Refuses what is configured but not served (the project's rule: nothing accepted
 /// silently), naming it.
 fn refuse_unserved(settings: &Settings, file: Option<&FileOptions>) -> Result<(), String> {
-    let Some(cluster) = &settings.server.cluster else {
+    if settings.server.cluster.is_none() {
         return Ok(());
-    };
+    }
     if settings.server.jetstream {
         return Err(
             "cluster: JetStream in a cluster (replicated streams) is not available yet; \
              run JetStream on a server without a cluster"
                 .into(),
         );
-    }
-    if cluster.permissions.is_some() {
-        return Err("cluster.permissions: route permissions are not served yet".into());
     }
     let pool = file
         .and_then(|f| f.cluster.as_ref())

@@ -5,7 +5,7 @@
 
 use super::link::{self, Ended, Side};
 use super::secure::{RouteStream, RouteTls};
-use super::state::Cluster;
+use super::state::{host_port_of, Cluster};
 use crate::handle::ASYNC_INFO;
 use crate::shared::Shared;
 use std::sync::Arc;
@@ -164,6 +164,11 @@ async fn dial_configured(
 ) {
     let mut known: Option<String> = None;
     loop {
+        if known.is_none() {
+            // A route the server at this URL dialled itself makes dialling it again useless
+            // (and the second route would replace the first: a moment without a route).
+            known = cluster.routed_to_url(&url.host_port());
+        }
         if known.as_deref().is_some_and(|id| cluster.routed_to(id)) {
             // Routed to already (it dialled us, or our route won): look again later.
         } else {
@@ -231,14 +236,6 @@ pub(crate) fn dial_gossiped(shared: Arc<Shared>, cluster: Arc<Cluster>, id: Stri
         }
         cluster.stop_dialling(&id);
     });
-}
-
-/// `host:port` of `nats-route://[user@]host:port/`.
-fn host_port_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let hp = rest.trim_end_matches('/');
-    (!hp.is_empty()).then(|| hp.to_owned())
 }
 
 /// One dial and the route's life; `None` if the connection could not be made.

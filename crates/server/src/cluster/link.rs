@@ -488,6 +488,10 @@ impl RouteConn {
                     Some(q) => (Some(q.queue), q.weight.max(1)),
                     None => (None, 1),
                 };
+                if !self.cluster.exportable(&subject, queue.as_deref()) {
+                    debug!(%subject, "a route asked for a subject this server does not export: ignored");
+                    return;
+                }
                 self.remote_sub(link, subject, queue, weight);
             }
             RouteOp::Unsub {

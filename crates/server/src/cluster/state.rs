@@ -34,6 +34,12 @@ pub(crate) struct Cluster {
     urls_gen: AtomicU64,
     /// Notified with `urls_gen` (the task that resends clients' INFO waits on it).
     pub(crate) urls_notify: tokio::sync::Notify,
+    /// `permissions.import`: the subjects this server asks other servers for (announces
+    /// interest in); `None`: all.
+    import: Option<crate::perms::ConnPerms>,
+    /// `permissions.export`: the subjects other servers may ask this one for (their `RS+`
+    /// for anything else is ignored); `None`: all.
+    export: Option<crate::perms::ConnPerms>,
     /// TLS for routes (`tls` configured), set when the listener is bound.
     pub(crate) tls: OnceLock<super::secure::RouteTls>,
     /// The configured routes being dialled, each with what stops its dials (and closes the
@@ -94,6 +100,18 @@ pub(crate) enum Refused {
 
 impl Cluster {
     pub(crate) fn new(config: ClusterConfig, server_id: &str, server_name: &str) -> Cluster {
+        let perms = |p: Option<&crate::SubjectPermission>| {
+            p.and_then(|p| {
+                crate::perms::ConnPerms::new(&crate::Permissions {
+                    publish: None,
+                    subscribe: Some(p.clone()),
+                    allow_responses: None,
+                })
+            })
+        };
+        let permissions = config.permissions.as_ref();
+        let import = perms(permissions.and_then(|p| p.import.as_ref()));
+        let export = perms(permissions.and_then(|p| p.export.as_ref()));
         let (name, dynamic) = match &config.name {
             Some(n) => (n.clone(), false),
             None => (random_name(), true),
@@ -112,6 +130,8 @@ impl Cluster {
             dials: OnceLock::new(),
             configured: Mutex::new(Vec::new()),
             tls: OnceLock::new(),
+            import,
+            export,
         }
     }
 
@@ -187,6 +207,18 @@ impl Cluster {
             cluster: self.name(),
             cluster_dynamic: self.dynamic,
             connect_urls,
+            import: self
+                .config
+                .permissions
+                .as_ref()
+                .and_then(|p| p.import.as_ref())
+                .map(route_permission),
+            export: self
+                .config
+                .permissions
+                .as_ref()
+                .and_then(|p| p.export.as_ref())
+                .map(route_permission),
             // Tells a Sluice peer it is one (nats-server ignores the field).
             extra: [(
                 "sluice_version".to_owned(),
@@ -209,8 +241,26 @@ impl Cluster {
         broadcast(&self.state.lock(), &line);
     }
 
+    /// May this server ask other servers for `subject` (`permissions.import`)? Interest it
+    /// may not ask for is not announced, so no such message is sent to it.
+    pub(crate) fn importable(&self, subject: &str, queue: Option<&str>) -> bool {
+        self.import
+            .as_ref()
+            .is_none_or(|p| p.can_subscribe(subject, queue))
+    }
+
+    /// May another server ask this one for `subject` (`permissions.export`)?
+    pub(crate) fn exportable(&self, subject: &str, queue: Option<&str>) -> bool {
+        self.export
+            .as_ref()
+            .is_none_or(|p| p.can_subscribe(subject, queue))
+    }
+
     /// A local subscriber was added: the routes are told if this is new interest.
     pub(crate) fn local_sub_added(&self, subject: &ByteStr, queue: Option<&ByteStr>) {
+        if !self.importable(subject, queue.map(|q| &**q)) {
+            return;
+        }
         let mut st = self.state.lock();
         let mut line = BytesMut::new();
         st.interest.add(subject, queue, &mut line);
@@ -219,6 +269,9 @@ impl Cluster {
 
     /// A local subscriber is gone: the routes are told if that was the last of its kind.
     pub(crate) fn local_sub_removed(&self, subject: &ByteStr, queue: Option<&ByteStr>) {
+        if !self.importable(subject, queue.map(|q| &**q)) {
+            return;
+        }
         let mut st = self.state.lock();
         let mut line = BytesMut::new();
         st.interest.remove(subject, queue, &mut line);
@@ -303,6 +356,15 @@ impl Cluster {
         id == self.server_id || self.state.lock().routes.contains_key(id)
     }
 
+    /// The id of the server routed to whose route URL is `host_port`, if any.
+    pub(crate) fn routed_to_url(&self, host_port: &str) -> Option<String> {
+        let st = self.state.lock();
+        st.routes
+            .values()
+            .find(|l| host_port_of(&l.url).as_deref() == Some(host_port))
+            .map(|l| l.remote_id.clone())
+    }
+
     /// Marks server `id` as being dialled because gossip named it; false if it is routed to,
     /// this server, or already being dialled.
     pub(crate) fn start_dialling(&self, id: &str) -> bool {
@@ -366,6 +428,23 @@ fn gossip_info(link: &Link, out: &mut BytesMut) {
         ..RouteInfo::default()
     };
     sluice_protocol::route::RouteOp::Info(Box::new(info)).encode(out);
+}
+
+/// A permission list as route INFO carries it.
+fn route_permission(p: &crate::SubjectPermission) -> sluice_protocol::route::SubjectPermission {
+    let list = |l: &[String]| (!l.is_empty()).then(|| l.to_vec());
+    sluice_protocol::route::SubjectPermission {
+        allow: list(&p.allow),
+        deny: list(&p.deny),
+    }
+}
+
+/// `host:port` of `nats-route://[user@]host:port/`.
+pub(crate) fn host_port_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let hp = rest.trim_end_matches('/');
+    (!hp.is_empty()).then(|| hp.to_owned())
 }
 
 /// True for a listen host meaning every interface.
