@@ -915,3 +915,37 @@ pub async fn connect_each(cluster: &Cluster) -> Vec<async_nats::Client> {
     }
     clients
 }
+
+/// Defines, for each case `NAME(kinds: &[Kind])` (an async fn of the calling test file), a
+/// module `NAME` with three tests: `nats_server_3` (three nats-server 2.9.10 nodes, the
+/// reference; skipped without nats-server), `sluice_3` and `mixed` (`[Sluice, Sluice,
+/// NatsServer]`). Each body runs under `limit` ([`crate::client::bounded`]).
+#[macro_export]
+macro_rules! cluster_cases {
+    (limit: $limit:expr; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::Kind::{NatsServer, Sluice};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn nats_server_3() {
+                if $crate::skip_without_nats_server() {
+                    return;
+                }
+                $crate::client::bounded($limit, super::$name(&[NatsServer; 3])).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sluice_3() {
+                $crate::client::bounded($limit, super::$name(&[Sluice; 3])).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn mixed() {
+                if $crate::skip_without_nats_server() {
+                    return;
+                }
+                $crate::client::bounded($limit, super::$name(&[Sluice, Sluice, NatsServer])).await
+            }
+        }
+    )*};
+}

@@ -18,7 +18,6 @@ use futures::StreamExt;
 use integration_tests::client::{self, within};
 use integration_tests::cluster::{publish_until_received, Cluster, ClusterOpts};
 use integration_tests::Kind;
-use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -32,42 +31,9 @@ const FORM: Duration = Duration::from_secs(15);
 /// How long a client may take to reconnect, and interest to cross routes.
 const STEP: Duration = Duration::from_secs(10);
 
-/// Runs a test body under [`TEST_LIMIT`].
-async fn bounded(body: impl Future<Output = ()>) {
-    client::bounded(TEST_LIMIT, body).await
-}
-
-/// Defines, for each case `NAME(kinds: &[Kind])`, a module `NAME` with its wrappers.
-macro_rules! cluster_cases {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use integration_tests::Kind::{NatsServer, Sluice};
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn nats_server_3() {
-                if integration_tests::skip_without_nats_server() {
-                    return;
-                }
-                super::bounded(super::$name(&[NatsServer; 3])).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sluice_3() {
-                super::bounded(super::$name(&[Sluice; 3])).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn mixed() {
-                if integration_tests::skip_without_nats_server() {
-                    return;
-                }
-                super::bounded(super::$name(&[Sluice, Sluice, NatsServer])).await
-            }
-        }
-    )*};
-}
-
-cluster_cases!(async_nats_fails_over, nats_py_fails_over);
+integration_tests::cluster_cases!(
+    limit: super::TEST_LIMIT;
+async_nats_fails_over, nats_py_fails_over);
 
 /// `127.0.0.1:<client port>` of each node, as INFO's `connect_urls` lists them.
 fn client_hostports(cluster: &Cluster) -> Vec<String> {

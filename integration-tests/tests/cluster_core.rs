@@ -2,7 +2,7 @@
 //! unsubscribe and auto-unsubscribe, queue groups, request-reply and no-responders, a node
 //! killed and restarted, a mesh formed by gossip from one seed, and how interest propagates.
 //!
-//! Each case is one function taking the node kinds; [`cluster_cases!`] gives it three
+//! Each case is one function taking the node kinds; `integration_tests::cluster_cases!` gives it three
 //! wrappers: `nats_server_3` (three nats-server 2.9.10 nodes: the reference),
 //! `sluice_3` and `mixed` (`[Sluice, Sluice, NatsServer]`).
 //!
@@ -43,7 +43,6 @@ use integration_tests::cluster::{
 use integration_tests::raw::{escape_short, Raw};
 use integration_tests::Kind;
 use std::collections::HashMap;
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// The longest a whole test may take.
@@ -58,42 +57,9 @@ const QUIET: Duration = Duration::from_millis(300);
 const RAW_CONNECT: &str =
     r#"{"verbose":false,"pedantic":false,"headers":true,"no_responders":true,"protocol":1}"#;
 
-/// Runs a test body under [`TEST_LIMIT`].
-async fn bounded(body: impl Future<Output = ()>) {
-    client::bounded(TEST_LIMIT, body).await
-}
+integration_tests::cluster_cases!(
+    limit: super::TEST_LIMIT;
 
-/// Defines, for each case `NAME(kinds: &[Kind])`, a module `NAME` with its wrappers.
-macro_rules! cluster_cases {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use integration_tests::Kind::{NatsServer, Sluice};
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn nats_server_3() {
-                if integration_tests::skip_without_nats_server() {
-                    return;
-                }
-                super::bounded(super::$name(&[NatsServer; 3])).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sluice_3() {
-                super::bounded(super::$name(&[Sluice; 3])).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn mixed() {
-                if integration_tests::skip_without_nats_server() {
-                    return;
-                }
-                super::bounded(super::$name(&[Sluice, Sluice, NatsServer])).await
-            }
-        }
-    )*};
-}
-
-cluster_cases!(
     pubsub_across_nodes,
     headers_cross_exactly,
     wildcard_interest,

@@ -7,10 +7,10 @@
 use crate::op::{ClientOp, ServerOp};
 use bytes::{BufMut, BytesMut};
 
-const CRLF: &[u8] = b"\r\n";
+pub(crate) const CRLF: &[u8] = b"\r\n";
 
 #[inline]
-fn put_num(dst: &mut BytesMut, n: usize) {
+pub(crate) fn put_num(dst: &mut BytesMut, n: usize) {
     let mut buf = itoa::Buffer::new();
     dst.put_slice(buf.format(n).as_bytes());
 }

@@ -9,13 +9,7 @@
 use super::op::{QueueWeight, RouteOp};
 use bytes::{BufMut, BytesMut};
 
-const CRLF: &[u8] = b"\r\n";
-
-#[inline]
-fn put_num(dst: &mut BytesMut, n: usize) {
-    let mut buf = itoa::Buffer::new();
-    dst.put_slice(buf.format(n).as_bytes());
-}
+use crate::encode::{put_num, CRLF};
 
 /// The reply and queue groups of an RMSG/HMSG/LMSG, each followed by a blank: `reply ` without
 /// queues, `+ reply q1 q2 ` or `| q1 q2 ` with them.
