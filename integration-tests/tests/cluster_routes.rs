@@ -543,3 +543,39 @@ fn route_permissions_filter_interest_both_ways() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Regression: a second route from a peer calling itself a Sluice node, with a server id
+/// shorter than six bytes (or not cut at a character boundary), made the node panic while
+/// logging (at debug level) which of the two routes it keeps. A peer's id is input: the
+/// second route is settled, the node goes on.
+#[test]
+fn a_short_peer_id_on_a_second_route_is_not_a_panic() {
+    let n = node("n0", &["-D"]);
+    let port = route_port(&n);
+    let dial = |id: &str| {
+        let (raw, _) = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+        let mut p = Peer { raw };
+        p.raw.send(
+            format!(
+                "CONNECT {{\"echo\":true,\"headers\":true,\"name\":\"{id}\",\"cluster\":\"c\"}}\r\nINFO {{\"server_id\":\"{id}\",\"server_name\":\"short\",\"version\":\"2.10.0\",\"proto\":2,\"host\":\"127.0.0.1\",\"port\":1,\"headers\":true,\"cluster\":\"c\",\"sluice_version\":\"0.1.0\",\"sluice_dial\":1}} \r\n"
+            )
+            .as_bytes(),
+        );
+        p
+    };
+    let mut first = dial("é");
+    first.raw.send(b"PING\r\n");
+    first.until("PONG");
+    let mut second = dial("é");
+    second.raw.send(b"PING\r\n");
+    let _ = second.raw.read_for(Duration::from_millis(300));
+    let lines = n.log_lines();
+    assert!(
+        lines.iter().any(|l| l.contains("two routes to one server")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("panicked")), "{lines:?}");
+    // The node still serves.
+    let mut c = client(n.addr);
+    assert!(String::from_utf8_lossy(&c.sync()).contains("PONG"));
+}

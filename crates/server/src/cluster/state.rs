@@ -292,7 +292,8 @@ impl Cluster {
                 old.retry.store(true, Ordering::Relaxed);
                 return Err(Refused::Duplicate);
             }
-            let dialler = |l: &Link| {
+            // Which server dialled a route: this one, or the other.
+            let dialler = |l: &Link| -> String {
                 if l.solicited {
                     self.server_id.clone()
                 } else {
@@ -302,9 +303,9 @@ impl Cluster {
             let (old_by, new_by) = (dialler(old), dialler(&link));
             tracing::debug!(
                 server = %link.remote_name,
-                old_by = %&old_by[..6],
+                %old_by,
                 old_seq = old.dial_seq,
-                new_by = %&new_by[..6],
+                %new_by,
                 new_seq = link.dial_seq,
                 "two routes to one server"
             );
