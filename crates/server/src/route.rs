@@ -199,9 +199,10 @@ impl Publisher {
         }
     }
 
-    /// Delivers to one subscription, honouring echo and auto-unsubscribe.
+    /// Delivers to one of this server's own subscriptions, honouring echo and
+    /// auto-unsubscribe. Callers hand another server's subscriptions to `target` instead.
     #[inline]
-    pub(crate) fn deliver(
+    fn deliver(
         &mut self,
         shared: &Shared,
         sub: &SubRef,
@@ -223,7 +224,10 @@ impl Publisher {
                 }
                 flags
             }
-            Owner::Internal(_) | Owner::Route(_) => 0,
+            Owner::Internal(_) => 0,
+            Owner::Route(_) => {
+                unreachable!("route subscriptions are forwarded (`target`), never delivered")
+            }
         };
         match sub.admit() {
             Admit::Yes => {}
@@ -261,12 +265,7 @@ impl Publisher {
                     self.stalled = Some(target.clone());
                 }
             }
-            Owner::Route(r) => {
-                // Reached only through `deliver` called directly (never for a message from
-                // a route): forward it alone.
-                self.target(r, sub.queue.as_ref().map(|q| Arc::from(&**q)).as_ref());
-                self.forward(subject, reply, headers, payload);
-            }
+            Owner::Route(_) => {} // ruled out above
             Owner::Internal(internal) => {
                 internal.sink.deliver(InternalMsg {
                     subject: subject.into(),

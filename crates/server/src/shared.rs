@@ -277,35 +277,17 @@ impl Shared {
         Some(urls)
     }
 
-    /// The server's INFO with the cluster's fields filled in.
-    fn base_info(&self) -> ServerInfo {
+    /// The server's INFO as it stands now (the cluster's fields, the reloadable limits and
+    /// authorization filled in; no client fields), after `edit`, as an `INFO` line.
+    fn info_line(&self, edit: impl FnOnce(&mut ServerInfo)) -> Vec<u8> {
         let mut info = self.info.clone();
         if let Some(cluster) = &self.cluster {
             info.extra.insert("cluster".into(), cluster.name().into());
             info.connect_urls = self.connect_urls();
         }
-        info
-    }
-
-    /// The INFO sent to clients that take INFO updates when the cluster's client URLs
-    /// change (as nats-server's async INFO: no client fields).
-    pub(crate) fn async_info(&self) -> Vec<u8> {
-        let mut info = self.base_info();
         info.auth_required = self.auth_required();
         info.max_payload = self.limits.max_payload() as u64;
-        let mut line = b"INFO ".to_vec();
-        line.extend_from_slice(&serde_json::to_vec(&info).expect("INFO serializes"));
-        line.extend_from_slice(b" \r\n");
-        line
-    }
-
-    /// The INFO line for a new client, with its id and address filled in.
-    pub(crate) fn info_for(&self, cid: u64, peer: SocketAddr) -> Vec<u8> {
-        let mut info = self.base_info();
-        info.client_id = Some(cid);
-        info.max_payload = self.limits.max_payload() as u64;
-        info.auth_required = self.auth_required();
-        info.client_ip = Some(peer.ip().to_string());
+        edit(&mut info);
         let mut line = b"INFO ".to_vec();
         line.extend_from_slice(&serde_json::to_vec(&info).expect("INFO serializes"));
         // nats-server writes a space before the CRLF; so do we, byte for byte.
@@ -313,17 +295,24 @@ impl Shared {
         line
     }
 
+    /// The INFO sent to clients that take INFO updates when the cluster's client URLs
+    /// change (as nats-server's async INFO: no client fields).
+    pub(crate) fn async_info(&self) -> Vec<u8> {
+        self.info_line(|_| {})
+    }
+
+    /// The INFO line for a new client, with its id and address filled in.
+    pub(crate) fn info_for(&self, cid: u64, peer: SocketAddr) -> Vec<u8> {
+        self.info_line(|info| {
+            info.client_id = Some(cid);
+            info.client_ip = Some(peer.ip().to_string());
+        })
+    }
+
     /// The INFO sent to every client on entering lame-duck mode: the server's INFO with
     /// `ldm: true` and no client fields (as nats-server's async INFO).
     pub(crate) fn ldm_info(&self) -> Vec<u8> {
-        let mut info = self.base_info();
-        info.auth_required = self.auth_required();
-        info.max_payload = self.limits.max_payload() as u64;
-        info.ldm = true;
-        let mut line = b"INFO ".to_vec();
-        line.extend_from_slice(&serde_json::to_vec(&info).expect("INFO serializes"));
-        line.extend_from_slice(b" \r\n");
-        line
+        self.info_line(|info| info.ldm = true)
     }
 
     /// Every open client connection.
