@@ -294,18 +294,12 @@ async fn dial(
 /// Sends every client that takes INFO updates a new INFO when the cluster's client URLs
 /// change (nats-server's async INFO with `connect_urls`).
 async fn tell_clients(shared: Arc<Shared>, cluster: Arc<Cluster>, cancel: CancellationToken) {
-    let mut seen = cluster.urls_generation();
     let mut last_urls = shared.connect_urls();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = cluster.urls_notify.notified() => {}
         }
-        let gen = cluster.urls_generation();
-        if gen == seen {
-            continue;
-        }
-        seen = gen;
         let urls = shared.connect_urls();
         if urls == last_urls {
             continue;

@@ -30,9 +30,8 @@ pub(crate) struct Cluster {
     state: Mutex<State>,
     /// Numbers this server's dials (see `Link::dial_seq`).
     dial_seq: AtomicU64,
-    /// Bumped whenever the client URLs of the cluster change (clients' INFO is then resent).
-    urls_gen: AtomicU64,
-    /// Notified with `urls_gen` (the task that resends clients' INFO waits on it).
+    /// Notified when the cluster's client URLs may have changed (the task that resends
+    /// clients' INFO waits on it, and compares).
     pub(crate) urls_notify: tokio::sync::Notify,
     /// `permissions.import`: the subjects this server asks other servers for (announces
     /// interest in); `None`: all.
@@ -124,7 +123,6 @@ impl Cluster {
             server_name: server_name.to_owned(),
             listen: OnceLock::new(),
             state: Mutex::new(State::default()),
-            urls_gen: AtomicU64::new(0),
             dial_seq: AtomicU64::new(0),
             urls_notify: tokio::sync::Notify::new(),
             dials: OnceLock::new(),
@@ -397,14 +395,9 @@ impl Cluster {
         urls.into_iter().collect()
     }
 
-    /// The client URLs of the cluster changed: clients get a new INFO.
+    /// The client URLs of the cluster may have changed: clients get a new INFO if they did.
     pub(crate) fn urls_changed(&self) {
-        self.urls_gen.fetch_add(1, Ordering::Release);
         self.urls_notify.notify_one();
-    }
-
-    pub(crate) fn urls_generation(&self) -> u64 {
-        self.urls_gen.load(Ordering::Acquire)
     }
 }
 
