@@ -579,3 +579,25 @@ fn a_short_peer_id_on_a_second_route_is_not_a_panic() {
     let mut c = client(n.addr);
     assert!(String::from_utf8_lossy(&c.sync()).contains("PONG"));
 }
+
+/// Regression: a client told the cluster's servers in its INFO, whose CONNECT (saying it
+/// takes INFO updates) came after a server joined, never heard of that server: the update went
+/// out before the client could take it. Its CONNECT now brings it the current list.
+#[test]
+fn a_client_connecting_while_a_server_joins_learns_of_it() {
+    let n1 = node("n1", &[]);
+    let p1 = route_port(&n1);
+    let (mut c, info) = Raw::connect(n1.addr);
+    assert_eq!(
+        info["connect_urls"],
+        serde_json::json!([n1.addr.to_string()])
+    );
+    // A second server joins before the client's CONNECT.
+    let n0 = node("n0", &["--routes", &format!("nats://127.0.0.1:{p1}")]);
+    assert!(crosses(n0.addr, n1.addr, Duration::from_secs(5)));
+    c.send(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+    let urls = told_urls(&mut c, Duration::from_secs(3), |u| {
+        u.contains(&n0.addr.to_string())
+    });
+    assert!(urls.contains(&n0.addr.to_string()), "{urls:?}");
+}

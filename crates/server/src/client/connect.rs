@@ -56,6 +56,15 @@ impl Conn {
         self.handle.set_flag(HEADERS, headers);
         if let Some(protocol) = info.protocol {
             self.handle.set_flag(ASYNC_INFO, protocol >= 1);
+            if protocol >= 1 {
+                if let Some(told) = self.told_urls.take() {
+                    // An update made before this CONNECT passed this client by.
+                    if self.shared.connect_urls().as_ref() != Some(&told) {
+                        let info = self.shared.async_info();
+                        self.handle.out.push_now(|b| b.extend_from_slice(&info));
+                    }
+                }
+            }
         }
         self.no_responders = no_responders;
         self.granted = Some(Granted { auth, secret });

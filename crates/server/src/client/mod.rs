@@ -82,6 +82,9 @@ struct Conn {
     first_ping: bool,
     /// Something arrived since the last keepalive tick: no PING needed this time.
     active: bool,
+    /// The cluster's client URLs as of the INFO the client was sent (`None`: not clustered).
+    /// A CONNECT that asks for INFO updates gets one if they changed meanwhile.
+    told_urls: Option<Vec<String>>,
 }
 
 /// Runs a plaintext connection to completion: INFO, then ops until EOF, a fatal error or
@@ -131,6 +134,8 @@ pub(crate) async fn run_io<R, W>(
     handle
         .out
         .set_limits(shared.limits.max_pending(), shared.limits.write_deadline());
+    // Read before the INFO is made (a change in between only costs an extra update).
+    let told_urls = shared.connect_urls();
     if send_info {
         let info = shared.info_for(id, peer);
         handle.out.push_now(|b| b.extend_from_slice(&info));
@@ -154,6 +159,7 @@ pub(crate) async fn run_io<R, W>(
         perms: None,
         pings_out: 0,
         active: false,
+        told_urls,
         just_connected: false,
         first_ping: false,
         publisher: Publisher::new(id),
