@@ -1,0 +1,13 @@
+//! sluice-raft: a replicated log for many Raft groups on one node, on openraft.
+//!
+//! Owns: the groups a node takes part in (one meta group, one per replicated stream), their
+//! log storage on disk, and the transport of Raft messages between nodes over the cluster's
+//! routes. An entry is opaque bytes: a group replicates what the layer above proposes and hands
+//! committed entries back to it, in order, on every replica.
+//!
+//! Must never: know what an entry means (streams, consumers and assignments are the stream
+//! layer's), acknowledge an append before it is on disk, or queue without bound.
+
+pub mod types;
+
+pub use types::{node_id, GroupId, NodeId, TypeConfig};
