@@ -3,11 +3,25 @@
 //! Owns: the groups a node takes part in (one meta group, one per replicated stream), their
 //! log storage on disk, and the transport of Raft messages between nodes over the cluster's
 //! routes. An entry is opaque bytes: a group replicates what the layer above proposes and hands
-//! committed entries back to it, in order, on every replica.
+//! committed entries back to it, in order, on every replica ([`machine::Machine`]).
 //!
 //! Must never: know what an entry means (streams, consumers and assignments are the stream
 //! layer's), acknowledge an append before it is on disk, or queue without bound.
 
+pub mod config;
+pub mod machine;
+pub mod node;
+pub mod rpc;
+pub mod transport;
 pub mod types;
 
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use config::Timing;
+pub use machine::{Committed, Machine, MachineStore};
+pub use node::{NodeError, RaftNode};
+pub use transport::{Transport, Unreachable};
 pub use types::{node_id, GroupId, NodeId, TypeConfig};

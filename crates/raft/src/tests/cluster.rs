@@ -1,0 +1,307 @@
+use crate::machine::MachineStore;
+use crate::testing::{ListMachine, MemLog, MemNet};
+use crate::{node_id, NodeId, RaftNode, Timing, TypeConfig};
+use bytes::Bytes;
+use openraft::{BasicNode, Raft};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{sleep, timeout, Instant};
+
+struct Member {
+    name: String,
+    node: Arc<RaftNode>,
+    log: MemLog,
+    raft: Raft<TypeConfig>,
+    store: MachineStore<ListMachine>,
+    dir: tempfile::TempDir,
+}
+
+struct TestCluster {
+    net: Arc<MemNet>,
+    timing: Timing,
+    members: Vec<Member>,
+}
+
+const GROUP: &str = "g";
+
+impl TestCluster {
+    async fn start(n: usize, timing: Timing) -> TestCluster {
+        let net = MemNet::new();
+        let mut members = Vec::new();
+        for i in 1..=n {
+            let name = format!("n{i}");
+            let node = RaftNode::new(&name, timing.clone(), net.transport(node_id(&name)));
+            net.join(&node);
+            let log = MemLog::default();
+            let dir = tempfile::tempdir().unwrap();
+            let (raft, store) = node
+                .start_group(GROUP, log.clone(), ListMachine::default(), dir.path())
+                .await
+                .unwrap();
+            members.push(Member {
+                name,
+                node,
+                log,
+                raft,
+                store,
+                dir,
+            });
+        }
+        let all: BTreeMap<NodeId, BasicNode> = members
+            .iter()
+            .map(|m| (m.node.id(), BasicNode::new(m.name.clone())))
+            .collect();
+        members[0].raft.initialize(all).await.unwrap();
+        TestCluster {
+            net,
+            timing,
+            members,
+        }
+    }
+
+    /// The member that a majority-backed leader is, as its own metrics say, among `among`.
+    async fn leader(&self, among: &[usize]) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            for &i in among {
+                let m = self.members[i].raft.metrics().borrow().clone();
+                if m.current_leader == Some(self.members[i].node.id())
+                    && m.state == openraft::ServerState::Leader
+                {
+                    return i;
+                }
+            }
+            assert!(Instant::now() < deadline, "no leader among {among:?}");
+            sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn write(&self, i: usize, data: &str) -> Result<(), String> {
+        self.members[i]
+            .raft
+            .client_write(Bytes::from(data.to_string()))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn applied(&self, i: usize) -> Vec<Bytes> {
+        self.members[i]
+            .store
+            .with(|m| m.applied.iter().map(|(_, d)| d.clone()).collect())
+            .await
+    }
+
+    /// Waits until members `among` applied the same `n` entries, and returns them.
+    async fn converged(&self, among: &[usize], n: usize) -> Vec<Bytes> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let first = self.applied(among[0]).await;
+            let mut same = first.len() == n;
+            for &i in &among[1..] {
+                same &= self.applied(i).await == first;
+            }
+            if same {
+                return first;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "members {among:?} did not converge on {n} entries: {:?}",
+                {
+                    let mut v = Vec::new();
+                    for &i in among {
+                        v.push(self.applied(i).await.len());
+                    }
+                    v
+                }
+            );
+            sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops member `i` as a crash would (its log survives, its process state does not).
+    async fn crash(&mut self, i: usize) {
+        let id = self.members[i].node.id();
+        self.net.leave(id);
+        self.members[i].node.shutdown().await;
+    }
+
+    /// Restarts member `i` on its log and snapshot directory, with an empty machine.
+    async fn restart(&mut self, i: usize) {
+        let name = self.members[i].name.clone();
+        let node = RaftNode::new(
+            &name,
+            self.timing.clone(),
+            self.net.transport(node_id(&name)),
+        );
+        self.net.join(&node);
+        let (raft, store) = node
+            .start_group(
+                GROUP,
+                self.members[i].log.clone(),
+                ListMachine::default(),
+                self.members[i].dir.path(),
+            )
+            .await
+            .unwrap();
+        let m = &mut self.members[i];
+        m.node = node;
+        m.raft = raft;
+        m.store = store;
+    }
+
+    async fn shutdown(self) {
+        for m in &self.members {
+            m.node.shutdown().await;
+        }
+    }
+}
+
+fn strings(v: &[Bytes]) -> Vec<String> {
+    v.iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_nodes_elect_one_leader_and_apply_the_same_entries_in_order() {
+    let c = TestCluster::start(3, Timing::default()).await;
+    let l = c.leader(&[0, 1, 2]).await;
+    for k in 0..50 {
+        c.write(l, &format!("e{k}")).await.unwrap();
+    }
+    let got = c.converged(&[0, 1, 2], 50).await;
+    let want: Vec<String> = (0..50).map(|k| format!("e{k}")).collect();
+    assert_eq!(strings(&got), want);
+    // A follower does not accept writes: it names the leader.
+    let f = (l + 1) % 3;
+    let err = c.write(f, "x").await.unwrap_err();
+    assert!(err.contains("forward"), "{err}");
+    c.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crashed_leader_is_replaced_and_writes_succeed_within_two_seconds() {
+    let mut c = TestCluster::start(3, Timing::default()).await;
+    let l = c.leader(&[0, 1, 2]).await;
+    c.write(l, "before").await.unwrap();
+    c.converged(&[0, 1, 2], 1).await;
+    c.crash(l).await;
+    let crashed = Instant::now();
+    let rest: Vec<usize> = (0..3).filter(|&i| i != l).collect();
+    // Clients retry against whoever leads now.
+    loop {
+        let nl = c.leader(&rest).await;
+        if c.write(nl, "after").await.is_ok() {
+            break;
+        }
+    }
+    let took = crashed.elapsed();
+    eprintln!("failover took {took:?}");
+    assert!(took < Duration::from_secs(2), "failover took {took:?}");
+    let got = c.converged(&rest, 2).await;
+    assert_eq!(strings(&got), ["before", "after"]);
+    // The old leader comes back as a follower and catches up.
+    c.restart(l).await;
+    c.converged(&[0, 1, 2], 2).await;
+    c.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_isolated_leader_commits_nothing_and_its_entries_are_dropped_after_healing() {
+    let c = TestCluster::start(3, Timing::default()).await;
+    let old = c.leader(&[0, 1, 2]).await;
+    c.write(old, "committed").await.unwrap();
+    c.converged(&[0, 1, 2], 1).await;
+    c.net.partition(&[c.members[old].node.id()]);
+    // The old leader keeps taking writes; none can commit.
+    let stale = c.members[old].raft.clone();
+    let pending = tokio::spawn(async move { stale.client_write(Bytes::from("lost")).await });
+    let rest: Vec<usize> = (0..3).filter(|&i| i != old).collect();
+    let new = c.leader(&rest).await;
+    c.write(new, "majority").await.unwrap();
+    c.converged(&rest, 2).await;
+    assert_eq!(
+        c.applied(old).await.len(),
+        1,
+        "the isolated leader applied an entry"
+    );
+    c.net.heal();
+    let got = c.converged(&[0, 1, 2], 2).await;
+    assert_eq!(strings(&got), ["committed", "majority"]);
+    // Its writer learns it was not committed (told to go to the new leader).
+    let answer = timeout(Duration::from_secs(30), pending)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        answer.is_err(),
+        "an uncommitted write was reported committed"
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_behind_the_purged_log_catches_up_from_a_snapshot() {
+    let timing = Timing {
+        snapshot_every: 20,
+        keep_after_snapshot: 5,
+        purge_batch: 1,
+        ..Timing::default()
+    };
+    let c = TestCluster::start(3, timing).await;
+    let l = c.leader(&[0, 1, 2]).await;
+    let behind = (l + 1) % 3;
+    c.net.partition(&[c.members[behind].node.id()]);
+    for k in 0..100 {
+        c.write(l, &format!("e{k}")).await.unwrap();
+    }
+    let rest: Vec<usize> = (0..3).filter(|&i| i != behind).collect();
+    c.converged(&rest, 100).await;
+    // The leader's log no longer reaches back to what the lagging replica has.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.members[l]
+        .raft
+        .metrics()
+        .borrow()
+        .purged
+        .map_or(0, |p| p.index)
+        <= 20
+    {
+        assert!(Instant::now() < deadline, "the leader never purged its log");
+        sleep(Duration::from_millis(20)).await;
+    }
+    c.net.heal();
+    let got = c.converged(&[0, 1, 2], 100).await;
+    assert_eq!(strings(&got)[99], "e99");
+    let snap = c.members[behind].raft.metrics().borrow().snapshot;
+    assert!(
+        snap.is_some(),
+        "the lagging replica did not install a snapshot"
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_member_rebuilds_its_machine_from_snapshot_and_log() {
+    let timing = Timing {
+        snapshot_every: 10,
+        keep_after_snapshot: 2,
+        purge_batch: 1,
+        ..Timing::default()
+    };
+    let mut c = TestCluster::start(3, timing).await;
+    let l = c.leader(&[0, 1, 2]).await;
+    for k in 0..35 {
+        c.write(l, &format!("e{k}")).await.unwrap();
+    }
+    let before = c.converged(&[0, 1, 2], 35).await;
+    let f = (l + 1) % 3;
+    c.crash(f).await;
+    c.restart(f).await;
+    // Restored from the snapshot file, then the log after it: the same entries, once each.
+    let after = c.converged(&[0, 1, 2], 35).await;
+    assert_eq!(before, after);
+    c.shutdown().await;
+}
