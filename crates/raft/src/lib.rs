@@ -11,6 +11,7 @@
 pub mod config;
 pub mod machine;
 pub mod node;
+pub mod routes;
 pub mod rpc;
 pub mod transport;
 pub mod types;
@@ -23,5 +24,6 @@ mod tests;
 pub use config::Timing;
 pub use machine::{Committed, Machine, MachineStore};
 pub use node::{NodeError, RaftNode};
+pub use routes::RouteTransport;
 pub use transport::{Transport, Unreachable};
 pub use types::{node_id, GroupId, NodeId, TypeConfig};

@@ -302,6 +302,11 @@ impl Shared {
     }
 
     /// The INFO line for a new client, with its id and address filled in.
+    /// The server's name (`server_name`, or its id).
+    pub(crate) fn server_name(&self) -> &str {
+        &self.info.server_name
+    }
+
     pub(crate) fn info_for(&self, cid: u64, peer: SocketAddr) -> Vec<u8> {
         self.info_line(|info| {
             info.client_id = Some(cid);

@@ -3,3 +3,4 @@
 //! without real sleeps.
 
 mod cluster;
+mod routes;

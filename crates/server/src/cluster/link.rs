@@ -511,7 +511,9 @@ impl RouteConn {
                 payload,
             } => {
                 self.handle.stats.record_in(payload.len());
-                if &*account == ACCOUNT {
+                if &*account == super::peer::PEER_ACCOUNT {
+                    self.peer_message(link, &subject, reply.as_deref(), payload);
+                } else if &*account == ACCOUNT {
                     self.publisher.publish_from_route(
                         &self.shared,
                         &subject,
@@ -550,6 +552,19 @@ impl RouteConn {
             | RouteOp::Pong
             | RouteOp::Ok
             | RouteOp::Err(_) => unreachable!("handled by handle_op"),
+        }
+    }
+
+    /// A message of the peer account: to the layer above's handler, never to subscribers;
+    /// only from a Sluice peer.
+    fn peer_message(&self, link: &Link, subject: &str, reply: Option<&str>, payload: Bytes) {
+        if !link.sluice_peer {
+            debug!(peer = %link.remote_name, "a peer message from a server that is not Sluice: dropped");
+            return;
+        }
+        let handler = self.cluster.peer_handler.read().clone();
+        if let Some(h) = handler {
+            h.on_message(&link.remote_name, subject, reply, payload);
         }
     }
 

@@ -8,6 +8,8 @@
 //! - `interest.rs`: what the routes are told when local interest changes (`RS+`/`RS-`).
 //! - `link.rs`: one route connection: handshake, keepalive, and the ops it receives.
 //! - `secure.rs`: TLS on routes (the handshake first, both sides verified).
+//! - `peer.rs`: messages between Sluice nodes for the layers above (Raft), in a route account
+//!   of their own that clients cannot reach.
 //! - `dial.rs`: the cluster listener and the routes this server dials (configured ones, with
 //!   retries for ever; ones learnt by gossip, once plus `connect_retries` times).
 //!
@@ -20,6 +22,7 @@
 mod dial;
 mod interest;
 mod link;
+pub mod peer;
 mod secure;
 mod state;
 

@@ -45,6 +45,8 @@ pub(crate) struct Cluster {
     /// route they made): a reload removes routes by cancelling.
     pub(crate) configured: Mutex<Vec<(crate::RouteUrl, tokio_util::sync::CancellationToken)>>,
     /// Where dials started by gossip run, and what stops them (set when the cluster runs).
+    /// Who gets the peer messages routes bring (`peer.rs`); dropped while unset.
+    pub(crate) peer_handler: parking_lot::RwLock<Option<super::peer::Handler>>,
     pub(crate) dials: OnceLock<(
         tokio_util::task::TaskTracker,
         tokio_util::sync::CancellationToken,
@@ -126,6 +128,7 @@ impl Cluster {
             dial_seq: AtomicU64::new(0),
             urls_notify: tokio::sync::Notify::new(),
             dials: OnceLock::new(),
+            peer_handler: parking_lot::RwLock::new(None),
             configured: Mutex::new(Vec::new()),
             tls: OnceLock::new(),
             import,
