@@ -34,6 +34,7 @@
 
 pub mod api;
 mod apply;
+pub mod cluster;
 pub mod config;
 pub mod consumer;
 pub mod dedup;

@@ -65,7 +65,12 @@ macro_rules! wrapping {
 pub mod codes {
     pub const ACCOUNT_RESOURCES_EXCEEDED: u16 = 10002;
     pub const BAD_REQUEST: u16 = 10003;
+    pub const CLUSTER_NO_PEERS: u16 = 10005;
+    pub const CLUSTER_NOT_AVAIL: u16 = 10008;
+    pub const CLUSTER_NOT_LEADER: u16 = 10009;
     pub const CLUSTER_REQUIRED: u16 = 10010;
+    pub const CLUSTER_TAGS: u16 = 10011;
+    pub const CLUSTER_PEER_NOT_MEMBER: u16 = 10040;
     pub const CONSUMER_NOT_FOUND: u16 = 10014;
     pub const INSUFFICIENT_RESOURCES: u16 = 10023;
     pub const INVALID_JSON: u16 = 10025;
@@ -149,6 +154,14 @@ impl ApiError {
         /// JSClusterRequiredErr: 503 10010 (leader stepdown and peer removal on a single
         /// server).
         cluster_required => (503, CLUSTER_REQUIRED, "JetStream clustering support required");
+        /// JSClusterNotAvailErr: 503 10008 (no meta or stream leader, no quorum).
+        cluster_not_avail => (503, CLUSTER_NOT_AVAIL, "JetStream system temporarily unavailable");
+        /// JSClusterNotLeaderErr: 500 10009.
+        cluster_not_leader => (500, CLUSTER_NOT_LEADER, "JetStream cluster can not handle request");
+        /// JSClusterTagsErr: 400 10011.
+        cluster_tags => (400, CLUSTER_TAGS, "tags placement not supported for operation");
+        /// JSClusterPeerNotMemberErr: 400 10040.
+        cluster_peer_not_member => (400, CLUSTER_PEER_NOT_MEMBER, "peer not a member");
         /// JSConsumerNotFoundErr: 404 10014.
         consumer_not_found => (404, CONSUMER_NOT_FOUND, "consumer not found");
         /// JSInsufficientResourcesErr: 503 10023.
@@ -230,6 +243,8 @@ impl ApiError {
     }
 
     wrapping! {
+        /// JSClusterNoPeersErrF: 400 10005 `{err}` (placement found too few servers).
+        cluster_no_peers => (400, CLUSTER_NO_PEERS);
         /// JSStreamCreateErrF: 500 10049 `{err}`.
         stream_create => (500, STREAM_CREATE);
         /// JSStreamDeleteErrF: 500 10050 `{err}`.
