@@ -16,8 +16,7 @@ pub mod rpc;
 pub mod transport;
 pub mod types;
 
-#[cfg(test)]
-mod testing;
+pub mod testing;
 #[cfg(test)]
 mod tests;
 

@@ -46,10 +46,22 @@ impl RouteTransport {
         })
     }
 
-    /// Starts answering other nodes' requests with `node`'s groups.
-    pub fn attach(self: &Arc<Self>, node: &Arc<RaftNode>) {
+    /// Answers other nodes' requests with `node`'s groups, and takes every peer message the
+    /// routes bring ([`RouteTransport::install`] does both; a server whose peer messages
+    /// also carry other traffic attaches and dispatches `raft.` subjects here itself).
+    pub fn attach(&self, node: &Arc<RaftNode>) {
         let _ = self.node.set(Arc::downgrade(node));
+    }
+
+    /// Attaches `node` and takes every peer message the routes bring.
+    pub fn install(self: &Arc<Self>, node: &Arc<RaftNode>) {
+        self.attach(node);
         self.server.set_peer_handler(self.clone());
+    }
+
+    /// Whether a peer message's subject is Raft traffic (for a dispatcher in front).
+    pub fn is_raft(subject: &str) -> bool {
+        subject.starts_with("raft.")
     }
 
     /// Stops answering (requests that arrive are dropped) and fails the calls waiting.

@@ -1,4 +1,4 @@
-//! Test doubles: a log kept in memory (shared by clones, so a "restarted" node finds what it
+//! Test doubles, for this crate's tests and the layers above's: a log kept in memory (shared by clones, so a "restarted" node finds what it
 //! had "on disk"), a transport between in-process nodes that tests can cut, and a machine that
 //! records what it applied.
 

@@ -156,10 +156,14 @@ impl Shared {
             // As nats-server with --tlsverify.
             info.extra.insert("tls_verify".into(), true.into());
         }
-        let cluster = config
-            .cluster
-            .clone()
-            .map(|c| Arc::new(Cluster::new(c, &server_id, &info.server_name)));
+        let cluster = config.cluster.clone().map(|c| {
+            Arc::new(Cluster::new(
+                c,
+                &server_id,
+                &info.server_name,
+                config.jetstream,
+            ))
+        });
         Shared {
             cluster,
             auth: RwLock::new(Arc::new(config.auth.clone())),

@@ -146,6 +146,11 @@ pub(crate) struct Inner {
     pub(crate) pool: Pool<StreamOwner>,
     /// Streams whose owners are deleting them (`deletion.rs`).
     pub(crate) deleting: Deleting,
+    /// The cluster's name, once this server runs clustered JetStream (stream info's
+    /// `cluster.name`); shared with every owner.
+    pub(crate) cluster_name: Arc<std::sync::OnceLock<String>>,
+    /// Clustered JetStream, once started (`cluster/service.rs`).
+    pub(crate) cluster: std::sync::OnceLock<Arc<crate::cluster::service::JsCluster>>,
 }
 
 /// The running stream layer.
@@ -246,6 +251,7 @@ impl Inner {
                 snapshot: snapshot.clone(),
                 created,
                 server_name: self.config.server_name.clone(),
+                cluster_name: self.cluster_name.clone(),
                 api_errors: self.api_errors.clone(),
             },
         );
@@ -434,6 +440,8 @@ impl JetStream {
             api_requests: Default::default(),
             api_errors: Default::default(),
             deleting: Deleting::default(),
+            cluster_name: Default::default(),
+            cluster: Default::default(),
             pool: Pool::start("stream", pool_workers())
                 .map_err(|e| StartError::Subscribe(e.to_string()))?,
         });
@@ -481,6 +489,36 @@ impl JetStream {
             api_stop: tx,
             api_thread: Some(api_thread),
         })
+    }
+
+    /// Runs JetStream clustered from now on: starts this server's Raft node and meta group
+    /// (its log `log`, its snapshot under the store directory's `_cluster/meta`) over the
+    /// server's routes. Streams are then created, changed and removed through the meta group
+    /// (`cluster/`).
+    pub async fn start_cluster<L: openraft::storage::RaftLogStorage<sluice_raft::TypeConfig>>(
+        &self,
+        settings: crate::cluster::service::ClusterSettings,
+        log: L,
+    ) -> Result<(), String> {
+        let dir = self.inner.config.store_dir.join("_cluster").join("meta");
+        let _ = self.inner.cluster_name.set(settings.name.clone());
+        let c = crate::cluster::service::JsCluster::start(&self.inner, settings, log, &dir).await?;
+        self.inner
+            .cluster
+            .set(c)
+            .map_err(|_| "JetStream is already clustered".to_string())
+    }
+
+    /// Clustered JetStream, if started.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::service::JsCluster>> {
+        self.inner.cluster.get()
+    }
+
+    /// Stops clustered JetStream's loops and groups (call before [`JetStream::shutdown`]).
+    pub async fn stop_cluster(&self) {
+        if let Some(c) = self.inner.cluster.get() {
+            c.shutdown().await;
+        }
     }
 
     /// The store directory in use.

@@ -174,6 +174,8 @@ pub(crate) struct OwnerParts {
     /// The stream's creation time and the server's name, for the info in answers.
     pub created: Timestamp,
     pub server_name: String,
+    /// The cluster's name, when clustered.
+    pub cluster_name: Arc<std::sync::OnceLock<String>>,
     /// The API's error count (answers given here count too).
     pub api_errors: Arc<AtomicU64>,
 }
@@ -431,7 +433,10 @@ impl Owner for StreamOwner {
                         self.apply_proposed(&mut s);
                         let info = matches!(read, Read::StreamInfoSubjects { .. }).then(|| {
                             let mut info = self.info(&s);
-                            info.cluster = Some(ClusterInfo::single(&self.parts.server_name));
+                            info.cluster = Some(ClusterInfo::of(
+                                self.parts.cluster_name.get().map(String::as_str),
+                                &self.parts.server_name,
+                            ));
                             info
                         });
                         let a = answer_read(read, reply, &s, &mut self.consumers, info, now);

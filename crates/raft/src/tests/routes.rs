@@ -60,7 +60,7 @@ async fn start(n: usize) -> Vec<Member> {
         let transport = RouteTransport::new(handle);
         let t: Arc<dyn Transport> = Arc::new(transport.clone());
         let node = RaftNode::new(&format!("n{}", i + 1), Timing::default(), t);
-        transport.attach(&node);
+        transport.install(&node);
         let dir = tempfile::tempdir().unwrap();
         let (raft, store) = node
             .start_group(

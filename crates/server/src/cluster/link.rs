@@ -406,6 +406,7 @@ impl RouteConn {
             subs: Default::default(),
             since_ns: crate::stats::unix_nanos(),
             sluice_peer: info.extra.contains_key("sluice_version"),
+            jetstream: info.jetstream,
             dial_seq: match &self.side {
                 Side::Dialled { seq, .. } => *seq,
                 Side::Accepted => info

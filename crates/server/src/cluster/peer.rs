@@ -41,6 +41,8 @@ pub struct Peer {
     pub name: String,
     /// A Sluice node (peer messages reach it), not a nats-server.
     pub sluice: bool,
+    /// Its route INFO says JetStream is enabled there.
+    pub jetstream: bool,
 }
 
 pub(crate) type Handler = Arc<dyn PeerHandler>;
@@ -76,6 +78,7 @@ impl crate::internal::ServerHandle {
                 id: l.remote_id.clone(),
                 name: l.remote_name.clone(),
                 sluice: l.sluice_peer,
+                jetstream: l.jetstream,
             })
             .collect()
     }

@@ -47,6 +47,8 @@ pub(crate) struct Cluster {
     /// Where dials started by gossip run, and what stops them (set when the cluster runs).
     /// Who gets the peer messages routes bring (`peer.rs`); dropped while unset.
     pub(crate) peer_handler: parking_lot::RwLock<Option<super::peer::Handler>>,
+    /// JetStream is enabled here (said in route INFO, as nats-server does).
+    jetstream: bool,
     pub(crate) dials: OnceLock<(
         tokio_util::task::TaskTracker,
         tokio_util::sync::CancellationToken,
@@ -83,6 +85,8 @@ pub(crate) struct Link {
     /// The other server is a Sluice node (its INFO says `sluice_version`): duplicate routes
     /// between the two are settled by server id, not by which registered first.
     pub(crate) sluice_peer: bool,
+    /// Its INFO says JetStream is enabled there.
+    pub(crate) jetstream: bool,
     /// Which of its dialler's dials made it (both sides know it): of two routes one server
     /// dialled, the later dial stays.
     pub(crate) dial_seq: u64,
@@ -100,7 +104,12 @@ pub(crate) enum Refused {
 }
 
 impl Cluster {
-    pub(crate) fn new(config: ClusterConfig, server_id: &str, server_name: &str) -> Cluster {
+    pub(crate) fn new(
+        config: ClusterConfig,
+        server_id: &str,
+        server_name: &str,
+        jetstream: bool,
+    ) -> Cluster {
         let perms = |p: Option<&crate::SubjectPermission>| {
             p.and_then(|p| {
                 crate::perms::ConnPerms::new(&crate::Permissions {
@@ -129,6 +138,7 @@ impl Cluster {
             urls_notify: tokio::sync::Notify::new(),
             dials: OnceLock::new(),
             peer_handler: parking_lot::RwLock::new(None),
+            jetstream,
             configured: Mutex::new(Vec::new()),
             tls: OnceLock::new(),
             import,
@@ -195,6 +205,7 @@ impl Cluster {
             host,
             port: listen.map_or(self.config.port, |a| a.port()),
             headers: true,
+            jetstream: self.jetstream,
             auth_required: self.config.authorization.is_some(),
             tls_required: self.config.tls.is_some(),
             tls_verify: self.config.tls.is_some(),

@@ -8,6 +8,7 @@
 use crate::api::deferred::{answer_is_error, respond, status_answer, OpAnswer, Read, Request};
 use crate::api::errors::ApiError;
 use crate::api::types::*;
+use crate::cluster::api::{route, route_direct, Routed};
 use crate::config::{subjects_overlap, StorageType, StreamConfig};
 use crate::jetstream::{Entry, Inner};
 use crate::op::StreamOp;
@@ -55,11 +56,20 @@ pub(crate) fn handle(js: &Inner, msg: InternalMsg) {
         Some(after) => after.strip_prefix('.'),
         None => None,
     };
+    let cluster = js.cluster.get();
     if let Some(name) = direct {
+        if let Some(Routed::Done) =
+            cluster.map(|_| route_direct(js, name.split('.').next().unwrap_or("")))
+        {
+            return;
+        }
         direct_get(js, reply, subject, name, body);
         return;
     }
     let tokens: Vec<&str> = rest.split('.').collect();
+    if let Some(Routed::Done) = cluster.map(|c| route(js, c, &tokens, reply, body)) {
+        return;
+    }
     let handled = match tokens[..] {
         ["INFO"] => Handled::Now(account_info(js)),
         ["STREAM", "CREATE", name] => create(js, name, body).into(),
@@ -157,7 +167,7 @@ pub(crate) fn state_of(s: &StoreState, consumers: u64) -> StreamState {
 }
 
 /// A stream's info from its owner's latest snapshot.
-fn info_of(entry: &Entry) -> StreamInfo {
+pub(crate) fn info_of(entry: &Entry) -> StreamInfo {
     let consumers = entry.consumers.load(Ordering::Relaxed);
     let state = state_of(&entry.snapshot.get().state, consumers);
     StreamInfo::new(entry.config.clone(), entry.created, state)
@@ -205,6 +215,15 @@ fn overlap_with_others(
 fn create(js: &Inner, name: &str, body: &[u8]) -> Result<StreamCreateResponse, ApiError> {
     let raw: StreamConfig = parse_request(body)?;
     let cfg = raw.check_create(name)?;
+    create_checked(js, cfg, Timestamp::now())
+}
+
+/// Creates stream `cfg` (checked) here, or answers with it if it exists with that config.
+pub(crate) fn create_checked(
+    js: &Inner,
+    cfg: StreamConfig,
+    created: Timestamp,
+) -> Result<StreamCreateResponse, ApiError> {
     let mut streams = js.streams.write();
     if let Some(existing) = streams.get(&cfg.name) {
         if existing.config == cfg {
@@ -218,7 +237,6 @@ fn create(js: &Inner, name: &str, body: &[u8]) -> Result<StreamCreateResponse, A
         ));
     }
     overlap_with_others(&streams, &cfg)?;
-    let created = Timestamp::now();
     js.save(&cfg, created)?;
     let entry = match js.start_stream(cfg.clone(), created) {
         Ok(e) => e,
@@ -233,8 +251,15 @@ fn create(js: &Inner, name: &str, body: &[u8]) -> Result<StreamCreateResponse, A
 }
 
 fn update(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
+    match parse_request::<StreamConfig>(body) {
+        Ok(raw) => update_to(js, reply, name, raw),
+        Err(e) => Handled::Now(respond::<StreamUpdateResponse>(Err(e))),
+    }
+}
+
+/// Updates stream `name` here to `raw` (checked against its config); its owner answers.
+pub(crate) fn update_to(js: &Inner, reply: &str, name: &str, raw: StreamConfig) -> Handled {
     let r = (|| {
-        let raw: StreamConfig = parse_request(body)?;
         let checked = raw.checked()?;
         if checked.name != name {
             return Err(ApiError::stream_mismatch());
@@ -304,7 +329,10 @@ fn info(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
         .ok_or_else(ApiError::stream_not_found)
         .map(|entry| {
             let mut info = info_of(entry);
-            info.cluster = Some(ClusterInfo::single(&js.config.server_name));
+            info.cluster = Some(ClusterInfo::of(
+                js.cluster_name.get().map(String::as_str),
+                &js.config.server_name,
+            ));
             StreamInfoResponse::new(info)
         });
     r.into()
@@ -312,7 +340,7 @@ fn info(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
 
 /// Takes the stream out of the map and hands its deletion to its owner, which answers once
 /// its records and files are gone (`deletion.rs`).
-fn delete(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
+pub(crate) fn delete(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
     if !is_empty_request(body) {
         return Err::<StreamDeleteResponse, _>(ApiError::not_empty_request()).into();
     }

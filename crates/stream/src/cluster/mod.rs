@@ -1,10 +1,19 @@
-//! Clustered JetStream (issue 18), the parts that are pure: where replicas go
-//! (`placement.rs`, nats-server's peer selection) and the meta group's machine of stream
-//! assignments (`meta.rs`). The Raft groups that carry them are `sluice_raft`'s.
+//! Clustered JetStream (issue 18): the meta group of stream assignments over the cluster's
+//! routes (`service.rs`, `meta_machine.rs`, `meta.rs`), where streams go (`placement.rs`,
+//! nats-server's peer selection), who answers which `$JS.API` request (`api.rs`), what a
+//! server does about the assignments (`local.rs`), the servers' reports to each other
+//! (`peers.rs`) and how the meta group is first formed (`bootstrap.rs`). The Raft groups
+//! themselves are `sluice_raft`'s.
 //!
-//! Not served yet: a server with JetStream and a cluster is still refused at startup (the
-//! stream groups and the API's routing to leaders are not wired); these modules are tested on
-//! their own.
+//! Served: streams with one replica, placed on any JetStream server of the cluster and
+//! reachable from every one. Not yet: streams with more replicas (refused by name at create),
+//! stream and consumer leader step-down, peer and server removal.
 
+pub(crate) mod api;
+pub mod bootstrap;
+pub(crate) mod local;
 pub mod meta;
+pub mod meta_machine;
+pub mod peers;
 pub mod placement;
+pub mod service;

@@ -82,6 +82,16 @@ pub struct ClusterInfo {
 }
 
 impl ClusterInfo {
+    /// A stream held by this server alone: `{"leader":"<server_name>"}` on a server without
+    /// a cluster (as v2.10 reports it), with the cluster's `name` in a cluster (an R1 stream).
+    pub fn of(cluster: Option<&str>, server_name: &str) -> Self {
+        ClusterInfo {
+            name: cluster.unwrap_or_default().to_owned(),
+            leader: server_name.to_owned(),
+            ..Default::default()
+        }
+    }
+
     /// `{"leader":"<server_name>"}`: what a non-clustered v2.10 server reports.
     pub fn single(server_name: &str) -> Self {
         ClusterInfo {
