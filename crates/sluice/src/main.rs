@@ -21,6 +21,7 @@
 mod args;
 mod bench;
 mod cli;
+mod js_cluster;
 mod logging;
 mod settings;
 mod signals;
@@ -183,7 +184,14 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
             server
                 .handle()
                 .set_jetstream_monitor(Some((limits, js.monitor())));
-            Some(js)
+            let wal = match &settings.server.cluster {
+                Some(cluster) => {
+                    info!("  Cluster:         {} (meta group over the routes)", cluster.name.as_deref().unwrap_or(""));
+                    Some(js_cluster::start(&js, cluster, &jetstream.store_dir, jetstream.sync).await?)
+                }
+                None => None,
+            };
+            Some((js, wal))
         }
         None => None,
     };
@@ -210,7 +218,13 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
         .await
         .map_err(|e| format!("server stopped with an error: {e}"))?;
     monitor_stop.cancel();
-    if let Some(js) = js {
+    if let Some((js, wal)) = js {
+        js.stop_cluster().await;
+        if let Some(wal) = wal {
+            if let Err(e) = wal.shutdown().await {
+                error!("closing the cluster log: {e}");
+            }
+        }
         js.shutdown();
     }
     info!("Server Exiting..");

@@ -61,11 +61,13 @@ fn refuse_unserved(settings: &Settings, file: Option<&FileOptions>) -> Result<()
         return Ok(());
     }
     if settings.server.jetstream {
-        return Err(
-            "cluster: JetStream in a cluster (replicated streams) is not available yet; \
-             run JetStream on a server without a cluster"
-                .into(),
-        );
+        // nats-server's checks (`validateJetStreamOptions`), with its words.
+        if settings.server.server_name.is_none() {
+            return Err("jetstream cluster requires `server_name` to be set".into());
+        }
+        if settings.server.cluster.as_ref().is_some_and(|c| c.name.is_none()) {
+            return Err("jetstream cluster requires `cluster.name` to be set".into());
+        }
     }
     let pool = file
         .and_then(|f| f.cluster.as_ref())

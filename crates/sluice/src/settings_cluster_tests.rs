@@ -380,8 +380,13 @@ fn load_serves_a_cluster_and_refuses_what_is_not_served() {
     let s = load(&cli(&["-c", p])).unwrap();
     assert_eq!(s.server.cluster.as_ref().unwrap().routes.len(), 1);
     assert!(load(&cli(&["--cluster", "nats://127.0.0.1:-1"])).is_ok());
+    // JetStream in a cluster needs names, as nats-server's does.
     let e = load(&cli(&["-c", p, "--js"])).unwrap_err();
-    assert!(e.starts_with("cluster: JetStream in a cluster"), "{e}");
+    assert_eq!(e, "jetstream cluster requires `server_name` to be set");
+    let e = load(&cli(&["-c", p, "--js", "--name", "n1"])).unwrap_err();
+    assert_eq!(e, "jetstream cluster requires `cluster.name` to be set");
+    let named = load(&cli(&["-c", p, "--js", "--name", "n1", "--cluster_name", "c1"])).unwrap();
+    assert!(named.server.jetstream && named.server.cluster.is_some());
     std::fs::write(
         &path,
         "port: -1\ncluster {\n  listen: 6222\n  pool_size: 3\n}\n",
