@@ -20,7 +20,11 @@ fn is_self(route: &RouteUrl, cluster: &ClusterConfig) -> bool {
 
 /// How many servers the configured routes name, this one included (0 with none).
 pub fn expected_servers(cluster: &ClusterConfig) -> usize {
-    let others = cluster.routes.iter().filter(|r| !is_self(r, cluster)).count();
+    let others = cluster
+        .routes
+        .iter()
+        .filter(|r| !is_self(r, cluster))
+        .count();
     if others == 0 {
         0
     } else {
@@ -66,12 +70,20 @@ mod tests {
     fn the_expected_size_counts_other_servers_and_this_one() {
         let mut c = ClusterConfig::new("0.0.0.0", 6222);
         assert_eq!(expected_servers(&c), 0);
-        c.routes = ["nats://127.0.0.1:6222", "nats://10.0.0.2:6222", "nats://b:6223"]
-            .iter()
-            .map(|u| u.parse().unwrap())
-            .collect();
+        c.routes = [
+            "nats://127.0.0.1:6222",
+            "nats://10.0.0.2:6222",
+            "nats://b:6223",
+        ]
+        .iter()
+        .map(|u| u.parse().unwrap())
+        .collect();
         assert_eq!(expected_servers(&c), 3, "itself is not counted twice");
         c.routes.truncate(1);
-        assert_eq!(expected_servers(&c), 0, "only itself: no other server named");
+        assert_eq!(
+            expected_servers(&c),
+            0,
+            "only itself: no other server named"
+        );
     }
 }

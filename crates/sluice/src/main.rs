@@ -186,8 +186,14 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
                 .set_jetstream_monitor(Some((limits, js.monitor())));
             let wal = match &settings.server.cluster {
                 Some(cluster) => {
-                    info!("  Cluster:         {} (meta group over the routes)", cluster.name.as_deref().unwrap_or(""));
-                    Some(js_cluster::start(&js, cluster, &jetstream.store_dir, jetstream.sync).await?)
+                    info!(
+                        "  Cluster:         {} (meta group over the routes)",
+                        cluster.name.as_deref().unwrap_or("")
+                    );
+                    Some(
+                        js_cluster::start(&js, cluster, &jetstream.store_dir, jetstream.sync)
+                            .await?,
+                    )
                 }
                 None => None,
             };

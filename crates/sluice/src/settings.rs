@@ -65,7 +65,12 @@ fn refuse_unserved(settings: &Settings, file: Option<&FileOptions>) -> Result<()
         if settings.server.server_name.is_none() {
             return Err("jetstream cluster requires `server_name` to be set".into());
         }
-        if settings.server.cluster.as_ref().is_some_and(|c| c.name.is_none()) {
+        if settings
+            .server
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.name.is_none())
+        {
             return Err("jetstream cluster requires `cluster.name` to be set".into());
         }
     }

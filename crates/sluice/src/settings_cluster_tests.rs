@@ -385,7 +385,16 @@ fn load_serves_a_cluster_and_refuses_what_is_not_served() {
     assert_eq!(e, "jetstream cluster requires `server_name` to be set");
     let e = load(&cli(&["-c", p, "--js", "--name", "n1"])).unwrap_err();
     assert_eq!(e, "jetstream cluster requires `cluster.name` to be set");
-    let named = load(&cli(&["-c", p, "--js", "--name", "n1", "--cluster_name", "c1"])).unwrap();
+    let named = load(&cli(&[
+        "-c",
+        p,
+        "--js",
+        "--name",
+        "n1",
+        "--cluster_name",
+        "c1",
+    ]))
+    .unwrap();
     assert!(named.server.jetstream && named.server.cluster.is_some());
     std::fs::write(
         &path,

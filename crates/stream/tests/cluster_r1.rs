@@ -224,3 +224,110 @@ async fn an_r1_stream_is_created_through_one_server_and_served_by_every_server()
     let _ = &mut stream;
     stop(nodes).await;
 }
+
+/// Stops one node (its cluster, stream layer and server), keeping the others running.
+async fn stop_one(nodes: &mut [Node], i: usize) {
+    let n = &mut nodes[i];
+    if let Some(js) = n.js.take() {
+        js.stop_cluster().await;
+        tokio::task::spawn_blocking(move || js.shutdown())
+            .await
+            .unwrap();
+    }
+    n.stop.cancel();
+}
+
+async fn raw_request(
+    n: &Node,
+    subject: &str,
+    body: &str,
+    wait: Duration,
+) -> Result<serde_json::Value, String> {
+    let c = async_nats::connect(format!("nats://{}", n.addr))
+        .await
+        .unwrap();
+    match tokio::time::timeout(
+        wait,
+        c.request(subject.to_string(), body.to_string().into()),
+    )
+    .await
+    {
+        Ok(Ok(m)) => serde_json::from_slice(&m.payload).map_err(|e| e.to_string()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timeout".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_meta_leader_steps_down_and_a_lost_one_is_replaced() {
+    let mut nodes = start(3).await;
+    let first = wait_meta_leader(&nodes).await;
+    let other = (first + 1) % 3;
+    let r = raw_request(
+        &nodes[other],
+        "$JS.API.META.LEADER.STEPDOWN",
+        "",
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["success"], true, "{r}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let second = loop {
+        let l = wait_meta_leader(&nodes).await;
+        if l != first {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "leadership did not move");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The new leader is lost: the remaining two elect one and serve creates again.
+    stop_one(&mut nodes, second).await;
+    let rest: Vec<usize> = (0..3).filter(|&i| i != second).collect();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = raw_request(
+            &nodes[rest[0]],
+            "$JS.API.STREAM.CREATE.after",
+            r#"{"name":"after","subjects":["after.>"]}"#,
+            Duration::from_secs(5),
+        )
+        .await;
+        if let Ok(v) = &r {
+            if v.get("error").is_none() {
+                assert_eq!(v["config"]["name"], "after");
+                assert_eq!(v["did_create"], true);
+                assert_eq!(v["cluster"]["name"], "c1", "{v}");
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no create after losing the meta leader: {r:?}"
+        );
+    }
+    stop(nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meta_leader_without_quorum_answers_10008() {
+    let mut nodes = start(3).await;
+    let l = wait_meta_leader(&nodes).await;
+    for i in (0..3).filter(|&i| i != l) {
+        stop_one(&mut nodes, i).await;
+    }
+    let started = Instant::now();
+    let r = raw_request(
+        &nodes[l],
+        "$JS.API.STREAM.CREATE.s",
+        r#"{"name":"s","subjects":["s"]}"#,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["error"]["err_code"], 10008, "{r}");
+    assert_eq!(r["error"]["code"], 503);
+    assert_eq!(r["type"], "io.nats.jetstream.api.v1.stream_create_response");
+    assert!(started.elapsed() < Duration::from_secs(8));
+    stop(nodes).await;
+}

@@ -245,7 +245,11 @@ pub(crate) fn create_checked(
             return Err(ApiError::stream_create(e));
         }
     };
-    let info = info_of(&entry);
+    let mut info = info_of(&entry);
+    if let Some(cluster) = js.cluster_name.get() {
+        // In a cluster, the holder's answer names the cluster and itself, as nats-server's.
+        info.cluster = Some(ClusterInfo::of(Some(cluster), &js.config.server_name));
+    }
     streams.insert(cfg.name.clone(), entry);
     Ok(StreamCreateResponse::new(info, true))
 }
