@@ -9,5 +9,6 @@
 //! layer's), acknowledge an append before it is on disk, or queue without bound.
 
 pub mod types;
+pub mod wal;
 
 pub use types::{node_id, GroupId, NodeId, TypeConfig};
