@@ -124,8 +124,6 @@ struct Inner {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     capacity: usize,
-    #[cfg_attr(not(test), allow(dead_code))]
-    dir: PathBuf,
 }
 
 impl Drop for Inner {
@@ -176,7 +174,6 @@ impl Wal {
                 shared,
                 thread: Mutex::new(Some(thread)),
                 capacity,
-                dir: dir.to_path_buf(),
             }),
         })
     }
@@ -297,9 +294,5 @@ impl Wal {
     /// (segment, length) of the last sync.
     pub(crate) fn durable_position(&self) -> (u64, u64) {
         *self.inner.shared.durable.lock()
-    }
-
-    pub(crate) fn dir(&self) -> &Path {
-        &self.inner.dir
     }
 }

@@ -30,8 +30,10 @@ pub(crate) enum Kind {
     Purge = 5,
     /// Forget a group: empty payload.
     RemoveGroup = 6,
-    /// Every group's vote, committed and purge mark at the start of a segment (empty name):
-    /// `Vec<CheckpointGroup>`.
+    /// Every group's vote, committed, purge mark and last live index at the start of a
+    /// segment (empty name): `Vec<CheckpointGroup>`. Replaying one forgets groups it does not
+    /// list and entries past each group's last index, so that no record of an older segment
+    /// (a vote, a truncation, a removal) is ever needed once its entries are dead.
     Checkpoint = 7,
 }
 
@@ -57,6 +59,8 @@ pub(crate) struct CheckpointGroup {
     pub vote: Option<Vote>,
     pub committed: Option<LogId>,
     pub purged: Option<LogId>,
+    /// The index of the group's last live entry (`None`: no live entry).
+    pub last: Option<u64>,
 }
 
 /// A decoded record.

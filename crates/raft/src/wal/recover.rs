@@ -161,12 +161,30 @@ pub(crate) fn apply(groups: &mut BTreeMap<String, RecGroup>, r: Record, seg: u64
             groups.remove(&name);
         }
         Record::Checkpoint(list) => {
+            // A group it does not list had no state then: what older segments hold of it is
+            // dead (its removal may have been in a segment since deleted).
+            let listed: std::collections::BTreeSet<&str> =
+                list.iter().map(|cg| cg.name.as_str()).collect();
+            groups.retain(|name, _| listed.contains(name.as_str()));
             for cg in list {
                 let g = groups.entry(cg.name).or_default();
                 g.vote = cg.vote;
                 g.committed = cg.committed;
+                // Exactly its purge mark, not the larger of it and an older one: that may be
+                // of an earlier group of the same name, removed in a segment since deleted.
+                g.purged = None;
                 if let Some(p) = cg.purged {
                     g.purge(p);
+                }
+                // Entries past the last live one were truncated (perhaps by a record in a
+                // segment since deleted).
+                match cg.last {
+                    Some(l) => {
+                        if let Some(end) = l.checked_add(1) {
+                            g.truncate(end);
+                        }
+                    }
+                    None => g.entries.clear(),
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! the bounded channel, writes them in order, does one fdatasync for the lot (group commit
 //! across groups), then completes their callbacks; it rotates segments, writes each new
 //! segment's checkpoint, tracks which segment holds each group's live entries and deletes
-//! segments once nothing in them (or in any older one) is live.
+//! a segment once nothing in it is live.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
@@ -423,12 +423,18 @@ impl Writer {
         let mut list: Vec<CheckpointGroup> = self
             .groups
             .iter()
-            .filter(|(_, g)| g.vote.is_some() || g.committed.is_some() || g.purged.is_some())
+            .filter(|(_, g)| {
+                g.vote.is_some()
+                    || g.committed.is_some()
+                    || g.purged.is_some()
+                    || !g.runs.is_empty()
+            })
             .map(|(name, g)| CheckpointGroup {
                 name: name.to_string(),
                 vote: g.vote,
                 committed: g.committed,
                 purged: g.purged,
+                last: g.runs.back().map(|r| r.last),
             })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -454,20 +460,27 @@ impl Writer {
         Ok(())
     }
 
-    /// Deletes the oldest segments while they hold no live entry. Their votes, committed ids
-    /// and purge marks are in the (synced) checkpoint of a newer segment; their truncations
-    /// and removals only concern entries of segments as old or older, all gone.
+    /// Deletes every segment (but the current one) that holds no live entry. Its votes,
+    /// committed ids and purge marks are superseded by the (synced) checkpoint of the current
+    /// segment, and so are its truncations and removals: replaying that checkpoint drops
+    /// unlisted groups and entries past each group's last live index (see `Kind::Checkpoint`).
     fn gc(&mut self) {
+        let dead: Vec<u64> = self
+            .segs
+            .iter()
+            .filter(|(seq, (_, live))| **seq != self.cur_seq && *live == 0)
+            .map(|(seq, _)| *seq)
+            .collect();
         let mut removed = false;
-        while let Some((&seq, (path, live))) = self.segs.first_key_value() {
-            if seq == self.cur_seq || *live > 0 {
-                break;
-            }
+        for seq in dead {
+            let Some((path, _)) = self.segs.get(&seq) else {
+                continue;
+            };
             if let Err(e) = std::fs::remove_file(path) {
                 tracing::warn!(file = %path.display(), error = %e, "cannot delete a dead segment");
-                break;
+                continue;
             }
-            self.segs.pop_first();
+            self.segs.remove(&seq);
             removed = true;
         }
         if removed {
