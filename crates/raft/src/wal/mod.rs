@@ -131,7 +131,10 @@ impl Drop for Inner {
         // Closing the channel stops the writer once it has written and synced what is queued.
         self.tx.take();
         if let Some(h) = self.thread.get_mut().take() {
-            let _ = h.join();
+            // (Never the writer joining itself, should a callback hold the last handle.)
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
         }
     }
 }
