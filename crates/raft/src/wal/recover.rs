@@ -128,6 +128,15 @@ pub(crate) fn recover(dir: &Path) -> Result<Recovered, WalError> {
                 }
             }
         }
+        if last {
+            // What the last run wrote after its last sync may still be only in the page
+            // cache; a new segment follows this one, and only the last may end torn.
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| io_err(&path, e))?;
+            f.sync_all().map_err(|e| io_err(&path, e))?;
+        }
         rec.segments.push((seq, path));
     }
     Ok(rec)

@@ -106,8 +106,6 @@ pub(crate) struct Writer {
     /// Whether the current segment holds a record after its checkpoint.
     cur_has_records: bool,
     buf: Vec<u8>,
-    /// Segments rotated out since the last sync (synced with the next).
-    sealed: Vec<(File, PathBuf)>,
     unsynced: bool,
     last_sync: Instant,
     failed: Option<String>,
@@ -168,7 +166,6 @@ impl Writer {
             cur_len: HEADER_LEN,
             cur_has_records: false,
             buf: Vec::new(),
-            sealed: Vec::new(),
             unsynced: true,
             last_sync: Instant::now(),
             failed: None,
@@ -404,14 +401,19 @@ impl Writer {
     }
 
     /// Starts the next segment: its header, then a checkpoint of every group's vote,
-    /// committed and purge mark, so that older segments are never needed for those.
+    /// committed, purge mark and last index, so that older segments are never needed for
+    /// those. The segment it leaves is synced first: only the last segment may ever end in a
+    /// torn write (recovery refuses one anywhere else).
     fn rotate(&mut self) -> Result<(), WalError> {
         self.flush_buf()?;
+        self.cur
+            .sync_data()
+            .map_err(|e| io_err(&self.cur_path, e))?;
+        self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
         let seq = self.cur_seq + 1;
         let (f, p) = segment::create(&self.dir, seq)?;
-        let old = std::mem::replace(&mut self.cur, f);
-        let old_path = std::mem::replace(&mut self.cur_path, p.clone());
-        self.sealed.push((old, old_path));
+        self.cur = f;
+        self.cur_path = p.clone();
         self.segs.insert(seq, (p, 0));
         self.cur_seq = seq;
         self.cur_len = HEADER_LEN;
@@ -443,12 +445,9 @@ impl Writer {
         Ok(())
     }
 
-    /// fdatasyncs every segment written since the last sync, then deletes dead segments.
+    /// fdatasyncs the current segment (those before it were synced when it was started),
+    /// then deletes dead segments.
     fn sync(&mut self) -> Result<(), WalError> {
-        for (f, p) in self.sealed.drain(..) {
-            f.sync_data().map_err(|e| io_err(&p, e))?;
-            self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
-        }
         self.cur
             .sync_data()
             .map_err(|e| io_err(&self.cur_path, e))?;

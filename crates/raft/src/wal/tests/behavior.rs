@@ -405,3 +405,49 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn every_kind_of_entry_and_the_vote_survive_a_reopen() {
+    use openraft::{BasicNode, CommittedLeaderId, EntryPayload, Membership};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let log = wal.group("g");
+        let lid = |i| crate::types::LogId::new(CommittedLeaderId::new(5, 2), i);
+        let nodes: BTreeMap<u64, BasicNode> = [
+            (1, BasicNode::new("a:1")),
+            (2, BasicNode::new("b:2")),
+            (3, BasicNode::default()),
+        ]
+        .into();
+        let m = Membership::new(vec![BTreeSet::from([1, 2]), BTreeSet::from([2, 3])], nodes);
+        let entries = vec![
+            crate::types::Entry {
+                log_id: lid(0),
+                payload: EntryPayload::Blank,
+            },
+            crate::types::Entry {
+                log_id: lid(1),
+                payload: EntryPayload::Membership(m),
+            },
+            entry(5, 2, ""),
+            crate::types::Entry {
+                log_id: lid(3),
+                payload: EntryPayload::Normal(bytes::Bytes::from(vec![0u8, 255, 7])),
+            },
+        ];
+        append_wait(&log, entries.clone()).await;
+        let vote = Vote::new_committed(5, 2);
+        log.save_vote_inner(&vote).await.unwrap();
+        log.save_committed_inner(Some(lid(1))).await.unwrap();
+        wal.shutdown().await.unwrap();
+        drop((log, wal));
+        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let log = wal.group("g");
+        assert_eq!(log.entries_in(..), entries);
+        assert_eq!(log.vote(), Some(vote));
+        assert_eq!(log.committed(), Some(lid(1)));
+    });
+}
