@@ -117,6 +117,15 @@ pub struct Wal {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("queue_capacity", &self.inner.capacity)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
 struct Inner {
     /// `None` only while dropping.
     tx: Option<mpsc::Sender<Request>>,

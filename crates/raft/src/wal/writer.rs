@@ -192,13 +192,15 @@ impl Writer {
                 }
             }
             let mut writes = Vec::new();
-            for req in batch.drain(..) {
+            let mut reqs = std::mem::take(&mut batch).into_iter();
+            while let Some(req) = reqs.next() {
                 match req {
                     Request::Write(w) => writes.push(w),
                     Request::Shutdown(ack) => {
                         self.commit(std::mem::take(&mut writes));
                         self.final_sync();
                         rx.close();
+                        reqs.by_ref().for_each(fail_request);
                         while let Ok(r) = rx.try_recv() {
                             fail_request(r);
                         }
@@ -274,7 +276,7 @@ impl Writer {
             .write_batch(writes, &mut dones)
             .and_then(|need_sync| self.flush_buf().map(|()| need_sync))
             .and_then(|need_sync| {
-                if need_sync || matches!(self.opts.sync, SyncMode::Always) {
+                if self.unsynced && (need_sync || matches!(self.opts.sync, SyncMode::Always)) {
                     self.sync()
                 } else {
                     Ok(())
