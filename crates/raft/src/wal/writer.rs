@@ -53,7 +53,8 @@ pub(crate) enum Request {
     Write(WriteReq),
     /// Write and sync everything queued before, fail what comes after, exit.
     Shutdown(oneshot::Sender<()>),
-    /// Test hook: complete everything before, report paused, wait until `resume` closes.
+    /// Test hook: complete and sync everything before, report paused, wait until `resume`
+    /// closes.
     #[cfg(test)]
     Pause {
         paused: oneshot::Sender<()>,
@@ -210,6 +211,7 @@ impl Writer {
                     #[cfg(test)]
                     Request::Pause { paused, resume } => {
                         self.commit(std::mem::take(&mut writes));
+                        self.final_sync();
                         let _ = paused.send(());
                         let _ = resume.recv();
                     }
@@ -276,7 +278,7 @@ impl Writer {
             .write_batch(writes, &mut dones)
             .and_then(|need_sync| self.flush_buf().map(|()| need_sync))
             .and_then(|need_sync| {
-                if self.unsynced && (need_sync || matches!(self.opts.sync, SyncMode::Always)) {
+                if self.unsynced && need_sync {
                     self.sync()
                 } else {
                     Ok(())
@@ -296,7 +298,7 @@ impl Writer {
     }
 
     /// Adds the batch's records to the buffer (rotating as needed) and to the writer's view.
-    /// Returns whether a request asked for a sync.
+    /// Returns whether the batch must be synced before its callbacks are called.
     fn write_batch(
         &mut self,
         writes: Vec<WriteReq>,
@@ -304,14 +306,18 @@ impl Writer {
     ) -> Result<bool, WalError> {
         let mut need_sync = false;
         let mut err = None;
+        let always = matches!(self.opts.sync, SyncMode::Always);
         for w in writes {
+            // What waits for it (an append's callback, a vote) is told once it is synced in
+            // `Always` mode; truncations, purges and committed ids wait for no one and ride
+            // along with the next sync.
+            need_sync |= w.sync || (always && w.done.is_some());
             if let Some(d) = w.done {
                 dones.push(d);
             }
             if self.failed.is_some() || err.is_some() {
                 continue;
             }
-            need_sync |= w.sync;
             if w.frame.is_empty() {
                 continue;
             }

@@ -2,6 +2,7 @@
 //! group commit, backpressure, segment GC, corruption and shutdown.
 
 mod behavior;
+mod cluster;
 mod model;
 mod suite;
 
