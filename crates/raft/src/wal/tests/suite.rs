@@ -37,6 +37,13 @@ fn sm_err(e: impl ToString) -> StorageError {
     }
 }
 
+impl MemSm {
+    /// Every normal entry's data applied, in order.
+    pub(crate) fn applied_data(&self) -> Vec<bytes::Bytes> {
+        self.0.lock().state.data.clone()
+    }
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for MemSm {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let mut g = self.0.lock();
