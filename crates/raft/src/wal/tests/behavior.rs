@@ -24,12 +24,36 @@ fn group_commit_shares_fsyncs_across_groups() {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+
+        // Deterministic: 200 groups' appends queued while the writer is busy are written
+        // and synced together, with one fsync.
+        let resume = wal.pause().await;
+        let before = wal.stats();
+        let mut waiting = Vec::new();
+        for g in 0..200 {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let done = Box::new(move |r: std::io::Result<()>| {
+                let _ = tx.send(r);
+            });
+            let log = wal.group(&format!("group-{g}"));
+            log.append_with(vec![entry(1, 0, "x")], done).await.unwrap();
+            waiting.push(rx);
+        }
+        drop(resume);
+        for rx in waiting {
+            rx.await.unwrap().unwrap();
+        }
+        let s = wal.stats();
+        assert_eq!(s.appends - before.appends, 200);
+        assert_eq!(s.fsyncs - before.fsyncs, 1, "200 queued appends, one fsync");
+
+        // Free running: 200 tasks, each appending and waiting for its flush, 20 times.
         let before = wal.stats();
         let mut tasks = Vec::new();
         for g in 0..200 {
             let log = wal.group(&format!("group-{g}"));
             tasks.push(tokio::spawn(async move {
-                for i in 0..20 {
+                for i in 1..=20 {
                     append_wait(&log, vec![entry(1, i, "x")]).await;
                 }
             }));
@@ -41,13 +65,15 @@ fn group_commit_shares_fsyncs_across_groups() {
         let (appends, fsyncs) = (s.appends - before.appends, s.fsyncs - before.fsyncs);
         println!("group commit: {appends} appends, {fsyncs} fsyncs");
         assert_eq!(appends, 4000);
-        assert_eq!(s.entries, 4000);
+        assert_eq!(s.entries, 4200);
+        // Each sync serves every group waiting at the time (the ratio depends on how long
+        // an fsync takes: some 40 appends per fsync on a disk, fewer on tmpfs).
         assert!(
-            fsyncs * 10 < appends,
+            fsyncs < appends / 2,
             "{fsyncs} fsyncs for {appends} appends"
         );
         for g in [0, 99, 199] {
-            assert_eq!(wal.group(&format!("group-{g}")).entries_in(..).len(), 20);
+            assert_eq!(wal.group(&format!("group-{g}")).entries_in(..).len(), 21);
         }
     });
 }
