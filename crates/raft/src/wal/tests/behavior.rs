@@ -286,6 +286,55 @@ fn writes_after_shutdown_fail_promptly() {
 }
 
 #[test]
+fn appends_waiting_on_a_full_channel_at_shutdown_complete_or_fail() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = WalOptions {
+            queue_depth: 2,
+            ..WalOptions::default()
+        };
+        let wal = Wal::open(dir.path(), opts).unwrap();
+        let resume = wal.pause().await;
+        let mut tasks = Vec::new();
+        for g in 0..10 {
+            let log = wal.group(&format!("g{g}"));
+            tasks.push(tokio::spawn(async move {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let done = Box::new(move |r: std::io::Result<()>| {
+                    let _ = tx.send(r);
+                });
+                match log.append_with(vec![entry(1, 0, "x")], done).await {
+                    Ok(()) => rx.await.map_err(|_| ()).and_then(|r| r.map_err(|_| ())),
+                    Err(WalError::Closed) => Err(()),
+                    Err(e) => panic!("unexpected {e}"),
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let w = wal.clone();
+        let shutdown = tokio::spawn(async move { w.shutdown().await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(resume);
+        let all = async {
+            let mut ok = 0;
+            for t in tasks {
+                ok += usize::from(t.await.unwrap().is_ok());
+            }
+            shutdown.await.unwrap().unwrap();
+            ok
+        };
+        let ok = tokio::time::timeout(Duration::from_secs(5), all)
+            .await
+            .expect("nothing hangs");
+        // Those queued before the shutdown were written; the rest failed.
+        assert!(ok >= 2, "{ok}");
+        drop(wal);
+        let wal = Wal::open(dir.path(), opts).unwrap();
+        assert_eq!(wal.groups().len(), ok);
+    });
+}
+
+#[test]
 fn interval_mode_reports_before_syncing_but_syncs_votes_and_on_time() {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
