@@ -15,6 +15,7 @@ pub mod routes;
 pub mod rpc;
 pub mod transport;
 pub mod types;
+pub mod wal;
 
 pub mod testing;
 #[cfg(test)]
