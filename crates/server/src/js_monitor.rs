@@ -21,6 +21,42 @@ pub struct JetStreamStats {
     pub api_errors: u64,
     /// Per stream; filled only when asked for details.
     pub stream_list: Vec<StreamStats>,
+    /// The meta group, when JetStream is clustered (`/jsz`'s `meta_cluster`).
+    pub meta: Option<MetaCluster>,
+}
+
+/// The JetStream meta group as `/jsz` shows it (nats-server's `MetaClusterInfo`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct MetaCluster {
+    pub name: String,
+    /// Absent while the group has no leader.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub leader: String,
+    /// The leader's peer id (nats-server: the 8-character hash of its name), on every server.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub peer: String,
+    /// The other members, on the leader only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<PeerReplica>,
+    pub cluster_size: usize,
+}
+
+/// A member of a Raft group as the leader sees it (nats-server's `PeerInfo`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct PeerReplica {
+    pub name: String,
+    pub current: bool,
+    /// Nanoseconds since it was last heard from.
+    pub active: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lag: u64,
+    pub peer: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One stream, for details.

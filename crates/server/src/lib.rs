@@ -55,7 +55,8 @@ pub use config::{
 pub use error::ServerError;
 pub use internal::{Batch, InternalSubscription, ServerHandle};
 pub use js_monitor::{
-    ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, StreamStats,
+    ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, MetaCluster, PeerReplica,
+    StreamStats,
 };
 pub use monitor::Monitor;
 pub use pressure::Backlog;

@@ -548,6 +548,8 @@ struct Jsz {
     consumers: u64,
     messages: u64,
     bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta_cluster: Option<crate::js_monitor::MetaCluster>,
 }
 
 async fn jsz(State(shared): St) -> Response {
@@ -569,6 +571,7 @@ async fn jsz(State(shared): St) -> Response {
             consumers: s.consumers,
             messages: s.messages,
             bytes: s.bytes,
+            meta_cluster: s.meta.clone(),
         },
         // As nats-server without JetStream: `disabled: true` and zeros.
         None => Jsz {
@@ -590,6 +593,7 @@ async fn jsz(State(shared): St) -> Response {
             consumers: 0,
             messages: 0,
             bytes: 0,
+            meta_cluster: None,
         },
     };
     json(StatusCode::OK, &body)

@@ -110,10 +110,14 @@ pub fn set_levels(debug: bool, trace: bool) -> bool {
     FLAG_LEVELS.load(Ordering::Relaxed)
 }
 
-/// The flag-driven filter: info and above from everyone; debug and trace from sluice's
-/// own crates, each when its flag is on.
+/// The flag-driven filter: info and above from everyone (but openraft, whose info lines
+/// narrate every group's every step: its warnings and errors only, debug and trace with the
+/// flags); debug and trace from sluice's own crates, each when its flag is on.
 fn enabled(meta: &Metadata<'_>, debug: bool, trace: bool) -> bool {
     let level = *meta.level();
+    if meta.target().starts_with("openraft") && level == Level::INFO {
+        return debug;
+    }
     if level <= Level::INFO {
         return true;
     }
@@ -381,5 +385,12 @@ mod tests {
         assert!(enabled(&ours(Level::TRACE), true, true));
         assert!(!enabled(&meta("tokio::io", Level::DEBUG), true, true));
         assert!(enabled(&meta("tokio::io", Level::WARN), true, true));
+        let raft = |level| meta("openraft::core::raft_core", level);
+        assert!(
+            !enabled(&raft(Level::INFO), false, false),
+            "openraft's info is -D's"
+        );
+        assert!(enabled(&raft(Level::INFO), true, false));
+        assert!(enabled(&raft(Level::WARN), false, false));
     }
 }

@@ -21,6 +21,7 @@ impl JetStreamMonitor for Stats {
             streams: streams.len() as u64,
             api_total: js.api_requests.load(Ordering::Relaxed),
             api_errors: js.api_errors.load(Ordering::Relaxed),
+            meta: js.cluster.get().map(|c| c.meta_info()),
             ..JetStreamStats::default()
         };
         for (name, entry) in streams.iter() {

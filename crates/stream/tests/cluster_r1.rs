@@ -263,6 +263,42 @@ async fn the_meta_leader_steps_down_and_a_lost_one_is_replaced() {
     let mut nodes = start(3).await;
     let first = wait_meta_leader(&nodes).await;
     let other = (first + 1) % 3;
+    // /jsz's meta_cluster: the leader and its peer id everywhere, the others on the leader.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let meta = loop {
+        let m = nodes[first]
+            .js
+            .as_ref()
+            .unwrap()
+            .monitor()
+            .stats(false)
+            .meta
+            .unwrap();
+        if m.replicas.len() == 2 && m.replicas.iter().all(|r| r.current && !r.offline) {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "replicas never current: {m:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let leader_name = format!("n{}", first + 1);
+    assert_eq!(meta.name, "c1");
+    assert_eq!(meta.leader, leader_name);
+    assert_eq!(
+        meta.peer,
+        sluice_stream::cluster::peers::peer_id(&leader_name)
+    );
+    assert_eq!(meta.cluster_size, 3);
+    assert!(meta.replicas.iter().all(|r| r.name != leader_name));
+    let seen_by_other = nodes[other]
+        .js
+        .as_ref()
+        .unwrap()
+        .monitor()
+        .stats(false)
+        .meta
+        .unwrap();
+    assert_eq!(seen_by_other.leader, leader_name);
+    assert!(seen_by_other.replicas.is_empty());
     let r = raw_request(
         &nodes[other],
         "$JS.API.META.LEADER.STEPDOWN",

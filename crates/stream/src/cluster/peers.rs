@@ -62,3 +62,27 @@ impl PeerTable {
             .map(|(r, at)| (r.clone(), now.duration_since(*at) < OFFLINE_AFTER))
     }
 }
+
+/// nats-server's peer id of the server named `name` (`getHash`): the first 8 bytes of the
+/// name's SHA-256, each as a base-62 digit.
+pub fn peer_id(name: &str) -> String {
+    use sha2::Digest;
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let sum = sha2::Sha256::digest(name.as_bytes());
+    sum[..8]
+        .iter()
+        .map(|b| DIGITS[usize::from(*b) % 62] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ids_are_nats_servers() {
+        // Captured from nats-server 2.9.10 (protocol-spec/jetstream-cluster.md).
+        assert_eq!(peer_id("n1"), "fjFyEjc1");
+        assert_eq!(peer_id(""), "fqA4S4SK");
+    }
+}

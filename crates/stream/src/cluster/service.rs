@@ -184,6 +184,45 @@ impl JsCluster {
         v
     }
 
+    /// The meta group for `/jsz` (`meta_cluster`): the members but the leader, with how
+    /// far behind and how long unheard, on the leader only.
+    pub fn meta_info(&self) -> sluice_server::MetaCluster {
+        use crate::cluster::peers::{peer_id, OFFLINE_AFTER};
+        let m = self.meta.metrics().borrow().clone();
+        let leader = self.meta_leader().unwrap_or_default();
+        let members = self.meta_peers();
+        let mut replicas = Vec::new();
+        if let (true, Some(repl)) = (self.is_meta_leader(), &m.replication) {
+            let last = m.last_log_index.unwrap_or(0);
+            for name in members.iter().filter(|n| **n != self.me) {
+                let matched = repl
+                    .get(&node_id(name))
+                    .and_then(|l| l.map(|l| l.index))
+                    .unwrap_or(0);
+                let heard = self.transport.last_heard(name);
+                replicas.push(sluice_server::PeerReplica {
+                    name: name.clone(),
+                    current: matched >= last,
+                    active: heard.map_or(0, |d| d.as_nanos() as u64),
+                    offline: heard.is_none_or(|d| d > OFFLINE_AFTER),
+                    lag: last.saturating_sub(matched),
+                    peer: peer_id(name),
+                });
+            }
+        }
+        sluice_server::MetaCluster {
+            name: self.settings.name.clone(),
+            peer: if leader.is_empty() {
+                String::new()
+            } else {
+                peer_id(&leader)
+            },
+            leader,
+            replicas,
+            cluster_size: members.len(),
+        }
+    }
+
     /// Proposes `entry` to the meta group; if it is not committed within
     /// [`PROPOSE_TIMEOUT`], its request (if any) is answered 10008 with `response_type`.
     pub(crate) fn propose(&self, entry: MetaEntry, response_type: &'static str) {
