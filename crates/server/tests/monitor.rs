@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use serde_json::Value;
 use sluice_server::{
-    ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, Monitor, Server,
-    ServerConfig, ServerHandle, StreamStats,
+    ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, MetaCluster, Monitor,
+    PeerReplica, Server, ServerConfig, ServerHandle, StreamStats,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -258,6 +258,20 @@ impl JetStreamMonitor for FakeJs {
             } else {
                 Vec::new()
             },
+            meta: Some(MetaCluster {
+                name: "c1".into(),
+                leader: "n1".into(),
+                peer: "fjFyEjc1".into(),
+                replicas: vec![PeerReplica {
+                    name: "n2".into(),
+                    current: true,
+                    active: 5,
+                    offline: false,
+                    lag: 0,
+                    peer: "x".into(),
+                }],
+                cluster_size: 3,
+            }),
         }
     }
 }
@@ -302,6 +316,12 @@ async fn jetstream_provider_and_health() {
         (Some(10), Some(20))
     );
     assert_eq!(j["api"], serde_json::json!({"total": 7, "errors": 2}));
+    // nats-server's MetaClusterInfo: offline and lag only when set.
+    assert_eq!(
+        j["meta_cluster"],
+        serde_json::json!({"name": "c1", "leader": "n1", "peer": "fjFyEjc1", "cluster_size": 3,
+            "replicas": [{"name": "n2", "current": true, "active": 5, "peer": "x"}]})
+    );
 
     let v = get_json(srv.http, "/varz").await;
     assert_eq!(v["jetstream"]["config"]["max_storage"], 2000);
