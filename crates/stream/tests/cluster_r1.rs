@@ -214,6 +214,51 @@ async fn an_r1_stream_is_created_through_one_server_and_served_by_every_server()
     }
     assert_eq!(got, 10);
 
+    // Step-downs and peer removal of a one-replica stream are refused with the reason, not
+    // answered success for nothing; unknown names as nats-server.
+    let q = |subject: &'static str, body: &'static str| {
+        let n = &nodes[1];
+        async move {
+            raw_request(n, subject, body, Duration::from_secs(5))
+                .await
+                .unwrap()
+        }
+    };
+    let r = q("$JS.API.STREAM.LEADER.STEPDOWN.orders", "").await;
+    assert_eq!(r["error"]["err_code"], 10003, "{r}");
+    assert!(
+        r["error"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("one replica"),
+        "{r}"
+    );
+    assert_eq!(
+        r["type"],
+        "io.nats.jetstream.api.v1.stream_leader_stepdown_response"
+    );
+    let r = q("$JS.API.STREAM.LEADER.STEPDOWN.nope", "").await;
+    assert_eq!(r["error"]["err_code"], 10059, "{r}");
+    let r = q("$JS.API.CONSUMER.LEADER.STEPDOWN.orders.nope", "").await;
+    assert_eq!(r["error"]["err_code"], 10014, "{r}");
+    let r = q("$JS.API.CONSUMER.LEADER.STEPDOWN.orders.d", "").await;
+    assert_eq!(r["error"]["err_code"], 10003, "{r}");
+    let r = q("$JS.API.STREAM.PEER.REMOVE.orders", r#"{"peer":"zz"}"#).await;
+    assert_eq!(r["error"]["err_code"], 10040, "{r}");
+    let body: &'static str = Box::leak(format!(r#"{{"peer":"{holder}"}}"#).into_boxed_str());
+    let r = q("$JS.API.STREAM.PEER.REMOVE.orders", body).await;
+    assert_eq!(r["error"]["err_code"], 10075, "{r}");
+    let r = q("$JS.API.STREAM.PEER.REMOVE.orders", "").await;
+    assert_eq!(r["error"]["err_code"], 10003, "{r}");
+    let r = q("$JS.API.SERVER.REMOVE", "").await;
+    assert_eq!(r["error"]["err_code"], 10003, "{r}");
+    let r = q("$JS.API.SERVER.REMOVE", r#"{"peer":"zz"}"#).await;
+    assert_eq!(r["error"]["err_code"], 10044, "{r}");
+    assert_eq!(
+        r["type"],
+        "io.nats.jetstream.api.v1.meta_server_remove_response"
+    );
+
     // Deleted through another server: gone everywhere.
     assert!(c.delete_stream("orders").await.unwrap().success);
     let names: Vec<String> = {
@@ -365,5 +410,44 @@ async fn a_meta_leader_without_quorum_answers_10008() {
     assert_eq!(r["error"]["code"], 503);
     assert_eq!(r["type"], "io.nats.jetstream.api.v1.stream_create_response");
     assert!(started.elapsed() < Duration::from_secs(8));
+    stop(nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_remove_takes_a_server_out_of_the_meta_group() {
+    let nodes = start(3).await;
+    let l = wait_meta_leader(&nodes).await;
+    let victim = (l + 1) % 3;
+    let body = format!(r#"{{"peer":"n{}"}}"#, victim + 1);
+    let r = raw_request(
+        &nodes[(l + 2) % 3],
+        "$JS.API.SERVER.REMOVE",
+        &body,
+        Duration::from_secs(12),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["success"], true, "{r}");
+    // Still connected, it is not added back.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let peers = nodes[l]
+        .js
+        .as_ref()
+        .unwrap()
+        .cluster()
+        .unwrap()
+        .meta_peers();
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert!(!peers.contains(&format!("n{}", victim + 1)));
+    // Removed again: no longer a member.
+    let r = raw_request(
+        &nodes[l],
+        "$JS.API.SERVER.REMOVE",
+        &body,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["error"]["err_code"], 10044, "{r}");
     stop(nodes).await;
 }

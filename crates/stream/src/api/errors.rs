@@ -71,6 +71,8 @@ pub mod codes {
     pub const CLUSTER_REQUIRED: u16 = 10010;
     pub const CLUSTER_TAGS: u16 = 10011;
     pub const CLUSTER_PEER_NOT_MEMBER: u16 = 10040;
+    pub const CLUSTER_SERVER_NOT_MEMBER: u16 = 10044;
+    pub const PEER_REMAP: u16 = 10075;
     pub const CONSUMER_NOT_FOUND: u16 = 10014;
     pub const INSUFFICIENT_RESOURCES: u16 = 10023;
     pub const INVALID_JSON: u16 = 10025;
@@ -162,6 +164,8 @@ impl ApiError {
         cluster_tags => (400, CLUSTER_TAGS, "tags placement not supported for operation");
         /// JSClusterPeerNotMemberErr: 400 10040.
         cluster_peer_not_member => (400, CLUSTER_PEER_NOT_MEMBER, "peer not a member");
+        /// JSClusterServerNotMemberErr: 400 10044 (SERVER.REMOVE of a server not in the group).
+        cluster_server_not_member => (400, CLUSTER_SERVER_NOT_MEMBER, "server is not a member of the cluster");
         /// JSConsumerNotFoundErr: 404 10014.
         consumer_not_found => (404, CONSUMER_NOT_FOUND, "consumer not found");
         /// JSInsufficientResourcesErr: 503 10023.

@@ -117,7 +117,21 @@ pub(crate) fn route(
                 answer(br#"{"type":"io.nats.jetstream.api.v1.meta_leader_stepdown_response","success":true}"#.to_vec());
             }
         }
-        ["SERVER", "REMOVE"] | ["ACCOUNT", ..] => {}
+        ["SERVER", "REMOVE"] => {
+            if leader {
+                if let Some(a) = crate::cluster::manage::server_remove(c, reply, body) {
+                    answer(a);
+                }
+            }
+        }
+        ["STREAM", "LEADER", "STEPDOWN", _]
+        | ["STREAM", "PEER", "REMOVE", _]
+        | ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
+            if let Some(a) = crate::cluster::manage::stream_request(js, c, tokens, body) {
+                answer(a);
+            }
+        }
+        ["ACCOUNT", ..] => {}
         _ => match stream_of(tokens) {
             Some(name) if js.streams.read().contains_key(name) => return Routed::Here,
             Some(name) if leader && !c.state.read().streams.contains_key(name) => {

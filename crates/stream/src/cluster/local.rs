@@ -119,6 +119,7 @@ fn on_applied(c: &JsCluster, js: &Inner, a: Applied) {
                     MetaOp::UpdateStream { .. } => response_type::STREAM_UPDATE,
                     MetaOp::RemoveStream { .. } => response_type::STREAM_DELETE,
                     MetaOp::RemovePeer { .. } => response_type::STREAM_REMOVE_PEER,
+                    MetaOp::RemoveServer { .. } => response_type::META_SERVER_REMOVE,
                 };
                 js.server
                     .publish(reply, None, None, &ErrorResponse::new(kind, e).to_json());

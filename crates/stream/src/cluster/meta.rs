@@ -47,6 +47,9 @@ pub enum MetaOp {
         peer: String,
         replacement: Option<String>,
     },
+    /// `SERVER.REMOVE`: the server leaves the meta group and is not added back while it
+    /// stays connected.
+    RemoveServer { name: String },
 }
 
 /// What applying a [`MetaOp`] came to: the assignment it made or changed, or why not.
@@ -56,6 +59,9 @@ pub type MetaOutcome = Result<Option<StreamAssignment>, ApiError>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetaState {
     pub streams: BTreeMap<String, StreamAssignment>,
+    /// Servers removed by `SERVER.REMOVE`.
+    #[serde(default)]
+    pub removed: BTreeSet<String>,
 }
 
 /// What one server must do to run what the assignments give it.
@@ -116,6 +122,10 @@ impl MetaState {
                     }
                 }
                 Ok(Some(sa.clone()))
+            }
+            MetaOp::RemoveServer { name } => {
+                self.removed.insert(name);
+                Ok(None)
             }
         }
     }
@@ -190,6 +200,7 @@ mod tests {
                 replacement: Some("n4".into()),
             },
             MetaOp::RemoveStream { name: "b".into() },
+            MetaOp::RemoveServer { name: "n9".into() },
         ];
         let mut one = MetaState::default();
         let mut two = MetaState::default();
@@ -202,6 +213,7 @@ mod tests {
         assert_eq!(one, two);
         assert_eq!(one.streams["a"].peers, ["n1", "n2", "n4"]);
         assert!(!one.streams.contains_key("b"));
+        assert!(one.removed.contains("n9"));
         assert_eq!(MetaState::decode(&one.encode()).unwrap(), one);
     }
 

@@ -6,12 +6,14 @@
 //! themselves are `sluice_raft`'s.
 //!
 //! Served: streams with one replica, placed on any JetStream server of the cluster and
-//! reachable from every one. Not yet: streams with more replicas (refused by name at create),
-//! stream and consumer leader step-down, peer and server removal.
+//! reachable from every one; `SERVER.REMOVE`; step-downs and peer removal of one-replica streams
+//! refused with a reason (`manage.rs`). Not yet: streams with more replicas (refused by name at
+//! create).
 
 pub(crate) mod api;
 pub mod bootstrap;
 pub(crate) mod local;
+pub(crate) mod manage;
 pub mod meta;
 pub mod meta_machine;
 pub mod peers;

@@ -307,8 +307,9 @@ async fn membership_loop(c: Arc<JsCluster>, stop: CancellationToken) {
             continue;
         }
         let known: BTreeSet<u64> = m.membership_config.nodes().map(|(id, _)| *id).collect();
+        let removed = c.state.read().removed.clone();
         let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
-        for name in seen {
+        for name in seen.into_iter().filter(|n| !removed.contains(n)) {
             let id = node_id(&name);
             if !known.contains(&id) {
                 info!(server = %name, "adding a JetStream server to the meta group");

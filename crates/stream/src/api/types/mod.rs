@@ -44,6 +44,8 @@ pub mod response_type {
     /// Answered only with 10010 (clustering required) by a single server.
     pub const CONSUMER_LEADER_STEPDOWN: &str =
         "io.nats.jetstream.api.v1.consumer_leader_stepdown_response";
+    pub const META_LEADER_STEPDOWN: &str = "io.nats.jetstream.api.v1.meta_leader_stepdown_response";
+    pub const META_SERVER_REMOVE: &str = "io.nats.jetstream.api.v1.meta_server_remove_response";
     /// Sent by nats-server when a request cannot be attributed to an endpoint's type.
     pub const SYSTEM: &str = "io.nats.jetstream.api.v1.system_response";
 }
