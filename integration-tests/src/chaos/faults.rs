@@ -5,8 +5,12 @@
 //!
 //! The stream leader and each replica's state come from the monitoring port's
 //! `/jsz?accounts=true&streams=true` (each node reports its own replicas). nats-server exposes
-//! no hash of a replica's log, so [`ChaosTarget::replica_digest`] is the replica's state
-//! (messages, bytes, first and last sequence), a [`Digest`] with `full: false`.
+//! no hash of a replica's log, so [`ChaosTarget::replica_digest`] reads the replica's own
+//! message blocks from its store directory (`<sd>/jetstream/$G/streams/<S>/msgs/<n>.blk`, the
+//! 2.9 file-store record layout: `len|seq|ts|subject len|subject|[hdr len|hdr]|msg|hash`) and
+//! hashes every live record's sequence, subject and payload: a [`Digest`] with `full: true`.
+//! If the blocks cannot be parsed (another store version), it falls back to the `/jsz` state
+//! (messages, bytes, first and last sequence) with `full: false`.
 
 use super::{ChaosTarget, Digest};
 use crate::cluster::{Cluster, ClusterOpts, Routes};
@@ -49,6 +53,20 @@ impl NatsServerTarget {
             .flatten()
             .find(|s| s["name"] == stream)
             .cloned()
+    }
+
+    /// Where node `i` keeps `stream`'s message blocks.
+    fn msgs_dir(&self, i: usize, stream: &str) -> Option<std::path::PathBuf> {
+        let store = self.cluster.node(i).store.as_ref()?;
+        Some(
+            store
+                .path()
+                .join("jetstream")
+                .join("$G")
+                .join("streams")
+                .join(stream)
+                .join("msgs"),
+        )
     }
 
     /// The index of the node named `name` (`n<i>`).
@@ -201,16 +219,117 @@ impl ChaosTarget for NatsServerTarget {
     fn replica_digest(&self, i: usize, stream: &str) -> Option<Digest> {
         let s = self.local_stream(i, stream)?;
         let st = &s["state"];
-        Some(Digest {
-            value: format!(
-                "msgs={} bytes={} first={} last={}",
-                st["messages"], st["bytes"], st["first_seq"], st["last_seq"]
-            ),
-            full: false,
-        })
+        let state = format!(
+            "msgs={} bytes={} first={} last={}",
+            st["messages"], st["bytes"], st["first_seq"], st["last_seq"]
+        );
+        match blocks_digest(&self.msgs_dir(i, stream)?) {
+            Ok((count, hash)) => Some(Digest {
+                value: format!("{state} records={count} content={hash:016x}"),
+                full: true,
+            }),
+            Err(_) => Some(Digest {
+                value: state,
+                full: false,
+            }),
+        }
+    }
+
+    fn replica_messages(&self, i: usize, stream: &str) -> Option<Vec<(u64, String)>> {
+        let records = read_blocks(&self.msgs_dir(i, stream)?).ok()?;
+        Some(
+            records
+                .into_iter()
+                .map(|(seq, _, payload)| (seq, String::from_utf8_lossy(&payload).into_owned()))
+                .collect(),
+        )
     }
 
     fn log_lines(&mut self, i: usize) -> Vec<String> {
         self.cluster.nodes[i].log_lines()
     }
+}
+
+/// FNV-1a, 64 bits, over `bytes`, continuing from `h`.
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// One live record of a message block: (sequence, subject, payload).
+pub type Record = (u64, Vec<u8>, Vec<u8>);
+
+/// Reads every live record of every `<n>.blk` in `dir`, in block order. `Err` if a block does
+/// not parse as the 2.9 layout.
+pub fn read_blocks(dir: &std::path::Path) -> Result<Vec<Record>, String> {
+    let mut blocks: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let n = name.strip_suffix(".blk")?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .collect();
+    blocks.sort();
+    let mut out = Vec::new();
+    for (_, path) in blocks {
+        let b = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let u32_at = |p: usize| {
+            b.get(p..p + 4)
+                .map(|s| u32::from_le_bytes(s.try_into().unwrap()))
+        };
+        let u64_at = |p: usize| {
+            b.get(p..p + 8)
+                .map(|s| u64::from_le_bytes(s.try_into().unwrap()))
+        };
+        let mut i = 0;
+        while i + 22 <= b.len() {
+            let raw = u32_at(i).ok_or("short record")?;
+            let has_hdr = raw & (1 << 31) != 0;
+            let len = (raw & !(1 << 31)) as usize;
+            if len == 0 {
+                break; // the unwritten tail
+            }
+            if len < 30 || i + len > b.len() {
+                return Err(format!(
+                    "{}: bad record length {len} at {i}",
+                    path.display()
+                ));
+            }
+            let seq = u64_at(i + 4).ok_or("short record")?;
+            let slen = u16::from_le_bytes([b[i + 20], b[i + 21]]) as usize;
+            let mut p = i + 22;
+            let subject = b.get(p..p + slen).ok_or("short subject")?;
+            p += slen;
+            if has_hdr {
+                p += 4 + u32_at(p).ok_or("short header length")? as usize;
+            }
+            let payload = b.get(p..i + len - 8).ok_or("short payload")?;
+            // A deleted (erased) record has the top bit of its sequence set.
+            if seq & (1 << 63) == 0 {
+                out.push((seq, subject.to_vec(), payload.to_vec()));
+            }
+            i += len;
+        }
+    }
+    Ok(out)
+}
+
+/// Hashes every live record's sequence, subject and payload in `dir`'s blocks: (records,
+/// hash).
+pub fn blocks_digest(dir: &std::path::Path) -> Result<(u64, u64), String> {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let records = read_blocks(dir)?;
+    for (seq, subject, payload) in &records {
+        hash = fnv(hash, &seq.to_le_bytes());
+        hash = fnv(hash, subject);
+        hash = fnv(hash, &[0]);
+        hash = fnv(hash, payload);
+        hash = fnv(hash, &[0]);
+    }
+    Ok((records.len() as u64, hash))
 }

@@ -128,6 +128,13 @@ pub trait ChaosTarget: Send {
         None
     }
 
+    /// Node `i`'s replica of `stream` as (sequence, payload) pairs in sequence order, if the
+    /// target can read a replica's own copy (nats-server: from its message blocks); used to
+    /// show where replicas part when their digests differ.
+    fn replica_messages(&self, _i: usize, _stream: &str) -> Option<Vec<(u64, String)>> {
+        None
+    }
+
     /// Log lines node `i` printed since the last call (for a failure's context).
     fn log_lines(&mut self, _i: usize) -> Vec<String> {
         Vec::new()

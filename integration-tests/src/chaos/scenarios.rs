@@ -147,9 +147,6 @@ async fn create_stream(client: &async_nats::Client, replicas: usize) -> Result<(
         "storage": "file",
         "num_replicas": replicas,
         "duplicate_window": 120_000_000_000u64,
-        // Lets every replica answer $JS.API.DIRECT.GET, so a client of node i can read node
-        // i's copy when replicas disagree (the checker's read-back uses MSG.GET, the leader's).
-        "allow_direct": true,
     });
     let consumer = serde_json::json!({
         "stream_name": STREAM,
@@ -319,43 +316,52 @@ async fn run_on<T: ChaosTarget>(
             out.notes.push(format!(
                 "after one more publish ({probe:?}), 5 s later: {again:?}"
             ));
+            // Where the replicas part: the first sequence whose message differs.
+            let logs: Vec<Option<Vec<(u64, String)>>> = (0..n)
+                .map(|i| block_in_place(|| target.replica_messages(i, STREAM)))
+                .collect();
+            if let Some(d) = first_difference(&logs) {
+                out.notes.push(d);
+            }
             if let Some(secs) = std::env::var("CHAOS_HOLD_SECS")
                 .ok()
                 .and_then(|v| v.parse().ok())
             {
-                eprintln!("HOLDING {secs}s for inspection");
+                eprintln!("CHAOS_HOLD_SECS: keeping the cluster up {secs}s for inspection");
                 tokio::time::sleep(Duration::from_secs(secs)).await;
-            }
-            // What each replica holds at the last sequence they all have: the same message,
-            // or different ones (then the logs diverge, not just lag).
-            if let DigestCheck::Differ(ds) = &again {
-                let lasts: Vec<u64> = ds
-                    .iter()
-                    .filter_map(|d| {
-                        d.split("last=")
-                            .nth(1)?
-                            .split_whitespace()
-                            .next()?
-                            .parse()
-                            .ok()
-                    })
-                    .collect();
-                if let Some(&seq) = lasts.iter().min() {
-                    let mut seen = Vec::new();
-                    for (i, url) in urls.iter().enumerate() {
-                        seen.push(format!("n{i}: {:?}", checker::direct_get(url, seq).await));
-                    }
-                    out.notes.push(format!(
-                        "DIRECT.GET seq {seq} from a client of each node: {}",
-                        seen.join(", ")
-                    ));
-                }
             }
         }
         DigestCheck::Equal { .. } => {}
     }
     out.took = t0.elapsed();
     Ok(out)
+}
+
+/// The first sequence at which the replicas' logs (`None`: not available) hold different
+/// messages, with what each holds there and how long each log is.
+fn first_difference(logs: &[Option<Vec<(u64, String)>>]) -> Option<String> {
+    let maps: Vec<(usize, std::collections::BTreeMap<u64, &str>)> = logs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let l = l.as_ref()?;
+            Some((i, l.iter().map(|(s, id)| (*s, id.as_str())).collect()))
+        })
+        .collect();
+    let seqs: std::collections::BTreeSet<u64> =
+        maps.iter().flat_map(|(_, m)| m.keys().copied()).collect();
+    let seq = seqs.into_iter().find(|s| {
+        let first = maps.first().and_then(|(_, m)| m.get(s));
+        maps.iter().any(|(_, m)| m.get(s) != first)
+    })?;
+    let each: Vec<String> = maps
+        .iter()
+        .map(|(i, m)| format!("n{i}: {:?} ({} msgs)", m.get(&seq), m.len()))
+        .collect();
+    Some(format!(
+        "replica logs part at seq {seq}: {}",
+        each.join(", ")
+    ))
 }
 
 /// Injects `scenario`'s faults until `until` (the last one is undone by the caller if it is
@@ -437,7 +443,7 @@ async fn inject<T: ChaosTarget>(t: &mut T, s: Scenario, nem: &mut Nemesis, until
             }
             Scenario::WipeNode => {
                 let (l, known) = leader_or_any(t, &mut nem.rng);
-                let victim = if round % 2 == 0 {
+                let victim = if round.is_multiple_of(2) {
                     let f: Vec<usize> = (0..n).filter(|&i| i != l).collect();
                     *f.choose(&mut nem.rng).expect("a follower")
                 } else {

@@ -103,6 +103,8 @@ pub struct Delivery {
 pub struct AckConfirm {
     /// Stream sequence acked.
     pub seq: u64,
+    /// The delivery acked (index into [`History::deliveries`]).
+    pub delivery: usize,
     /// The NEXT request that delivered it.
     pub request: u64,
     /// When the confirmation arrived.
@@ -373,6 +375,7 @@ async fn consumer(
             match client.request(reply, bytes::Bytes::new()).await {
                 Ok(_) => log.acks.push(AckConfirm {
                     seq,
+                    delivery: log.deliveries.len() - 1,
                     request,
                     at: start.elapsed(),
                 }),
