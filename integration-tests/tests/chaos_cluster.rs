@@ -79,6 +79,39 @@ async fn nats_server_3() {
     );
 }
 
+/// The partitions the scenarios rely on: with a proxy on every route and a dead advertised
+/// route address, cutting node 0 from the others leaves it with no route (and them with one to
+/// each other) for good, not just until gossip lets it dial them directly; healing restores
+/// the full mesh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_isolates_a_node() {
+    if skip_without_nats_server() {
+        return;
+    }
+    tokio::task::block_in_place(|| {
+        let mut t = NatsServerTarget::start(3, 1);
+        t.wait_ready(Duration::from_secs(30))
+            .expect("cluster ready");
+        t.partition(&[vec![0], vec![1, 2]]);
+        let c = t.cluster();
+        c.wait_routes(&[0], 0, Duration::from_secs(10))
+            .expect("n0 loses its routes");
+        c.wait_routes(&[1, 2], 1, Duration::from_secs(10))
+            .expect("n1 and n2 keep theirs");
+        // Longer than a route reconnect attempt (1 s) and gossip: still cut off.
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(
+            c.num_routes(0),
+            Ok(0),
+            "n0 reached a peer around the proxies"
+        );
+        assert_eq!(c.num_routes(1), Ok(1));
+        assert_eq!(c.num_routes(2), Ok(1));
+        t.heal();
+        t.wait_ready(Duration::from_secs(30)).expect("healed");
+    });
+}
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()

@@ -192,9 +192,20 @@ pub fn table(outcomes: &[Outcome]) -> String {
     for r in rows {
         out.push_str(&line(r));
     }
+    out.push_str(LEGEND);
     for o in outcomes.iter().filter(|o| !o.passed()) {
         out.push('\n');
         out.push_str(&o.describe());
     }
     out
 }
+
+/// What the columns of [`table`] mean.
+const LEGEND: &str = "\
+publ/acked/refused/unknown: msg ids published and the best answer each got; stored: messages \
+in the stream at the end; lost: acked ids missing (or acks naming a sequence that holds another \
+message); dups: extra copies of a msg id; redeliv: deliveries of a message after its ack was \
+confirmed (AckAck); ghost: delivered messages not in the stream at the end (not a violation by \
+itself); digests: replicas compared after healing (equal: full content hash; equal(state): \
+counts only; n/a: target has none); stream: the stream and its consumer survived.
+";
