@@ -2,7 +2,8 @@
 //! R3 JetStream on 3 nodes with a proxy on every route, each scenario a short seeded run.
 //!
 //! - `nats_server_3`: the CI run, every scenario nats-server passes, sequentially, in well
-//!   under 3 minutes. Skipped (passing, with a note) without nats-server unless
+//!   under 3 minutes (the ones it fails are listed, with why, at [`CI_SCENARIOS`]).
+//! - `partition_isolates_a_node`: a partition made through the proxies holds. Skipped (passing, with a note) without nats-server unless
 //!   `SLUICE_REQUIRE_NATS_SERVER` is set.
 //! - `chaos_long` (`#[ignore]`): what `scripts/chaos.sh` runs; target, nodes, seconds, seed and
 //!   scenarios from `CHAOS_TARGET`, `CHAOS_NODES`, `CHAOS_SECONDS`, `CHAOS_SEED`,
@@ -34,12 +35,17 @@ use std::time::{Duration, Instant};
 ///   file's seed, and in some runs of others): the consumer's ack state did not survive a
 ///   member coming back empty under the same name (nats-server derives a Raft peer id from
 ///   the server name, so the wiped node rejoins as the same peer with an empty log).
+/// - `MajorityPartition` (on 3 nodes a bridge: the two ends cut from each other, both linked
+///   to the middle): with some seeds (102 with `--seconds 15`), when an end led, one end's
+///   replica keeps a message the others do not have at the same sequence (and applies no
+///   later one there), for good, while STREAM.INFO calls it `current`; the same divergence as
+///   `OldLeaderPartitioned`. It passed with this file's seed, but a CI run must not depend on
+///   a timing the seed does not fix.
 const CI_SCENARIOS: &[(Scenario, u64)] = &[
-    (Scenario::LeaderKill, 8),
-    (Scenario::MinorityPartition, 6),
-    (Scenario::MajorityPartition, 6),
-    (Scenario::RollingRestart, 8),
-    (Scenario::FlakyLinks, 5),
+    (Scenario::LeaderKill, 10),
+    (Scenario::MinorityPartition, 8),
+    (Scenario::RollingRestart, 10),
+    (Scenario::FlakyLinks, 6),
 ];
 
 /// The CI seed (fixed, so a failure can be replayed with `scripts/chaos.sh --seed`).

@@ -202,10 +202,11 @@ pub fn table(outcomes: &[Outcome]) -> String {
 
 /// What the columns of [`table`] mean.
 const LEGEND: &str = "\
-publ/acked/refused/unknown: msg ids published and the best answer each got; stored: messages \
-in the stream at the end; lost: acked ids missing (or acks naming a sequence that holds another \
-message); dups: extra copies of a msg id; redeliv: deliveries of a message after its ack was \
-confirmed (AckAck); ghost: delivered messages not in the stream at the end (not a violation by \
-itself); digests: replicas compared after healing (equal: full content hash; equal(state): \
-counts only; n/a: target has none); stream: the stream and its consumer survived.
+publ/acked/refused/unknown: msg ids published, by the best answer each got (refused: an error
+  reply or no responders; unknown: no answer in time). stored: messages in the stream at the end.
+lost: acked ids missing at the end (plus acks naming a sequence that holds another message).
+dups: extra copies of a msg id. redeliv: deliveries of a message after its ack was confirmed
+  (AckAck). ghost: delivered messages not in the stream at the end (noted, not a violation).
+digests: the replicas after healing (equal: full content hash; equal(state): counts only;
+  n/a: the target has none). stream: the stream and its consumer still exist.
 ";
