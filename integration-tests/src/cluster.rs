@@ -7,6 +7,8 @@
 //! --cluster_name c --routes <...>` (the same flags for nats-server and sluice), plus
 //! `-js -sd <dir>` with [`ClusterOpts::jetstream`]. [`Cluster::wait_formed`] polls each node's
 //! `/routez` (`num_routes`) with a hand-written HTTP/1.0 GET over a std `TcpStream`.
+//! With [`Routes::MeshViaProxies`] every route goes through a [`Proxy`] of its own, so a test
+//! (the chaos harness, `crate::chaos`) can partition any node from any other.
 //!
 //! Every node is killed by PID (SIGKILL) when the [`Cluster`] drops.
 
@@ -37,7 +39,22 @@ pub enum Routes {
     /// `i` and node 0. Other routes, learned by gossip, are direct: with two nodes the one
     /// route goes through the proxy; with more, only the routes to the seed do.
     SeedViaProxy,
+    /// Full mesh where every route goes through a [`Proxy`]: one proxy per directed link, node
+    /// `i` dialling node `j` through [`Cluster::link_proxy`]`(i, j)`. A route between `i` and
+    /// `j` is dialled both ways (the servers keep one of the two), so it goes through
+    /// `link_proxy(i, j)` or `link_proxy(j, i)`: breaking both isolates `i` from `j` and
+    /// nothing else ([`Cluster::cut_link`]). Gossip must not undo that: a server tells its
+    /// routes about a new peer by the peer's advertised route URL, and a node cut off from
+    /// that peer would dial it directly. So every node advertises (`--cluster_advertise`)
+    /// [`DEAD_ROUTE_ADDR`], where nothing listens: a gossiped (implicit) route fails and,
+    /// implicit routes not being retried (`connect_retries` 0), is dropped; the explicit
+    /// routes through the proxies cover every pair anyway.
+    MeshViaProxies,
 }
+
+/// The route address every node advertises with [`Routes::MeshViaProxies`]: port 1 on
+/// loopback, where nothing listens, so a route learned by gossip cannot bypass the proxies.
+pub const DEAD_ROUTE_ADDR: &str = "127.0.0.1:1";
 
 /// How a [`Cluster`] is started.
 #[derive(Debug, Clone)]
@@ -331,6 +348,9 @@ pub struct Cluster {
     pub opts: ClusterOpts,
     /// With [`Routes::SeedViaProxy`], entry `i` (> 0): the proxy node `i` dials node 0 through.
     proxies: Vec<Option<Proxy>>,
+    /// With [`Routes::MeshViaProxies`], entry `i * len + j` (`i != j`): the proxy node `i`
+    /// dials node `j` through.
+    links: Vec<Option<Proxy>>,
 }
 
 /// How many times [`Cluster::start`] picks fresh ports when a node fails to start.
@@ -383,6 +403,16 @@ impl Cluster {
                 (opts.routes == Routes::SeedViaProxy && i > 0).then(|| Proxy::start(seed_addr))
             })
             .collect();
+        let n = kinds.len();
+        let links: Vec<Option<Proxy>> = (0..n * n)
+            .map(|k| {
+                let (i, j) = (k / n, k % n);
+                (opts.routes == Routes::MeshViaProxies && i != j).then(|| {
+                    let target = SocketAddr::from(([127, 0, 0, 1], ports[j].cluster));
+                    Proxy::start_seeded(target, crate::proxy::DEFAULT_SEED ^ k as u64)
+                })
+            })
+            .collect();
         let nodes = kinds
             .iter()
             .enumerate()
@@ -401,6 +431,10 @@ impl Cluster {
                     Routes::SeedViaProxy => {
                         vec![proxies[i].as_ref().expect("proxy for node").url()]
                     }
+                    Routes::MeshViaProxies => (0..n)
+                        .filter(|&j| j != i)
+                        .map(|j| links[i * n + j].as_ref().expect("link proxy").url())
+                        .collect(),
                 };
                 let p = ports[i];
                 let mut args: Vec<String> = vec![
@@ -418,6 +452,10 @@ impl Cluster {
                 if !routes.is_empty() {
                     args.push("--routes".into());
                     args.push(routes.join(","));
+                }
+                if opts.routes == Routes::MeshViaProxies {
+                    args.push("--cluster_advertise".into());
+                    args.push(DEAD_ROUTE_ADDR.into());
                 }
                 if let Some(store) = &store {
                     args.extend(["-js".into(), "-sd".into(), store.as_str().to_owned()]);
@@ -437,6 +475,7 @@ impl Cluster {
             nodes,
             opts,
             proxies,
+            links,
         }
     }
 
@@ -490,6 +529,54 @@ impl Cluster {
         self.proxies[i]
             .as_ref()
             .unwrap_or_else(|| panic!("node {i} has no proxy (Routes::SeedViaProxy, i > 0)"))
+    }
+
+    /// The proxy node `from` dials node `to` through ([`Routes::MeshViaProxies`] only).
+    pub fn link_proxy(&self, from: usize, to: usize) -> &Proxy {
+        self.links
+            .get(from * self.nodes.len() + to)
+            .and_then(Option::as_ref)
+            .unwrap_or_else(|| panic!("no link proxy {from} -> {to} (Routes::MeshViaProxies)"))
+    }
+
+    /// Cuts the route between nodes `a` and `b` both ways ([`Proxy::cut`] on both link
+    /// proxies; [`Routes::MeshViaProxies`] only) until [`Cluster::heal_links`].
+    pub fn cut_link(&self, a: usize, b: usize) {
+        self.link_proxy(a, b).cut();
+        self.link_proxy(b, a).cut();
+    }
+
+    /// [`Proxy::heal`] on every link proxy (delay and drop rate stay as set).
+    pub fn heal_links(&self) {
+        for p in self.links.iter().flatten() {
+            p.heal();
+        }
+    }
+
+    /// Every link proxy, as `(from, to, proxy)` ([`Routes::MeshViaProxies`]; empty otherwise).
+    pub fn link_proxies(&self) -> impl Iterator<Item = (usize, usize, &Proxy)> {
+        let n = self.nodes.len();
+        self.links
+            .iter()
+            .enumerate()
+            .filter_map(move |(k, p)| p.as_ref().map(|p| (k / n, k % n, p)))
+    }
+
+    /// Empties node `i`'s store directory (with [`ClusterOpts::jetstream`]), as a disk replaced
+    /// by a new one. Panics if the node is running: kill it first ([`Cluster::kill9`]).
+    pub fn wipe_store(&mut self, i: usize) {
+        assert!(
+            !self.nodes[i].is_running(),
+            "wipe the store of node {i} while it runs"
+        );
+        let store = self.nodes[i]
+            .store
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {i} has no store (ClusterOpts::jetstream)"));
+        let path = store.path();
+        std::fs::remove_dir_all(path).unwrap_or_else(|e| panic!("wipe {}: {e}", path.display()));
+        std::fs::create_dir_all(path)
+            .unwrap_or_else(|e| panic!("recreate {}: {e}", path.display()));
     }
 
     /// Node `i`'s client URL.

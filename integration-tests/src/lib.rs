@@ -2,6 +2,7 @@
 //! binary, or nats-server as the reference oracle) on an ephemeral port, talk to it, and kill
 //! it by PID when done. Nothing here is used by the broker itself.
 
+pub mod chaos;
 pub mod client;
 pub mod cluster;
 pub mod js;
