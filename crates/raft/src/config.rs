@@ -20,6 +20,17 @@ pub struct Timing {
     pub keep_after_snapshot: u64,
     /// Entries are purged from the log in batches of at least this many.
     pub purge_batch: u64,
+    /// Quiet idle groups (`liveness.rs`): a group with nothing appended for `idle_after_ms`
+    /// stops its 150 ms heartbeats (one every `idle_beat_ms` instead), and its followers hold
+    /// elections only when the leader's server stops answering the servers' own beats (every
+    /// `beat_ms`, a server is down after `dead_after_ms` of silence) or the group's leader
+    /// has not been heard from for `silent_after_ms`.
+    pub quiesce: bool,
+    pub beat_ms: u64,
+    pub dead_after_ms: u64,
+    pub idle_after_ms: u64,
+    pub idle_beat_ms: u64,
+    pub silent_after_ms: u64,
 }
 
 impl Default for Timing {
@@ -31,6 +42,12 @@ impl Default for Timing {
             snapshot_every: 10_000,
             keep_after_snapshot: 1_000,
             purge_batch: 256,
+            quiesce: true,
+            beat_ms: 100,
+            dead_after_ms: 300,
+            idle_after_ms: 2_000,
+            idle_beat_ms: 2_000,
+            silent_after_ms: 4_500,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! layer's), acknowledge an append before it is on disk, or queue without bound.
 
 pub mod config;
+mod liveness;
 pub mod machine;
 pub mod node;
 pub mod routes;

@@ -2,6 +2,7 @@
 //! and answers the Raft messages other nodes send them (`handle`: one frame in, one out).
 
 use crate::config::Timing;
+use crate::liveness::Heard;
 use crate::machine::{Machine, MachineStore};
 use crate::rpc::{Reply, Request, Rpc};
 use crate::transport::{Network, Transport};
@@ -11,6 +12,7 @@ use openraft::Raft;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Why a group could not be started.
@@ -39,18 +41,49 @@ pub struct RaftNode {
     timing: Timing,
     transport: Arc<dyn Transport>,
     groups: RwLock<HashMap<String, Raft<TypeConfig>>>,
+    /// Who was heard from when (`liveness.rs`).
+    pub(crate) heard: Heard,
+    stopping: AtomicBool,
 }
 
 impl RaftNode {
     /// A node named `name` (its id is [`crate::node_id`] of it), with no groups yet.
+    /// With `timing.quiesce`, the liveness loop (`liveness.rs`) runs on the current tokio
+    /// runtime until [`RaftNode::shutdown`] or the node is dropped.
     pub fn new(name: &str, timing: Timing, transport: Arc<dyn Transport>) -> Arc<RaftNode> {
-        Arc::new(RaftNode {
+        let quiesce = timing.quiesce;
+        let node = Arc::new(RaftNode {
             id: crate::node_id(name),
             name: name.to_string(),
-            timing,
+            timing: timing.clone(),
             transport,
             groups: RwLock::new(HashMap::new()),
-        })
+            heard: Heard::default(),
+            stopping: AtomicBool::new(false),
+        });
+        if quiesce {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(crate::liveness::run(Arc::downgrade(&node), timing));
+            }
+        }
+        node
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn transport(&self) -> Arc<dyn Transport> {
+        self.transport.clone()
+    }
+
+    /// The running groups, by name.
+    pub(crate) fn groups_snapshot(&self) -> Vec<(String, Raft<TypeConfig>)> {
+        self.groups
+            .read()
+            .iter()
+            .map(|(n, r)| (n.clone(), r.clone()))
+            .collect()
     }
 
     pub fn id(&self) -> NodeId {
@@ -126,6 +159,7 @@ impl RaftNode {
     /// Stops group `group` (its log and snapshot stay on disk). Returns whether it ran.
     pub async fn stop_group(&self, group: &str) -> bool {
         let raft = self.groups.write().remove(group);
+        self.heard.forget_group(group);
         match raft {
             Some(raft) => {
                 let _ = raft.shutdown().await;
@@ -137,6 +171,7 @@ impl RaftNode {
 
     /// Stops every group.
     pub async fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
         let all: Vec<_> = self.groups.write().drain().map(|(_, r)| r).collect();
         for raft in all {
             let _ = raft.shutdown().await;
@@ -149,13 +184,33 @@ impl RaftNode {
             Ok(r) => r,
             Err(e) => return Reply::Malformed(e.0).encode(),
         };
+        // Any message is news that its sender is alive.
+        let from = match &req.rpc {
+            Rpc::Beat { from } => Some(*from),
+            Rpc::AppendEntries(r) => r.vote.leader_id().voted_for(),
+            Rpc::Vote(r) => r.vote.leader_id().voted_for(),
+            Rpc::InstallSnapshot(r) => r.vote.leader_id().voted_for(),
+        };
+        if let Some(from) = from {
+            self.heard.server(from);
+        }
+        if let Rpc::Beat { .. } = req.rpc {
+            return Reply::Beat.encode();
+        }
         let Some(raft) = self.group(&req.group) else {
             return Reply::NoGroup.encode();
         };
         let reply = match req.rpc {
-            Rpc::AppendEntries(r) => Reply::AppendEntries(raft.append_entries(r).await),
+            Rpc::AppendEntries(r) => {
+                self.heard.group(&req.group);
+                Reply::AppendEntries(raft.append_entries(r).await)
+            }
             Rpc::Vote(r) => Reply::Vote(raft.vote(r).await),
-            Rpc::InstallSnapshot(r) => Reply::InstallSnapshot(raft.install_snapshot(r).await),
+            Rpc::InstallSnapshot(r) => {
+                self.heard.group(&req.group);
+                Reply::InstallSnapshot(raft.install_snapshot(r).await)
+            }
+            Rpc::Beat { .. } => Reply::Beat,
         };
         reply.encode()
     }

@@ -21,6 +21,10 @@ pub enum Rpc {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<NodeId>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Node to node, for no group: the sender is alive (`liveness.rs`).
+    Beat {
+        from: NodeId,
+    },
 }
 
 /// A request and the group it is for.
@@ -40,6 +44,8 @@ pub enum Reply {
     ),
     /// The group is not running on the node asked.
     NoGroup,
+    /// The answer to a beat.
+    Beat,
     /// The request did not decode.
     Malformed(String),
 }

@@ -119,6 +119,8 @@ pub struct MemNet {
     nodes: Mutex<HashMap<NodeId, Weak<RaftNode>>>,
     /// Links that drop everything, both ways: (a, b) with a < b.
     cut: Mutex<HashSet<(NodeId, NodeId)>>,
+    /// Append requests (entries or heartbeats) sent, all groups.
+    pub appends: std::sync::atomic::AtomicU64,
 }
 
 impl MemNet {
@@ -177,6 +179,15 @@ impl Transport for MemTransport {
             .lock()
             .contains(&MemNet::key(self.from, target));
         let node = self.net.nodes.lock().get(&target).and_then(Weak::upgrade);
+        if let Ok(crate::rpc::Request {
+            rpc: crate::rpc::Rpc::AppendEntries(_),
+            ..
+        }) = crate::rpc::Request::decode(&frame)
+        {
+            self.net
+                .appends
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Box::pin(async move {
             if cut {
                 // As a cut TCP link: nothing comes back before the deadline.

@@ -238,8 +238,9 @@ fn a_configured_cluster_is_served_and_its_unserved_parts_refused() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
+    // As nats-server: JetStream in a cluster needs a server name (and a cluster name).
     assert!(
-        stderr.starts_with("sluice: error: cluster: JetStream in a cluster"),
+        stderr.starts_with("sluice: error: jetstream cluster requires `server_name` to be set"),
         "{stderr}"
     );
     assert!(!stderr.contains(LISTENING), "{stderr}");

@@ -305,3 +305,65 @@ async fn a_restarted_member_rebuilds_its_machine_from_snapshot_and_log() {
     assert_eq!(before, after);
     c.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_group_stops_its_heartbeats_and_still_fails_over_in_two_seconds() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut c = TestCluster::start(3, Timing::default()).await;
+    let l = c.leader(&[0, 1, 2]).await;
+    c.write(l, "first").await.unwrap();
+    // Active: openraft's 150 ms heartbeats to both followers.
+    let a0 = c.net.appends.load(Relaxed);
+    sleep(Duration::from_secs(1)).await;
+    let active = c.net.appends.load(Relaxed) - a0;
+    // Idle for long: one heartbeat per follower every 2 s.
+    sleep(Duration::from_secs(5)).await;
+    let i0 = c.net.appends.load(Relaxed);
+    sleep(Duration::from_secs(10)).await;
+    let idle = c.net.appends.load(Relaxed) - i0;
+    eprintln!(
+        "appends per second: active {active}, idle {:.1}",
+        idle as f64 / 10.0
+    );
+    assert!(active >= 6, "active: {active}");
+    assert!(idle <= 12, "idle group still beats: {idle} appends in 10 s");
+    // The idle group's leader dies: a follower takes over within 2 s all the same.
+    c.crash(l).await;
+    let crashed = Instant::now();
+    let rest: Vec<usize> = (0..3).filter(|&i| i != l).collect();
+    loop {
+        let nl = c.leader(&rest).await;
+        if c.write(nl, "after").await.is_ok() {
+            break;
+        }
+    }
+    let took = crashed.elapsed();
+    eprintln!("idle failover took {took:?}");
+    assert!(took < Duration::from_secs(2), "idle failover took {took:?}");
+    assert_eq!(strings(&c.converged(&rest, 2).await), ["first", "after"]);
+    c.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_cut_off_while_idle_steps_down_when_the_link_heals() {
+    let c = TestCluster::start(3, Timing::default()).await;
+    let old = c.leader(&[0, 1, 2]).await;
+    c.write(old, "one").await.unwrap();
+    sleep(Duration::from_secs(5)).await; // idle: quiet
+    c.net.partition(&[c.members[old].node.id()]);
+    let rest: Vec<usize> = (0..3).filter(|&i| i != old).collect();
+    let new = c.leader(&rest).await;
+    c.write(new, "two").await.unwrap();
+    c.net.heal();
+    // The old leader hears of the newer term and follows.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.members[old].raft.metrics().borrow().state == openraft::ServerState::Leader {
+        assert!(
+            Instant::now() < deadline,
+            "the cut-off leader never stepped down"
+        );
+        sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(strings(&c.converged(&[0, 1, 2], 2).await), ["one", "two"]);
+    c.shutdown().await;
+}
