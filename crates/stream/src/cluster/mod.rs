@@ -11,6 +11,7 @@
 
 pub(crate) mod api;
 pub mod bootstrap;
+pub mod entry;
 pub(crate) mod local;
 pub mod meta;
 pub mod meta_machine;
