@@ -500,36 +500,71 @@ fn op(data: BoxedStrategy<Vec<u8>>) -> impl Strategy<Value = StreamOp> {
         Just(ConsumerAction::Create),
         Just(ConsumerAction::Update),
     ];
-    prop_oneof![
-        8 => (message(data.clone()), any::<i64>()).prop_map(|(msg, now_ns)| StreamOp::Publish { msg, now_ns }),
-        2 => (message(data.clone()), any::<i64>()).prop_map(|(msg, now_ns)| StreamOp::Ack { msg, now_ns }),
-        1 => (message(data.clone()), any::<i64>()).prop_map(|(msg, now_ns)| StreamOp::Next { msg, now_ns }),
-        1 => message(data).prop_map(|msg| StreamOp::FlowControl { msg }),
-        1 => any::<i64>().prop_map(|now_ns| StreamOp::Tick { now_ns }),
-        1 => (any::<i64>(), flags.clone(), flags)
-            .prop_map(|(now_ns, replies, push)| StreamOp::Interest { now_ns, replies, push }),
-        1 => (prop::option::of(text()), any::<Option<u64>>(), any::<Option<u64>>())
-            .prop_map(|(filter, up_to_seq, keep)| StreamOp::Purge(Purge { filter, up_to_seq, keep })),
-        1 => any::<u64>().prop_map(|seq| StreamOp::DeleteMsg { seq }),
-        1 => (prop_oneof![Just("ORDERS"), Just("Ünï_CODE"), Just("X")], any::<i64>())
-            .prop_map(|(name, now_ns)| StreamOp::UpdateConfig {
-                config: Box::new(stream_config(name)),
+    let timed = || (message(data.clone()), any::<i64>());
+    let publish = timed().prop_map(|(msg, now_ns)| StreamOp::Publish { msg, now_ns });
+    let ack = timed().prop_map(|(msg, now_ns)| StreamOp::Ack { msg, now_ns });
+    let next = timed().prop_map(|(msg, now_ns)| StreamOp::Next { msg, now_ns });
+    let flow_control = message(data.clone()).prop_map(|msg| StreamOp::FlowControl { msg });
+    let tick = any::<i64>().prop_map(|now_ns| StreamOp::Tick { now_ns });
+    let interest = (any::<i64>(), flags.clone(), flags).prop_map(|(now_ns, replies, push)| {
+        StreamOp::Interest {
+            now_ns,
+            replies,
+            push,
+        }
+    });
+    let purge = (
+        prop::option::of(text()),
+        any::<Option<u64>>(),
+        any::<Option<u64>>(),
+    )
+        .prop_map(|(filter, up_to_seq, keep)| {
+            StreamOp::Purge(Purge {
+                filter,
+                up_to_seq,
+                keep,
+            })
+        });
+    let delete_msg = any::<u64>().prop_map(|seq| StreamOp::DeleteMsg { seq });
+    let names = prop_oneof![Just("ORDERS"), Just("Ünï_CODE"), Just("X")];
+    let update = (names, any::<i64>()).prop_map(|(name, now_ns)| StreamOp::UpdateConfig {
+        config: Box::new(stream_config(name)),
+        now_ns,
+    });
+    let create = (any::<bool>(), action, text(), time, any::<i64>(), text()).prop_map(
+        |(default, action, generated_name, created, now_ns, advisory_id)| {
+            StreamOp::CreateConsumer {
+                config: Box::new(match default {
+                    true => ConsumerConfig::default(),
+                    false => consumer_config(),
+                }),
+                action,
+                generated_name,
+                created,
                 now_ns,
-            }),
-        1 => (any::<bool>(), action, text(), time, any::<i64>(), text()).prop_map(
-            |(default, action, generated_name, created, now_ns, advisory_id)| {
-                StreamOp::CreateConsumer {
-                    config: Box::new(if default { ConsumerConfig::default() } else { consumer_config() }),
-                    action,
-                    generated_name,
-                    created,
-                    now_ns,
-                    advisory_id,
-                }
+                advisory_id,
             }
-        ),
-        1 => (text(), any::<i64>(), text())
-            .prop_map(|(name, now_ns, advisory_id)| StreamOp::DeleteConsumer { name, now_ns, advisory_id }),
+        },
+    );
+    let delete = (text(), any::<i64>(), text()).prop_map(|(name, now_ns, advisory_id)| {
+        StreamOp::DeleteConsumer {
+            name,
+            now_ns,
+            advisory_id,
+        }
+    });
+    prop_oneof![
+        8 => publish,
+        2 => ack,
+        1 => next,
+        1 => flow_control,
+        1 => tick,
+        1 => interest,
+        1 => purge,
+        1 => delete_msg,
+        1 => update,
+        1 => create,
+        1 => delete,
     ]
 }
 
