@@ -2,8 +2,9 @@
 //! routes (`service.rs`, `meta_machine.rs`, `meta.rs`), where streams go (`placement.rs`,
 //! nats-server's peer selection), who answers which `$JS.API` request (`api.rs`), what a
 //! server does about the assignments (`local.rs`), the servers' reports to each other
-//! (`peers.rs`) and how the meta group is first formed (`bootstrap.rs`). The Raft groups
-//! themselves are `sluice_raft`'s.
+//! (`peers.rs`), how the meta group is first formed (`bootstrap.rs`) and the log entry of a
+//! replicated stream's group (`entry.rs`: one owner step's ops and answer routes). The Raft
+//! groups themselves are `sluice_raft`'s.
 //!
 //! Served: streams with one replica, placed on any JetStream server of the cluster and
 //! reachable from every one; `SERVER.REMOVE`; step-downs and peer removal of one-replica streams
@@ -12,6 +13,7 @@
 
 pub(crate) mod api;
 pub mod bootstrap;
+pub mod entry;
 pub(crate) mod local;
 pub(crate) mod manage;
 pub mod meta;
