@@ -3,11 +3,14 @@
 //! The broker must pace it by no longer reading its socket (TCP pushes back), not buffer what
 //! it cannot store yet:
 //!
-//! - the server's peak RSS (VmHWM) stays at or below [`RSS_LIMIT_KIB`] throughout, however
-//!   many messages the stream holds: nothing grows with the backlog (before the writer queue
-//!   was bounded, 10 s of this load took Sluice to 922 MiB), nor with the stream (a file
-//!   stream keeps only its recent index chunks in memory; before they were paged out, 2.7 M
-//!   stored messages held 115 MiB in a debug build);
+//! - the server's peak RSS (VmHWM) grows by at most [`RSS_GROWTH_LIMIT_KIB`] over its RSS
+//!   once the stream exists and before the load starts, however many messages the stream
+//!   holds: nothing grows with the backlog (before the writer queue was bounded, 10 s of this
+//!   load took Sluice to 922 MiB), nor with the stream (a file stream keeps only its recent
+//!   index chunks in memory; before they were paged out, 2.7 M stored messages held 115 MiB in
+//!   a debug build). Growth, not the total: the binary's own size (a debug build; it grew by
+//!   3.5 MiB of idle RSS when the Raft engine came in) is not what this test is about. Seen:
+//!   19 to 24 MiB of growth, peaks of 64 to 68 MiB;
 //! - another connection's request-reply round trips stay under [`RTT_LIMIT`] meanwhile (the
 //!   99th percentile; a single one may take up to [`RTT_MAX`]: on this shared 2-core machine
 //!   a debug build sees rare outliers, 63-89 ms seen, while nats-server's worst was 16 ms);
@@ -29,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const DEFAULT_SECS: u64 = 30;
-const RSS_LIMIT_KIB: u64 = 64 * 1024;
+const RSS_GROWTH_LIMIT_KIB: u64 = 36 * 1024;
 const RTT_LIMIT: Duration = Duration::from_millis(50);
 /// The longest any one round trip may take: the other connections are never stalled.
 const RTT_MAX: Duration = Duration::from_millis(500);
@@ -93,6 +96,7 @@ struct Run {
     sent: u64,
     stored: u64,
     secs: f64,
+    start_rss_kib: u64,
     peak_rss_kib: u64,
     rtts: Vec<Duration>,
 }
@@ -112,13 +116,14 @@ impl Run {
 
     fn report(&self) -> String {
         format!(
-            "{:?}: {} msgs sent in {:.1} s ({:.0}/s), {} stored, peak RSS {} KiB, \
-             request-reply over {} round trips: p99 {:?}, max {:?}",
+            "{:?}: {} msgs sent in {:.1} s ({:.0}/s), {} stored, RSS {} KiB before the load, \
+             peak {} KiB, request-reply over {} round trips: p99 {:?}, max {:?}",
             self.kind,
             self.sent,
             self.secs,
             self.sent as f64 / self.secs,
             self.stored,
+            self.start_rss_kib,
             self.peak_rss_kib,
             self.rtts.len(),
             self.rtt_p99(),
@@ -142,6 +147,7 @@ async fn run(kind: Kind, secs: u64) -> Run {
     )
     .await;
     assert!(created.get("error").is_none(), "{created}");
+    let start_rss_kib = mem_kib(broker.pid(), "VmRSS");
 
     // A responder and a prober on connections of their own.
     let responder = connect(&url).await;
@@ -202,6 +208,7 @@ async fn run(kind: Kind, secs: u64) -> Run {
         sent,
         stored,
         secs: secs_taken,
+        start_rss_kib,
         peak_rss_kib,
         rtts,
     }
@@ -219,10 +226,10 @@ async fn fire_and_forget_publisher_is_paced_not_buffered() {
             assert_eq!(nats.stored, nats.sent, "nats-server: {}", nats.report());
         }
         assert_eq!(sluice.stored, sluice.sent, "{}", sluice.report());
-        let limit = RSS_LIMIT_KIB;
+        let limit = RSS_GROWTH_LIMIT_KIB;
         assert!(
-            sluice.peak_rss_kib <= limit,
-            "peak RSS over {limit} KiB: {}",
+            sluice.peak_rss_kib.saturating_sub(sluice.start_rss_kib) <= limit,
+            "peak RSS grew by more than {limit} KiB: {}",
             sluice.report()
         );
         assert!(
