@@ -200,25 +200,29 @@ fn limits_with_the_option_delete_only_behind_a_durable_mark() {
 fn carried_tombstones_come_before_a_copy_of_the_mark() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = open(tmp.path(), five(), true);
+    s.mark(0, 1).unwrap();
+    s.sync().unwrap();
     fill(&mut s, 1, 10);
-    // The tombstone of 2 lands in segment 2, next to messages 6..=10.
+    // Segments 1 (mark, 1..=4), 2 (5..=9), 3 (10, tombstone of 2, 11..=13); 14 and 15 in
+    // segment 4.
     s.delete(2).unwrap();
-    fill(&mut s, 11, 11);
-    for q in 6..=10 {
+    fill(&mut s, 11, 15);
+    let seg3 = tmp.path().join("00000000000000000003.seg");
+    assert_eq!(s.segment_paths().len(), 4);
+    for q in 10..=13 {
         s.delete(q).unwrap();
     }
-    s.mark(11, 1).unwrap();
+    assert!(seg3.exists(), "dead, but waits for a mark");
+    s.mark(15, 1).unwrap();
     s.sync().unwrap();
-    // Segment 2 died: its tombstone of 2 was carried to the active segment, followed by a
+    // Segment 3 died: its tombstone of 2 was carried to the active segment, followed by a
     // copy of the mark, so a reopen keeps it (2 stays deleted) and the mark.
-    assert!(!seg_files(tmp.path())
-        .iter()
-        .any(|f| f.ends_with("00000000000000000002.seg")));
+    assert!(!seg3.exists());
     drop(s);
     let s = open(tmp.path(), five(), true);
     let seqs: Vec<u64> = all(&s).iter().map(|m| m.seq).collect();
-    assert_eq!(seqs, vec![1, 3, 4, 5, 11]);
-    assert_eq!(s.last_mark(), Some((11, 1)));
+    assert_eq!(seqs, vec![1, 3, 4, 5, 6, 7, 8, 9, 14, 15]);
+    assert_eq!(s.last_mark(), Some((15, 1)));
 }
 
 #[test]
