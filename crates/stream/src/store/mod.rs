@@ -119,7 +119,9 @@ pub trait MsgStore: Send + 'static {
     /// again, so that what was refused is not kept (nor read, nor delivered, nor written
     /// later). Returns how many messages were dropped. Nothing for memory. Costs a re-read of
     /// the store's files. An error means the store could not be re-read either; it then
-    /// refuses writes until it is opened again.
+    /// refuses writes until it is opened again. A file store opened with
+    /// `truncate_after_last_mark` re-reads its files that way too: what was written after its
+    /// last mark is dropped (and [`MsgStore::last_mark`] says where to apply again from).
     fn reload(&mut self) -> Result<u64, StoreError> {
         Ok(0)
     }

@@ -15,7 +15,8 @@
 //!
 //! ```text
 //! 0  len u32 (bytes after crc)   4  crc32 of the len bytes after it
-//! 8  kind u8 (1 msg, 2 tombstone, 3 purge marker, 4 apply mark)   9  flags u8 (bit 0: has headers)
+//! 8  kind u8 (1 msg, 2 tombstone, 3 purge marker, 4 apply mark)
+//! 9  flags u8 (bit 0: has headers)
 //! 10 subject len u16   12 headers len u32   16 seq u64   24 time_ns i64
 //! 32 subject, headers, payload
 //! ```
