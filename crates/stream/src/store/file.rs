@@ -13,21 +13,25 @@
 mod cache;
 mod entry;
 mod maintain;
+mod marks;
 #[cfg(test)]
 mod paging_tests;
+mod segs;
 
 pub(crate) use cache::ReadCache;
 pub(crate) use entry::FileEntry;
+pub use marks::Recovery;
+pub(crate) use segs::{create_segment, dec_live, sync_dir, Segment};
 
 use super::index::{Entry, Index, PagingConfig, Plan, MAX_SEQ};
 use super::segment::{
-    corrupt, encode, io_err, msg_len, seg_name, Header, HEADER_LEN, KIND_MSG, KIND_PURGE,
-    KIND_TOMB, MAX_RECORD, REC_FIXED,
+    corrupt, encode, io_err, msg_len, seg_name, Header, HEADER_LEN, KIND_MARK, KIND_MSG,
+    KIND_PURGE, KIND_TOMB, MAX_RECORD, REC_FIXED,
 };
 use super::{MsgStore, Purge, StoreError, StoreState, StoredMsg};
 use bytes::Bytes;
 use parking_lot::Mutex;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,20 +53,6 @@ impl Default for FileStoreConfig {
             segment_bytes: 64 * 1024 * 1024,
         }
     }
-}
-
-pub(crate) struct Segment {
-    pub id: u64,
-    pub path: PathBuf,
-    pub file: File,
-    /// Header base: the next sequence when the segment was created.
-    pub base: u64,
-    pub reset: bool,
-    /// Live messages stored in this segment.
-    pub live: u64,
-    /// Records that act on older segments (tombstones below `base`, purge markers): they must
-    /// be carried forward if this segment is deleted while older ones remain.
-    pub ext: u64,
 }
 
 /// A stream's messages in segment files under one directory.
@@ -87,19 +77,33 @@ pub struct FileStore {
     pub(crate) cache: Mutex<ReadCache>,
     /// How the index pages (kept for [`MsgStore::reload`]).
     pub(crate) paging: Option<PagingConfig>,
-}
-
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_err(dir, e))
+    /// How the store was opened (kept for [`MsgStore::reload`]).
+    pub(crate) recovery: Recovery,
+    /// The last apply mark written or recovered, and the id of the segment holding its newest
+    /// record (0: none).
+    pub(crate) last_mark: Option<(u64, u64)>,
+    pub(crate) mark_seg: u64,
+    /// Records were written after the last mark.
+    pub(crate) since_mark: bool,
+    /// The last mark was written after the last sync.
+    pub(crate) mark_unsynced: bool,
 }
 
 impl FileStore {
     /// Opens the store in `dir`, creating the directory if missing and otherwise rebuilding
     /// the index from the segments (repairing a torn tail of the newest one).
     pub fn open(dir: &Path, config: FileStoreConfig) -> Result<FileStore, StoreError> {
-        super::recover::open(dir, config)
+        super::recover::open(dir, config, Recovery::default())
+    }
+
+    /// [`FileStore::open`] with these recovery options: a replicated stream's store is opened
+    /// with `truncate_after_last_mark` (always: see [`Recovery`]).
+    pub fn open_with(
+        dir: &Path,
+        config: FileStoreConfig,
+        recovery: Recovery,
+    ) -> Result<FileStore, StoreError> {
+        super::recover::open(dir, config, recovery)
     }
 
     /// [`FileStore::open`] with these index paging settings (`None`: all in memory).
@@ -109,7 +113,7 @@ impl FileStore {
         config: FileStoreConfig,
         paging: Option<PagingConfig>,
     ) -> Result<FileStore, StoreError> {
-        super::recover::open_paged(dir, config, paging)
+        super::recover::open_paged(dir, config, Recovery::default(), paging)
     }
 
     /// Bytes of the message index's slots held in memory (not the per-subject bookkeeping).
@@ -207,6 +211,22 @@ impl FileStore {
                 return Err(e);
             }
         }
+        Ok(())
+    }
+
+    /// Flushes and fdatasyncs the active segment, and the directory if it changed: what
+    /// [`MsgStore::sync`] does, without its reap (which calls this).
+    pub(crate) fn sync_now(&mut self) -> Result<(), StoreError> {
+        self.check()?;
+        self.flush()?;
+        if self.unsynced || !self.header_synced {
+            self.sync_active()?;
+        }
+        if self.dir_unsynced {
+            sync_dir(&self.dir)?;
+            self.dir_unsynced = false;
+        }
+        self.mark_unsynced = false;
         Ok(())
     }
 
@@ -313,6 +333,7 @@ impl FileStore {
     /// Removes what `plan` selects (the store keeps messages, or removal is expiry): writes a
     /// purge marker or tombstones, then updates the index and deletes dead segments.
     fn remove_planned(&mut self, plan: &Plan) -> Result<u64, StoreError> {
+        self.since_mark = true;
         self.make_room(REC_FIXED)?;
         let start = self.active_len();
         let base = self.active().base;
@@ -345,6 +366,7 @@ impl FileStore {
     /// Replaces everything with an empty store whose next sequence is `next`: a new reset
     /// segment, then the old ones are deleted.
     fn reset_to(&mut self, next: u64) -> Result<(), StoreError> {
+        self.since_mark = true;
         self.roll(Some(next))?;
         let ts = self.index.last_ts();
         self.index.reset(next, ts);
@@ -356,39 +378,6 @@ impl FileStore {
         self.reap();
         Ok(())
     }
-}
-
-/// Counts one message of segment `id` gone; true if that was its last.
-pub(crate) fn dec_live(segs: &mut [Segment], id: u32) -> bool {
-    match segs.binary_search_by_key(&u64::from(id), |s| s.id) {
-        Ok(i) => {
-            segs[i].live -= 1;
-            segs[i].live == 0
-        }
-        Err(_) => false,
-    }
-}
-
-/// Creates a segment file with its header; removes it again on failure.
-pub(crate) fn create_segment(path: &Path, header: &Header, sync: bool) -> Result<File, StoreError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| io_err(path, e))?;
-    let written = file.write_all_at(&header.encode(), 0).and_then(|()| {
-        if sync {
-            file.sync_data()
-        } else {
-            Ok(())
-        }
-    });
-    if let Err(e) = written {
-        let _ = fs::remove_file(path);
-        return Err(io_err(path, e));
-    }
-    Ok(file)
 }
 
 impl MsgStore for FileStore {
@@ -409,6 +398,7 @@ impl MsgStore for FileStore {
             return Err(StoreError::TooLarge);
         }
         self.make_room(total)?;
+        self.since_mark = true;
         let seq = self.index.last_seq() + 1;
         let off = self.active_len();
         let mark = self.buf.len();
@@ -448,16 +438,21 @@ impl MsgStore for FileStore {
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
-        self.check()?;
-        self.flush()?;
-        if self.unsynced || !self.header_synced {
-            self.sync_active()?;
-        }
-        if self.dir_unsynced {
-            sync_dir(&self.dir)?;
-            self.dir_unsynced = false;
+        self.sync_now()?;
+        if self.recovery.truncate_after_last_mark {
+            // Segments left dead since the last mark may go now (if this made a mark durable
+            // with nothing written after it).
+            self.reap();
         }
         Ok(())
+    }
+
+    fn mark(&mut self, index: u64, term: u64) -> Result<(), StoreError> {
+        self.put_mark(index, term)
+    }
+
+    fn last_mark(&self) -> Option<(u64, u64)> {
+        self.last_mark
     }
 
     fn reload(&mut self) -> Result<u64, StoreError> {
@@ -469,7 +464,7 @@ impl MsgStore for FileStore {
         // The active segment was cut back to its last whole write when the write failed, so
         // the files hold exactly what was written. Until the fresh copy is read, this one
         // stays as it is (its index may point into the buffer).
-        match super::recover::open_paged(&self.dir, config, self.paging) {
+        match super::recover::open_paged(&self.dir, config, self.recovery, self.paging) {
             Ok(fresh) => {
                 self.buf.clear();
                 *self = fresh;

@@ -35,12 +35,15 @@ impl Entry for MemEntry {
 #[derive(Default)]
 pub struct MemoryStore {
     index: Index<MemEntry>,
+    /// The last apply mark (kept in memory, as everything here).
+    last_mark: Option<(u64, u64)>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore {
             index: Index::new(),
+            last_mark: None,
         }
     }
 
@@ -101,6 +104,15 @@ impl MsgStore for MemoryStore {
 
     fn sync(&mut self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn mark(&mut self, index: u64, term: u64) -> Result<(), StoreError> {
+        self.last_mark = Some((index, term));
+        Ok(())
+    }
+
+    fn last_mark(&self) -> Option<(u64, u64)> {
+        self.last_mark
     }
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {

@@ -119,9 +119,33 @@ pub trait MsgStore: Send + 'static {
     /// again, so that what was refused is not kept (nor read, nor delivered, nor written
     /// later). Returns how many messages were dropped. Nothing for memory. Costs a re-read of
     /// the store's files. An error means the store could not be re-read either; it then
-    /// refuses writes until it is opened again.
+    /// refuses writes until it is opened again. A file store opened with
+    /// `truncate_after_last_mark` re-reads its files that way too: what was written after its
+    /// last mark is dropped (and [`MsgStore::last_mark`] says where to apply again from).
     fn reload(&mut self) -> Result<u64, StoreError> {
         Ok(0)
+    }
+
+    /// Appends an apply mark: the records written before it are the state machine's state
+    /// up to Raft log entry `index` of `term` (replicated streams write one at the end of each
+    /// applied batch). Durable with the next [`MsgStore::sync`], as messages are. It changes
+    /// no message and counts for nothing in [`MsgStore::state`]. A file store opened with
+    /// `truncate_after_last_mark` drops what was written after the last mark it finds (see
+    /// [`file::Recovery`]). The default (stores that do not keep marks) refuses.
+    fn mark(&mut self, index: u64, term: u64) -> Result<(), StoreError> {
+        let _ = (index, term);
+        Err(StoreError::Io {
+            path: String::new(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "this store does not keep apply marks",
+            ),
+        })
+    }
+
+    /// The last apply mark written, or found when the store was opened: `(index, term)`.
+    fn last_mark(&self) -> Option<(u64, u64)> {
+        None
     }
 
     /// The message with this sequence, if present.

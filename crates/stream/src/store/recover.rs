@@ -3,26 +3,38 @@
 //! Only the newest segment can legitimately end in a torn record (older ones are synced
 //! before a new segment is started), so a bad record there with nothing valid after it is cut
 //! off with a warning. Anything else that does not parse is [`StoreError::Corrupt`].
+//!
+//! With `truncate_after_last_mark`, what follows the last apply mark is cut off first
+//! (`recover/truncate.rs`), and what is left is synced before any dead segment is deleted.
 
-use super::file::{create_segment, sync_dir, FileEntry, FileStore, FileStoreConfig, Segment};
+mod truncate;
+
+use super::file::{
+    create_segment, sync_dir, FileEntry, FileStore, FileStoreConfig, Recovery, Segment,
+};
 use super::index::{Index, Pager, PagingConfig, Plan};
 use super::segment::{
-    corrupt, io_err, scan, seg_name, valid_record_after, Header, ScanEnd, HEADER_LEN, KIND_MSG,
-    KIND_PURGE, KIND_TOMB,
+    corrupt, io_err, scan, seg_name, valid_record_after, Header, ScanEnd, HEADER_LEN, KIND_MARK,
+    KIND_MSG, KIND_PURGE, KIND_TOMB,
 };
 use super::StoreError;
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-pub(crate) fn open(dir: &Path, config: FileStoreConfig) -> Result<FileStore, StoreError> {
-    open_paged(dir, config, PagingConfig::from_env())
+pub(crate) fn open(
+    dir: &Path,
+    config: FileStoreConfig,
+    recovery: Recovery,
+) -> Result<FileStore, StoreError> {
+    open_paged(dir, config, recovery, PagingConfig::from_env())
 }
 
 /// [`open`] with these index paging settings (`None`: the whole index in memory).
 pub(crate) fn open_paged(
     dir: &Path,
     config: FileStoreConfig,
+    recovery: Recovery,
     paging: Option<PagingConfig>,
 ) -> Result<FileStore, StoreError> {
     fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
@@ -47,6 +59,9 @@ pub(crate) fn open_paged(
         }
     }
     ids.sort_unstable();
+    if recovery.truncate_after_last_mark {
+        truncate::drop_after_last_mark(dir, &mut ids)?;
+    }
     let mut index = Index::new();
     if let Some(paging) = paging {
         index.set_pager(Box::new(Pager::new(dir.to_path_buf(), paging)));
@@ -65,6 +80,11 @@ pub(crate) fn open_paged(
         failed: None,
         maybe_dead: true,
         cache: Default::default(),
+        recovery,
+        last_mark: None,
+        mark_seg: 0,
+        since_mark: false,
+        mark_unsynced: false,
     };
     if ids.is_empty() {
         let header = Header {
@@ -92,6 +112,12 @@ pub(crate) fn open_paged(
         load_segment(&mut store, id, k + 1 == n)?;
     }
     store.index.finish();
+    if recovery.truncate_after_last_mark && store.last_mark.is_some() {
+        // What was read may have been in the page cache only (a crash of the process): make
+        // it durable before deleting anything on its word.
+        store.unsynced = true;
+        store.sync_now()?;
+    }
     store.reap();
     Ok(store)
 }
@@ -153,6 +179,7 @@ fn load_segment(store: &mut FileStore, id: u64, newest: bool) -> Result<(), Stor
         ext: 0,
     };
     let segs = &mut store.segs;
+    let mut mark = None;
     let end = scan(&seg.file, &path, len, |off, total, rec| {
         let mut dec = |e: FileEntry| {
             if u64::from(e.seg()) == id {
@@ -192,6 +219,7 @@ fn load_segment(store: &mut FileStore, id: u64, newest: bool) -> Result<(), Stor
                 index.apply(&Plan::Below(rec.seq), |_, e| dec(e));
                 seg.ext += 1;
             }
+            KIND_MARK => mark = Some((rec.seq, rec.ts as u64)),
             _ => unreachable!("decode only returns known kinds"),
         }
         Ok(())
@@ -222,6 +250,10 @@ fn load_segment(store: &mut FileStore, id: u64, newest: bool) -> Result<(), Stor
             .and_then(|()| seg.file.sync_data())
             .map_err(|e| io_err(&path, e))?;
         len = offset;
+    }
+    if let Some(mark) = mark {
+        store.last_mark = Some(mark);
+        store.mark_seg = id;
     }
     if newest {
         store.flushed = len;

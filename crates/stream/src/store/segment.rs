@@ -15,13 +15,18 @@
 //!
 //! ```text
 //! 0  len u32 (bytes after crc)   4  crc32 of the len bytes after it
-//! 8  kind u8 (1 msg, 2 tombstone, 3 purge marker)   9  flags u8 (bit 0: has headers)
+//! 8  kind u8 (1 msg, 2 tombstone, 3 purge marker, 4 apply mark)
+//! 9  flags u8 (bit 0: has headers)
 //! 10 subject len u16   12 headers len u32   16 seq u64   24 time_ns i64
 //! 32 subject, headers, payload
 //! ```
 //!
 //! A tombstone removes `seq`; a purge marker removes everything below `seq` (and raises
-//! last_seq to `seq - 1`, with `time_ns` as last_ts, if lower).
+//! last_seq to `seq - 1`, with `time_ns` as last_ts, if lower). An apply mark (replicated
+//! streams: the Raft log index and term the records before it apply up to) holds the index in
+//! `seq` and the term in `time_ns` (as its bits), with no subject, headers or payload; it
+//! changes no message (see `store/file/marks.rs`). Code from before marks reads a mark as a
+//! bad record: a store with marks cannot be opened by an older Sluice.
 
 use super::StoreError;
 use std::fs::File;
@@ -38,6 +43,7 @@ pub(crate) const REC_FIXED: usize = 32;
 pub(crate) const KIND_MSG: u8 = 1;
 pub(crate) const KIND_TOMB: u8 = 2;
 pub(crate) const KIND_PURGE: u8 = 3;
+pub(crate) const KIND_MARK: u8 = 4;
 const FLAG_HDRS: u8 = 1;
 
 /// Largest record the format (u32 offsets within a segment) takes.
@@ -192,9 +198,10 @@ pub(crate) fn decode(b: &[u8]) -> Result<(Rec<'_>, usize), String> {
     let flags = rec[9];
     let slen = u16::from_le_bytes([rec[10], rec[11]]) as usize;
     let hlen = u32_at(rec, 12) as usize;
-    let bad_fields = !(KIND_MSG..=KIND_PURGE).contains(&kind)
+    let bad_fields = !(KIND_MSG..=KIND_MARK).contains(&kind)
         || flags & !FLAG_HDRS != 0
-        || REC_FIXED + slen + hlen > total;
+        || REC_FIXED + slen + hlen > total
+        || (kind == KIND_MARK && (total != REC_FIXED || flags != 0));
     if crc32fast::hash(&rec[8..]) != u32_at(rec, 4) {
         return Err("record checksum mismatch".into());
     }
@@ -300,7 +307,7 @@ pub(crate) fn valid_record_after(
             continue;
         }
         let kind = rest.get(i + 8).copied().unwrap_or(0);
-        if (KIND_MSG..=KIND_PURGE).contains(&kind) && decode(&rest[i..]).is_ok() {
+        if (KIND_MSG..=KIND_MARK).contains(&kind) && decode(&rest[i..]).is_ok() {
             return Ok(Some(from + 1 + i as u64));
         }
     }

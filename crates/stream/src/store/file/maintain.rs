@@ -1,16 +1,17 @@
-//! Deleting dead segments (and compacting sparse ones).
+//! Deleting dead segments (and compacting sparse ones). Both keep the last apply mark and
+//! wait for it as `file/marks.rs` says.
 
-use super::{sync_dir, FileStore, KIND_PURGE, KIND_TOMB};
+use super::{sync_dir, FileStore, KIND_MARK, KIND_PURGE, KIND_TOMB};
 use crate::store::segment::{encode, io_err, scan, HEADER_LEN};
-use crate::store::{MsgStore, StoreError};
+use crate::store::StoreError;
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
 
 impl FileStore {
     /// Deletes segments with no live messages (never the active one). Failures are logged
-    /// and retried next time.
+    /// and retried next time. Waits while [`FileStore::may_drop`] says no.
     pub(crate) fn reap(&mut self) {
-        if !self.maybe_dead {
+        if !self.maybe_dead || !self.may_drop() {
             return;
         }
         self.maybe_dead = false;
@@ -29,8 +30,14 @@ impl FileStore {
                     continue;
                 }
             }
+            if let Err(e) = self.save_mark_of(i) {
+                tracing::warn!(path = %self.segs[i].path.display(), error = %e, "cannot carry the apply mark forward; keeping dead segment");
+                self.maybe_dead = true;
+                i += 1;
+                continue;
+            }
             if !self.header_synced {
-                if let Err(e) = self.sync() {
+                if let Err(e) = self.sync_now() {
                     tracing::warn!(error = %e, "cannot sync before deleting dead segments");
                     self.maybe_dead = true;
                     return;
@@ -53,7 +60,8 @@ impl FileStore {
 
     /// Copies to the active segment what dead segment `i` holds for older segments: a purge
     /// marker at the current first sequence (covering any it had) and its tombstones of
-    /// messages that may still be on disk; then syncs them.
+    /// messages that may still be on disk, then a copy of the last mark if there is one (so
+    /// that they come before it); then syncs them.
     fn carry_forward(&mut self, i: usize) -> Result<(), StoreError> {
         let (base, oldest) = (self.segs[i].base, self.segs[0].base);
         let first = self.index.first_seq();
@@ -75,18 +83,25 @@ impl FileStore {
         for &seq in &tombs {
             self.put(start, KIND_TOMB, seq, 0)?;
         }
+        self.copy_mark(start)?;
         let last = self.segs.len() - 1;
         self.segs[last].ext += 1 + tombs.len() as u64;
-        self.sync()
+        self.sync_now()
     }
 
     /// Rewrites sealed segments whose live messages fill less than half of the file, keeping
     /// only those messages and the records that still act on older segments; returns the
     /// bytes reclaimed. Not part of [`MsgStore`]: meant for a background task now and then.
     /// Each rewrite goes to `<id>.seg.tmp`, is synced, and renamed over the original, so a
-    /// crash leaves either version (stray temp files are removed on open).
+    /// crash leaves either version (stray temp files are removed on open). In a store opened
+    /// with `truncate_after_last_mark`, does nothing (returns 0) unless the last apply mark is
+    /// durable with nothing written after it (`file/marks.rs`). A segment holding the last
+    /// mark keeps it, after everything else.
     pub fn compact(&mut self) -> Result<u64, StoreError> {
         self.check()?;
+        if !self.may_drop() {
+            return Ok(0);
+        }
         let mut reclaimed = 0;
         for i in 0..self.segs.len().saturating_sub(1) {
             let s = &self.segs[i];
@@ -154,6 +169,9 @@ impl FileStore {
                 encode(&mut out, KIND_TOMB, seq, 0, "", None, &[]);
             }
             ext += tombs.len() as u64;
+        }
+        if let Some((index, term)) = self.last_mark.filter(|_| id == self.mark_seg) {
+            encode(&mut out, KIND_MARK, index, term as i64, "", None, &[]);
         }
         if out.len() as u64 >= file_len {
             return Ok(0);
