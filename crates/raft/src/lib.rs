@@ -5,6 +5,15 @@
 //! routes. An entry is opaque bytes: a group replicates what the layer above proposes and hands
 //! committed entries back to it, in order, on every replica ([`machine::Machine`]).
 //!
+//! - [`node::RaftNode`]: a node's groups, and the answers to other nodes' messages.
+//! - [`wal`]: one write-ahead log per node for every group (appends of many groups share an
+//!   fsync); [`machine::MachineStore`]: the adapter to the layer above's machine, with its
+//!   snapshot file.
+//! - [`routes::RouteTransport`]: Raft frames as peer messages over the routes, in a route
+//!   account no client reaches ([`transport`] is the seam; [`testing`] has an in-memory one).
+//! - `liveness.rs`: servers beat each other so that idle groups can stop their own heartbeats
+//!   and timers; [`config::Timing`] holds every timing.
+//!
 //! Must never: know what an entry means (streams, consumers and assignments are the stream
 //! layer's), acknowledge an append before it is on disk, or queue without bound.
 
@@ -18,6 +27,8 @@ pub mod transport;
 pub mod types;
 pub mod wal;
 
+/// Test doubles (a memory log, an in-process network, a recording machine), public for the
+/// layers above's tests.
 pub mod testing;
 #[cfg(test)]
 mod tests;
