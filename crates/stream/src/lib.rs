@@ -23,6 +23,11 @@
 //! answers changes and reads of its store itself, and stream info, lists and monitoring read
 //! the snapshot each owner publishes after each step (`snapshot.rs`).
 //!
+//! In a cluster ([`cluster`]), the JetStream servers share a meta group (a `sluice_raft`
+//! group over the routes) that places each stream on a server; every server receives every
+//! `$JS.API` request and only the one whose business it is answers. Streams have one replica
+//! for now (more are refused by name at create; the plan in the crate's CLUSTER.md is next).
+//!
 //! Must never: reach into the server's connections or router internals (only the public
 //! `ServerHandle`), block a publisher's task on a lock or an fsync (messages go to the stream's
 //! owner; only under interval sync, with the owner idle and the stream lock free, is a
