@@ -8,7 +8,7 @@
 //!   streams placed here, change or remove them), and sends the API answers they owe
 //!   (`local.rs`).
 //!
-//! Stopped explicitly ([`JsCluster::shutdown`]): the tasks end, the groups stop.
+//! Stopped explicitly (`JsCluster::shutdown`): the tasks end, the groups stop.
 
 use crate::api::errors::ApiError;
 use crate::api::types::ErrorResponse;
