@@ -19,7 +19,8 @@
 //!
 //! Sluice runs with `--sync always` (every ack means fsynced; here nothing is acked, but the
 //! store still syncs every batch). nats-server 2.9.10 runs the same load in the same test for
-//! comparison (its file store syncs every 2 minutes; it is not held to the limits).
+//! comparison (its file store syncs every 2 minutes; it is not held to the limits, nor to
+//! storing everything it read: when the publisher outruns it, it drops messages).
 //! The load lasts [`DEFAULT_SECS`] seconds, or `SLUICE_BACKPRESSURE_SECS`.
 
 use integration_tests::client::{api, bounded, connect, within_for};
@@ -223,7 +224,15 @@ async fn fire_and_forget_publisher_is_paced_not_buffered() {
         if !skip_without_nats_server() {
             let nats = run(Kind::NatsServer, secs).await;
             eprintln!("{}", nats.report());
-            assert_eq!(nats.stored, nats.sent, "nats-server: {}", nats.report());
+            // For comparison only: when the publisher outruns its ingest queue, nats-server
+            // 2.9.10 drops what it read and cannot store (seen: 3,145,225 stored of 23,338,432
+            // read in 30 s), where Sluice stops reading instead.
+            if nats.stored != nats.sent {
+                eprintln!(
+                    "note: nats-server stored {} of the {} messages it read",
+                    nats.stored, nats.sent
+                );
+            }
         }
         assert_eq!(sluice.stored, sluice.sent, "{}", sluice.report());
         let limit = RSS_GROWTH_LIMIT_KIB;
