@@ -133,6 +133,10 @@ pub(crate) async fn run(node: Weak<RaftNode>, timing: Timing) {
         }
         due_beats.clear();
         for (name, raft) in &groups {
+            if node.is_stepping_down(name) {
+                ctl.remove(name); // settings are re-applied once it is over
+                continue;
+            }
             let c = match ctl.get_mut(name) {
                 Some(c) => c,
                 None => ctl.entry(name.clone()).or_default(),

@@ -44,6 +44,9 @@ pub struct RaftNode {
     /// Who was heard from when (`liveness.rs`).
     pub(crate) heard: Heard,
     stopping: AtomicBool,
+    /// Groups whose leadership this node is handing over (`step_down`): the liveness loop
+    /// leaves their timers alone meanwhile.
+    stepping: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
 
 impl RaftNode {
@@ -60,6 +63,7 @@ impl RaftNode {
             groups: RwLock::new(HashMap::new()),
             heard: Heard::default(),
             stopping: AtomicBool::new(false),
+            stepping: Default::default(),
         });
         if quiesce {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -67,6 +71,85 @@ impl RaftNode {
             }
         }
         node
+    }
+
+    pub(crate) fn is_stepping_down(&self, group: &str) -> bool {
+        self.stepping.lock().contains(group)
+    }
+
+    /// Hands the leadership of `group` (led here) to another voter: this node stops beating
+    /// for the group until the followers' leases ran out, then asks the most up-to-date
+    /// follower to hold an election, and waits until somebody else leads (at most a few
+    /// election timeouts). Errors if this node does not lead the group or nobody took over.
+    pub async fn step_down(&self, group: &str) -> Result<(), String> {
+        let raft = self
+            .group(group)
+            .ok_or_else(|| format!("no group {group}"))?;
+        let m = raft.metrics().borrow().clone();
+        if m.current_leader != Some(self.id) {
+            return Err(format!("not the leader of {group}"));
+        }
+        let mut followers: Vec<(u64, NodeId, String)> = m
+            .membership_config
+            .nodes()
+            .filter(|(id, _)| **id != self.id)
+            .filter(|(id, _)| {
+                m.membership_config
+                    .membership()
+                    .voter_ids()
+                    .any(|v| v == **id)
+            })
+            .map(|(id, n)| {
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(id).cloned().flatten())
+                    .map_or(0, |l| l.index);
+                (matched, *id, n.addr.clone())
+            })
+            .collect();
+        if followers.is_empty() {
+            return Err(format!("{group} has no other voter"));
+        }
+        followers.sort_by(|a, b| b.0.cmp(&a.0));
+        self.stepping.lock().insert(group.to_string());
+        let rc = raft.runtime_config();
+        rc.heartbeat(false);
+        rc.tick(false);
+        let lease = std::time::Duration::from_millis(self.timing.election_max_ms + 100);
+        tokio::time::sleep(lease).await;
+        let mut moved = false;
+        for (_, id, name) in &followers {
+            let frame = Request {
+                group: group.to_string(),
+                rpc: Rpc::Elect { from: self.id },
+            }
+            .encode();
+            let _ = self
+                .transport
+                .call(*id, name, bytes::Bytes::from(frame), lease)
+                .await;
+            let until = tokio::time::Instant::now() + lease * 2;
+            while tokio::time::Instant::now() < until {
+                let l = raft.metrics().borrow().current_leader;
+                if l.is_some() && l != Some(self.id) {
+                    moved = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            if moved {
+                break;
+            }
+        }
+        rc.tick(true);
+        rc.heartbeat(true);
+        self.stepping.lock().remove(group);
+        if moved {
+            Ok(())
+        } else {
+            Err(format!("nobody took over {group}"))
+        }
     }
 
     pub(crate) fn stopping(&self) -> bool {
@@ -186,7 +269,7 @@ impl RaftNode {
         };
         // Any message is news that its sender is alive.
         let from = match &req.rpc {
-            Rpc::Beat { from } => Some(*from),
+            Rpc::Beat { from } | Rpc::Elect { from } => Some(*from),
             Rpc::AppendEntries(r) => r.vote.leader_id().voted_for(),
             Rpc::Vote(r) => r.vote.leader_id().voted_for(),
             Rpc::InstallSnapshot(r) => r.vote.leader_id().voted_for(),
@@ -209,6 +292,10 @@ impl RaftNode {
             Rpc::InstallSnapshot(r) => {
                 self.heard.group(&req.group);
                 Reply::InstallSnapshot(raft.install_snapshot(r).await)
+            }
+            Rpc::Elect { .. } => {
+                let _ = raft.trigger().elect().await;
+                Reply::Elect
             }
             Rpc::Beat { .. } => Reply::Beat,
         };

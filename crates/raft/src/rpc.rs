@@ -25,6 +25,10 @@ pub enum Rpc {
     Beat {
         from: NodeId,
     },
+    /// From a leader stepping down: start an election now.
+    Elect {
+        from: NodeId,
+    },
 }
 
 /// A request and the group it is for.
@@ -46,6 +50,8 @@ pub enum Reply {
     NoGroup,
     /// The answer to a beat.
     Beat,
+    /// The election was started.
+    Elect,
     /// The request did not decode.
     Malformed(String),
 }

@@ -367,3 +367,19 @@ async fn a_leader_cut_off_while_idle_steps_down_when_the_link_heals() {
     assert_eq!(strings(&c.converged(&[0, 1, 2], 2).await), ["one", "two"]);
     c.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_steps_down_to_a_follower_even_when_the_group_is_idle() {
+    let c = TestCluster::start(3, Timing::default()).await;
+    let old = c.leader(&[0, 1, 2]).await;
+    c.write(old, "one").await.unwrap();
+    sleep(Duration::from_secs(5)).await; // idle: followers hold no elections of their own
+    c.members[old].node.step_down(GROUP).await.unwrap();
+    let new = c.leader(&[0, 1, 2]).await;
+    assert_ne!(new, old);
+    c.write(new, "two").await.unwrap();
+    assert_eq!(strings(&c.converged(&[0, 1, 2], 2).await), ["one", "two"]);
+    // Not the leader any more: refused.
+    assert!(c.members[old].node.step_down(GROUP).await.is_err());
+    c.shutdown().await;
+}

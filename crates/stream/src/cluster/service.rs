@@ -241,23 +241,14 @@ impl JsCluster {
         });
     }
 
-    /// Steps down from meta leadership: this server stops sending heartbeats until another
-    /// server has been elected (or a few election timeouts passed), so that one is.
+    /// Steps down from meta leadership: the leadership is handed to another member
+    /// (`RaftNode::step_down`), in the background.
     pub(crate) fn step_down(&self) {
-        let meta = self.meta.clone();
-        let max = Duration::from_millis(self.settings.timing.election_max_ms);
-        let me = self.node.id();
+        let node = self.node.clone();
         self.rt.spawn(async move {
-            meta.runtime_config().heartbeat(false);
-            let until = Instant::now() + max * 4;
-            while Instant::now() < until {
-                let l = meta.metrics().borrow().current_leader;
-                if l.is_some() && l != Some(me) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Err(e) = node.step_down(META_GROUP).await {
+                warn!(error = %e, "meta leader step-down");
             }
-            meta.runtime_config().heartbeat(true);
         });
     }
 
