@@ -111,7 +111,7 @@ impl RaftNode {
         if followers.is_empty() {
             return Err(format!("{group} has no other voter"));
         }
-        followers.sort_by(|a, b| b.0.cmp(&a.0));
+        followers.sort_by_key(|f| std::cmp::Reverse(f.0));
         self.stepping.lock().insert(group.to_string());
         let rc = raft.runtime_config();
         rc.heartbeat(false);
