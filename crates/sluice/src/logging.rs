@@ -115,7 +115,7 @@ pub fn set_levels(debug: bool, trace: bool) -> bool {
 /// flags); debug and trace from sluice's own crates, each when its flag is on.
 fn enabled(meta: &Metadata<'_>, debug: bool, trace: bool) -> bool {
     let level = *meta.level();
-    if meta.target().starts_with("openraft") && level == Level::INFO {
+    if level == Level::INFO && meta.target().starts_with("openraft") {
         return debug;
     }
     if level <= Level::INFO {
