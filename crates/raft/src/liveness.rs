@@ -57,7 +57,7 @@ impl Heard {
         }
     }
 
-    fn server_age(&self, id: NodeId) -> Option<Duration> {
+    pub(crate) fn server_age(&self, id: NodeId) -> Option<Duration> {
         self.servers.lock().get(&id).map(|t| t.elapsed())
     }
 

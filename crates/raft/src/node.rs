@@ -73,6 +73,11 @@ impl RaftNode {
         node
     }
 
+    /// How long ago server `id` was last heard from (a beat, a Raft message or an answer).
+    pub fn last_heard(&self, id: NodeId) -> Option<std::time::Duration> {
+        self.heard.server_age(id)
+    }
+
     pub(crate) fn is_stepping_down(&self, group: &str) -> bool {
         self.stepping.lock().contains(group)
     }

@@ -33,8 +33,6 @@ pub struct RouteTransport {
     next: AtomicU64,
     node: OnceLock<Weak<RaftNode>>,
     serving: Arc<Semaphore>,
-    /// When each peer last answered a call (for monitoring's `active`).
-    heard: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl RouteTransport {
@@ -45,7 +43,6 @@ impl RouteTransport {
             next: AtomicU64::new(1),
             node: OnceLock::new(),
             serving: Arc::new(Semaphore::new(MAX_SERVING)),
-            heard: Mutex::new(HashMap::new()),
         })
     }
 
@@ -60,11 +57,6 @@ impl RouteTransport {
     pub fn install(self: &Arc<Self>, node: &Arc<RaftNode>) {
         self.attach(node);
         self.server.set_peer_handler(self.clone());
-    }
-
-    /// How long ago `peer` last answered a call, if it ever did.
-    pub fn last_heard(&self, peer: &str) -> Option<Duration> {
-        self.heard.lock().get(peer).map(|t| t.elapsed())
     }
 
     /// Whether a peer message's subject is Raft traffic (for a dispatcher in front).
@@ -107,9 +99,6 @@ impl PeerHandler for RouteTransport {
         if subject == CALL {
             self.serve(from, reply, payload);
         } else if let Some(n) = subject.strip_prefix(REPLY_PREFIX) {
-            self.heard
-                .lock()
-                .insert(from.to_string(), std::time::Instant::now());
             let waiter = n
                 .parse()
                 .ok()

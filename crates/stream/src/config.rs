@@ -414,3 +414,16 @@ impl StreamConfig {
         cfg
     }
 }
+
+/// The names of the streams among `configs` whose subjects collide with `filter` (all of
+/// them when it is empty): STREAM.NAMES and LIST's filter, on a server and in a cluster.
+pub(crate) fn names_matching<'a>(
+    configs: impl Iterator<Item = &'a StreamConfig>,
+    filter: &str,
+) -> Vec<String> {
+    let filter = [filter.to_owned()];
+    configs
+        .filter(|c| filter[0].is_empty() || subjects_overlap(&c.subjects, &filter))
+        .map(|c| c.name.clone())
+        .collect()
+}

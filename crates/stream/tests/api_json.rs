@@ -871,7 +871,7 @@ fn stream_info_matches_nats_server() {
 
     // v2.10 on a single server: cluster {leader}, and a `ts`.
     let mut info = golden_info(&golden("info_stream"));
-    info.cluster = Some(ClusterInfo::single("NSERVER"));
+    info.cluster = Some(ClusterInfo::of(None, "NSERVER"));
     info.ts = ts("2026-11-22T23:42:05.1Z");
     let v = json_of(&StreamInfoResponse::new(info));
     assert_eq!(v["cluster"], json!({"leader": "NSERVER"}));

@@ -512,9 +512,7 @@ impl RouteConn {
                 payload,
             } => {
                 self.handle.stats.record_in(payload.len());
-                if &*account == super::peer::PEER_ACCOUNT {
-                    self.peer_message(link, &subject, reply.as_deref(), payload);
-                } else if &*account == ACCOUNT {
+                if &*account == ACCOUNT {
                     self.publisher.publish_from_route(
                         &self.shared,
                         &subject,
@@ -523,6 +521,8 @@ impl RouteConn {
                         &payload,
                         &queues,
                     );
+                } else if &*account == super::peer::PEER_ACCOUNT {
+                    self.peer_message(link, &subject, reply.as_deref(), payload);
                 }
             }
             RouteOp::Hmsg {

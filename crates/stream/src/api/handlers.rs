@@ -385,12 +385,7 @@ fn purge(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
 }
 
 fn matching_names(js: &Inner, filter: &str) -> Vec<String> {
-    js.streams
-        .read()
-        .values()
-        .filter(|e| filter.is_empty() || subjects_overlap(&e.config.subjects, &[filter.to_owned()]))
-        .map(|e| e.config.name.clone())
-        .collect()
+    crate::config::names_matching(js.streams.read().values().map(|e| &e.config), filter)
 }
 
 fn names(js: &Inner, body: &[u8]) -> Result<StreamNamesResponse, ApiError> {

@@ -44,13 +44,11 @@ const GATHER: Duration = Duration::from_secs(2);
 /// The stream a stream-specific request names.
 fn stream_of<'a>(tokens: &[&'a str]) -> Option<&'a str> {
     match tokens {
-        ["STREAM", "INFO" | "PURGE" | "LEADER" | "PEER", name]
+        ["STREAM", "INFO" | "PURGE", name]
         | ["STREAM", "MSG", "GET" | "DELETE", name]
-        | ["STREAM", "LEADER" | "PEER", "STEPDOWN" | "REMOVE", name]
         | ["CONSUMER", "CREATE" | "NAMES" | "LIST", name, ..]
         | ["CONSUMER", "INFO" | "DELETE" | "PAUSE", name, ..]
-        | ["CONSUMER", "DURABLE", "CREATE", name, ..]
-        | ["CONSUMER", "LEADER", "STEPDOWN", name, ..] => Some(name),
+        | ["CONSUMER", "DURABLE", "CREATE", name, ..] => Some(name),
         _ => None,
     }
 }
@@ -114,7 +112,9 @@ pub(crate) fn route(
         ["META", "LEADER", "STEPDOWN"] => {
             if leader {
                 c.step_down();
-                answer(br#"{"type":"io.nats.jetstream.api.v1.meta_leader_stepdown_response","success":true}"#.to_vec());
+                answer(crate::cluster::manage::success(
+                    response_type::META_LEADER_STEPDOWN,
+                ));
             }
         }
         ["SERVER", "REMOVE"] => {
@@ -291,15 +291,7 @@ fn delete(c: &JsCluster, name: &str, reply: &str, body: &[u8]) -> Result<(), Api
 }
 
 fn matching(c: &JsCluster, filter: &str) -> Vec<String> {
-    c.state
-        .read()
-        .streams
-        .values()
-        .filter(|sa| {
-            filter.is_empty() || subjects_overlap(&sa.config.subjects, &[filter.to_owned()])
-        })
-        .map(|sa| sa.config.name.clone())
-        .collect()
+    crate::config::names_matching(c.state.read().streams.values().map(|sa| &sa.config), filter)
 }
 
 fn names(c: &JsCluster, body: &[u8]) -> Result<StreamNamesResponse, ApiError> {

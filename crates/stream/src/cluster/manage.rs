@@ -37,7 +37,7 @@ fn error(kind: &str, e: ApiError) -> Vec<u8> {
     ErrorResponse::new(kind, e).to_json()
 }
 
-fn success(kind: &str) -> Vec<u8> {
+pub(crate) fn success(kind: &str) -> Vec<u8> {
     format!(r#"{{"type":"{kind}","success":true}}"#).into_bytes()
 }
 

@@ -199,7 +199,7 @@ impl JsCluster {
                     .get(&node_id(name))
                     .and_then(|l| l.map(|l| l.index))
                     .unwrap_or(0);
-                let heard = self.transport.last_heard(name);
+                let heard = self.node.last_heard(node_id(name));
                 replicas.push(sluice_server::PeerReplica {
                     name: name.clone(),
                     current: matched >= last,

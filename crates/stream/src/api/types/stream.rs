@@ -64,7 +64,7 @@ pub struct PeerInfo {
 }
 
 /// Who serves a stream. On a single v2.10 server STREAM.INFO reports just the leader (this
-/// server's name): see [`ClusterInfo::single`].
+/// server's name): see [`ClusterInfo::of`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClusterInfo {
@@ -87,14 +87,6 @@ impl ClusterInfo {
     pub fn of(cluster: Option<&str>, server_name: &str) -> Self {
         ClusterInfo {
             name: cluster.unwrap_or_default().to_owned(),
-            leader: server_name.to_owned(),
-            ..Default::default()
-        }
-    }
-
-    /// `{"leader":"<server_name>"}`: what a non-clustered v2.10 server reports.
-    pub fn single(server_name: &str) -> Self {
-        ClusterInfo {
             leader: server_name.to_owned(),
             ..Default::default()
         }
