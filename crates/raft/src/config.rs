@@ -15,7 +15,7 @@ pub struct Timing {
     pub election_max_ms: u64,
     /// A snapshot is built after this many entries since the last one; the log before it is
     /// then purged but for `keep_after_snapshot` entries (so a replica just behind catches up
-    /// from the log, not a snapshot).
+    /// from the log, not a snapshot). 0: never (the log is kept whole).
     pub snapshot_every: u64,
     pub keep_after_snapshot: u64,
     /// Entries are purged from the log in batches of at least this many.
@@ -60,7 +60,10 @@ impl Timing {
             heartbeat_interval: self.heartbeat_ms,
             election_timeout_min: self.election_min_ms,
             election_timeout_max: self.election_max_ms,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every),
+            snapshot_policy: match self.snapshot_every {
+                0 => SnapshotPolicy::Never,
+                n => SnapshotPolicy::LogsSinceLast(n),
+            },
             max_in_snapshot_log_to_keep: self.keep_after_snapshot,
             purge_batch_size: self.purge_batch,
             ..Config::default()
@@ -79,6 +82,18 @@ mod tests {
         assert_eq!(c.heartbeat_interval, 150);
         assert_eq!(c.election_timeout_min, 450);
         assert_eq!(c.cluster_name, "g");
+    }
+
+    #[test]
+    fn no_snapshots_when_snapshot_every_is_zero() {
+        let t = Timing {
+            snapshot_every: 0,
+            ..Timing::default()
+        };
+        let c = t.openraft("g").unwrap();
+        assert_eq!(c.snapshot_policy, SnapshotPolicy::Never);
+        let c = Timing::default().openraft("g").unwrap();
+        assert_eq!(c.snapshot_policy, SnapshotPolicy::LogsSinceLast(10_000));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use sluice_raft::wal::{SyncMode, Wal, WalOptions};
 use sluice_raft::Timing;
 use sluice_server::{ClusterConfig, RouteUrl};
-use sluice_stream::cluster::service::{ClusterSettings, META_GROUP};
+use sluice_stream::cluster::logs::Logs;
+use sluice_stream::cluster::service::ClusterSettings;
 use sluice_stream::{JetStream, SyncPolicy};
 use std::path::Path;
 
@@ -58,7 +59,7 @@ pub async fn start(
         unique_tag: String::new(),
         timing: Timing::default(),
     };
-    js.start_cluster(settings, wal.group(META_GROUP)).await?;
+    js.start_cluster(settings, Logs::Wal(wal.clone())).await?;
     Ok(wal)
 }
 

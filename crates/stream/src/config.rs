@@ -22,6 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 mod check;
+mod cluster_check;
 mod subjects;
 
 pub use subjects::{

@@ -78,6 +78,13 @@ impl Deletion {
         if r.is_err() {
             self.api_errors.fetch_add(1, Ordering::Relaxed);
         }
+        if self.reply.is_empty() {
+            // A replica of a replicated stream: the meta leader answers.
+            if let Err(e) = r {
+                tracing::warn!(stream = %self.name, error = %e, "removing a replica failed");
+            }
+            return;
+        }
         let json = crate::api::deferred::respond::<StreamDeleteResponse>(
             r.map(|()| StreamDeleteResponse::success()),
         );

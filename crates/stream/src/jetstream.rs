@@ -92,12 +92,22 @@ pub(crate) struct Entry {
     gate: Arc<Gate>,
     /// The stream's own publisher (acks, deliveries).
     server: ServerHandle,
-    tx: Option<WriterTx>,
+    pub(crate) tx: Option<WriterTx>,
     subs: Vec<InternalSubscription>,
+    /// Its Raft group, when replicated (`cluster/replica.rs`).
+    pub(crate) replica: Option<Arc<crate::replication::Replica>>,
 }
 
 impl Entry {
-    fn stop(&mut self) {
+    /// Whether this server answers for the stream: it holds the only copy, or leads the
+    /// stream's group.
+    pub(crate) fn serves(&self) -> bool {
+        self.replica.as_ref().is_none_or(|r| r.is_leader())
+    }
+}
+
+impl Entry {
+    pub(crate) fn stop(&mut self) {
         self.subs.clear();
         {
             // Under the lock: an inline store in progress finishes first, later ones see it.
@@ -181,7 +191,7 @@ pub(crate) fn policy(cfg: &StreamConfig) -> Policy {
 }
 
 impl Inner {
-    fn stream_dir(&self, name: &str) -> PathBuf {
+    pub(crate) fn stream_dir(&self, name: &str) -> PathBuf {
         self.config.store_dir.join("streams").join(name)
     }
 
@@ -207,6 +217,18 @@ impl Inner {
         cfg: StreamConfig,
         created: Timestamp,
     ) -> Result<Entry, StartError> {
+        self.start_stream_with(cfg, created, None)
+    }
+
+    /// [`Inner::start_stream`], for a replica of a replicated stream when `replica` is given:
+    /// then nothing of it is kept in the metadata store (its group's log is its truth, and its
+    /// state is rebuilt from it), and no publish is stored inline.
+    pub(crate) fn start_stream_with(
+        &self,
+        cfg: StreamConfig,
+        created: Timestamp,
+        replica: Option<Arc<crate::replication::Replica>>,
+    ) -> Result<Entry, StartError> {
         let name = cfg.name.clone();
         let store_err = |source| StartError::Store {
             name: name.clone(),
@@ -220,7 +242,8 @@ impl Inner {
         let gate = Arc::new(Gate::new(self.config.queue_bytes));
         // Each stream publishes (acks, deliveries, answers) through a publisher of its own.
         let server = self.server.fork();
-        let meta = (cfg.storage == StorageType::File).then(|| self.meta.clone());
+        let meta =
+            (cfg.storage == StorageType::File && replica.is_none()).then(|| self.meta.clone());
         let ctx = ApplyCtx {
             config: cfg.clone(),
             meta: meta.clone(),
@@ -236,7 +259,9 @@ impl Inner {
             meta.is_some(),
             cfg.retention,
         );
-        self.restore_consumers(&cfg, &mut stream, &mut consumers)?;
+        if replica.is_none() {
+            self.restore_consumers(&cfg, &mut stream, &mut consumers)?;
+        }
         let consumer_count = consumers.counter();
         let stream = Arc::new(Mutex::new(stream));
         let snapshot = Arc::new(SnapshotCell::new(Snapshot::default()));
@@ -253,6 +278,7 @@ impl Inner {
                 server_name: self.config.server_name.clone(),
                 cluster_name: self.cluster_name.clone(),
                 api_errors: self.api_errors.clone(),
+                replica: replica.clone(),
             },
         );
         mailbox.set_owner(owner);
@@ -266,6 +292,7 @@ impl Inner {
             server,
             tx: Some(tx),
             subs: Vec::new(),
+            replica,
         };
         self.subscribe_entry(&mut entry)?;
         Ok(entry)
@@ -302,6 +329,7 @@ impl Inner {
         entry.subs.clear();
         let Some(tx) = &entry.tx else { return Ok(()) };
         let inline_ok = matches!(self.config.sync, SyncPolicy::Every(_))
+            && entry.replica.is_none()
             && entry.config.retention != crate::config::RetentionPolicy::Interest;
         for subject in &entry.config.subjects {
             let sink = Arc::new(PublishSink {
@@ -495,14 +523,15 @@ impl JetStream {
     /// (its log `log`, its snapshot under the store directory's `_cluster/meta`) over the
     /// server's routes. Streams are then created, changed and removed through the meta group
     /// (`cluster/`).
-    pub async fn start_cluster<L: openraft::storage::RaftLogStorage<sluice_raft::TypeConfig>>(
+    pub async fn start_cluster(
         &self,
         settings: crate::cluster::service::ClusterSettings,
-        log: L,
+        logs: crate::cluster::logs::Logs,
     ) -> Result<(), String> {
         let dir = self.inner.config.store_dir.join("_cluster").join("meta");
         let _ = self.inner.cluster_name.set(settings.name.clone());
-        let c = crate::cluster::service::JsCluster::start(&self.inner, settings, log, &dir).await?;
+        let c =
+            crate::cluster::service::JsCluster::start(&self.inner, settings, logs, &dir).await?;
         self.inner
             .cluster
             .set(c)

@@ -55,6 +55,7 @@ mod monitor;
 pub mod op;
 mod oplog;
 mod pool;
+mod replication;
 mod serde_util;
 mod shell;
 mod snapshot;

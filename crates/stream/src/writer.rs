@@ -69,6 +69,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, warn};
 
+mod replicated;
+
 /// When an ack may be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncPolicy {
@@ -93,6 +95,9 @@ pub(crate) enum Cmd {
     Next(InternalMsg),
     /// An answer to a push consumer's flow control request (`$JS.FC.<stream>.<consumer>.<n>`).
     FlowControl(InternalMsg),
+    /// Entries of the stream's Raft group, committed (a replicated stream: `replicated.rs`),
+    /// to apply in order; `done` is told once they are applied.
+    Committed(Box<CommittedEntries>),
     /// Sync and finish, or (with a [`Deletion`]) remove the stream and answer its
     /// STREAM.DELETE. Explicit, because a router cache may keep a sink (and so a sender)
     /// alive for a while after its subscription is gone.
@@ -104,9 +109,15 @@ impl Cmd {
     fn cost(&self) -> usize {
         match self {
             Cmd::Publish(m) | Cmd::Ack(m) | Cmd::Next(m) | Cmd::FlowControl(m) => Backlog::cost(m),
-            Cmd::Api(_) | Cmd::Stop(_) => 0,
+            Cmd::Api(_) | Cmd::Stop(_) | Cmd::Committed(_) => 0,
         }
     }
+}
+
+/// Committed entries of a replicated stream's group, by log index (see [`Cmd::Committed`]).
+pub(crate) struct CommittedEntries {
+    pub entries: Vec<(Index, crate::cluster::entry::StreamEntry)>,
+    pub done: tokio::sync::oneshot::Sender<()>,
 }
 
 /// The sending side of a stream owner's mailbox. Everything sent is counted in the stream's
@@ -145,6 +156,11 @@ impl WriterTx {
         self.mailbox.wake_by(at);
     }
 
+    /// Runs the owner soon with nothing new.
+    pub(crate) fn wake(&self) {
+        self.mailbox.wake();
+    }
+
     /// Blocks until the owner has handled [`Cmd::Stop`] (shutdown only: the API never waits).
     pub(crate) fn wait_done(&self) {
         self.mailbox.wait_done();
@@ -178,6 +194,8 @@ pub(crate) struct OwnerParts {
     pub cluster_name: Arc<std::sync::OnceLock<String>>,
     /// The API's error count (answers given here count too).
     pub api_errors: Arc<AtomicU64>,
+    /// The stream's Raft group, when it is replicated (`replicated.rs`).
+    pub replica: Option<Arc<crate::replication::Replica>>,
 }
 
 /// One stream's owner: the stream, its consumers and everything needed to apply what comes
@@ -213,6 +231,8 @@ pub(crate) struct StreamOwner {
     /// Consumer numbers changed since the snapshot's were counted.
     stats_dirty: bool,
     stats_at: i64,
+    /// A replicated stream's state besides the rest (`replicated.rs`).
+    repl: replicated::ReplState,
 }
 
 impl StreamOwner {
@@ -241,6 +261,7 @@ impl StreamOwner {
             answers: Vec::new(),
             stats_dirty: true,
             stats_at: 0,
+            repl: replicated::ReplState::default(),
         };
         let s = owner.stream.clone();
         let s = s.lock();
@@ -383,6 +404,9 @@ impl Owner for StreamOwner {
     type Cmd = Cmd;
 
     fn step(&mut self, batch: &mut Vec<Cmd>) -> Step {
+        if let Some(replica) = self.parts.replica.clone() {
+            return self.step_replicated(&replica, batch);
+        }
         // Given back to the backlog once the batch is stored, synced and answered.
         let handled: usize = batch.iter().map(Cmd::cost).sum();
         let gate = self.parts.gate.clone();
@@ -448,6 +472,11 @@ impl Owner for StreamOwner {
                 Cmd::Stop(d) => {
                     stop = true;
                     deletion = deletion.or(d);
+                    continue;
+                }
+                // Only a replicated stream's group commits entries to its owner.
+                Cmd::Committed(c) => {
+                    drop(c.done);
                     continue;
                 }
             };

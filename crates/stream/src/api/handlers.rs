@@ -167,6 +167,17 @@ pub(crate) fn state_of(s: &StoreState, consumers: u64) -> StreamState {
 }
 
 /// A stream's info from its owner's latest snapshot.
+/// The `cluster` block of a stream's info: its group's when replicated, else this server.
+pub(crate) fn cluster_of(js: &Inner, entry: &Entry) -> ClusterInfo {
+    match (&entry.replica, js.cluster.get()) {
+        (Some(r), Some(c)) => crate::cluster::replica::cluster_info(c, r),
+        _ => ClusterInfo::of(
+            js.cluster_name.get().map(String::as_str),
+            &js.config.server_name,
+        ),
+    }
+}
+
 pub(crate) fn info_of(entry: &Entry) -> StreamInfo {
     let consumers = entry.consumers.load(Ordering::Relaxed);
     let state = state_of(&entry.snapshot.get().state, consumers);
@@ -333,10 +344,7 @@ fn info(js: &Inner, reply: &str, name: &str, body: &[u8]) -> Handled {
         .ok_or_else(ApiError::stream_not_found)
         .map(|entry| {
             let mut info = info_of(entry);
-            info.cluster = Some(ClusterInfo::of(
-                js.cluster_name.get().map(String::as_str),
-                &js.config.server_name,
-            ));
+            info.cluster = Some(cluster_of(js, entry));
             StreamInfoResponse::new(info)
         });
     r.into()

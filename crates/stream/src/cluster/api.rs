@@ -133,7 +133,11 @@ pub(crate) fn route(
         }
         ["ACCOUNT", ..] => {}
         _ => match stream_of(tokens) {
-            Some(name) if js.streams.read().contains_key(name) => return Routed::Here,
+            Some(name) if js.streams.read().get(name).is_some_and(|e| e.serves()) => {
+                return Routed::Here
+            }
+            // A follower replica: its leader answers.
+            Some(name) if js.streams.read().contains_key(name) => {}
             Some(name) if leader && !c.state.read().streams.contains_key(name) => {
                 return Routed::Here; // "stream not found", from the single-server handler
             }
@@ -146,7 +150,7 @@ pub(crate) fn route(
 
 /// A direct get (`$JS.API.DIRECT.GET.<stream>...`): the holder answers.
 pub(crate) fn route_direct(js: &Inner, name: &str) -> Routed {
-    if js.streams.read().contains_key(name) {
+    if js.streams.read().get(name).is_some_and(|e| e.serves()) {
         Routed::Here
     } else {
         Routed::Done
@@ -155,13 +159,7 @@ pub(crate) fn route_direct(js: &Inner, name: &str) -> Routed {
 
 fn create(c: &JsCluster, name: &str, reply: &str, body: &[u8]) -> Result<(), ApiError> {
     let raw: StreamConfig = parse_request(body)?;
-    if raw.num_replicas > 1 {
-        return Err(ApiError::stream_create(
-            "replicated streams (num_replicas > 1) are not available yet in a Sluice cluster; \
-             create the stream with num_replicas 1",
-        ));
-    }
-    let cfg = raw.check_create(name)?;
+    let cfg = raw.check_create_clustered(name)?;
     let state = c.state.read();
     if let Some(sa) = state.streams.get(&cfg.name) {
         if sa.config != cfg {
@@ -239,8 +237,9 @@ fn place(c: &JsCluster, cfg: &StreamConfig, seed: i64) -> Result<Vec<String>, Ap
 
 fn update(c: &JsCluster, name: &str, reply: &str, body: &[u8]) -> Result<(), ApiError> {
     let raw: StreamConfig = parse_request(body)?;
-    let checked = raw.checked()?;
-    if checked.name != name {
+    let mut one = raw.clone();
+    one.num_replicas = 1;
+    if one.checked()?.name != name {
         return Err(ApiError::stream_mismatch());
     }
     let state = c.state.read();
@@ -248,7 +247,12 @@ fn update(c: &JsCluster, name: &str, reply: &str, body: &[u8]) -> Result<(), Api
         .streams
         .get(name)
         .ok_or_else(ApiError::stream_not_found)?;
-    let cfg = sa.config.check_update(&raw)?;
+    let cfg = sa.config.check_update_clustered(&raw)?;
+    if cfg.num_replicas != sa.config.num_replicas {
+        return Err(ApiError::stream_update(
+            "changing a stream's replica count is not available yet in a Sluice cluster",
+        ));
+    }
     if state
         .streams
         .values()

@@ -79,9 +79,12 @@ fn holds(c: &JsCluster, peers: &[String]) -> bool {
     peers.contains(&c.me)
 }
 
-fn on_applied(c: &JsCluster, js: &Inner, a: Applied) {
+fn on_applied(c: &Arc<JsCluster>, js: &Inner, a: Applied) {
     let reply = a.entry.reply.as_deref().filter(|_| a.live);
     match (a.entry.op, a.outcome) {
+        (op, Ok(Some(sa))) if sa.config.num_replicas > 1 => {
+            crate::cluster::replica::on_assignment(c, js, op, sa, reply, a.live)
+        }
         (MetaOp::AddStream(_), Ok(Some(sa))) if holds(c, &sa.peers) => {
             let created = Timestamp::from_unix_nanos(sa.created_ns);
             let r = create_checked(js, sa.config, created);
@@ -131,7 +134,7 @@ fn on_applied(c: &JsCluster, js: &Inner, a: Applied) {
 
 /// Starts the streams placed here that are not running; warns about streams running here
 /// that no assignment names (kept: see the module doc).
-fn ensure_placed(c: &JsCluster, js: &Inner) {
+fn ensure_placed(c: &Arc<JsCluster>, js: &Inner) {
     let assigned: Vec<_> = c
         .state
         .read()
@@ -145,6 +148,12 @@ fn ensure_placed(c: &JsCluster, js: &Inner) {
             continue;
         }
         let name = sa.config.name.clone();
+        if sa.config.num_replicas > 1 {
+            if let Err(e) = crate::cluster::replica::start(js, c, &sa, false) {
+                warn!(stream = %name, error = %e, "starting a replica placed here failed");
+            }
+            continue;
+        }
         let created = Timestamp::from_unix_nanos(sa.created_ns);
         if let Err(e) = create_checked(js, sa.config, created) {
             warn!(stream = %name, error = %e, "starting a stream placed here failed");

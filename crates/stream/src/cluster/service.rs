@@ -62,6 +62,8 @@ pub struct JsCluster {
     pub(crate) peers: Arc<PeerTable>,
     pub(crate) server: ServerHandle,
     pub(crate) rt: tokio::runtime::Handle,
+    /// Where the groups' logs go.
+    pub(crate) logs: crate::cluster::logs::Logs,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
@@ -91,10 +93,10 @@ impl PeerHandler for Mux {
 impl JsCluster {
     /// Starts this server's Raft node and meta group (on `log`, with its snapshot in `dir`)
     /// and the loops. `js` is the stream layer the reconciler acts on.
-    pub(crate) async fn start<L: RaftLogStorage<TypeConfig>>(
+    pub(crate) async fn start(
         js: &Arc<Inner>,
         settings: ClusterSettings,
-        mut log: L,
+        logs: crate::cluster::logs::Logs,
         dir: &Path,
     ) -> Result<Arc<JsCluster>, String> {
         let server = js.server.clone();
@@ -108,19 +110,18 @@ impl JsCluster {
             raft: transport.clone(),
             peers: peers.clone(),
         }));
-        // Entries up to what this server's log says is committed are replays.
-        let replay_upto = log
-            .read_committed()
-            .await
-            .map_err(|e| format!("meta group log: {e}"))?
-            .map_or(0, |c| c.index);
         let state = Arc::new(RwLock::new(MetaState::default()));
         let (events, rx) = mpsc::channel(1024);
-        let machine = MetaMachine::new(state.clone(), events, replay_upto);
-        let (meta, _store) = node
-            .start_group(META_GROUP, log, machine, dir)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (meta, _store) = match &logs {
+            crate::cluster::logs::Logs::Wal(wal) => {
+                let log = wal.group(META_GROUP);
+                start_meta(&node, log, state.clone(), events, dir).await?
+            }
+            crate::cluster::logs::Logs::Memory => {
+                let log = sluice_raft::testing::MemLog::default();
+                start_meta(&node, log, state.clone(), events, dir).await?
+            }
+        };
         let cluster = Arc::new(JsCluster {
             me,
             settings,
@@ -131,6 +132,7 @@ impl JsCluster {
             peers,
             server,
             rt: tokio::runtime::Handle::current(),
+            logs,
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
@@ -150,6 +152,19 @@ impl JsCluster {
             cluster.stop.clone(),
         ));
         Ok(cluster)
+    }
+
+    /// Runs `task` until the cluster stops (it must end when `stop_token` is cancelled).
+    pub(crate) fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn_on(task, &self.rt);
+    }
+
+    /// Cancelled when the cluster stops.
+    pub(crate) fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
     }
 
     /// Whether this server leads the meta group now.
@@ -264,6 +279,25 @@ impl JsCluster {
 }
 
 /// Forms the meta group once; on the meta leader, adds servers that joined.
+/// Starts the meta group on `log`. Entries up to what the log says is committed are replays.
+async fn start_meta<L: RaftLogStorage<TypeConfig>>(
+    node: &RaftNode,
+    mut log: L,
+    state: Arc<RwLock<MetaState>>,
+    events: mpsc::Sender<crate::cluster::meta_machine::Applied>,
+    dir: &Path,
+) -> Result<(Raft<TypeConfig>, sluice_raft::MachineStore<MetaMachine>), String> {
+    let replay_upto = log
+        .read_committed()
+        .await
+        .map_err(|e| format!("meta group log: {e}"))?
+        .map_or(0, |c| c.index);
+    let machine = MetaMachine::new(state, events, replay_upto);
+    node.start_group(META_GROUP, log, machine, dir)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 async fn membership_loop(c: Arc<JsCluster>, stop: CancellationToken) {
     let mut boot = Bootstrap::new(&c.me, c.settings.expected);
     let mut tick = tokio::time::interval(Duration::from_millis(250));

@@ -1,0 +1,330 @@
+//! Replicated streams on this server: starting a replica (its owner, then its Raft group on
+//! the node's log, fed by [`StreamMachine`]), following who leads it, and removing it. The
+//! roles of leader and follower in the owner's step are `writer/replicated.rs`'s.
+//!
+//! A replica's files are rebuilt from its group's log whenever it starts: they are cleared,
+//! and the group applies its whole log again (stream groups take no snapshots yet, so the log
+//! is kept whole). An empty or replaced server catches up the same way, from the leader.
+
+use crate::api::deferred::{respond, OpAnswer, Request};
+use crate::api::errors::ApiError;
+use crate::api::handlers::info_of;
+use crate::api::types::{ClusterInfo, PeerInfo, StreamCreateResponse, StreamDeleteResponse};
+use crate::cluster::entry::StreamEntry;
+use crate::cluster::meta::{MetaOp, StreamAssignment};
+use crate::cluster::service::JsCluster;
+use crate::jetstream::Inner;
+use crate::op::StreamOp;
+use crate::replication::Replica;
+use crate::time::now_ns;
+use crate::time::Timestamp;
+use crate::writer::{Cmd, CommittedEntries, WriterTx};
+use openraft::{BasicNode, Raft, ServerState};
+use sluice_raft::{node_id, Committed, Machine, TypeConfig};
+use sluice_server::CancellationToken;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{error, warn};
+
+/// A stream group's machine: hands committed entries to the stream's owner, in order, and
+/// returns once it has applied them.
+pub(crate) struct StreamMachine {
+    tx: WriterTx,
+    group: String,
+}
+
+impl Machine for StreamMachine {
+    async fn apply(&mut self, entries: Vec<Committed>) {
+        let mut out = Vec::with_capacity(entries.len());
+        for c in entries {
+            match StreamEntry::decode(&c.data) {
+                Ok(e) => out.push((c.log_id.index, e)),
+                // Every replica reads the same bytes and skips the same entry.
+                Err(e) => {
+                    error!(group = %self.group, index = c.log_id.index, error = %e, "an unreadable stream entry is skipped")
+                }
+            }
+        }
+        if out.is_empty() {
+            return;
+        }
+        let (done, applied) = tokio::sync::oneshot::channel();
+        let cmd = Cmd::Committed(Box::new(CommittedEntries { entries: out, done }));
+        if self.tx.send(cmd) {
+            let _ = applied.await;
+        }
+    }
+
+    async fn snapshot(&mut self) -> Result<Vec<u8>, String> {
+        Err("stream groups keep their whole log and take no snapshots".into())
+    }
+
+    async fn restore(&mut self, _data: &[u8]) -> Result<(), String> {
+        Err("stream groups take no snapshots".into())
+    }
+}
+
+/// The directory of a group's state besides its log.
+fn group_dir(js: &Inner, group: &str) -> std::path::PathBuf {
+    js.config
+        .store_dir
+        .join("_cluster")
+        .join("groups")
+        .join(group)
+}
+
+/// Starts this server's replica of `sa` (unless it runs); with `initialize` (the stream was
+/// just created and this is its first peer), forms its group.
+pub(crate) fn start(
+    js: &Inner,
+    c: &Arc<JsCluster>,
+    sa: &StreamAssignment,
+    initialize: bool,
+) -> Result<(), String> {
+    let name = &sa.config.name;
+    if js.streams.read().contains_key(name) {
+        return Ok(());
+    }
+    // The files are rebuilt from the group's log (see the module doc).
+    let dir = js.stream_dir(name);
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return Err(format!("clearing {}: {e}", dir.display()));
+        }
+    }
+    let replica = Replica::new(&sa.group, sa.peers.clone(), c.rt.clone());
+    let created = Timestamp::from_unix_nanos(sa.created_ns);
+    let entry = js
+        .start_stream_with(sa.config.clone(), created, Some(replica.clone()))
+        .map_err(|e| e.to_string())?;
+    let tx = entry.tx.clone().expect("a new stream has its writer");
+    let wake = tx.clone();
+    replica.set_wake(Box::new(move || wake.wake()));
+    let machine = StreamMachine {
+        tx,
+        group: sa.group.clone(),
+    };
+    js.streams.write().insert(name.clone(), entry);
+    let gdir = group_dir(js, &sa.group);
+    let started = c.rt.block_on(async {
+        let (raft, _store) = c
+            .logs
+            .start_group(&c.node, &sa.group, machine, &gdir)
+            .await
+            .map_err(|e| e.to_string())?;
+        if initialize {
+            let members: BTreeMap<u64, BasicNode> = sa
+                .peers
+                .iter()
+                .map(|p| (node_id(p), BasicNode { addr: p.clone() }))
+                .collect();
+            if let Err(e) = raft.initialize(members).await {
+                // Formed already (a replay of the create, or a restart): nothing to do.
+                tracing::debug!(group = %sa.group, error = %e, "group not initialized");
+            }
+        }
+        Ok::<_, String>(raft)
+    });
+    let raft = match started {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(mut entry) = js.streams.write().remove(name) {
+                entry.stop();
+            }
+            return Err(e);
+        }
+    };
+    let _ = replica.raft.set(raft.clone());
+    c.spawn(watch_leader(raft, replica, c.node.id(), c.stop_token()));
+    Ok(())
+}
+
+/// Keeps the replica's idea of whether it leads up to date, until the group stops.
+async fn watch_leader(
+    raft: Raft<TypeConfig>,
+    replica: Arc<Replica>,
+    me: u64,
+    stop: CancellationToken,
+) {
+    let mut rx = raft.server_metrics();
+    loop {
+        let (leads, leader) = {
+            let m = rx.borrow_and_update();
+            let leads = m.state == ServerState::Leader && m.current_leader == Some(me);
+            let leader = m.current_leader.and_then(|id| {
+                m.membership_config
+                    .nodes()
+                    .find(|(n, _)| **n == id)
+                    .map(|(_, n)| n.addr.clone())
+            });
+            (leads, leader)
+        };
+        *replica.leader_name.write() = leader;
+        replica.set_leader(leads);
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { break },
+            _ = stop.cancelled() => break,
+        }
+    }
+    replica.set_leader(false);
+}
+
+/// Stops this server's replica of stream `name` (group `group`) and removes its data and its
+/// log: the stream was deleted, or this server no longer holds a replica.
+pub(crate) fn remove(js: &Inner, c: &Arc<JsCluster>, name: &str, group: &str) {
+    c.rt.block_on(async {
+        c.node.stop_group(group).await;
+        c.logs.remove(group).await;
+    });
+    let entry = js.streams.write().remove(name);
+    if let Some(entry) = entry {
+        js.delete_stream(entry, "");
+    }
+    let gdir = group_dir(js, group);
+    if let Err(e) = std::fs::remove_dir_all(&gdir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            warn!(group, error = %e, "removing a group's directory failed");
+        }
+    }
+}
+
+/// Waits (at most `wait`) for the group to have a leader.
+pub(crate) async fn wait_for_leader(raft: &Raft<TypeConfig>, wait: Duration) -> bool {
+    raft.wait(Some(wait))
+        .metrics(|m| m.current_leader.is_some(), "a leader")
+        .await
+        .is_ok()
+}
+
+/// The `cluster` block of a replicated stream's info, as its leader gives it: the other
+/// replicas with whether they are current, when last heard and how far behind.
+pub(crate) fn cluster_info(c: &JsCluster, replica: &Replica) -> ClusterInfo {
+    use crate::cluster::peers::{peer_id, OFFLINE_AFTER};
+    let leader = replica.leader_name.read().clone().unwrap_or_default();
+    let mut info = ClusterInfo {
+        name: c.settings.name.clone(),
+        raft_group: replica.group.clone(),
+        leader: leader.clone(),
+        replicas: Vec::new(),
+    };
+    let Some(raft) = replica.raft.get() else {
+        return info;
+    };
+    let m = raft.metrics().borrow().clone();
+    let last = m.last_log_index.unwrap_or(0);
+    let peers = replica.peers.read().clone();
+    for p in peers.iter().filter(|p| **p != leader) {
+        let matched = m
+            .replication
+            .as_ref()
+            .and_then(|r| r.get(&node_id(p)).cloned())
+            .flatten()
+            .map(|l| l.index);
+        let lag = matched.map_or(last, |i| last.saturating_sub(i));
+        let heard = c.node.last_heard(node_id(p));
+        info.replicas.push(PeerInfo {
+            name: p.to_string(),
+            current: matched.is_some() && lag == 0,
+            offline: heard.is_none_or(|d| d > OFFLINE_AFTER),
+            active: heard.map_or(0, |d| d.as_nanos() as i64),
+            lag,
+            peer: peer_id(p),
+        });
+    }
+    info
+}
+
+/// What this server does about a committed change to a replicated stream's assignment
+/// (`local.rs` hands them here): start, change or remove its replica, and answer `reply`
+/// (when the op was proposed while this server runs) if it is this server's to answer.
+pub(crate) fn on_assignment(
+    c: &Arc<JsCluster>,
+    js: &Inner,
+    op: MetaOp,
+    sa: StreamAssignment,
+    reply: Option<&str>,
+    live: bool,
+) {
+    let holds = sa.peers.contains(&c.me);
+    let first = sa.peers.first() == Some(&c.me);
+    match op {
+        MetaOp::AddStream(_) if holds => {
+            let r = start(js, c, &sa, live && first);
+            let Some(reply) = reply.filter(|_| first) else {
+                if let Err(e) = r {
+                    warn!(stream = %sa.config.name, error = %e, "starting a replica placed here failed");
+                }
+                return;
+            };
+            if let Err(e) = r {
+                let a = respond::<StreamCreateResponse>(Err(ApiError::stream_create(e)));
+                js.server.publish(reply, None, None, &a);
+                return;
+            }
+            // Answered once the group has a leader, so that the client can use the stream.
+            let (info, replica) = {
+                let streams = js.streams.read();
+                let Some(e) = streams.get(&sa.config.name) else {
+                    return;
+                };
+                (info_of(e), e.replica.clone())
+            };
+            let (c2, reply) = (c.clone(), reply.to_owned());
+            let server = js.server.clone();
+            c.spawn(async move {
+                let Some(replica) = replica else { return };
+                if let Some(raft) = replica.raft.get() {
+                    wait_for_leader(raft, Duration::from_secs(5)).await;
+                }
+                let mut info = info;
+                info.cluster = Some(cluster_info(&c2, &replica));
+                let a = respond::<StreamCreateResponse>(Ok(StreamCreateResponse::new(info, true)));
+                server.publish(&reply, None, None, &a);
+            });
+        }
+        MetaOp::UpdateStream { .. } if holds => update(js, sa, reply),
+        MetaOp::RemoveStream { .. } => {
+            if holds {
+                remove(js, c, &sa.config.name, &sa.group);
+            }
+            if let (Some(reply), true) = (reply, c.is_meta_leader()) {
+                let a = respond::<StreamDeleteResponse>(Ok(StreamDeleteResponse::success()));
+                js.server.publish(reply, None, None, &a);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A replica takes a new config: the server's copy (for checking requests) and the
+/// subscriptions at once; the stream's own config through its group, proposed by the leader,
+/// which answers.
+fn update(js: &Inner, sa: StreamAssignment, reply: Option<&str>) {
+    let name = sa.config.name.clone();
+    let mut streams = js.streams.write();
+    let Some(entry) = streams.get_mut(&name) else {
+        return;
+    };
+    if entry.serves() {
+        let op = StreamOp::UpdateConfig {
+            config: Box::new(sa.config.clone()),
+            now_ns: now_ns(),
+        };
+        js.defer(
+            entry,
+            Request::Op {
+                op,
+                answer: OpAnswer::StreamUpdate,
+                reply: reply.unwrap_or_default().to_owned(),
+            },
+        );
+    }
+    let resubscribe = entry.config.subjects != sa.config.subjects;
+    entry.config = sa.config;
+    if resubscribe {
+        if let Err(e) = js.subscribe_entry(entry) {
+            error!(stream = %name, error = %e, "resubscribing after an update failed");
+        }
+    }
+}

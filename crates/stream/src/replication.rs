@@ -1,0 +1,101 @@
+//! What a replicated stream's owner knows of its Raft group ([`Replica`]): whether this server
+//! leads it, and how to propose an entry. A leaf module: the owner (`writer.rs`) and the
+//! cluster code (`cluster/replica.rs`, which starts the group) both use it.
+//!
+//! The group's log is the stream's truth: every replica applies the committed entries in
+//! order (the group's machine hands them to the owner, `Cmd::Committed`), and only the
+//! leader proposes (the ops it makes of publishes, acks, pull requests and API changes), acks,
+//! answers and delivers. A follower drops what clients send it (they reach the leader too:
+//! every replica subscribes, so a change of leader moves no subscription).
+
+use bytes::Bytes;
+use openraft::Raft;
+use sluice_raft::TypeConfig;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Bytes of entries a leader may have proposed and not yet seen answered; past it, its owner
+/// keeps what its mailbox brings (still counted in the stream's backlog, so publishers are
+/// paced by TCP) until proposals are answered.
+pub(crate) const MAX_INFLIGHT: usize = 4 * 1024 * 1024;
+
+/// This server's replica of a replicated stream: see the module doc.
+pub(crate) struct Replica {
+    /// The stream's Raft group.
+    pub group: String,
+    /// The group's members by server name, as the meta group placed them.
+    pub peers: parking_lot::RwLock<Vec<String>>,
+    /// The group, once started (the owner exists before it: the group's machine feeds it).
+    pub raft: OnceLock<Raft<TypeConfig>>,
+    pub rt: tokio::runtime::Handle,
+    /// The group's leader, by server name, as last seen.
+    pub leader_name: parking_lot::RwLock<Option<String>>,
+    leader: AtomicBool,
+    inflight: AtomicUsize,
+    /// Runs the owner again (set once the owner's mailbox exists).
+    wake: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl Replica {
+    pub(crate) fn new(group: &str, peers: Vec<String>, rt: tokio::runtime::Handle) -> Arc<Replica> {
+        Arc::new(Replica {
+            group: group.to_owned(),
+            peers: parking_lot::RwLock::new(peers),
+            raft: OnceLock::new(),
+            rt,
+            leader_name: parking_lot::RwLock::new(None),
+            leader: AtomicBool::new(false),
+            inflight: AtomicUsize::new(0),
+            wake: OnceLock::new(),
+        })
+    }
+
+    /// Whether this server leads the group now (as of the group's last metrics).
+    pub(crate) fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Acquire)
+    }
+
+    /// Records a change of leadership and runs the owner (a new leader proposes; an old one
+    /// stops answering).
+    pub(crate) fn set_leader(&self, leader: bool) {
+        if self.leader.swap(leader, Ordering::AcqRel) != leader {
+            self.wake();
+        }
+    }
+
+    pub(crate) fn set_wake(&self, wake: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.wake.set(wake);
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.wake.get() {
+            w();
+        }
+    }
+
+    /// Whether the owner may propose more now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.inflight.load(Ordering::Acquire) < MAX_INFLIGHT
+    }
+
+    /// Proposes one entry; the owner learns of it when it is committed (`Cmd::Committed`),
+    /// and is run again when the proposal is answered (committed and applied, or refused
+    /// because this server no longer leads: its publishers retry).
+    pub(crate) fn propose(self: &Arc<Self>, entry: Bytes) {
+        let Some(raft) = self.raft.get().cloned() else {
+            return;
+        };
+        let len = entry.len();
+        self.inflight.fetch_add(len, Ordering::AcqRel);
+        let me = self.clone();
+        self.rt.spawn(async move {
+            if let Err(e) = raft.client_write(entry).await {
+                tracing::debug!(group = %me.group, error = %e, "a proposal was not committed");
+            }
+            let before = me.inflight.fetch_sub(len, Ordering::AcqRel);
+            if before >= MAX_INFLIGHT && before - len < MAX_INFLIGHT {
+                me.wake();
+            }
+        });
+    }
+}

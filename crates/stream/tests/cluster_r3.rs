@@ -1,0 +1,205 @@
+//! Replicated streams in process: three servers joined by routes, a stream with three
+//! replicas, driven by a real client (async-nats) through different servers; its leader's
+//! server stopped, and the stream served again by the others.
+
+mod common;
+
+use async_nats::jetstream;
+use common::*;
+use futures::StreamExt;
+use std::time::{Duration, Instant};
+
+/// Publishes `subject`/`payload` with a msg id until it is acked (retrying while the group
+/// has no leader), as a client that must not lose a message does. Returns the ack's sequence.
+async fn publish_until_acked(
+    js: &jetstream::Context,
+    subject: &str,
+    id: &str,
+    deadline: Instant,
+) -> u64 {
+    loop {
+        let headers = {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert("Nats-Msg-Id", id);
+            h
+        };
+        let r = js
+            .publish_with_headers(subject.to_owned(), headers, "x".into())
+            .await;
+        if let Ok(ack) = r {
+            if let Ok(Ok(ack)) = tokio::time::timeout(Duration::from_secs(1), ack).await {
+                return ack.sequence;
+            }
+        }
+        assert!(Instant::now() < deadline, "{id} never acked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn info_until(
+    js: &jetstream::Context,
+    name: &str,
+    deadline: Instant,
+    ok: impl Fn(&jetstream::stream::Info) -> bool,
+) -> jetstream::stream::Info {
+    loop {
+        if let Ok(mut s) = js.get_stream(name).await {
+            if let Ok(info) = s.info().await {
+                if ok(info) {
+                    return info.clone();
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "stream info never as expected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_r3_stream_keeps_every_acked_message_when_its_leader_stops() {
+    let mut nodes = start(3).await;
+    wait_meta_leader(&nodes).await;
+    let clients = [
+        client(&nodes[0]).await,
+        client(&nodes[1]).await,
+        client(&nodes[2]).await,
+    ];
+    let mut stream = clients[1]
+        .create_stream(jetstream::stream::Config {
+            name: "orders".into(),
+            subjects: vec!["orders.>".into()],
+            num_replicas: 3,
+            ..Default::default()
+        })
+        .await
+        .expect("create an R3 stream");
+    let info = stream.info().await.unwrap().clone();
+    assert_eq!(info.config.num_replicas, 3);
+    let cluster = info.cluster.clone().expect("cluster info");
+    let leader = cluster.leader.clone().expect("a leader");
+    assert_eq!(cluster.replicas.len(), 2, "{cluster:?}");
+    assert!(cluster.replicas.iter().all(|r| r.name != leader));
+
+    // Published through every server, each acked once the entry is committed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for k in 0..30 {
+        let js = &clients[k % 3];
+        let seq = publish_until_acked(js, &format!("orders.{k}"), &format!("m{k}"), deadline).await;
+        assert_eq!(seq, k as u64 + 1);
+    }
+    // A durable pull consumer, created through a follower's server, acks 10.
+    let consumer = clients[2]
+        .get_stream("orders")
+        .await
+        .unwrap()
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("work".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create a consumer");
+    let mut msgs = consumer.fetch().max_messages(10).messages().await.unwrap();
+    let mut got = 0;
+    while let Some(m) = msgs.next().await {
+        let m = m.unwrap();
+        m.double_ack().await.expect("double ack");
+        got += 1;
+    }
+    assert_eq!(got, 10);
+
+    // The leader's server stops: another replica leads, and the stream is whole there.
+    let leader_ix = ["n1", "n2", "n3"]
+        .iter()
+        .position(|n| *n == leader)
+        .unwrap();
+    let gone = nodes.remove(leader_ix);
+    let failed_at = Instant::now();
+    stop(vec![gone]).await;
+    let rest: Vec<&jetstream::Context> = (0..3)
+        .filter(|i| *i != leader_ix)
+        .map(|i| &clients[i])
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // A retry of an already stored message is not stored again.
+    let seq = publish_until_acked(rest[0], "orders.0", "m0", deadline).await;
+    assert_eq!(seq, 1, "a retried msg id is a duplicate");
+    let seq = publish_until_acked(rest[1], "orders.new", "new", deadline).await;
+    let took = failed_at.elapsed();
+    assert_eq!(seq, 31);
+    eprintln!("publishes succeeded again {took:?} after the leader's server stopped");
+    let info = info_until(rest[0], "orders", deadline, |i| {
+        i.cluster.as_ref().and_then(|c| c.leader.as_deref()) != Some(leader.as_str())
+    })
+    .await;
+    assert_eq!(info.state.messages, 31);
+    assert_eq!(info.state.last_sequence, 31);
+
+    // The consumer goes on after the 10 acked: the next is the 11th.
+    let consumer: jetstream::consumer::PullConsumer = rest[1]
+        .get_stream("orders")
+        .await
+        .unwrap()
+        .get_consumer("work")
+        .await
+        .expect("the consumer survived");
+    let mut msgs = consumer.fetch().max_messages(1).messages().await.unwrap();
+    let m = msgs.next().await.expect("a message").unwrap();
+    assert_eq!(m.info().unwrap().stream_sequence, 11);
+    stop(nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_r3_stream_is_deleted_everywhere_and_more_than_five_replicas_are_refused() {
+    let nodes = start(3).await;
+    wait_meta_leader(&nodes).await;
+    let a = client(&nodes[0]).await;
+    let six = a
+        .create_stream(jetstream::stream::Config {
+            name: "r6".into(),
+            subjects: vec!["r6".into()],
+            num_replicas: 6,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(six.to_string().contains("maximum replicas is 5"), "{six}");
+    let four = a
+        .create_stream(jetstream::stream::Config {
+            name: "r4".into(),
+            subjects: vec!["r4".into()],
+            num_replicas: 4,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(four.to_string().contains("no suitable peers"), "{four}");
+    a.create_stream(jetstream::stream::Config {
+        name: "gone".into(),
+        subjects: vec!["gone.>".into()],
+        num_replicas: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    a.publish("gone.1", "x".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(a.delete_stream("gone").await.unwrap().success);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let running: usize = nodes
+            .iter()
+            .map(|n| n.js.as_ref().unwrap().stream_count())
+            .sum();
+        if running == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{running} replicas still run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let e = a.get_stream("gone").await.unwrap_err();
+    assert!(e.to_string().contains("not found"), "{e}");
+    stop(nodes).await;
+}

@@ -1,0 +1,123 @@
+//! Helpers for the in-process cluster tests: servers joined by routes, each with the stream
+//! layer and a meta group on the in-memory test log.
+#![allow(dead_code)]
+
+use async_nats::jetstream;
+use sluice_raft::Timing;
+use sluice_server::{CancellationToken, ClusterConfig, Server, ServerConfig};
+use sluice_stream::cluster::logs::Logs;
+use sluice_stream::cluster::service::ClusterSettings;
+use sluice_stream::{JetStream, JetStreamConfig, SyncPolicy};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+pub struct Node {
+    pub addr: SocketAddr,
+    pub js: Option<JetStream>,
+    pub stop: CancellationToken,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub async fn start(n: usize) -> Vec<Node> {
+    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        let mut cluster = ClusterConfig::new("127.0.0.1", ports[i]);
+        cluster.name = Some("c1".into());
+        cluster.routes = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| {
+                format!("nats-route://127.0.0.1:{}", ports[j])
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        let name = format!("n{}", i + 1);
+        let server = Server::bind(ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            server_name: Some(name.clone()),
+            jetstream: true,
+            cluster: Some(cluster),
+            ..ServerConfig::default()
+        })
+        .await
+        .unwrap();
+        let addr = server.local_addr();
+        let dir = tempfile::tempdir().unwrap();
+        let js = JetStream::start(
+            server.handle(),
+            JetStreamConfig {
+                store_dir: dir.path().to_path_buf(),
+                sync: SyncPolicy::Always,
+                server_name: name.clone(),
+                queue_bytes: sluice_stream::DEFAULT_QUEUE_BYTES,
+            },
+        )
+        .unwrap();
+        let settings = ClusterSettings {
+            name: "c1".into(),
+            expected: n,
+            tags: vec![],
+            unique_tag: String::new(),
+            timing: Timing::default(),
+        };
+        js.start_cluster(settings, Logs::Memory).await.unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(server.run(stop.clone()));
+        nodes.push(Node {
+            addr,
+            js: Some(js),
+            stop,
+            task,
+            _dir: dir,
+        });
+    }
+    nodes
+}
+
+pub async fn wait_meta_leader(nodes: &[Node]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        for (i, n) in nodes.iter().enumerate() {
+            if n.js
+                .as_ref()
+                .and_then(|j| j.cluster())
+                .is_some_and(|c| c.is_meta_leader())
+            {
+                return i;
+            }
+        }
+        assert!(Instant::now() < deadline, "no meta leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn stop(nodes: Vec<Node>) {
+    for mut n in nodes {
+        if let Some(js) = n.js.take() {
+            js.stop_cluster().await;
+            tokio::task::spawn_blocking(move || js.shutdown())
+                .await
+                .unwrap();
+        }
+        n.stop.cancel();
+        let _ = n.task.await;
+    }
+}
+
+pub async fn client(n: &Node) -> jetstream::Context {
+    let c = async_nats::connect(format!("nats://{}", n.addr))
+        .await
+        .unwrap();
+    jetstream::new(c)
+}
