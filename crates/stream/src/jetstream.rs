@@ -195,12 +195,29 @@ impl Inner {
         self.config.store_dir.join("streams").join(name)
     }
 
-    fn open_store(&self, cfg: &StreamConfig) -> Result<Box<dyn MsgStore>, StoreError> {
+    /// Where a replica of a replicated stream keeps its files (apart from single-server
+    /// streams: nothing in the metadata store names them, they are rebuilt from the group's
+    /// log).
+    pub(crate) fn replica_dir(&self, name: &str) -> PathBuf {
+        self.config
+            .store_dir
+            .join("_cluster")
+            .join("replicas")
+            .join(name)
+    }
+
+    fn open_store(
+        &self,
+        cfg: &StreamConfig,
+        replica: bool,
+    ) -> Result<Box<dyn MsgStore>, StoreError> {
+        let dir = if replica {
+            self.replica_dir(&cfg.name)
+        } else {
+            self.stream_dir(&cfg.name)
+        };
         let store: Box<dyn MsgStore> = match cfg.storage {
-            StorageType::File => Box::new(FileStore::open(
-                &self.stream_dir(&cfg.name),
-                FileStoreConfig::default(),
-            )?),
+            StorageType::File => Box::new(FileStore::open(&dir, FileStoreConfig::default())?),
             StorageType::Memory => Box::new(MemoryStore::new()),
         };
         #[cfg(test)]
@@ -234,7 +251,9 @@ impl Inner {
             name: name.clone(),
             source,
         };
-        let mut store = self.open_store(&cfg).map_err(store_err)?;
+        let mut store = self
+            .open_store(&cfg, replica.is_some())
+            .map_err(store_err)?;
         if cfg.first_seq > 1 && store.state().last_seq == 0 {
             store.set_next_seq(cfg.first_seq).map_err(store_err)?;
         }

@@ -31,6 +31,8 @@ pub(crate) struct Replica {
     /// The group's leader, by server name, as last seen.
     pub leader_name: parking_lot::RwLock<Option<String>>,
     leader: AtomicBool,
+    /// A membership change is under way (one at a time).
+    changing: AtomicBool,
     inflight: AtomicUsize,
     /// Runs the owner again (set once the owner's mailbox exists).
     wake: OnceLock<Box<dyn Fn() + Send + Sync>>,
@@ -45,6 +47,7 @@ impl Replica {
             rt,
             leader_name: parking_lot::RwLock::new(None),
             leader: AtomicBool::new(false),
+            changing: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
             wake: OnceLock::new(),
         })
@@ -71,6 +74,16 @@ impl Replica {
         if let Some(w) = self.wake.get() {
             w();
         }
+    }
+
+    /// Claims the right to change the group's membership; false if a change is under way.
+    pub(crate) fn start_membership_change(&self) -> bool {
+        !self.changing.swap(true, Ordering::AcqRel)
+    }
+
+    /// The membership change claimed by [`Replica::start_membership_change`] is over.
+    pub(crate) fn membership_changed(&self) {
+        self.changing.store(false, Ordering::Release);
     }
 
     /// Whether the owner may propose more now.

@@ -203,3 +203,157 @@ async fn an_r3_stream_is_deleted_everywhere_and_more_than_five_replicas_are_refu
     assert!(e.to_string().contains("not found"), "{e}");
     stop(nodes).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_leader_steps_down_to_another_replica_and_the_stream_goes_on() {
+    let nodes = start(3).await;
+    wait_meta_leader(&nodes).await;
+    let nc = async_nats::connect(format!("nats://{}", nodes[2].addr))
+        .await
+        .unwrap();
+    let js = jetstream::new(nc.clone());
+    let mut stream = js
+        .create_stream(jetstream::stream::Config {
+            name: "sd".into(),
+            subjects: vec!["sd.>".into()],
+            num_replicas: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let before = stream.info().await.unwrap().cluster.clone().unwrap();
+    let old = before
+        .leader
+        .clone()
+        .expect("a leader in the create answer");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    publish_until_acked(&js, "sd.1", "a", deadline).await;
+    let answer = nc
+        .request("$JS.API.STREAM.LEADER.STEPDOWN.sd", "".into())
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(v["success"], true, "{v}");
+    let info = info_until(&js, "sd", deadline, |i| {
+        i.cluster
+            .as_ref()
+            .and_then(|c| c.leader.as_deref())
+            .is_some_and(|l| l != old)
+    })
+    .await;
+    assert_eq!(info.state.messages, 1);
+    let seq = publish_until_acked(&js, "sd.2", "b", deadline).await;
+    assert_eq!(seq, 2);
+    // A consumer's step-down names a consumer that must exist.
+    let missing = nc
+        .request("$JS.API.CONSUMER.LEADER.STEPDOWN.sd.nope", "".into())
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&missing.payload).unwrap();
+    assert_eq!(v["error"]["err_code"], 10014, "{v}");
+    stop(nodes).await;
+}
+
+/// How many servers run a replica of some stream, per server.
+fn replicas_running(nodes: &[Node]) -> Vec<usize> {
+    nodes
+        .iter()
+        .map(|n| n.js.as_ref().map_or(0, |j| j.stream_count()))
+        .collect()
+}
+
+async fn until(what: &str, deadline: Instant, mut ok: impl FnMut() -> bool) {
+    while !ok() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replicated_stream_scales_down_and_up_and_loses_a_peer_safely() {
+    let nodes = start(3).await;
+    wait_meta_leader(&nodes).await;
+    let js = client(&nodes[0]).await;
+    let cfg = jetstream::stream::Config {
+        name: "sc".into(),
+        subjects: vec!["sc.>".into()],
+        num_replicas: 3,
+        ..Default::default()
+    };
+    js.create_stream(cfg.clone()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for k in 0..5 {
+        publish_until_acked(&js, "sc.a", &format!("a{k}"), deadline).await;
+    }
+
+    // 3 -> 2: one server leaves the group and drops its replica.
+    let two = js
+        .update_stream(jetstream::stream::Config {
+            num_replicas: 2,
+            ..cfg.clone()
+        })
+        .await
+        .expect("scale down");
+    assert_eq!(two.config.num_replicas, 2);
+    until("two replicas run", deadline, || {
+        replicas_running(&nodes).iter().sum::<usize>() == 2
+    })
+    .await;
+    publish_until_acked(&js, "sc.b", "b", deadline).await;
+    let info = info_until(&js, "sc", deadline, |i| {
+        i.cluster.as_ref().is_some_and(|c| c.replicas.len() == 1)
+    })
+    .await;
+    assert_eq!(info.state.messages, 6);
+
+    // 2 -> 3: the third server comes back, catches up from the log, and is current.
+    js.update_stream(cfg.clone()).await.expect("scale up");
+    until("three replicas run", deadline, || {
+        replicas_running(&nodes) == [1, 1, 1]
+    })
+    .await;
+    let info = info_until(&js, "sc", deadline, |i| {
+        i.cluster
+            .as_ref()
+            .is_some_and(|c| c.replicas.len() == 2 && c.replicas.iter().all(|r| r.current))
+    })
+    .await;
+    assert_eq!(info.state.messages, 6);
+
+    // Moving between one replica and several is refused by name.
+    let e = js
+        .update_stream(jetstream::stream::Config {
+            num_replicas: 1,
+            ..cfg.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("num_replicas"), "{e}");
+
+    // A peer removed (no free server to replace it): the group goes on with two.
+    let leader = info.cluster.unwrap().leader.unwrap();
+    let victim = ["n1", "n2", "n3"]
+        .into_iter()
+        .find(|n| *n != leader)
+        .unwrap();
+    let nc = async_nats::connect(format!("nats://{}", nodes[1].addr))
+        .await
+        .unwrap();
+    let answer = nc
+        .request(
+            "$JS.API.STREAM.PEER.REMOVE.sc",
+            format!(r#"{{"peer":"{victim}"}}"#).into(),
+        )
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(v["success"], true, "{v}");
+    let victim_ix = victim[1..].parse::<usize>().unwrap() - 1;
+    until("the removed peer drops its replica", deadline, || {
+        replicas_running(&nodes)[victim_ix] == 0
+    })
+    .await;
+    let seq = publish_until_acked(&js, "sc.c", "c", deadline).await;
+    assert_eq!(seq, 7);
+    stop(nodes).await;
+}

@@ -127,7 +127,7 @@ pub(crate) fn route(
         ["STREAM", "LEADER", "STEPDOWN", _]
         | ["STREAM", "PEER", "REMOVE", _]
         | ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
-            if let Some(a) = crate::cluster::manage::stream_request(js, c, tokens, body) {
+            if let Some(a) = crate::cluster::manage::stream_request(js, c, tokens, reply, body) {
                 answer(a);
             }
         }
@@ -179,7 +179,7 @@ fn create(c: &JsCluster, name: &str, reply: &str, body: &[u8]) -> Result<(), Api
         // The holder answers with the stream's info.
         Some(sa) => sa,
         None => {
-            let peers = place(c, &cfg, created_ns)?;
+            let peers = place(c, &cfg, created_ns, &[], &[])?;
             StreamAssignment {
                 group: format!("S-{}-{created_ns:x}", cfg.name),
                 config: cfg,
@@ -198,8 +198,15 @@ fn create(c: &JsCluster, name: &str, reply: &str, body: &[u8]) -> Result<(), Api
     Ok(())
 }
 
-/// Where a new stream's replicas go: among the servers that reported recently.
-fn place(c: &JsCluster, cfg: &StreamConfig, seed: i64) -> Result<Vec<String>, ApiError> {
+/// Where a stream's replicas go: among the servers that reported recently, keeping
+/// `existing` (scaling), never on `ignore` (a peer being removed).
+pub(crate) fn place(
+    c: &JsCluster,
+    cfg: &StreamConfig,
+    seed: i64,
+    existing: &[String],
+    ignore: &[String],
+) -> Result<Vec<String>, ApiError> {
     let members = c.meta_peers();
     let peers: Vec<PeerInfo> = c
         .peers
@@ -228,8 +235,8 @@ fn place(c: &JsCluster, cfg: &StreamConfig, seed: i64) -> Result<Vec<String>, Ap
         tags: &placement.tags,
         max_bytes: 0,
         unique_tag: &c.settings.unique_tag,
-        existing: &[],
-        ignore: &[],
+        existing,
+        ignore,
         seed: seed as u64,
     };
     placement::place(&req, &peers).map_err(ApiError::cluster_no_peers)
@@ -248,11 +255,18 @@ fn update(c: &JsCluster, name: &str, reply: &str, body: &[u8]) -> Result<(), Api
         .get(name)
         .ok_or_else(ApiError::stream_not_found)?;
     let cfg = sa.config.check_update_clustered(&raw)?;
-    if cfg.num_replicas != sa.config.num_replicas {
+    let peers = if cfg.num_replicas == sa.config.num_replicas {
+        sa.peers.clone()
+    } else if cfg.num_replicas == 1 || sa.config.num_replicas == 1 {
         return Err(ApiError::stream_update(
-            "changing a stream's replica count is not available yet in a Sluice cluster",
+            "num_replicas: a stream moves between one replica and several only by being \
+             made again (a single-server stream's data is not in a Raft log); scaling \
+             between 2 and 5 replicas is served",
         ));
-    }
+    } else {
+        // Scaling: the replicas kept first, then new ones placed as for a create.
+        place(c, &cfg, now_ns(), &sa.peers, &[])?
+    };
     if state
         .streams
         .values()
@@ -260,7 +274,6 @@ fn update(c: &JsCluster, name: &str, reply: &str, body: &[u8]) -> Result<(), Api
     {
         return Err(ApiError::stream_subject_overlap());
     }
-    let peers = sa.peers.clone();
     drop(state);
     c.propose(
         MetaEntry {

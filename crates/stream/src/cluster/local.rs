@@ -159,4 +159,5 @@ fn ensure_placed(c: &Arc<JsCluster>, js: &Inner) {
             warn!(stream = %name, error = %e, "starting a stream placed here failed");
         }
     }
+    crate::cluster::replica::reconcile(c, js);
 }

@@ -94,6 +94,7 @@ pub(crate) fn stream_request(
     js: &Inner,
     c: &JsCluster,
     tokens: &[&str],
+    reply: &str,
     body: &[u8],
 ) -> Option<Vec<u8>> {
     let (kind, stream, consumer) = match tokens {
@@ -129,6 +130,32 @@ pub(crate) fn stream_request(
         if !sa.peers.contains(&req.peer) {
             return Some(error(kind, ApiError::cluster_peer_not_member()));
         }
+        if sa.config.num_replicas > 1 {
+            // Replaced by a server that holds no replica, if one is free; else removed.
+            let others: Vec<String> = sa
+                .peers
+                .iter()
+                .filter(|p| **p != req.peer)
+                .cloned()
+                .collect();
+            let ignore = [req.peer.clone()];
+            let replacement =
+                crate::cluster::api::place(c, &sa.config, crate::time::now_ns(), &others, &ignore)
+                    .ok()
+                    .and_then(|all| all.into_iter().find(|p| !others.contains(p)));
+            c.propose(
+                crate::cluster::meta_machine::MetaEntry {
+                    op: crate::cluster::meta::MetaOp::RemovePeer {
+                        stream: stream.to_owned(),
+                        peer: req.peer,
+                        replacement,
+                    },
+                    reply: Some(reply.to_owned()),
+                },
+                kind,
+            );
+            return None;
+        }
         return Some(error(
             kind,
             ApiError::new(
@@ -138,8 +165,16 @@ pub(crate) fn stream_request(
             ),
         ));
     }
-    // Step-downs: the holder answers.
+    // Step-downs: the holder (a replicated stream's leader) answers.
     let snapshot = here?;
+    let replica = js
+        .streams
+        .read()
+        .get(stream)
+        .and_then(|e| e.replica.clone());
+    if replica.as_ref().is_some_and(|r| !r.is_leader()) {
+        return None;
+    }
     if !(is_empty_request(body) || body.trim_ascii() == b"{}") {
         return Some(error(kind, ApiError::bad_request()));
     }
@@ -147,6 +182,16 @@ pub(crate) fn stream_request(
         if !snapshot.consumer_names.iter().any(|n| n == name) {
             return Some(error(kind, ApiError::consumer_not_found()));
         }
+    }
+    if let Some(r) = replica {
+        // A consumer is replicated in its stream's group: its leader is the stream's.
+        let node = c.node.clone();
+        c.rt.spawn(async move {
+            if let Err(e) = node.step_down(&r.group).await {
+                tracing::warn!(group = %r.group, error = %e, "stream leader step-down");
+            }
+        });
+        return Some(success(kind));
     }
     Some(error(
         kind,

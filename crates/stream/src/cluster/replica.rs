@@ -87,7 +87,7 @@ pub(crate) fn start(
         return Ok(());
     }
     // The files are rebuilt from the group's log (see the module doc).
-    let dir = js.stream_dir(name);
+    let dir = js.replica_dir(name);
     if let Err(e) = std::fs::remove_dir_all(&dir) {
         if e.kind() != std::io::ErrorKind::NotFound {
             return Err(format!("clearing {}: {e}", dir.display()));
@@ -201,17 +201,25 @@ pub(crate) async fn wait_for_leader(raft: &Raft<TypeConfig>, wait: Duration) -> 
 /// replicas with whether they are current, when last heard and how far behind.
 pub(crate) fn cluster_info(c: &JsCluster, replica: &Replica) -> ClusterInfo {
     use crate::cluster::peers::{peer_id, OFFLINE_AFTER};
-    let leader = replica.leader_name.read().clone().unwrap_or_default();
     let mut info = ClusterInfo {
         name: c.settings.name.clone(),
         raft_group: replica.group.clone(),
-        leader: leader.clone(),
-        replicas: Vec::new(),
+        ..ClusterInfo::default()
     };
     let Some(raft) = replica.raft.get() else {
         return info;
     };
     let m = raft.metrics().borrow().clone();
+    let leader = m
+        .current_leader
+        .and_then(|id| {
+            m.membership_config
+                .nodes()
+                .find(|(n, _)| **n == id)
+                .map(|(_, n)| n.addr.clone())
+        })
+        .unwrap_or_default();
+    info.leader = leader.clone();
     let last = m.last_log_index.unwrap_or(0);
     let peers = replica.peers.read().clone();
     for p in peers.iter().filter(|p| **p != leader) {
@@ -221,8 +229,16 @@ pub(crate) fn cluster_info(c: &JsCluster, replica: &Replica) -> ClusterInfo {
             .and_then(|r| r.get(&node_id(p)).cloned())
             .flatten()
             .map(|l| l.index);
-        let lag = matched.map_or(last, |i| last.saturating_sub(i));
-        let heard = c.node.last_heard(node_id(p));
+        // Only the leader knows how far each replica is.
+        let lag = match (&m.replication, matched) {
+            (None, _) => 0,
+            (Some(_), m) => m.map_or(last, |i| last.saturating_sub(i)),
+        };
+        let heard = if *p == c.me {
+            Some(Duration::ZERO)
+        } else {
+            c.node.last_heard(node_id(p))
+        };
         info.replicas.push(PeerInfo {
             name: p.to_string(),
             current: matched.is_some() && lag == 0,
@@ -283,7 +299,26 @@ pub(crate) fn on_assignment(
                 server.publish(&reply, None, None, &a);
             });
         }
-        MetaOp::UpdateStream { .. } if holds => update(js, sa, reply),
+        MetaOp::UpdateStream { .. } | MetaOp::RemovePeer { .. } => {
+            let running = js.streams.read().contains_key(&sa.config.name);
+            if holds && !running {
+                // A new member: it joins once the group's leader adds it.
+                if let Err(e) = start(js, c, &sa, false) {
+                    warn!(stream = %sa.config.name, error = %e, "starting a replica placed here failed");
+                }
+            }
+            if let MetaOp::RemovePeer { .. } = op {
+                if let (Some(reply), true) = (reply, c.is_meta_leader()) {
+                    let a = crate::cluster::manage::success(
+                        crate::api::types::response_type::STREAM_REMOVE_PEER,
+                    );
+                    js.server.publish(reply, None, None, &a);
+                }
+            } else if holds && running {
+                update(js, sa, reply);
+            }
+            reconcile(c, js);
+        }
         MetaOp::RemoveStream { .. } => {
             if holds {
                 remove(js, c, &sa.config.name, &sa.group);
@@ -326,5 +361,97 @@ fn update(js: &Inner, sa: StreamAssignment, reply: Option<&str>) {
         if let Err(e) = js.subscribe_entry(entry) {
             error!(stream = %name, error = %e, "resubscribing after an update failed");
         }
+    }
+}
+
+/// Brings this server's replicas in line with the assignments: a leader changes its group's
+/// membership to the assigned peers (new ones added as learners first, then the voters
+/// replaced); a replica whose server is no longer assigned leaves once its group's
+/// membership no longer names it (or at once if its stream is gone). Run after every
+/// assignment change and every 2 s.
+pub(crate) fn reconcile(c: &Arc<JsCluster>, js: &Inner) {
+    let running: Vec<(String, Arc<Replica>)> = js
+        .streams
+        .read()
+        .iter()
+        .filter_map(|(n, e)| e.replica.clone().map(|r| (n.clone(), r)))
+        .collect();
+    let me = c.node.id();
+    for (name, r) in running {
+        let sa = c.state.read().streams.get(&name).cloned();
+        match sa {
+            Some(sa) if sa.group == r.group => {
+                *r.peers.write() = sa.peers.clone();
+                let holds = sa.peers.contains(&c.me);
+                let Some(raft) = r.raft.get().cloned() else {
+                    continue;
+                };
+                if holds {
+                    if r.is_leader() && r.start_membership_change() {
+                        let r2 = r.clone();
+                        c.spawn(async move {
+                            change_membership(&raft, &sa.peers).await;
+                            r2.membership_changed();
+                        });
+                    }
+                } else if has_left(&raft, me) {
+                    remove(js, c, &name, &r.group);
+                }
+            }
+            // Deleted (or made again, with another group) while this replica ran.
+            _ => remove(js, c, &name, &r.group),
+        }
+    }
+}
+
+/// Whether a server no longer assigned to a group may drop its replica: the group's
+/// membership no longer names it, or a change of membership leaving it out is committed
+/// (applied here). Once the joint configuration of such a change is committed, a majority of
+/// the new members holds every committed entry, so nothing acknowledged depends on this copy
+/// (a removed server may never see the final configuration: the leader stops sending to it).
+fn has_left(raft: &Raft<TypeConfig>, me: u64) -> bool {
+    let m = raft.metrics().borrow().clone();
+    let stored = &m.membership_config;
+    let membership = stored.membership();
+    if membership.get_node(&me).is_none() {
+        return true;
+    }
+    let leaves = membership
+        .get_joint_config()
+        .last()
+        .is_some_and(|newest| !newest.contains(&me));
+    leaves && stored.log_id().is_some() && m.last_applied >= *stored.log_id()
+}
+
+/// Makes `peers` the group's voters (idempotent; on the leader).
+async fn change_membership(raft: &Raft<TypeConfig>, peers: &[String]) {
+    let want: std::collections::BTreeSet<u64> = peers.iter().map(|p| node_id(p)).collect();
+    let m = raft.metrics().borrow().clone();
+    let have: std::collections::BTreeSet<u64> =
+        m.membership_config.membership().voter_ids().collect();
+    if want == have || want.is_empty() {
+        return;
+    }
+    for p in peers {
+        let id = node_id(p);
+        if have.contains(&id) {
+            continue;
+        }
+        let node = BasicNode { addr: p.clone() };
+        let added = tokio::time::timeout(Duration::from_secs(30), raft.add_learner(id, node, true));
+        match added.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                warn!(peer = %p, error = %e, "adding a replica to its group failed; tried again later");
+                return;
+            }
+            Err(_) => {
+                warn!(peer = %p, "a new replica did not catch up within 30 s; tried again later");
+                return;
+            }
+        }
+    }
+    if let Err(e) = raft.change_membership(want, false).await {
+        warn!(error = %e, "changing a group's members failed; tried again later");
     }
 }
