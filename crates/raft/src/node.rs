@@ -166,7 +166,7 @@ impl RaftNode {
     }
 
     /// The running groups, by name.
-    pub(crate) fn groups_snapshot(&self) -> Vec<(String, Raft<TypeConfig>)> {
+    pub fn groups_snapshot(&self) -> Vec<(String, Raft<TypeConfig>)> {
         self.groups
             .read()
             .iter()

@@ -23,6 +23,38 @@ pub struct JetStreamStats {
     pub stream_list: Vec<StreamStats>,
     /// The meta group, when JetStream is clustered (`/jsz`'s `meta_cluster`).
     pub meta: Option<MetaCluster>,
+    /// This server's Raft groups and log, when JetStream is clustered.
+    pub raft: Option<RaftStats>,
+}
+
+/// This server's Raft groups and write-ahead log (`/jsz`'s `raft`, a Sluice extension, and
+/// the `sluice_raft_*` metrics).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RaftStats {
+    /// Groups running here (the meta group included).
+    pub groups: u64,
+    /// Groups led here.
+    pub leaders: u64,
+    /// Append batches, entries, bytes and fsyncs of the write-ahead log since it opened.
+    pub wal_appends: u64,
+    pub wal_entries: u64,
+    pub wal_bytes: u64,
+    pub wal_fsyncs: u64,
+    /// Each replicated stream held here.
+    pub streams: Vec<StreamGroup>,
+}
+
+/// A replicated stream's group as this server sees it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct StreamGroup {
+    pub stream: String,
+    pub raft_group: String,
+    /// Absent while the group has no leader.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub leader: String,
+    /// The other members, with their lag as the leader sees it (on the leader only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<PeerReplica>,
 }
 
 /// The JetStream meta group as `/jsz` shows it (nats-server's `MetaClusterInfo`).

@@ -56,7 +56,7 @@ pub use error::ServerError;
 pub use internal::{Batch, InternalSubscription, ServerHandle};
 pub use js_monitor::{
     ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, MetaCluster, PeerReplica,
-    StreamStats,
+    RaftStats, StreamGroup, StreamStats,
 };
 pub use monitor::Monitor;
 pub use pressure::Backlog;

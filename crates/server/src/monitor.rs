@@ -550,6 +550,9 @@ struct Jsz {
     bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     meta_cluster: Option<crate::js_monitor::MetaCluster>,
+    /// This server's Raft groups (a Sluice extension, when clustered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raft: Option<crate::js_monitor::RaftStats>,
 }
 
 async fn jsz(State(shared): St) -> Response {
@@ -565,13 +568,14 @@ async fn jsz(State(shared): St) -> Response {
             reserved_memory: 0,
             reserved_storage: 0,
             accounts: 1,
-            ha_assets: 0,
+            ha_assets: s.raft.as_ref().map_or(0, |r| r.streams.len() as u64),
             api: js_api(&s),
             streams: s.streams,
             consumers: s.consumers,
             messages: s.messages,
             bytes: s.bytes,
             meta_cluster: s.meta.clone(),
+            raft: s.raft.clone(),
         },
         // As nats-server without JetStream: `disabled: true` and zeros.
         None => Jsz {
@@ -594,6 +598,7 @@ async fn jsz(State(shared): St) -> Response {
             messages: 0,
             bytes: 0,
             meta_cluster: None,
+            raft: None,
         },
     };
     json(StatusCode::OK, &body)
@@ -747,6 +752,54 @@ async fn metrics(State(shared): St) -> Response {
                 redelivered.get_or_create(&l).set(c.num_redelivered as i64);
                 ack_pending.get_or_create(&l).set(c.num_ack_pending as i64);
             }
+        }
+        if let Some(r) = &s.raft {
+            gauge(
+                &mut reg,
+                "raft_groups",
+                "Raft groups running here",
+                r.groups,
+            );
+            gauge(&mut reg, "raft_leaders", "Raft groups led here", r.leaders);
+            counter(
+                &mut reg,
+                "raft_wal_appends",
+                "Append batches written to the Raft write-ahead log",
+                r.wal_appends,
+            );
+            counter(
+                &mut reg,
+                "raft_wal_entries",
+                "Entries written to the Raft write-ahead log",
+                r.wal_entries,
+            );
+            counter(
+                &mut reg,
+                "raft_wal_bytes",
+                "Bytes written to the Raft write-ahead log",
+                r.wal_bytes,
+            );
+            counter(
+                &mut reg,
+                "raft_wal_fsyncs",
+                "fdatasync calls of the Raft write-ahead log",
+                r.wal_fsyncs,
+            );
+            let lag = Family::<Labels, Gauge>::default();
+            for g in &r.streams {
+                for p in &g.replicas {
+                    let l = vec![
+                        ("stream".to_owned(), g.stream.clone()),
+                        ("peer".to_owned(), p.name.clone()),
+                    ];
+                    lag.get_or_create(&l).set(p.lag as i64);
+                }
+            }
+            reg.register(
+                "raft_replica_lag",
+                "Entries a replica of a stream led here is behind",
+                lag,
+            );
         }
         reg.register("jetstream_stream_messages", "Messages in the stream", msgs);
         reg.register("jetstream_stream_bytes", "Bytes in the stream", bytes);

@@ -25,8 +25,10 @@
 //!
 //! In a cluster ([`cluster`]), the JetStream servers share a meta group (a `sluice_raft`
 //! group over the routes) that places each stream on a server; every server receives every
-//! `$JS.API` request and only the one whose business it is answers. Streams have one replica
-//! for now (more are refused by name at create; the plan in the crate's CLUSTER.md is next).
+//! `$JS.API` request and only the one whose business it is answers. A stream with more than
+//! one replica has a Raft group of its own: its owner on every replica applies the group's
+//! committed entries, and only the leader's proposes, acks, answers and delivers
+//! (`writer/replicated.rs`, `replication.rs`, `cluster/replica.rs`).
 //!
 //! Must never: reach into the server's connections or router internals (only the public
 //! `ServerHandle`), block a publisher's task on a lock or an fsync (messages go to the stream's

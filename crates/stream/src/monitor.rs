@@ -24,6 +24,9 @@ impl JetStreamMonitor for Stats {
             meta: js.cluster.get().map(|c| c.meta_info()),
             ..JetStreamStats::default()
         };
+        if let Some(c) = js.cluster.get() {
+            out.raft = Some(crate::cluster::replica::raft_stats(c, &streams));
+        }
         for (name, entry) in streams.iter() {
             let snap = entry.snapshot.get();
             let state = &snap.state;

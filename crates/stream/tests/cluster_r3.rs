@@ -87,6 +87,28 @@ async fn an_r3_stream_keeps_every_acked_message_when_its_leader_stops() {
         let seq = publish_until_acked(js, &format!("orders.{k}"), &format!("m{k}"), deadline).await;
         assert_eq!(seq, k as u64 + 1);
     }
+    // Monitoring: every server runs the meta group and the stream's; the leader shows the
+    // others' lag, and its WAL has been written and synced.
+    let stats: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            n.js.as_ref()
+                .unwrap()
+                .monitor()
+                .stats(false)
+                .raft
+                .expect("raft stats")
+        })
+        .collect();
+    assert!(stats.iter().all(|r| r.groups == 2), "{stats:?}");
+    assert_eq!(
+        stats
+            .iter()
+            .filter(|r| r.streams[0].replicas.len() == 2)
+            .count(),
+        1
+    );
+    assert!(stats.iter().all(|r| r.streams[0].leader == leader));
     // A durable pull consumer, created through a follower's server, acks 10.
     let consumer = clients[2]
         .get_stream("orders")

@@ -7,9 +7,11 @@
 //! groups themselves are `sluice_raft`'s.
 //!
 //! Served: streams with one replica, placed on any JetStream server of the cluster and
-//! reachable from every one; `SERVER.REMOVE`; step-downs and peer removal of one-replica streams
-//! refused with a reason (`manage.rs`). Not yet: streams with more replicas (refused by name at
-//! create).
+//! reachable from every one; replicated streams (2 to 5 replicas), each on a Raft group of its
+//! own started, changed and removed here (`replica.rs`: the group's machine feeds the stream's
+//! owner; membership follows the assignment: scaling, peer removal); step-downs;
+//! `SERVER.REMOVE`; the groups' logs in the node's write-ahead log (`logs.rs`). Not yet:
+//! snapshots of stream groups (their logs are kept whole).
 
 pub(crate) mod api;
 pub mod bootstrap;

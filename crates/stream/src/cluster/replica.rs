@@ -455,3 +455,51 @@ async fn change_membership(raft: &Raft<TypeConfig>, peers: &[String]) {
         warn!(error = %e, "changing a group's members failed; tried again later");
     }
 }
+
+/// This server's groups and log for monitoring (`/jsz` `raft`, `sluice_raft_*`).
+pub(crate) fn raft_stats(
+    c: &JsCluster,
+    streams: &BTreeMap<String, crate::jetstream::Entry>,
+) -> sluice_server::RaftStats {
+    let mut out = sluice_server::RaftStats::default();
+    for (_, raft) in c.node.groups_snapshot() {
+        out.groups += 1;
+        let m = raft.metrics().borrow().clone();
+        if m.state == ServerState::Leader {
+            out.leaders += 1;
+        }
+    }
+    if let crate::cluster::logs::Logs::Wal(wal) = &c.logs {
+        let w = wal.stats();
+        out.wal_appends = w.appends;
+        out.wal_entries = w.entries;
+        out.wal_bytes = w.bytes_written;
+        out.wal_fsyncs = w.fsyncs;
+    }
+    for (name, e) in streams {
+        let Some(r) = &e.replica else { continue };
+        let info = cluster_info(c, r);
+        let leads = r.is_leader();
+        out.streams.push(sluice_server::StreamGroup {
+            stream: name.clone(),
+            raft_group: r.group.clone(),
+            leader: info.leader,
+            replicas: if leads {
+                info.replicas
+                    .into_iter()
+                    .map(|p| sluice_server::PeerReplica {
+                        name: p.name,
+                        current: p.current,
+                        active: p.active.max(0) as u64,
+                        offline: p.offline,
+                        lag: p.lag,
+                        peer: p.peer,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        });
+    }
+    out
+}
