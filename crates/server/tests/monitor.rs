@@ -8,7 +8,7 @@ use common::*;
 use serde_json::Value;
 use sluice_server::{
     ConsumerStats, JetStreamLimits, JetStreamMonitor, JetStreamStats, MetaCluster, Monitor,
-    PeerReplica, Server, ServerConfig, ServerHandle, StreamStats,
+    PeerReplica, RaftStats, Server, ServerConfig, ServerHandle, StreamGroup, StreamStats,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -272,6 +272,27 @@ impl JetStreamMonitor for FakeJs {
                 }],
                 cluster_size: 3,
             }),
+            raft: Some(RaftStats {
+                groups: 2,
+                leaders: 1,
+                wal_appends: 4,
+                wal_entries: 9,
+                wal_bytes: 900,
+                wal_fsyncs: 3,
+                streams: vec![StreamGroup {
+                    stream: "ORDERS".into(),
+                    raft_group: "S-ORDERS-1".into(),
+                    leader: "n1".into(),
+                    replicas: vec![PeerReplica {
+                        name: "n2".into(),
+                        current: false,
+                        active: 7,
+                        offline: false,
+                        lag: 12,
+                        peer: "y".into(),
+                    }],
+                }],
+            }),
         }
     }
 }
@@ -323,12 +344,30 @@ async fn jetstream_provider_and_health() {
             "replicas": [{"name": "n2", "current": true, "active": 5, "peer": "x"}]})
     );
 
+    // The groups held here (a Sluice extension) and ha_assets, nats-server's count of them.
+    assert_eq!(j["ha_assets"], 1);
+    assert_eq!(j["raft"]["groups"], 2);
+    assert_eq!(j["raft"]["wal_fsyncs"], 3);
+    assert_eq!(
+        j["raft"]["streams"],
+        serde_json::json!([{"stream": "ORDERS", "raft_group": "S-ORDERS-1", "leader": "n1",
+            "replicas": [{"name": "n2", "current": false, "active": 7, "lag": 12, "peer": "y"}]}])
+    );
+
     let v = get_json(srv.http, "/varz").await;
     assert_eq!(v["jetstream"]["config"]["max_storage"], 2000);
     assert_eq!(v["jetstream"]["stats"]["api"]["total"], 7);
     assert_eq!(v["jetstream"]["stats"]["storage"], 20);
 
     let (_, m) = get(srv.http, "/metrics").await;
+    assert_eq!(sample(&m, "sluice_raft_groups"), Some(2.0));
+    assert_eq!(sample(&m, "sluice_raft_leaders"), Some(1.0));
+    assert_eq!(sample(&m, "sluice_raft_wal_fsyncs_total"), Some(3.0));
+    assert_eq!(sample(&m, "sluice_raft_wal_bytes_total"), Some(900.0));
+    assert_eq!(
+        sample(&m, "sluice_raft_replica_lag{stream=\"ORDERS\",peer=\"n2\"}"),
+        Some(12.0)
+    );
     assert_eq!(
         sample(&m, "sluice_jetstream_stream_messages{stream=\"ORDERS\"}"),
         Some(3.0)
