@@ -2,13 +2,13 @@
 //! (one write-ahead log for every group, under the store directory's `_cluster/wal`, synced as
 //! the JetStream sync policy says) and the meta group's settings from the configuration.
 
+use crate::settings::JetStreamSettings;
 use sluice_raft::wal::{SyncMode, Wal, WalOptions};
 use sluice_raft::Timing;
 use sluice_server::{ClusterConfig, RouteUrl};
 use sluice_stream::cluster::logs::Logs;
 use sluice_stream::cluster::service::ClusterSettings;
 use sluice_stream::{JetStream, SyncPolicy};
-use std::path::Path;
 
 /// Whether a configured route points at this server's own cluster listener (nats-server
 /// configs commonly list every server, this one included).
@@ -37,10 +37,10 @@ pub fn expected_servers(cluster: &ClusterConfig) -> usize {
 pub async fn start(
     js: &JetStream,
     cluster: &ClusterConfig,
-    store_dir: &Path,
-    sync: SyncPolicy,
+    settings: &JetStreamSettings,
 ) -> Result<Wal, String> {
-    let dir = store_dir.join("_cluster").join("wal");
+    let sync = settings.sync;
+    let dir = settings.store_dir.join("_cluster").join("wal");
     let wal = Wal::open(
         &dir,
         WalOptions {
@@ -52,14 +52,14 @@ pub async fn start(
         },
     )
     .map_err(|e| format!("the cluster log at {}: {e}", dir.display()))?;
-    let settings = ClusterSettings {
+    let cs = ClusterSettings {
         name: cluster.name.clone().unwrap_or_default(),
         expected: expected_servers(cluster),
-        tags: Vec::new(),
-        unique_tag: String::new(),
+        tags: settings.server_tags.clone(),
+        unique_tag: settings.unique_tag.clone(),
         timing: Timing::default(),
     };
-    js.start_cluster(settings, Logs::Wal(wal.clone())).await?;
+    js.start_cluster(cs, Logs::Wal(wal.clone())).await?;
     Ok(wal)
 }
 

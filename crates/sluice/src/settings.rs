@@ -40,6 +40,10 @@ pub struct JetStreamSettings {
     pub max_file_store: Option<i64>,
     /// `max_queued` from the file, or [`sluice_stream::DEFAULT_QUEUE_BYTES`].
     pub queue_bytes: usize,
+    /// `server_tags` (placement in a cluster).
+    pub server_tags: Vec<String>,
+    /// `jetstream.unique_tag` (empty: none).
+    pub unique_tag: String,
 }
 
 /// The configuration file `-c` names, if any.
@@ -150,6 +154,8 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         queue_bytes: js_file
             .max_queued
             .unwrap_or(sluice_stream::DEFAULT_QUEUE_BYTES),
+        server_tags: f.server_tags.clone().unwrap_or_default(),
+        unique_tag: js_file.unique_tag.clone().unwrap_or_default(),
     });
 
     let lame_duck_duration = f.lame_duck_duration.unwrap_or(d.lame_duck_duration);

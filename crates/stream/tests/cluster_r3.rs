@@ -379,3 +379,47 @@ async fn a_replicated_stream_scales_down_and_up_and_loses_a_peer_safely() {
     assert_eq!(seq, 7);
     stop(nodes).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placement_follows_server_tags_and_the_unique_tag() {
+    // n1 and n2 share an availability zone; with unique_tag "az:" an R3 stream cannot be
+    // placed on three servers, an R2 stream goes to two zones, and `placement.tags` picks.
+    let nodes = start_tagged(
+        &[vec!["az:1", "ssd"], vec!["az:1"], vec!["az:2", "ssd"]],
+        "az:",
+    )
+    .await;
+    wait_meta_leader(&nodes).await;
+    // Reports (with the tags) go out every second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let js = client(&nodes[0]).await;
+    let e = js
+        .create_stream(jetstream::stream::Config {
+            name: "r3".into(),
+            subjects: vec!["r3".into()],
+            num_replicas: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no suitable peers"), "{e}");
+    let mut s = js
+        .create_stream(jetstream::stream::Config {
+            name: "r2".into(),
+            subjects: vec!["r2".into()],
+            num_replicas: 2,
+            placement: Some(jetstream::stream::Placement {
+                tags: vec!["ssd".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("two zones, both with ssd");
+    let c = s.info().await.unwrap().cluster.clone().unwrap();
+    let mut members: Vec<String> = c.replicas.iter().map(|r| r.name.clone()).collect();
+    members.push(c.leader.unwrap());
+    members.sort();
+    assert_eq!(members, ["n1", "n3"]);
+    stop(nodes).await;
+}

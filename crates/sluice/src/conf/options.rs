@@ -20,6 +20,8 @@ pub struct FileOptions {
     /// `port`, or the port part of `listen` (-1 written is 0 here: any free port).
     pub port: Option<u16>,
     pub server_name: Option<String>,
+    /// `server_tags: [..]` (or one comma-separated string): this server's tags for placement.
+    pub server_tags: Option<Vec<String>>,
     /// `http: HOST:PORT` or `http_port: PORT`: HTTP monitoring on (`http_port: 0`: off).
     pub monitoring: Option<HttpListen>,
     pub max_payload: Option<usize>,
@@ -79,6 +81,9 @@ pub struct JetStreamOptions {
     /// `max_queued: SIZE` (Sluice's own): bytes that may wait for one stream's writer, or for
     /// the API, before the connections sending them stop being read.
     pub max_queued: Option<usize>,
+    /// `unique_tag: PREFIX`: servers sharing a tag with this prefix never hold replicas of
+    /// the same stream.
+    pub unique_tag: Option<String>,
 }
 
 /// Reads the top-level block of a configuration file.
@@ -98,6 +103,7 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
             "host" | "net" => o.host = Some(string(key, v)?),
             "port" => o.port = Some(port(key, v)?),
             "server_name" => o.server_name = Some(string(key, v)?),
+            "server_tags" => o.server_tags = Some(tags(key, v)?),
             "http" => {
                 let (host, port) = listen(key, v)?;
                 o.monitoring = Some(HttpListen { host, port });
@@ -556,6 +562,24 @@ pub(super) fn tls(key: &str, v: &Value, block_name: &str) -> Result<TlsOptions, 
     Ok(t)
 }
 
+/// `server_tags`: an array of strings, or one string of comma-separated tags; each trimmed
+/// and lower-cased (as nats-server), empty ones dropped.
+fn tags(key: &str, v: &Value) -> Result<Vec<String>, ConfError> {
+    let raw: Vec<String> = match &v.kind {
+        Kind::Str(s) => s.split(',').map(str::to_owned).collect(),
+        Kind::Array(items) => items
+            .iter()
+            .map(|i| string(key, i))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(wrong_type(key, v, "an array of strings or a string")),
+    };
+    Ok(raw
+        .iter()
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect())
+}
+
 /// `jetstream: true|false|enabled|disabled` or `jetstream { ... }`.
 fn jetstream(key: &str, v: &Value) -> Result<JetStreamOptions, ConfError> {
     let expected = "true, false, enabled, disabled or a block { ... }";
@@ -593,6 +617,7 @@ fn jetstream(key: &str, v: &Value) -> Result<JetStreamOptions, ConfError> {
             }
             "max_file_store" | "max_file" => js.max_file_store = Some(size(k, v)?),
             "max_queued" => js.max_queued = Some(positive_size(k, v)?),
+            "unique_tag" => js.unique_tag = Some(string(k, v)?.to_lowercase()),
             "sync_interval" | "sync" => {
                 js.sync = Some(match &v.kind {
                     Kind::Str(s) if s.eq_ignore_ascii_case("always") => SyncPolicy::Always,

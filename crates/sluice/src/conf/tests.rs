@@ -971,3 +971,20 @@ fn bad_authorization_combinations() {
         assert_eq!(&options_err(text), expected, "{text:?}");
     }
 }
+
+#[test]
+fn server_tags_and_unique_tag_for_placement() {
+    let o = options("server_tags: [\"AZ:1\", \" ssd \", \"\"]\njetstream { unique_tag: \"AZ:\" }");
+    assert_eq!(
+        o.server_tags,
+        Some(vec!["az:1".to_string(), "ssd".to_string()])
+    );
+    assert_eq!(o.jetstream.unwrap().unique_tag.as_deref(), Some("az:"));
+    let o = options("server_tags: \"az:2, fast\"");
+    assert_eq!(
+        o.server_tags,
+        Some(vec!["az:2".to_string(), "fast".to_string()])
+    );
+    let e = options_err("server_tags: 5");
+    assert!(e.contains("server_tags"), "{e}");
+}

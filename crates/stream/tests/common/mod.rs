@@ -28,6 +28,12 @@ pub fn free_port() -> u16 {
 }
 
 pub async fn start(n: usize) -> Vec<Node> {
+    start_tagged(&vec![Vec::new(); n], "").await
+}
+
+/// `tags[i]` are server i's `server_tags`; `unique_tag` every server's.
+pub async fn start_tagged(tags: &[Vec<&str>], unique_tag: &str) -> Vec<Node> {
+    let n = tags.len();
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
     let mut nodes = Vec::new();
     for i in 0..n {
@@ -67,8 +73,8 @@ pub async fn start(n: usize) -> Vec<Node> {
         let settings = ClusterSettings {
             name: "c1".into(),
             expected: n,
-            tags: vec![],
-            unique_tag: String::new(),
+            tags: tags[i].iter().map(|t| t.to_string()).collect(),
+            unique_tag: unique_tag.to_string(),
             timing: Timing::default(),
         };
         js.start_cluster(settings, Logs::Memory).await.unwrap();
