@@ -190,7 +190,7 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
                         "  Cluster:         {} (meta group over the routes)",
                         cluster.name.as_deref().unwrap_or("")
                     );
-                    Some(js_cluster::start(&js, cluster, &jetstream).await?)
+                    Some(js_cluster::start(&js, cluster, jetstream).await?)
                 }
                 None => None,
             };
