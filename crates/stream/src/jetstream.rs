@@ -346,6 +346,10 @@ impl Inner {
     /// (Re)subscribes an entry to its config's subjects.
     pub(crate) fn subscribe_entry(&self, entry: &mut Entry) -> Result<(), StartError> {
         entry.subs.clear();
+        if entry.replica.is_some() {
+            // A replica's owner subscribes while it leads (`writer/replicated.rs`).
+            return Ok(());
+        }
         let Some(tx) = &entry.tx else { return Ok(()) };
         let inline_ok = matches!(self.config.sync, SyncPolicy::Every(_))
             && entry.replica.is_none()

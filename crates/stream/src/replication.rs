@@ -5,8 +5,10 @@
 //! The group's log is the stream's truth: every replica applies the committed entries in
 //! order (the group's machine hands them to the owner, `Cmd::Committed`), and only the
 //! leader proposes (the ops it makes of publishes, acks, pull requests and API changes), acks,
-//! answers and delivers. A follower drops what clients send it (they reach the leader too:
-//! every replica subscribes, so a change of leader moves no subscription).
+//! answers and delivers. Only the leader's owner subscribes to the stream's subjects and its
+//! consumers' (acks, pull requests, flow control): it subscribes when it learns it leads and
+//! drops them when it learns it does not (`writer/replicated.rs`), so a follower's server
+//! does no work for what clients send.
 
 use bytes::Bytes;
 use openraft::Raft;

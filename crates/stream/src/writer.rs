@@ -263,6 +263,10 @@ impl StreamOwner {
             stats_at: 0,
             repl: replicated::ReplState::default(),
         };
+        if owner.parts.replica.is_some() {
+            // A replica listens only while it leads (`replicated.rs`).
+            owner.consumers.set_serving(false);
+        }
         let s = owner.stream.clone();
         let s = s.lock();
         owner.publish_snapshot(&s, now_ns());
@@ -389,6 +393,7 @@ impl StreamOwner {
 
     /// The last step: sync what is stored and the consumers' state, or remove it all.
     fn finish(&mut self, deletion: Option<Box<Deletion>>) {
+        self.serve(false);
         self.consumers.stop();
         if let Some(deletion) = deletion {
             return deletion.run(&self.stream);

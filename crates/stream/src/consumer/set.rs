@@ -94,6 +94,17 @@ impl Consumers {
         }
     }
 
+    /// Whether this set's consumers listen (a replicated stream's leader) or not (a
+    /// follower: its consumers' subjects are kept and subscribed once it leads).
+    pub(crate) fn set_serving(&mut self, serving: bool) {
+        self.subs.set_muted(&self.server, &self.tx, !serving);
+    }
+
+    /// The writer's sending side (a replicated stream's owner subscribes with it).
+    pub(crate) fn tx(&self) -> &WriterTx {
+        &self.tx
+    }
+
     /// The number of consumers, kept current as they come and go.
     pub(crate) fn counter(&self) -> Arc<AtomicU64> {
         self.count.clone()

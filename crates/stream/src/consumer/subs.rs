@@ -28,13 +28,19 @@ impl InternalSink for ToWriter {
     }
 }
 
-/// The subscriptions of one stream's consumers, by consumer name.
+/// The subscriptions of one stream's consumers, by consumer name. While muted (a follower
+/// replica of a replicated stream: its leader listens), the subjects are kept and nothing is
+/// subscribed; unmuted, they are subscribed.
 #[derive(Default)]
-pub(crate) struct Subscriptions(BTreeMap<String, Vec<InternalSubscription>>);
+pub(crate) struct Subscriptions {
+    live: BTreeMap<String, Vec<InternalSubscription>>,
+    wanted: BTreeMap<String, Vec<(String, Inbox)>>,
+    muted: bool,
+}
 
 impl Subscriptions {
     /// Subscribes consumer `name` to `subjects` through `server`, handing what arrives to the
-    /// writer on `tx`. Nothing is kept if one of them fails.
+    /// writer on `tx` (while muted, only keeps them). Nothing is kept if one of them fails.
     pub(crate) fn subscribe(
         &mut self,
         server: &ServerHandle,
@@ -42,22 +48,60 @@ impl Subscriptions {
         name: &str,
         subjects: &[(String, Inbox)],
     ) -> Result<(), String> {
-        let mut subs = Vec::with_capacity(subjects.len());
-        for (subject, inbox) in subjects {
-            let sink = Arc::new(ToWriter(tx.clone(), *inbox));
-            let sub = server
-                .subscribe(subject, None, sink)
-                .map_err(|e| format!("subscribing to {subject}: {e}"))?;
-            subs.push(sub);
+        if !self.muted {
+            let subs = make(server, tx, subjects)?;
+            self.live.entry(name.to_owned()).or_default().extend(subs);
         }
-        self.0.entry(name.to_owned()).or_default().extend(subs);
+        self.wanted
+            .entry(name.to_owned())
+            .or_default()
+            .extend(subjects.iter().cloned());
         Ok(())
     }
 
     /// Drops (unsubscribes) the subscriptions of consumer `name`.
     pub(crate) fn drop_all(&mut self, name: &str) {
-        self.0.remove(name);
+        self.live.remove(name);
+        self.wanted.remove(name);
     }
+
+    /// Mutes (drops every subscription, keeping the subjects) or unmutes (subscribes them).
+    pub(crate) fn set_muted(&mut self, server: &ServerHandle, tx: &WriterTx, muted: bool) {
+        if self.muted == muted {
+            return;
+        }
+        self.muted = muted;
+        if muted {
+            self.live.clear();
+            return;
+        }
+        for (name, subjects) in &self.wanted {
+            match make(server, tx, subjects) {
+                Ok(subs) => {
+                    self.live.insert(name.clone(), subs);
+                }
+                Err(e) => {
+                    tracing::error!(consumer = %name, error = %e, "subscribing a consumer failed")
+                }
+            }
+        }
+    }
+}
+
+fn make(
+    server: &ServerHandle,
+    tx: &WriterTx,
+    subjects: &[(String, Inbox)],
+) -> Result<Vec<InternalSubscription>, String> {
+    let mut subs = Vec::with_capacity(subjects.len());
+    for (subject, inbox) in subjects {
+        let sink = Arc::new(ToWriter(tx.clone(), *inbox));
+        let sub = server
+            .subscribe(subject, None, sink)
+            .map_err(|e| format!("subscribing to {subject}: {e}"))?;
+        subs.push(sub);
+    }
+    Ok(subs)
 }
 
 /// What `c` subscribes to: its acks and pull requests (a push consumer listens for pull

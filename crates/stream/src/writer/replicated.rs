@@ -12,9 +12,10 @@
 //! - on the leader, everything else (publishes, acks, pull requests, flow control answers and
 //!   API changes, stamped with the step's time as in a single-server step, plus the change of
 //!   interest first and a tick last) becomes one entry, proposed to the group. Nothing is
-//!   applied before it is committed. A follower drops client commands: the leader received
-//!   them too, and an API request that lands here after leadership moved is answered with an
-//!   error so its client can retry.
+//!   applied before it is committed. Only the leader listens on the stream's and its
+//!   consumers' subjects ([`StreamOwner::serve`]); what still reaches a follower (sent before
+//!   it learned it no longer leads) is dropped, its publishers retry, and an API request that
+//!   lands here after leadership moved is answered with an error so its client can retry.
 //!
 //! Reads (message get, consumer info, ...) are answered by the leader at once, from what it
 //! has applied: every acknowledged change has been applied there before its ack went out.
@@ -40,11 +41,17 @@ pub(super) struct ReplState {
     more: bool,
     /// The last log index applied.
     applied: Index,
+    /// Whether this replica listens (it leads): on the stream's subjects and its consumers'.
+    serving: bool,
+    /// The stream-subject subscriptions while serving, and their subjects.
+    subject_subs: Vec<sluice_server::InternalSubscription>,
+    subjects: Vec<String>,
 }
 
 impl StreamOwner {
     pub(super) fn step_replicated(&mut self, replica: &Arc<Replica>, batch: &mut Vec<Cmd>) -> Step {
         let leader = replica.is_leader();
+        self.serve(leader);
         let gate = self.parts.gate.clone();
         let stream = self.stream.clone();
         let mut s = stream.lock();
@@ -168,6 +175,11 @@ impl StreamOwner {
         } else {
             self.proposed.clear();
         }
+        if applied_any && self.repl.serving && self.repl.subjects != self.ctx.config.subjects {
+            // An update changed the subjects.
+            self.serve(false);
+            self.serve(true);
+        }
         if applied_any {
             // To the OS: the log is what survives a crash (the files are rebuilt from it).
             if let Err(e) = s.write_out() {
@@ -199,6 +211,35 @@ impl StreamOwner {
             again: leader && self.repl.more && self.repl.tick_at.is_none(),
             done: false,
         }
+    }
+
+    /// Listens (the leader: on the stream's subjects and its consumers') or stops listening
+    /// (a follower: the leader receives what clients send).
+    pub(super) fn serve(&mut self, serving: bool) {
+        if self.repl.serving == serving {
+            return;
+        }
+        self.repl.serving = serving;
+        self.consumers.set_serving(serving);
+        self.repl.subject_subs.clear();
+        self.repl.subjects.clear();
+        if !serving {
+            return;
+        }
+        for subject in &self.ctx.config.subjects {
+            let sink = Arc::new(crate::inline::PublishSink {
+                tx: self.consumers.tx().clone(),
+                gate: self.parts.gate.clone(),
+                inline: None,
+            });
+            match self.parts.server.subscribe(subject, None, sink) {
+                Ok(sub) => self.repl.subject_subs.push(sub),
+                Err(e) => {
+                    error!(stream = %self.name, subject, error = %e, "subscribing a replicated stream's subject failed")
+                }
+            }
+        }
+        self.repl.subjects = self.ctx.config.subjects.clone();
     }
 
     /// Applies one committed entry (each index once), keeping the leader's answers.
