@@ -111,11 +111,13 @@ pub fn set_levels(debug: bool, trace: bool) -> bool {
 }
 
 /// The flag-driven filter: info and above from everyone (but openraft, whose info lines
-/// narrate every group's every step: its warnings and errors only, debug and trace with the
-/// flags); debug and trace from sluice's own crates, each when its flag is on.
+/// narrate every group's every step and whose warnings are routine in elections and
+/// membership changes, a thousand lines for a thousand groups formed: its errors only, info
+/// and warnings with -D); debug and trace from sluice's own crates, each when its flag is on.
+/// What matters to an operator in a group's life Sluice logs itself.
 fn enabled(meta: &Metadata<'_>, debug: bool, trace: bool) -> bool {
     let level = *meta.level();
-    if level == Level::INFO && meta.target().starts_with("openraft") {
+    if (level == Level::INFO || level == Level::WARN) && meta.target().starts_with("openraft") {
         return debug;
     }
     if level <= Level::INFO {
@@ -391,6 +393,11 @@ mod tests {
             "openraft's info is -D's"
         );
         assert!(enabled(&raft(Level::INFO), true, false));
-        assert!(enabled(&raft(Level::WARN), false, false));
+        assert!(
+            !enabled(&raft(Level::WARN), false, false),
+            "routine in elections"
+        );
+        assert!(enabled(&raft(Level::WARN), true, false));
+        assert!(enabled(&raft(Level::ERROR), false, false));
     }
 }
