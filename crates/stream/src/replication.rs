@@ -10,6 +10,7 @@
 //! drops them when it learns it does not (`writer/replicated.rs`), so a follower's server
 //! does no work for what clients send.
 
+use crate::api::types::ClusterInfo;
 use bytes::Bytes;
 use openraft::Raft;
 use sluice_raft::TypeConfig;
@@ -38,6 +39,8 @@ pub(crate) struct Replica {
     inflight: AtomicUsize,
     /// Runs the owner again (set once the owner's mailbox exists).
     wake: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// The group's `cluster` block for infos (set once the group runs).
+    cluster: OnceLock<Box<dyn Fn() -> ClusterInfo + Send + Sync>>,
 }
 
 impl Replica {
@@ -52,6 +55,7 @@ impl Replica {
             changing: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
             wake: OnceLock::new(),
+            cluster: OnceLock::new(),
         })
     }
 
@@ -66,6 +70,15 @@ impl Replica {
         if self.leader.swap(leader, Ordering::AcqRel) != leader {
             self.wake();
         }
+    }
+
+    pub(crate) fn set_cluster_info(&self, f: Box<dyn Fn() -> ClusterInfo + Send + Sync>) {
+        let _ = self.cluster.set(f);
+    }
+
+    /// The group's `cluster` block (leader, replicas), if known.
+    pub(crate) fn cluster_info(&self) -> Option<ClusterInfo> {
+        self.cluster.get().map(|f| f())
     }
 
     pub(crate) fn set_wake(&self, wake: Box<dyn Fn() + Send + Sync>) {

@@ -391,6 +391,27 @@ impl StreamOwner {
         self.consumers.send(acks_ok);
     }
 
+    /// The `cluster` block of this stream's infos: its group's when replicated, the cluster
+    /// and this server in a cluster, none on a single server.
+    fn cluster_block(&self) -> Option<ClusterInfo> {
+        match &self.parts.replica {
+            Some(r) => r.cluster_info(),
+            None => self
+                .parts
+                .cluster_name
+                .get()
+                .map(|c| ClusterInfo::of(Some(c), &self.parts.server_name)),
+        }
+    }
+
+    /// The answer to an API op, with the `cluster` block a consumer's info carries.
+    fn op_answer(&self, answer: OpAnswer, mut outcome: OpOutcome, s: &Stream) -> Vec<u8> {
+        if let OpOutcome::Consumer(info) = &mut outcome {
+            info.cluster = self.cluster_block();
+        }
+        answer_op(answer, outcome, || self.info(s))
+    }
+
     /// The last step: sync what is stored and the consumers' state, or remove it all.
     fn finish(&mut self, deletion: Option<Box<Deletion>>) {
         self.serve(false);
@@ -460,6 +481,7 @@ impl Owner for StreamOwner {
                         // those first.
                         self.proposed.extend(self.consumers.observe_interest(now));
                         self.apply_proposed(&mut s);
+                        self.consumers.cluster = self.cluster_block();
                         let info = matches!(read, Read::StreamInfoSubjects { .. }).then(|| {
                             let mut info = self.info(&s);
                             info.cluster = Some(ClusterInfo::of(
@@ -609,7 +631,7 @@ impl StreamOwner {
         let Some((_, answer, reply)) = self.routes.pop_front_if(|(i, _, _)| *i == index) else {
             return;
         };
-        let json = answer_op(answer, outcome, || self.info(s));
+        let json = self.op_answer(answer, outcome, s);
         let a = Answer {
             is_error: answer_is_error(&json),
             reply,

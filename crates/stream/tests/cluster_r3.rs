@@ -120,6 +120,12 @@ async fn an_r3_stream_keeps_every_acked_message_when_its_leader_stops() {
         })
         .await
         .expect("create a consumer");
+    // The consumer is replicated with its stream: its leader is the stream's.
+    let mut consumer = consumer;
+    let ci = consumer.info().await.unwrap().clone();
+    let cc = ci.cluster.expect("consumer cluster info");
+    assert_eq!(cc.leader.as_deref(), Some(leader.as_str()));
+    assert_eq!(cc.replicas.len(), 2);
     let mut msgs = consumer.fetch().max_messages(10).messages().await.unwrap();
     let mut got = 0;
     while let Some(m) = msgs.next().await {

@@ -136,6 +136,13 @@ pub(crate) fn start(
         }
     };
     let _ = replica.raft.set(raft.clone());
+    let (weak_c, weak_r) = (Arc::downgrade(c), Arc::downgrade(&replica));
+    replica.set_cluster_info(Box::new(move || {
+        match (weak_c.upgrade(), weak_r.upgrade()) {
+            (Some(c), Some(r)) => cluster_info(&c, &r),
+            _ => ClusterInfo::default(),
+        }
+    }));
     c.spawn(watch_leader(raft, replica, c.node.id(), c.stop_token()));
     Ok(())
 }

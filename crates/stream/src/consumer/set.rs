@@ -56,6 +56,9 @@ pub struct Consumers {
     map: BTreeMap<String, Consumer>,
     /// The consumers' subscriptions (the shell's: made and dropped by effects).
     subs: Subscriptions,
+    /// The `cluster` block of this stream's consumers' infos (in a cluster), as the owner
+    /// last set it.
+    pub(crate) cluster: Option<crate::api::types::ClusterInfo>,
     /// Reply subjects of double acks, answered once their acks are durable.
     double_acks: Vec<String>,
     /// The server's interest generation when the owner last looked at the push consumers'
@@ -86,6 +89,7 @@ impl Consumers {
             retention,
             map: BTreeMap::new(),
             subs: Subscriptions::default(),
+            cluster: None,
             double_acks: Vec::new(),
             seen_gen: u64::MAX,
             unheard: Default::default(),
@@ -382,7 +386,11 @@ impl Consumers {
         let has_interest = |s: &str| !unheard.contains(s);
         let c = self.map.get_mut(name)?;
         c.waiting.prune(now, &has_interest, &mut self.out);
-        Some(c.info(stream.store(), Timestamp::now()))
+        let cluster = self.cluster.clone();
+        Some(c.info(stream.store(), Timestamp::now()).map(|mut i| {
+            i.cluster = cluster;
+            i
+        }))
     }
 
     /// A `CONSUMER.MSG.NEXT.<stream>.<consumer>` request.

@@ -137,12 +137,10 @@ impl StreamOwner {
                     }
                     Request::Read { read, reply } => {
                         let a = if leader {
+                            self.consumers.cluster = self.cluster_block();
                             let info = matches!(read, Read::StreamInfoSubjects { .. }).then(|| {
                                 let mut info = self.info(&s);
-                                info.cluster = Some(ClusterInfo::of(
-                                    self.parts.cluster_name.get().map(String::as_str),
-                                    &self.parts.server_name,
-                                ));
+                                info.cluster = self.cluster_block();
                                 info
                             });
                             answer_read(read, reply, &s, &mut self.consumers, info, now)
@@ -267,7 +265,7 @@ impl StreamOwner {
                         continue;
                     };
                     if leader {
-                        let json = answer_op(answer, outcome, || self.info(s));
+                        let json = self.op_answer(answer, outcome, s);
                         let a = Answer {
                             is_error: answer_is_error(&json),
                             reply,
