@@ -56,20 +56,22 @@ use crate::oplog::{Index, LocalLog, OpLog};
 use crate::pool::{Mailbox, Owner, Step};
 use crate::shell::{run_op, StateSaver};
 use crate::snapshot::{Snapshot, SnapshotCell, STATS_EVERY_NS};
-use crate::store::StoreError;
 use crate::stream::{PublishError, Stored, Stream};
 use crate::time::{now_ns, Timestamp};
 use parking_lot::Mutex;
 use sluice_protocol::ByteStr;
 use sluice_server::{Backlog, ConsumerStats, InternalMsg, ServerHandle};
 use std::collections::VecDeque;
-use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicU64, Ordering, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{error, warn};
+use tracing::error;
 
+mod failures;
 mod replicated;
+
+pub(crate) use failures::forget_unwritten;
+use failures::{fail_acks, fail_answers};
 
 /// When an ack may be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -641,64 +643,5 @@ impl StreamOwner {
         let store_change = matches!(answer, OpAnswer::StreamPurge | OpAnswer::MsgDelete(_));
         self.answers
             .push((index, store_change.then_some(answer), a));
-    }
-}
-
-/// After a failed write or sync: drops what the store could not write, so that refused
-/// publishes are not stored after all (nor delivered) once the disk has room again. True if
-/// the store is back in step with its files (nothing left to sync).
-pub(crate) fn forget_unwritten(
-    s: &mut Stream,
-    consumers: &mut Consumers,
-    name: &str,
-    now: i64,
-) -> bool {
-    match s.reload(now) {
-        Ok(dropped) => {
-            let st = s.state();
-            warn!(
-                stream = %name,
-                dropped,
-                last_seq = st.last_seq,
-                messages = st.msgs,
-                "dropped the messages that could not be written; the stream goes on from its last written message"
-            );
-            consumers.reconcile(s);
-            true
-        }
-        Err(e) => {
-            error!(stream = %name, error = %e, "the store could not be re-read after a failed write: it refuses writes until the server restarts");
-            false
-        }
-    }
-}
-
-/// Turns every successful answer to a purge or message delete in `lost` into an error: the
-/// change did not reach the disk (what was written is re-read, `forget_unwritten`), so its
-/// success may not be reported.
-fn fail_answers(
-    answers: &mut [(Index, Option<OpAnswer>, Answer)],
-    lost: RangeInclusive<Index>,
-    e: &StoreError,
-) {
-    for (_, kind, a) in answers.iter_mut().filter(|(i, _, _)| lost.contains(i)) {
-        if let (Some(kind), false) = (kind, a.is_error) {
-            let why = format!("store failure, the change may not be durable: {e}");
-            a.payload = crate::api::deferred::answer_error(*kind, &why);
-            a.is_error = true;
-        }
-    }
-}
-
-/// Turns every successful answer in `acks` to an entry in `lost` into a store failure: their
-/// batch did not reach the promised durability, so none of it may be acked.
-fn fail_acks(acks: &mut [HeldAck], lost: RangeInclusive<Index>, name: &str, e: &StoreError) {
-    for (_, _, r) in acks.iter_mut().filter(|(i, _, _)| lost.contains(i)) {
-        if r.is_ok() {
-            *r = Err(PublishError::Store(StoreError::Io {
-                path: name.to_owned(),
-                source: std::io::Error::other(e.to_string()),
-            }));
-        }
     }
 }
