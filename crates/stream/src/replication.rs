@@ -39,6 +39,9 @@ pub(crate) struct Replica {
     inflight: AtomicUsize,
     /// Runs the owner again (set once the owner's mailbox exists).
     wake: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// The reply subject of the STREAM.CREATE this replica's group owes an answer, answered
+    /// by the leader once it listens.
+    create_reply: parking_lot::Mutex<Option<String>>,
     /// The group's `cluster` block for infos (set once the group runs).
     cluster: OnceLock<Box<dyn Fn() -> ClusterInfo + Send + Sync>>,
 }
@@ -56,6 +59,7 @@ impl Replica {
             inflight: AtomicUsize::new(0),
             wake: OnceLock::new(),
             cluster: OnceLock::new(),
+            create_reply: parking_lot::Mutex::new(None),
         })
     }
 
@@ -70,6 +74,18 @@ impl Replica {
         if self.leader.swap(leader, Ordering::AcqRel) != leader {
             self.wake();
         }
+    }
+
+    /// Records that the group owes `reply` its STREAM.CREATE answer, and runs the owner (which
+    /// answers it if it leads).
+    pub(crate) fn set_create_reply(&self, reply: &str) {
+        *self.create_reply.lock() = Some(reply.to_owned());
+        self.wake();
+    }
+
+    /// The create answer owed, taken (the leader answers it; a follower forgets it).
+    pub(crate) fn take_create_reply(&self) -> Option<String> {
+        self.create_reply.lock().take()
     }
 
     pub(crate) fn set_cluster_info(&self, f: Box<dyn Fn() -> ClusterInfo + Send + Sync>) {

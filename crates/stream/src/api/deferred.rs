@@ -75,7 +75,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    fn json(reply: String, payload: Vec<u8>) -> Answer {
+    pub(crate) fn json(reply: String, payload: Vec<u8>) -> Answer {
         let is_error = answer_is_error(&payload);
         Answer {
             reply,

@@ -8,7 +8,6 @@
 
 use crate::api::deferred::{respond, OpAnswer, Request};
 use crate::api::errors::ApiError;
-use crate::api::handlers::info_of;
 use crate::api::types::{ClusterInfo, PeerInfo, StreamCreateResponse, StreamDeleteResponse};
 use crate::cluster::entry::StreamEntry;
 use crate::cluster::meta::{MetaOp, StreamAssignment};
@@ -19,10 +18,10 @@ use crate::replication::Replica;
 use crate::time::now_ns;
 use crate::time::Timestamp;
 use crate::writer::{Cmd, CommittedEntries, WriterTx};
-use openraft::{BasicNode, Raft, ServerState};
+use openraft::{BasicNode, ChangeMembers, Raft, ServerState};
 use sluice_raft::{node_id, Committed, Machine, TypeConfig};
 use sluice_server::CancellationToken;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, warn};
@@ -167,6 +166,10 @@ async fn watch_leader(
             });
             (leads, leader)
         };
+        if leader.is_some() && !leads {
+            // Another server leads: it answers the create.
+            replica.take_create_reply();
+        }
         *replica.leader_name.write() = leader;
         replica.set_leader(leads);
         tokio::select! {
@@ -194,14 +197,6 @@ pub(crate) fn remove(js: &Inner, c: &Arc<JsCluster>, name: &str, group: &str) {
             warn!(group, error = %e, "removing a group's directory failed");
         }
     }
-}
-
-/// Waits (at most `wait`) for the group to have a leader.
-pub(crate) async fn wait_for_leader(raft: &Raft<TypeConfig>, wait: Duration) -> bool {
-    raft.wait(Some(wait))
-        .metrics(|m| m.current_leader.is_some(), "a leader")
-        .await
-        .is_ok()
 }
 
 /// The `cluster` block of a replicated stream's info, as its leader gives it: the other
@@ -274,37 +269,28 @@ pub(crate) fn on_assignment(
     match op {
         MetaOp::AddStream(_) if holds => {
             let r = start(js, c, &sa, live && first);
-            let Some(reply) = reply.filter(|_| first) else {
-                if let Err(e) = r {
-                    warn!(stream = %sa.config.name, error = %e, "starting a replica placed here failed");
+            match (r, reply) {
+                (Err(e), Some(reply)) if first => {
+                    let a = respond::<StreamCreateResponse>(Err(ApiError::stream_create(e)));
+                    js.server.publish(reply, None, None, &a);
                 }
-                return;
-            };
-            if let Err(e) = r {
-                let a = respond::<StreamCreateResponse>(Err(ApiError::stream_create(e)));
-                js.server.publish(reply, None, None, &a);
-                return;
+                (Err(e), _) => {
+                    warn!(stream = %sa.config.name, error = %e, "starting a replica placed here failed")
+                }
+                // The group's leader answers once it listens on the stream's subjects, so
+                // that a publish right after the answer finds it (`writer/replicated.rs`).
+                (Ok(()), Some(reply)) => {
+                    if let Some(r) = js
+                        .streams
+                        .read()
+                        .get(&sa.config.name)
+                        .and_then(|e| e.replica.clone())
+                    {
+                        r.set_create_reply(reply);
+                    }
+                }
+                (Ok(()), None) => {}
             }
-            // Answered once the group has a leader, so that the client can use the stream.
-            let (info, replica) = {
-                let streams = js.streams.read();
-                let Some(e) = streams.get(&sa.config.name) else {
-                    return;
-                };
-                (info_of(e), e.replica.clone())
-            };
-            let (c2, reply) = (c.clone(), reply.to_owned());
-            let server = js.server.clone();
-            c.spawn(async move {
-                let Some(replica) = replica else { return };
-                if let Some(raft) = replica.raft.get() {
-                    wait_for_leader(raft, Duration::from_secs(5)).await;
-                }
-                let mut info = info;
-                info.cluster = Some(cluster_info(&c2, &replica));
-                let a = respond::<StreamCreateResponse>(Ok(StreamCreateResponse::new(info, true)));
-                server.publish(&reply, None, None, &a);
-            });
         }
         MetaOp::UpdateStream { .. } | MetaOp::RemovePeer { .. } => {
             let running = js.streams.read().contains_key(&sa.config.name);
@@ -412,10 +398,11 @@ pub(crate) fn reconcile(c: &Arc<JsCluster>, js: &Inner) {
 }
 
 /// Whether a server no longer assigned to a group may drop its replica: the group's
-/// membership no longer names it, or a change of membership leaving it out is committed
-/// (applied here). Once the joint configuration of such a change is committed, a majority of
-/// the new members holds every committed entry, so nothing acknowledged depends on this copy
-/// (a removed server may never see the final configuration: the leader stops sending to it).
+/// membership no longer names it, or the newest configuration it has applied keeps it only as
+/// a learner (a voter removed by [`change_membership`] stays a learner until it has applied
+/// that configuration, so that it learns it is out; the leader removes it afterwards). Once a
+/// configuration leaving it out is committed, a majority of the remaining voters holds every
+/// committed entry, so nothing acknowledged depends on this copy.
 fn has_left(raft: &Raft<TypeConfig>, me: u64) -> bool {
     let m = raft.metrics().borrow().clone();
     let stored = &m.membership_config;
@@ -423,43 +410,73 @@ fn has_left(raft: &Raft<TypeConfig>, me: u64) -> bool {
     if membership.get_node(&me).is_none() {
         return true;
     }
-    let leaves = membership
+    let voter = membership
         .get_joint_config()
-        .last()
-        .is_some_and(|newest| !newest.contains(&me));
-    leaves && stored.log_id().is_some() && m.last_applied >= *stored.log_id()
+        .iter()
+        .any(|config| config.contains(&me));
+    !voter && stored.log_id().is_some() && m.last_applied >= *stored.log_id()
 }
 
-/// Makes `peers` the group's voters (idempotent; on the leader).
+/// Makes `peers` the group's voters (idempotent; on the leader): new members are added as
+/// learners and caught up first; removed voters are kept as learners until they have the
+/// configuration that demotes them (see [`has_left`]), then removed.
 async fn change_membership(raft: &Raft<TypeConfig>, peers: &[String]) {
-    let want: std::collections::BTreeSet<u64> = peers.iter().map(|p| node_id(p)).collect();
+    let want: BTreeSet<u64> = peers.iter().map(|p| node_id(p)).collect();
     let m = raft.metrics().borrow().clone();
-    let have: std::collections::BTreeSet<u64> =
-        m.membership_config.membership().voter_ids().collect();
-    if want == have || want.is_empty() {
+    let membership = m.membership_config.membership().clone();
+    let have: BTreeSet<u64> = membership.voter_ids().collect();
+    if want.is_empty() {
         return;
     }
-    for p in peers {
-        let id = node_id(p);
-        if have.contains(&id) {
-            continue;
-        }
-        let node = BasicNode { addr: p.clone() };
-        let added = tokio::time::timeout(Duration::from_secs(30), raft.add_learner(id, node, true));
-        match added.await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                warn!(peer = %p, error = %e, "adding a replica to its group failed; tried again later");
-                return;
+    if want != have {
+        for p in peers {
+            let id = node_id(p);
+            if have.contains(&id) {
+                continue;
             }
-            Err(_) => {
-                warn!(peer = %p, "a new replica did not catch up within 30 s; tried again later");
-                return;
+            let node = BasicNode { addr: p.clone() };
+            let added =
+                tokio::time::timeout(Duration::from_secs(30), raft.add_learner(id, node, true));
+            match added.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    warn!(peer = %p, error = %e, "adding a replica to its group failed; tried again later");
+                    return;
+                }
+                Err(_) => {
+                    warn!(peer = %p, "a new replica did not catch up within 30 s; tried again later");
+                    return;
+                }
             }
         }
+        if let Err(e) = raft.change_membership(want, true).await {
+            warn!(error = %e, "changing a group's members failed; tried again later");
+        }
+        return;
     }
-    if let Err(e) = raft.change_membership(want, false).await {
-        warn!(error = %e, "changing a group's members failed; tried again later");
+    // Learners left from removed voters: removed once they have the configuration that
+    // demoted them.
+    let Some(at) = m.membership_config.log_id().map(|l| l.index) else {
+        return;
+    };
+    let caught_up: BTreeSet<u64> = membership
+        .learner_ids()
+        .filter(|id| !want.contains(id))
+        .filter(|id| {
+            m.replication
+                .as_ref()
+                .and_then(|r| r.get(id).cloned().flatten())
+                .is_some_and(|l| l.index >= at)
+        })
+        .collect();
+    if caught_up.is_empty() {
+        return;
+    }
+    if let Err(e) = raft
+        .change_membership(ChangeMembers::RemoveNodes(caught_up), false)
+        .await
+    {
+        warn!(error = %e, "removing departed replicas from a group failed; tried again later");
     }
 }
 

@@ -52,6 +52,11 @@ impl StreamOwner {
     pub(super) fn step_replicated(&mut self, replica: &Arc<Replica>, batch: &mut Vec<Cmd>) -> Step {
         let leader = replica.is_leader();
         self.serve(leader);
+        if leader {
+            if let Some(reply) = replica.take_create_reply() {
+                self.answer_create(&reply);
+            }
+        }
         let gate = self.parts.gate.clone();
         let stream = self.stream.clone();
         let mut s = stream.lock();
@@ -238,6 +243,17 @@ impl StreamOwner {
             }
         }
         self.repl.subjects = self.ctx.config.subjects.clone();
+    }
+
+    /// Answers the STREAM.CREATE that made the stream (the leader, once it listens).
+    fn answer_create(&mut self, reply: &str) {
+        let mut info = self.info(&self.stream.lock());
+        info.cluster = self.cluster_block();
+        let a = crate::api::deferred::respond::<crate::api::types::StreamCreateResponse>(Ok(
+            crate::api::types::StreamCreateResponse::new(info, true),
+        ));
+        self.answers
+            .push((0, None, Answer::json(reply.to_owned(), a)));
     }
 
     /// Applies one committed entry (each index once), keeping the leader's answers.
