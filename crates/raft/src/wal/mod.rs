@@ -10,6 +10,7 @@
 //! (replay at open), `writer` (the thread), `group` (a group's log).
 
 mod group;
+mod read;
 mod record;
 mod recover;
 mod segment;
@@ -53,6 +54,11 @@ pub struct WalOptions {
     pub sync: SyncMode,
     /// Requests queued to the writer before senders wait (default 4096; at least 1).
     pub queue_depth: usize,
+    /// Bytes of entries each group keeps in memory (default 8 MiB): its most recent entries,
+    /// each counted as its payload's size plus a small fixed overhead. Older ones are read
+    /// back from the segments when asked for. Entries not yet written are kept whatever
+    /// their size.
+    pub memory_per_group: u64,
 }
 
 impl Default for WalOptions {
@@ -61,6 +67,7 @@ impl Default for WalOptions {
             segment_bytes: 64 << 20,
             sync: SyncMode::Always,
             queue_depth: 4096,
+            memory_per_group: 8 << 20,
         }
     }
 }
@@ -108,6 +115,8 @@ pub struct WalStats {
     pub bytes_written: u64,
     /// fdatasync calls on segments.
     pub fsyncs: u64,
+    /// Append records read back from segments (entries no longer in memory).
+    pub disk_reads: u64,
 }
 
 /// The node's write-ahead log. Cheap to clone; the writer stops when [`Wal::shutdown`] is
@@ -133,6 +142,8 @@ struct Inner {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     capacity: usize,
+    dir: PathBuf,
+    budget: u64,
 }
 
 impl Drop for Inner {
@@ -152,23 +163,15 @@ impl Wal {
     /// Opens (creating if need be) the log in `dir` and recovers every group's state.
     pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal, WalError> {
         std::fs::create_dir_all(dir).map_err(|e| segment::io_err(dir, e))?;
-        let rec = recover::recover(dir)?;
-        let mut groups = HashMap::new();
-        for (name, g) in &rec.groups {
-            let mem = GroupMem {
-                entries: g
-                    .entries
-                    .iter()
-                    .map(|(i, (e, _))| (*i, e.clone()))
-                    .collect(),
-                vote: g.vote,
-                committed: g.committed,
-                purged: g.purged,
-            };
-            groups.insert(Arc::<str>::from(name.as_str()), Arc::new(Mutex::new(mem)));
-        }
+        let budget = opts.memory_per_group;
+        let rec = recover::recover(dir, budget)?;
         let shared = Arc::new(Shared::default());
-        let writer = Writer::start(dir, opts, rec, shared.clone())?;
+        let writer = Writer::start(dir, opts, &rec, shared.clone())?;
+        let groups: HashMap<_, _> = rec
+            .groups
+            .into_iter()
+            .map(|(name, mem)| (Arc::<str>::from(name), Arc::new(Mutex::new(mem))))
+            .collect();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -186,6 +189,8 @@ impl Wal {
                 shared,
                 thread: Mutex::new(Some(thread)),
                 capacity,
+                dir: dir.to_path_buf(),
+                budget,
             }),
         })
     }
@@ -197,7 +202,7 @@ impl Wal {
             Some((k, v)) => (k.clone(), v.clone()),
             None => {
                 let k: Arc<str> = Arc::from(name);
-                let v = Arc::new(Mutex::new(GroupMem::default()));
+                let v = Arc::new(Mutex::new(GroupMem::new(self.inner.budget)));
                 groups.insert(k.clone(), v.clone());
                 (k, v)
             }
@@ -230,6 +235,7 @@ impl Wal {
             done: Some(Box::new(move |r| {
                 let _ = tx.send(r);
             })),
+            placed: None,
         })
         .await?;
         group::wait(rx).await
@@ -243,6 +249,7 @@ impl Wal {
             entries: s.entries.load(Ordering::Relaxed),
             bytes_written: s.bytes.load(Ordering::Relaxed),
             fsyncs: s.fsyncs.load(Ordering::Relaxed),
+            disk_reads: s.disk_reads.load(Ordering::Relaxed),
         }
     }
 
@@ -264,6 +271,15 @@ impl Wal {
                 .map_err(|_| WalError::Thread("the writer thread panicked".into()))?;
         }
         Ok(())
+    }
+
+    /// The directory of the segments.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub(crate) fn count_disk_read(&self) {
+        self.inner.shared.disk_reads.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) async fn send(&self, w: WriteReq) -> Result<(), WalError> {
