@@ -1,7 +1,8 @@
-//! One group's log on the shared write-ahead log: its state in memory (live entries, vote,
-//! committed, purge mark), which every read is served from, and openraft's
-//! `RaftLogStorage`/`RaftLogReader` on top of it. Every change is applied in memory and queued
-//! to the writer in call order.
+//! One group's log on the shared write-ahead log: its state in memory (vote, committed,
+//! purge mark, its recent entries and the index of where its older ones are in the
+//! segments), and openraft's `RaftLogStorage`/`RaftLogReader` on top of it. Every change is
+//! applied in memory and queued to the writer in call order; the writer reports where it wrote
+//! each append, which may then be evicted from memory.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

@@ -3,11 +3,23 @@
 //!
 //! [`Wal`] is the handle (open, groups, stats, shutdown); [`GroupLog`] is one group's log and
 //! implements openraft's `RaftLogStorage`. One writer thread owns the segment files and is fed
-//! over a bounded channel (a full channel makes writers wait). Reads are served from memory:
-//! each group keeps its live entries, which the layer above keeps short by purging.
+//! over a bounded channel (a full channel makes writers wait).
+//!
+//! Reads: each group keeps in memory its entries the writer has not yet written, and its most
+//! recent written ones up to [`WalOptions::memory_per_group`] bytes; older ones are evicted
+//! from memory but stay in the segments until purged. Once it has written an append batch the
+//! writer tells the group where (segment, offset, length of the record), and the group keeps
+//! that in a small index (one line per live batch, with the batch's log ids, so that the last
+//! log id is known without a read); truncations and purges change the index as they change
+//! memory, at once, so a removed entry is never read back. A read takes what it can from
+//! memory and the rest, under no lock, from the records the index names, checking each (CRC,
+//! kind, group, indexes): damage is a [`WalError::Corrupt`] naming the file and offset. A read
+//! that races a purge (whose segment the writer may delete meanwhile) is planned again. At
+//! open, recovery rebuilds the index and keeps only each group's tail in memory.
 //!
 //! Files: `record` (framing and kinds), `segment` (file names and headers), `recover`
-//! (replay at open), `writer` (the thread), `group` (a group's log).
+//! (replay at open), `writer` (the thread), `group` (a group's log, memory and index), `read`
+//! (reading records back).
 
 mod group;
 mod read;

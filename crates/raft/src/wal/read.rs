@@ -53,7 +53,7 @@ pub(crate) fn read_batch(
         Err(FrameError::Short) => return Err(corrupt("record is longer than indexed".into())),
         Err(FrameError::Bad(why)) => return Err(corrupt(why)),
     };
-    let entries = match record::decode_body(body).map_err(&corrupt)? {
+    let mut entries = match record::decode_body(body).map_err(&corrupt)? {
         Record::Entries(n, es) if n == name => es,
         Record::Entries(n, _) => {
             return Err(corrupt(format!(
@@ -73,10 +73,20 @@ pub(crate) fn read_batch(
         .and_then(|f| usize::try_from(r.lo - f).ok())
         .and_then(|from| {
             let n = usize::try_from(r.hi - r.lo).ok()?.checked_add(1)?;
-            entries.get(from..from.checked_add(n)?)
+            let to = from.checked_add(n)?;
+            (to <= entries.len()).then_some(from..to)
         });
     match want {
-        Some(es) if es.iter().zip(r.lo..=r.hi).all(|(e, i)| e.log_id.index == i) => Ok(es.to_vec()),
+        Some(span)
+            if entries[span.clone()]
+                .iter()
+                .zip(r.lo..=r.hi)
+                .all(|(e, i)| e.log_id.index == i) =>
+        {
+            entries.truncate(span.end);
+            entries.drain(..span.start);
+            Ok(entries)
+        }
         _ => Err(corrupt(format!(
             "record does not hold entries {}..={} as the index says",
             r.lo, r.hi

@@ -1,8 +1,9 @@
 //! The writer: one OS thread that owns the segment files. It takes every request queued on
 //! the bounded channel, writes them in order, does one fdatasync for the lot (group commit
-//! across groups), then completes their callbacks; it rotates segments, writes each new
-//! segment's checkpoint, tracks which segment holds each group's live entries and deletes
-//! a segment once nothing in it is live.
+//! across groups), tells each group where its appends were written (see `GroupMem::placed`),
+//! then completes their callbacks; it rotates segments, writes each new segment's
+//! checkpoint, tracks which segment holds each group's live entries and deletes a segment
+//! once nothing in it is live.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
