@@ -602,6 +602,8 @@ impl GroupLog {
         let mut tries = 0;
         'plan: loop {
             let plan = self.mem.lock().plan(start, end);
+            #[cfg(test)]
+            after_plan();
             let mut out = Vec::new();
             let mut files = read::Files::new();
             for piece in plan {
@@ -654,6 +656,20 @@ impl GroupLog {
 
     pub(crate) fn committed(&self) -> Option<LogId> {
         self.mem.lock().committed
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: called once, on this thread, between planning a read and reading.
+    pub(crate) static AFTER_PLAN: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[cfg(test)]
+fn after_plan() {
+    if let Some(f) = AFTER_PLAN.with(|h| h.borrow_mut().take()) {
+        f();
     }
 }
 
