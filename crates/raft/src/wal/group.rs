@@ -33,6 +33,9 @@ fn cost(e: &Entry) -> u64 {
         }
 }
 
+/// Where the leader id changes within a batch: from this index on, this leader's.
+pub(crate) type LeaderChange = (u64, CommittedLeaderId<NodeId>);
+
 /// Where a written append batch is: its record in a segment, and enough of its log ids to
 /// name any of its entries without reading it. Keyed in [`GroupMem::index`] by the first
 /// live index it holds; the record may hold more (purged before `first`, truncated after
@@ -49,8 +52,9 @@ pub(crate) struct Loc {
     pub len: u32,
     /// The leader id of the record's first entry.
     pub leader: CommittedLeaderId<NodeId>,
-    /// Where the leader id changes within the record: (index, leader id), ascending.
-    pub changes: Vec<(u64, CommittedLeaderId<NodeId>)>,
+    /// Where the leader id changes within the record: (index, leader id), ascending (boxed:
+    /// there is one index line per batch, and the leader seldom changes within one).
+    pub changes: Option<Box<[LeaderChange]>>,
 }
 
 impl Loc {
@@ -73,7 +77,7 @@ impl Loc {
                 off,
                 len,
                 leader: first.log_id.leader_id,
-                changes,
+                changes: (!changes.is_empty()).then(|| changes.into_boxed_slice()),
             },
         ))
     }
@@ -82,6 +86,7 @@ impl Loc {
         let leader = self
             .changes
             .iter()
+            .flat_map(|c| c.iter())
             .rev()
             .find(|(i, _)| *i <= index)
             .map_or(self.leader, |(_, l)| *l);

@@ -364,7 +364,8 @@ fn a_read_whose_segment_is_deleted_meanwhile_is_planned_again() {
 
 /// Measurement (run with `--ignored --nocapture`; `WAL_MEASURE_BUDGET` bytes, default the
 /// default budget; `max` keeps everything, as the log did before eviction): 100,000 entries of
-/// 1 KiB appended to one group, RSS and entries in memory after, and after a reopen.
+/// 1 KiB appended to one group (`WAL_MEASURE_BATCH` at a time, default 100), RSS and entries
+/// in memory after, and after a reopen.
 #[test]
 #[ignore]
 fn measure_memory_of_100k_entries_of_1k() {
@@ -394,10 +395,15 @@ fn measure_memory_of_100k_entries_of_1k() {
         let log = wal.group("stream");
         let data = Bytes::from(vec![b'm'; 1024]);
         let t = std::time::Instant::now();
-        for b in 0..1000u64 {
-            let batch: Vec<Entry> = (0..100)
+        // Entries per append (WAL_MEASURE_BATCH, default 100).
+        let per: u64 = std::env::var("WAL_MEASURE_BATCH")
+            .ok()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(100);
+        for b in 0..100_000 / per {
+            let batch: Vec<Entry> = (0..per)
                 .map(|k| Entry {
-                    log_id: LogId::new(CommittedLeaderId::new(1, 1), b * 100 + k),
+                    log_id: LogId::new(CommittedLeaderId::new(1, 1), b * per + k),
                     payload: EntryPayload::Normal(data.clone().slice(..).to_vec().into()),
                 })
                 .collect();
@@ -406,7 +412,7 @@ fn measure_memory_of_100k_entries_of_1k() {
         let took = t.elapsed();
         let (entries, bytes) = log.cached();
         println!(
-            "budget {budget}: 100k x 1 KiB appended in {took:?}; in memory {entries} entries, {bytes} bytes; RSS {before:.1} -> {:.1} MiB",
+            "budget {budget}: 100k x 1 KiB appended {per} at a time in {took:?}; in memory {entries} entries, {bytes} bytes; RSS {before:.1} -> {:.1} MiB",
             rss_mib()
         );
         wal.shutdown().await.unwrap();
