@@ -50,7 +50,7 @@ pub(crate) struct Loc {
     pub off: u64,
     /// The frame's length.
     pub len: u32,
-    /// The leader id of the record's first entry.
+    /// The leader id of the first entry indexed (changes before a later purge still hold).
     pub leader: CommittedLeaderId<NodeId>,
     /// Where the leader id changes within the record: (index, leader id), ascending (boxed:
     /// there is one index line per batch, and the leader seldom changes within one).
