@@ -3,13 +3,26 @@
 //!
 //! [`Wal`] is the handle (open, groups, stats, shutdown); [`GroupLog`] is one group's log and
 //! implements openraft's `RaftLogStorage`. One writer thread owns the segment files and is fed
-//! over a bounded channel (a full channel makes writers wait). Reads are served from memory:
-//! each group keeps its live entries, which the layer above keeps short by purging.
+//! over a bounded channel (a full channel makes writers wait).
+//!
+//! Reads: each group keeps in memory its entries the writer has not yet written, and its most
+//! recent written ones up to [`WalOptions::memory_per_group`] bytes; older ones are evicted
+//! from memory but stay in the segments until purged. Once it has written an append batch the
+//! writer tells the group where (segment, offset, length of the record), and the group keeps
+//! that in a small index (one line per live batch, with the batch's log ids, so that the last
+//! log id is known without a read); truncations and purges change the index as they change
+//! memory, at once, so a removed entry is never read back. A read takes what it can from
+//! memory and the rest, under no lock, from the records the index names, checking each (CRC,
+//! kind, group, indexes): damage is a [`WalError::Corrupt`] naming the file and offset. A read
+//! that races a purge (whose segment the writer may delete meanwhile) is planned again. At
+//! open, recovery rebuilds the index and keeps only each group's tail in memory.
 //!
 //! Files: `record` (framing and kinds), `segment` (file names and headers), `recover`
-//! (replay at open), `writer` (the thread), `group` (a group's log).
+//! (replay at open), `writer` (the thread), `group` (a group's log, memory and index), `read`
+//! (reading records back).
 
 mod group;
+mod read;
 mod record;
 mod recover;
 mod segment;
@@ -53,6 +66,11 @@ pub struct WalOptions {
     pub sync: SyncMode,
     /// Requests queued to the writer before senders wait (default 4096; at least 1).
     pub queue_depth: usize,
+    /// Bytes of entries each group keeps in memory (default 8 MiB): its most recent entries,
+    /// each counted as its payload's size plus a small fixed overhead. Older ones are read
+    /// back from the segments when asked for. Entries not yet written are kept whatever
+    /// their size.
+    pub memory_per_group: u64,
 }
 
 impl Default for WalOptions {
@@ -61,6 +79,7 @@ impl Default for WalOptions {
             segment_bytes: 64 << 20,
             sync: SyncMode::Always,
             queue_depth: 4096,
+            memory_per_group: 8 << 20,
         }
     }
 }
@@ -108,6 +127,8 @@ pub struct WalStats {
     pub bytes_written: u64,
     /// fdatasync calls on segments.
     pub fsyncs: u64,
+    /// Append records read back from segments (entries no longer in memory).
+    pub disk_reads: u64,
 }
 
 /// The node's write-ahead log. Cheap to clone; the writer stops when [`Wal::shutdown`] is
@@ -133,6 +154,8 @@ struct Inner {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     capacity: usize,
+    dir: PathBuf,
+    budget: u64,
 }
 
 impl Drop for Inner {
@@ -152,23 +175,15 @@ impl Wal {
     /// Opens (creating if need be) the log in `dir` and recovers every group's state.
     pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal, WalError> {
         std::fs::create_dir_all(dir).map_err(|e| segment::io_err(dir, e))?;
-        let rec = recover::recover(dir)?;
-        let mut groups = HashMap::new();
-        for (name, g) in &rec.groups {
-            let mem = GroupMem {
-                entries: g
-                    .entries
-                    .iter()
-                    .map(|(i, (e, _))| (*i, e.clone()))
-                    .collect(),
-                vote: g.vote,
-                committed: g.committed,
-                purged: g.purged,
-            };
-            groups.insert(Arc::<str>::from(name.as_str()), Arc::new(Mutex::new(mem)));
-        }
+        let budget = opts.memory_per_group;
+        let rec = recover::recover(dir, budget)?;
         let shared = Arc::new(Shared::default());
-        let writer = Writer::start(dir, opts, rec, shared.clone())?;
+        let writer = Writer::start(dir, opts, &rec, shared.clone())?;
+        let groups: HashMap<_, _> = rec
+            .groups
+            .into_iter()
+            .map(|(name, mem)| (Arc::<str>::from(name), Arc::new(Mutex::new(mem))))
+            .collect();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -186,6 +201,8 @@ impl Wal {
                 shared,
                 thread: Mutex::new(Some(thread)),
                 capacity,
+                dir: dir.to_path_buf(),
+                budget,
             }),
         })
     }
@@ -197,7 +214,7 @@ impl Wal {
             Some((k, v)) => (k.clone(), v.clone()),
             None => {
                 let k: Arc<str> = Arc::from(name);
-                let v = Arc::new(Mutex::new(GroupMem::default()));
+                let v = Arc::new(Mutex::new(GroupMem::new(self.inner.budget)));
                 groups.insert(k.clone(), v.clone());
                 (k, v)
             }
@@ -230,6 +247,7 @@ impl Wal {
             done: Some(Box::new(move |r| {
                 let _ = tx.send(r);
             })),
+            placed: None,
         })
         .await?;
         group::wait(rx).await
@@ -243,6 +261,7 @@ impl Wal {
             entries: s.entries.load(Ordering::Relaxed),
             bytes_written: s.bytes.load(Ordering::Relaxed),
             fsyncs: s.fsyncs.load(Ordering::Relaxed),
+            disk_reads: s.disk_reads.load(Ordering::Relaxed),
         }
     }
 
@@ -264,6 +283,15 @@ impl Wal {
                 .map_err(|_| WalError::Thread("the writer thread panicked".into()))?;
         }
         Ok(())
+    }
+
+    /// The directory of the segments.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub(crate) fn count_disk_read(&self) {
+        self.inner.shared.disk_reads.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) async fn send(&self, w: WriteReq) -> Result<(), WalError> {

@@ -1,5 +1,6 @@
-//! Recovery: replays every segment in order into each group's state (entries tagged with the
-//! segment that holds them, vote, committed, purge mark).
+//! Recovery: replays every segment in order into each group's state (the index of its live
+//! append records, its most recent entries up to the memory budget, vote, committed, purge
+//! mark).
 //!
 //! A torn record at the end of the last segment (short, or a bad CRC on the final record, or
 //! zeroes to the end of the file) was never reported durable: it is cut off the file. A bad
@@ -10,50 +11,15 @@ use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
+use super::group::GroupMem;
 use super::record::{self, FrameError, Record, FRAME_HEADER};
 use super::segment::{self, io_err, HEADER_LEN, MAGIC};
 use super::WalError;
-use crate::types::{Entry, LogId, Vote};
-
-/// One group's state as replayed.
-#[derive(Default, Debug)]
-pub(crate) struct RecGroup {
-    /// Live entries by index, each with the sequence number of its segment.
-    pub entries: BTreeMap<u64, (Entry, u64)>,
-    pub vote: Option<Vote>,
-    pub committed: Option<LogId>,
-    pub purged: Option<LogId>,
-}
-
-impl RecGroup {
-    pub(crate) fn append(&mut self, entries: Vec<Entry>, seg: u64) {
-        let Some(first) = entries.first() else { return };
-        let _ = self.entries.split_off(&first.log_id.index);
-        for e in entries {
-            self.entries.insert(e.log_id.index, (e, seg));
-        }
-    }
-
-    pub(crate) fn truncate(&mut self, index: u64) {
-        let _ = self.entries.split_off(&index);
-    }
-
-    pub(crate) fn purge(&mut self, log_id: LogId) {
-        if self.purged.is_some_and(|p| p.index > log_id.index) {
-            return;
-        }
-        self.entries = self.entries.split_off(&(log_id.index.saturating_add(1)));
-        if log_id.index == u64::MAX {
-            self.entries.clear();
-        }
-        self.purged = Some(log_id);
-    }
-}
 
 /// Everything recovered from a directory.
 #[derive(Default, Debug)]
 pub(crate) struct Recovered {
-    pub groups: BTreeMap<String, RecGroup>,
+    pub groups: BTreeMap<String, GroupMem>,
     /// The segments that remain, by sequence number.
     pub segments: Vec<(u64, PathBuf)>,
     /// The sequence number for the next segment.
@@ -68,8 +34,9 @@ fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> WalError {
     }
 }
 
-/// Replays the segments in `dir`.
-pub(crate) fn recover(dir: &Path) -> Result<Recovered, WalError> {
+/// Replays the segments in `dir`, keeping in memory each group's most recent entries up to
+/// `budget` bytes (see [`GroupMem`]).
+pub(crate) fn recover(dir: &Path, budget: u64) -> Result<Recovered, WalError> {
     let segs = segment::list(dir)?;
     let mut rec = Recovered::default();
     let n = segs.len();
@@ -100,7 +67,13 @@ pub(crate) fn recover(dir: &Path) -> Result<Recovered, WalError> {
             match record::read_frame(rest) {
                 Ok((body, used)) => {
                     let r = record::decode_body(body).map_err(|e| corrupt(&path, off as u64, e))?;
-                    apply(&mut rec.groups, r, seq);
+                    let at = Place {
+                        seg: seq,
+                        off: off as u64,
+                        len: used as u32,
+                    };
+                    apply(&mut rec.groups, r, at, budget)
+                        .map_err(|e| corrupt(&path, off as u64, e))?;
                     off += used;
                 }
                 Err(err) => {
@@ -158,14 +131,38 @@ fn is_torn_tail(rest: &[u8], err: &FrameError) -> bool {
     }
 }
 
-/// Applies one record to the replayed state.
-pub(crate) fn apply(groups: &mut BTreeMap<String, RecGroup>, r: Record, seg: u64) {
+/// Where a record is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Place {
+    pub seg: u64,
+    pub off: u64,
+    pub len: u32,
+}
+
+/// Applies one record (at `at`) to the replayed state.
+pub(crate) fn apply(
+    groups: &mut BTreeMap<String, GroupMem>,
+    r: Record,
+    at: Place,
+    budget: u64,
+) -> Result<(), String> {
+    fn group(groups: &mut BTreeMap<String, GroupMem>, name: String, budget: u64) -> &mut GroupMem {
+        groups.entry(name).or_insert_with(|| GroupMem::new(budget))
+    }
     match r {
-        Record::Entries(name, entries) => groups.entry(name).or_default().append(entries, seg),
-        Record::Vote(name, v) => groups.entry(name).or_default().vote = Some(v),
-        Record::Committed(name, c) => groups.entry(name).or_default().committed = c,
-        Record::Truncate(name, log_id) => groups.entry(name).or_default().truncate(log_id.index),
-        Record::Purge(name, log_id) => groups.entry(name).or_default().purge(log_id),
+        Record::Entries(name, entries) => {
+            let consecutive = entries
+                .windows(2)
+                .all(|w| w[0].log_id.index.checked_add(1) == Some(w[1].log_id.index));
+            if !consecutive {
+                return Err("the entries of an append are not consecutive".into());
+            }
+            group(groups, name, budget).append_written(entries, at.seg, at.off, at.len)
+        }
+        Record::Vote(name, v) => group(groups, name, budget).vote = Some(v),
+        Record::Committed(name, c) => group(groups, name, budget).committed = c,
+        Record::Truncate(name, log_id) => group(groups, name, budget).truncate(log_id.index),
+        Record::Purge(name, log_id) => group(groups, name, budget).purge(log_id),
         Record::RemoveGroup(name) => {
             groups.remove(&name);
         }
@@ -176,7 +173,9 @@ pub(crate) fn apply(groups: &mut BTreeMap<String, RecGroup>, r: Record, seg: u64
                 list.iter().map(|cg| cg.name.as_str()).collect();
             groups.retain(|name, _| listed.contains(name.as_str()));
             for cg in list {
-                let g = groups.entry(cg.name).or_default();
+                let g = groups
+                    .entry(cg.name)
+                    .or_insert_with(|| GroupMem::new(budget));
                 g.vote = cg.vote;
                 g.committed = cg.committed;
                 // Exactly its purge mark, not the larger of it and an older one: that may be
@@ -193,9 +192,10 @@ pub(crate) fn apply(groups: &mut BTreeMap<String, RecGroup>, r: Record, seg: u64
                             g.truncate(end);
                         }
                     }
-                    None => g.entries.clear(),
+                    None => g.truncate(0),
                 }
             }
         }
     }
+    Ok(())
 }

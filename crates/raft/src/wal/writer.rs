@@ -1,8 +1,9 @@
 //! The writer: one OS thread that owns the segment files. It takes every request queued on
 //! the bounded channel, writes them in order, does one fdatasync for the lot (group commit
-//! across groups), then completes their callbacks; it rotates segments, writes each new
-//! segment's checkpoint, tracks which segment holds each group's live entries and deletes
-//! a segment once nothing in it is live.
+//! across groups), tells each group where its appends were written (see `GroupMem::placed`),
+//! then completes their callbacks; it rotates segments, writes each new segment's
+//! checkpoint, tracks which segment holds each group's live entries and deletes a segment
+//! once nothing in it is live.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
@@ -15,6 +16,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
+use super::group::GroupMem;
 use super::record::{self, CheckpointGroup, Kind};
 use super::recover::Recovered;
 use super::segment::{self, io_err, HEADER_LEN};
@@ -47,6 +49,19 @@ pub(crate) struct WriteReq {
     /// Synced before `done`, whatever the mode (votes, group removal).
     pub sync: bool,
     pub done: Option<Done>,
+    /// An append's group state and batch number: told where the batch was written.
+    pub placed: Option<(Arc<Mutex<GroupMem>>, u64)>,
+}
+
+/// An append batch written to the buffer, to be indexed once the buffer is in the file.
+struct Placement {
+    mem: Arc<Mutex<GroupMem>>,
+    batch: u64,
+    first: u64,
+    last: u64,
+    seg: u64,
+    off: u64,
+    len: u32,
 }
 
 pub(crate) enum Request {
@@ -73,6 +88,8 @@ pub(crate) struct Shared {
     pub entries: AtomicU64,
     pub bytes: AtomicU64,
     pub fsyncs: AtomicU64,
+    /// Records read back from segments (entries evicted from memory).
+    pub disk_reads: AtomicU64,
     /// (segment, length) of the last sync: everything before it is durable.
     pub durable: Mutex<(u64, u64)>,
 }
@@ -107,6 +124,8 @@ pub(crate) struct Writer {
     /// Whether the current segment holds a record after its checkpoint.
     cur_has_records: bool,
     buf: Vec<u8>,
+    /// The appends in `buf`, to be indexed once it is written.
+    placements: Vec<Placement>,
     unsynced: bool,
     last_sync: Instant,
     failed: Option<String>,
@@ -124,33 +143,32 @@ impl Writer {
     pub(crate) fn start(
         dir: &Path,
         opts: WalOptions,
-        rec: Recovered,
+        rec: &Recovered,
         shared: Arc<Shared>,
     ) -> Result<Writer, WalError> {
-        let mut segs: BTreeMap<u64, (PathBuf, u64)> =
-            rec.segments.into_iter().map(|(s, p)| (s, (p, 0))).collect();
+        let mut segs: BTreeMap<u64, (PathBuf, u64)> = rec
+            .segments
+            .iter()
+            .map(|(s, p)| (*s, (p.clone(), 0)))
+            .collect();
         let mut groups = HashMap::new();
-        for (name, g) in rec.groups {
+        for (name, g) in &rec.groups {
             let mut wg = WGroup {
                 vote: g.vote,
                 committed: g.committed,
                 purged: g.purged,
                 runs: VecDeque::new(),
             };
-            for (index, (_, seg)) in g.entries {
+            for (first, last, seg) in g.batches() {
                 if let Some((_, live)) = segs.get_mut(&seg) {
-                    *live += 1;
+                    *live += last - first + 1;
                 }
                 match wg.runs.back_mut() {
-                    Some(r) if r.seg == seg && r.last + 1 == index => r.last = index,
-                    _ => wg.runs.push_back(Run {
-                        first: index,
-                        last: index,
-                        seg,
-                    }),
+                    Some(r) if r.seg == seg && r.last + 1 == first => r.last = last,
+                    _ => wg.runs.push_back(Run { first, last, seg }),
                 }
             }
-            groups.insert(Arc::<str>::from(name), wg);
+            groups.insert(Arc::<str>::from(name.as_str()), wg);
         }
         let seq = rec.next_seq;
         let (cur, cur_path) = segment::create(dir, seq)?;
@@ -167,6 +185,7 @@ impl Writer {
             cur_len: HEADER_LEN,
             cur_has_records: false,
             buf: Vec::new(),
+            placements: Vec::new(),
             unsynced: true,
             last_sync: Instant::now(),
             failed: None,
@@ -220,6 +239,7 @@ impl Writer {
                         let mut dones = Vec::new();
                         let _ = self.write_batch(std::mem::take(&mut writes), &mut dones);
                         let _ = self.flush_buf();
+                        self.placements.clear();
                         // The callbacks are dropped uncalled: nothing was reported durable.
                         return;
                     }
@@ -289,6 +309,7 @@ impl Writer {
                 self.fail(e);
             }
         }
+        self.place();
         for d in dones {
             match &self.failed {
                 None => d(Ok(())),
@@ -329,6 +350,17 @@ impl Writer {
                     err = Some(e);
                     continue;
                 }
+            }
+            if let (Some((mem, batch)), Some(Meta::Entries { first, last })) = (w.placed, &w.meta) {
+                self.placements.push(Placement {
+                    mem,
+                    batch,
+                    first: *first,
+                    last: *last,
+                    seg: self.cur_seq,
+                    off: self.cur_len + self.buf.len() as u64,
+                    len: w.frame.len() as u32,
+                });
             }
             self.buf.extend_from_slice(&w.frame);
             self.cur_has_records = true;
@@ -390,6 +422,20 @@ impl Writer {
                 }
             }
             Meta::Remove => {}
+        }
+    }
+
+    /// Tells each group where its appends now in the file are (they may then be evicted from
+    /// memory). After a failed write nothing is: the entries stay in memory.
+    fn place(&mut self) {
+        let placements = std::mem::take(&mut self.placements);
+        if self.failed.is_some() || !self.buf.is_empty() {
+            return;
+        }
+        for p in placements {
+            p.mem
+                .lock()
+                .placed(p.batch, p.first, p.last, p.seg, p.off, p.len);
         }
     }
 

@@ -12,18 +12,17 @@ use crate::wal::record::read_frame;
 use crate::wal::segment::{self, HEADER_LEN};
 use crate::wal::{SyncMode, Wal, WalError, WalOptions};
 
-fn small(segment_bytes: u64) -> WalOptions {
+fn small(base: WalOptions, segment_bytes: u64) -> WalOptions {
     WalOptions {
         segment_bytes,
-        ..WalOptions::default()
+        ..base
     }
 }
 
-#[test]
-fn group_commit_shares_fsyncs_across_groups() {
+fn group_commit_shares_fsyncs_across_groups(base: WalOptions) {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let wal = Wal::open(dir.path(), base).unwrap();
 
         // Deterministic: 200 groups' appends queued while the writer is busy are written
         // and synced together, with one fsync.
@@ -73,18 +72,24 @@ fn group_commit_shares_fsyncs_across_groups() {
             "{fsyncs} fsyncs for {appends} appends"
         );
         for g in [0, 99, 199] {
-            assert_eq!(wal.group(&format!("group-{g}")).entries_in(..).len(), 21);
+            assert_eq!(
+                wal.group(&format!("group-{g}"))
+                    .entries_in(..)
+                    .unwrap()
+                    .len(),
+                21
+            );
         }
     });
 }
+both_budgets!(group_commit_shares_fsyncs_across_groups);
 
-#[test]
-fn a_stalled_writer_makes_appends_wait_at_the_channel_bound() {
+fn a_stalled_writer_makes_appends_wait_at_the_channel_bound(base: WalOptions) {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let opts = WalOptions {
             queue_depth: 8,
-            ..WalOptions::default()
+            ..base
         };
         let wal = Wal::open(dir.path(), opts).unwrap();
         assert_eq!(wal.queue_capacity(), 8);
@@ -117,16 +122,16 @@ fn a_stalled_writer_makes_appends_wait_at_the_channel_bound() {
         assert_eq!(flushed.load(Ordering::SeqCst), 100);
     });
 }
+both_budgets!(a_stalled_writer_makes_appends_wait_at_the_channel_bound);
 
 fn segment_count(dir: &std::path::Path) -> usize {
     segment::list(dir).unwrap().len()
 }
 
-#[test]
-fn purged_segments_are_deleted_and_a_reopen_recovers_the_same_state() {
+fn purged_segments_are_deleted_and_a_reopen_recovers_the_same_state(base: WalOptions) {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let opts = small(4096);
+        let opts = small(base, 4096);
         let wal = Wal::open(dir.path(), opts).unwrap();
         let data = "d".repeat(100);
         for g in 0..3 {
@@ -141,7 +146,7 @@ fn purged_segments_are_deleted_and_a_reopen_recovers_the_same_state() {
         for g in 0..3 {
             let log = wal.group(&format!("g{g}"));
             let keep_from = 295;
-            let at = log.entries_in(keep_from - 1..keep_from)[0].log_id;
+            let at = log.entries_in(keep_from - 1..keep_from).unwrap()[0].log_id;
             log.purge_inner(at).await.unwrap();
             log.save_committed_inner(Some(at)).await.unwrap();
         }
@@ -158,7 +163,12 @@ fn purged_segments_are_deleted_and_a_reopen_recovers_the_same_state() {
             (0..3)
                 .map(|g| {
                     let l = w.group(&format!("g{g}"));
-                    (l.entries_in(..), l.vote(), l.committed(), l.log_state())
+                    (
+                        l.entries_in(..).unwrap(),
+                        l.vote(),
+                        l.committed(),
+                        l.log_state(),
+                    )
                 })
                 .collect::<Vec<_>>()
         };
@@ -171,11 +181,12 @@ fn purged_segments_are_deleted_and_a_reopen_recovers_the_same_state() {
         assert_eq!(wal.groups(), vec!["g0", "g1", "g2"]);
     });
 }
+both_budgets!(purged_segments_are_deleted_and_a_reopen_recovers_the_same_state);
 
 /// Writes enough for several segments, then shuts the log down; returns the segments.
-fn filled(dir: &std::path::Path) -> Vec<(u64, std::path::PathBuf)> {
+fn filled(dir: &std::path::Path, base: WalOptions) -> Vec<(u64, std::path::PathBuf)> {
     rt().block_on(async {
-        let wal = Wal::open(dir, small(2048)).unwrap();
+        let wal = Wal::open(dir, small(base, 2048)).unwrap();
         let log = wal.group("g");
         for i in 0..60 {
             append_wait(&log, vec![entry(1, i, &"p".repeat(100))]).await;
@@ -194,15 +205,14 @@ fn second_record(path: &std::path::Path) -> (Vec<u8>, usize) {
     (buf, HEADER_LEN as usize + used)
 }
 
-#[test]
-fn a_bad_record_inside_a_segment_is_an_error_naming_file_and_offset() {
+fn a_bad_record_inside_a_segment_is_an_error_naming_file_and_offset(base: WalOptions) {
     let dir = tempfile::tempdir().unwrap();
-    let segs = filled(dir.path());
+    let segs = filled(dir.path(), base);
     let path = &segs[0].1;
     let (mut buf, off) = second_record(path);
     buf[off + 12] ^= 0x01;
     std::fs::write(path, &buf).unwrap();
-    match Wal::open(dir.path(), WalOptions::default()) {
+    match Wal::open(dir.path(), base) {
         Err(e @ WalError::Corrupt { .. }) => {
             let WalError::Corrupt {
                 path: p, offset, ..
@@ -221,11 +231,11 @@ fn a_bad_record_inside_a_segment_is_an_error_naming_file_and_offset() {
     // Refused, not repaired: the file is as it was.
     assert_eq!(std::fs::read(path).unwrap(), buf);
 }
+both_budgets!(a_bad_record_inside_a_segment_is_an_error_naming_file_and_offset);
 
-#[test]
-fn a_bad_record_mid_last_segment_is_an_error_but_a_torn_tail_is_cut() {
+fn a_bad_record_mid_last_segment_is_an_error_but_a_torn_tail_is_cut(base: WalOptions) {
     let dir = tempfile::tempdir().unwrap();
-    let segs = filled(dir.path());
+    let segs = filled(dir.path(), base);
     // The segment before the last (the last one holds the shutdown's checkpoint only, at
     // most): make it the last by deleting the newest.
     let (_, newest) = segs.last().unwrap();
@@ -238,15 +248,16 @@ fn a_bad_record_mid_last_segment_is_an_error_but_a_torn_tail_is_cut() {
     for (_, p) in segment::list(dir.path()).unwrap() {
         std::fs::copy(&p, copy.path().join(p.file_name().unwrap())).unwrap();
     }
-    let want = Wal::open(copy.path(), WalOptions::default())
+    let want = Wal::open(copy.path(), base)
         .unwrap()
         .group("g")
-        .entries_in(..);
+        .entries_in(..)
+        .unwrap();
     assert!(want.len() > 10);
     buf[off + 12] ^= 0x01;
     std::fs::write(path, &buf).unwrap();
     assert!(matches!(
-        Wal::open(dir.path(), WalOptions::default()),
+        Wal::open(dir.path(), base),
         Err(WalError::Corrupt { offset, .. }) if offset == off as u64
     ));
     // A torn tail instead: half a record, then zeroes. Both are cut off.
@@ -254,16 +265,16 @@ fn a_bad_record_mid_last_segment_is_an_error_but_a_torn_tail_is_cut() {
     torn.extend_from_slice(&good[off..off + 11]);
     torn.extend_from_slice(&[0u8; 100]);
     std::fs::write(path, &torn).unwrap();
-    let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    let wal = Wal::open(dir.path(), base).unwrap();
     assert_eq!(std::fs::read(path).unwrap().len(), good.len());
-    assert_eq!(wal.group("g").entries_in(..), want);
+    assert_eq!(wal.group("g").entries_in(..).unwrap(), want);
 }
+both_budgets!(a_bad_record_mid_last_segment_is_an_error_but_a_torn_tail_is_cut);
 
-#[test]
-fn writes_after_shutdown_fail_promptly() {
+fn writes_after_shutdown_fail_promptly(base: WalOptions) {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let wal = Wal::open(dir.path(), base).unwrap();
         let log = wal.group("g");
         append_wait(&log, vec![entry(1, 0, "a")]).await;
         wal.shutdown().await.unwrap();
@@ -280,18 +291,18 @@ fn writes_after_shutdown_fail_promptly() {
         assert!(t.elapsed() < Duration::from_secs(1));
         wal.shutdown().await.unwrap();
         drop((log, wal));
-        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
-        assert_eq!(wal.group("g").entries_in(..).len(), 1);
+        let wal = Wal::open(dir.path(), base).unwrap();
+        assert_eq!(wal.group("g").entries_in(..).unwrap().len(), 1);
     });
 }
+both_budgets!(writes_after_shutdown_fail_promptly);
 
-#[test]
-fn appends_waiting_on_a_full_channel_at_shutdown_complete_or_fail() {
+fn appends_waiting_on_a_full_channel_at_shutdown_complete_or_fail(base: WalOptions) {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let opts = WalOptions {
             queue_depth: 2,
-            ..WalOptions::default()
+            ..base
         };
         let wal = Wal::open(dir.path(), opts).unwrap();
         let resume = wal.pause().await;
@@ -333,14 +344,14 @@ fn appends_waiting_on_a_full_channel_at_shutdown_complete_or_fail() {
         assert_eq!(wal.groups().len(), ok);
     });
 }
+both_budgets!(appends_waiting_on_a_full_channel_at_shutdown_complete_or_fail);
 
-#[test]
-fn interval_mode_reports_before_syncing_but_syncs_votes_and_on_time() {
+fn interval_mode_reports_before_syncing_but_syncs_votes_and_on_time(base: WalOptions) {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let opts = WalOptions {
             sync: SyncMode::Interval(Duration::from_secs(3600)),
-            ..WalOptions::default()
+            ..base
         };
         let wal = Wal::open(dir.path(), opts).unwrap();
         let log = wal.group("g");
@@ -364,7 +375,7 @@ fn interval_mode_reports_before_syncing_but_syncs_votes_and_on_time() {
         let dir = tempfile::tempdir().unwrap();
         let opts = WalOptions {
             sync: SyncMode::Interval(Duration::from_millis(20)),
-            ..WalOptions::default()
+            ..base
         };
         let wal = Wal::open(dir.path(), opts).unwrap();
         let at_open = wal.stats().fsyncs;
@@ -373,12 +384,12 @@ fn interval_mode_reports_before_syncing_but_syncs_votes_and_on_time() {
         assert_eq!(wal.stats().fsyncs, at_open + 1, "the interval sync came");
     });
 }
+both_budgets!(interval_mode_reports_before_syncing_but_syncs_votes_and_on_time);
 
-#[test]
-fn a_removed_group_stays_removed() {
+fn a_removed_group_stays_removed(base: WalOptions) {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Wal::open(dir.path(), small(1024)).unwrap();
+        let wal = Wal::open(dir.path(), small(base, 1024)).unwrap();
         for g in ["a", "b"] {
             let log = wal.group(g);
             log.save_vote_inner(&Vote::new(1, 1)).await.unwrap();
@@ -389,23 +400,23 @@ fn a_removed_group_stays_removed() {
         assert_eq!(wal.groups(), vec!["a", "b"]);
         wal.remove_group("a").await.unwrap();
         assert_eq!(wal.groups(), vec!["b"]);
-        assert!(wal.group("a").entries_in(..).is_empty());
+        assert!(wal.group("a").entries_in(..).unwrap().is_empty());
         wal.shutdown().await.unwrap();
         drop(wal);
-        let wal = Wal::open(dir.path(), small(1024)).unwrap();
+        let wal = Wal::open(dir.path(), small(base, 1024)).unwrap();
         assert_eq!(wal.groups(), vec!["b"]);
         assert_eq!(wal.group("a").vote(), None);
-        assert_eq!(wal.group("b").entries_in(..).len(), 20);
+        assert_eq!(wal.group("b").entries_in(..).unwrap().len(), 20);
     });
 }
+both_budgets!(a_removed_group_stays_removed);
 
 /// Measurement: 10,000 single-entry appends across 100 groups (each group waits for its
 /// append to be flushed before the next, as a follower does), SyncMode::Always.
-#[test]
-fn ten_thousand_appends_across_100_groups() {
+fn ten_thousand_appends_across_100_groups(base: WalOptions) {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let wal = Wal::open(dir.path(), base).unwrap();
         let before = wal.stats();
         let t = Instant::now();
         let mut tasks = Vec::new();
@@ -437,10 +448,11 @@ fn ten_thousand_appends_across_100_groups() {
         println!("1,000 sequential appends in one group: {:?}", t.elapsed());
         wal.shutdown().await.unwrap();
         drop(wal);
-        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
-        assert_eq!(wal.group("g57").entries_in(..).len(), 100);
+        let wal = Wal::open(dir.path(), base).unwrap();
+        assert_eq!(wal.group("g57").entries_in(..).unwrap().len(), 100);
     });
 }
+both_budgets!(ten_thousand_appends_across_100_groups);
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
@@ -451,9 +463,10 @@ proptest::proptest! {
     fn damaged_segments_never_panic_at_open(
         flips in proptest::collection::vec((0usize..8, 0usize..4096, 1u8..=255), 0..4),
         cut in proptest::option::of((0usize..8, 0usize..4096)),
+        memory_per_group in proptest::prop_oneof![proptest::strategy::Just(0u64), proptest::strategy::Just(8u64 << 20)],
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let segs = filled(dir.path());
+        let segs = filled(dir.path(), WalOptions::default());
         for (s, at, x) in &flips {
             let path = &segs[s % segs.len()].1;
             let mut buf = std::fs::read(path).unwrap();
@@ -467,8 +480,13 @@ proptest::proptest! {
             let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
             f.set_len((at % (len + 1)) as u64).unwrap();
         }
-        match Wal::open(dir.path(), WalOptions::default()) {
+        let opts = WalOptions {
+            memory_per_group,
+            ..WalOptions::default()
+        };
+        match Wal::open(dir.path(), opts) {
             Ok(wal) => {
+                // Read back, damaged or not: an error, never a panic.
                 let _ = wal.group("g").entries_in(..);
             }
             Err(WalError::Corrupt { .. }) => {
@@ -481,14 +499,13 @@ proptest::proptest! {
     }
 }
 
-#[test]
-fn every_kind_of_entry_and_the_vote_survive_a_reopen() {
+fn every_kind_of_entry_and_the_vote_survive_a_reopen(base: WalOptions) {
     use openraft::{BasicNode, CommittedLeaderId, EntryPayload, Membership};
     use std::collections::{BTreeMap, BTreeSet};
 
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let wal = Wal::open(dir.path(), base).unwrap();
         let log = wal.group("g");
         let lid = |i| crate::types::LogId::new(CommittedLeaderId::new(5, 2), i);
         let nodes: BTreeMap<u64, BasicNode> = [
@@ -519,10 +536,11 @@ fn every_kind_of_entry_and_the_vote_survive_a_reopen() {
         log.save_committed_inner(Some(lid(1))).await.unwrap();
         wal.shutdown().await.unwrap();
         drop((log, wal));
-        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let wal = Wal::open(dir.path(), base).unwrap();
         let log = wal.group("g");
-        assert_eq!(log.entries_in(..), entries);
+        assert_eq!(log.entries_in(..).unwrap(), entries);
         assert_eq!(log.vote(), Some(vote));
         assert_eq!(log.committed(), Some(lid(1)));
     });
 }
+both_budgets!(every_kind_of_entry_and_the_vote_survive_a_reopen);

@@ -172,6 +172,7 @@ async fn stop(routes: &Routes, wals: Vec<Wal>) {
 fn normal_entries(wal: &Wal, g: &str) -> Vec<String> {
     wal.group(g)
         .entries_in(..)
+        .unwrap()
         .into_iter()
         .filter_map(|e| match e.payload {
             EntryPayload::Normal(d) => Some(String::from_utf8(d.to_vec()).unwrap()),
@@ -180,13 +181,12 @@ fn normal_entries(wal: &Wal, g: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn three_nodes_two_groups_replicate_and_recover() {
+fn three_nodes_two_groups_replicate_and_recover(opts: WalOptions) {
     rt().block_on(async {
         let dirs: Vec<_> = NODES.iter().map(|_| tempfile::tempdir().unwrap()).collect();
         let open = || -> Vec<Wal> {
             dirs.iter()
-                .map(|d| Wal::open(d.path(), WalOptions::default()).unwrap())
+                .map(|d| Wal::open(d.path(), opts).unwrap())
                 .collect()
         };
         let wals = open();
@@ -233,3 +233,4 @@ fn three_nodes_two_groups_replicate_and_recover() {
         stop(&routes, wals).await;
     });
 }
+both_budgets!(three_nodes_two_groups_replicate_and_recover);

@@ -1,8 +1,29 @@
 //! Tests of the write-ahead log: openraft's storage suite, a model-based property test,
 //! group commit, backpressure, segment GC, corruption and shutdown.
 
+/// Runs test `fn $name(base: WalOptions)` twice: with the default memory budget, and with
+/// none (every entry is read back from the segments once written).
+macro_rules! both_budgets {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn default_budget() {
+                super::$name(crate::wal::WalOptions::default())
+            }
+
+            #[test]
+            fn no_memory_budget() {
+                super::$name(crate::wal::WalOptions {
+                    memory_per_group: 0,
+                    ..crate::wal::WalOptions::default()
+                })
+            }
+        }
+    };
+}
 mod behavior;
 mod cluster;
+mod evict;
 mod model;
 mod suite;
 

@@ -170,6 +170,7 @@ fn actual(log: &GroupLog) -> MGroup {
     MGroup {
         entries: log
             .entries_in(..)
+            .unwrap()
             .into_iter()
             .map(|e| (e.log_id.index, e))
             .collect(),
@@ -238,6 +239,19 @@ fn check(wal: &Wal, model: &Model, when: &str) {
             "group {} differs from the model {when}",
             GROUPS[i]
         );
+        let m = &model.groups[i];
+        let last = m
+            .entries
+            .values()
+            .next_back()
+            .map(|e| e.log_id)
+            .or(m.purged);
+        assert_eq!(
+            wal.group(GROUPS[i]).log_state().last_log_id,
+            last,
+            "group {}'s last log id {when}",
+            GROUPS[i]
+        );
     }
     let want: Vec<String> = (0..3)
         .filter(|i| {
@@ -261,10 +275,11 @@ fn tear(dir: &std::path::Path, durable: (u64, u64), seed: u64) {
     f.set_len(at).unwrap();
 }
 
-async fn run_case(ops: Vec<Op>, segment_bytes: u64) {
+async fn run_case(ops: Vec<Op>, segment_bytes: u64, memory_per_group: u64) {
     let dir = tempfile::tempdir().unwrap();
     let opts = WalOptions {
         segment_bytes,
+        memory_per_group,
         ..WalOptions::default()
     };
     let mut wal = Wal::open(dir.path(), opts).unwrap();
@@ -337,7 +352,9 @@ proptest! {
     fn wal_matches_model_across_reopens_and_crashes(
         ops in prop::collection::vec(op_strategy(false), 1..40),
         segment_bytes in prop_oneof![Just(200u64), Just(600u64), Just(1u64 << 20)],
+        // None, a few entries, all.
+        memory_per_group in prop_oneof![Just(0u64), Just(300u64), Just(8u64 << 20)],
     ) {
-        rt().block_on(run_case(ops, segment_bytes));
+        rt().block_on(run_case(ops, segment_bytes, memory_per_group));
     }
 }

@@ -157,6 +157,33 @@ fn openraft_storage_suite_small_segments_interval_sync() {
             segment_bytes: 256,
             sync: crate::wal::SyncMode::Interval(std::time::Duration::from_millis(5)),
             queue_depth: 2,
+            ..WalOptions::default()
+        },
+    })
+    .unwrap();
+}
+
+/// Every read of a written entry goes to the segments.
+#[test]
+fn openraft_storage_suite_no_memory_budget() {
+    Suite::test_all(WalBuilder {
+        opts: WalOptions {
+            memory_per_group: 0,
+            segment_bytes: 512,
+            ..WalOptions::default()
+        },
+    })
+    .unwrap();
+}
+
+/// A few entries in memory, the rest read back.
+#[test]
+fn openraft_storage_suite_tiny_memory_budget() {
+    Suite::test_all(WalBuilder {
+        opts: WalOptions {
+            memory_per_group: 300,
+            sync: crate::wal::SyncMode::Interval(std::time::Duration::from_millis(5)),
+            ..WalOptions::default()
         },
     })
     .unwrap();
