@@ -446,3 +446,51 @@ async fn placement_follows_server_tags_and_the_unique_tag() {
     assert_eq!(members, ["n1", "n3"]);
     stop(nodes).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_back_on_an_emptied_disk_is_caught_up_from_the_log() {
+    let mut nodes = start(3).await;
+    wait_meta_leader(&nodes).await;
+    let js = client(&nodes[0]).await;
+    js.create_stream(jetstream::stream::Config {
+        name: "w".into(),
+        subjects: vec!["w.>".into()],
+        num_replicas: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for k in 0..20 {
+        publish_until_acked(&js, "w.a", &format!("a{k}"), deadline).await;
+    }
+    // The third server goes, and comes back with nothing: no stream files, no Raft log.
+    let gone = nodes.remove(2);
+    let ports = gone.ports.clone();
+    stop(vec![gone]).await;
+    for k in 0..20 {
+        publish_until_acked(&js, "w.b", &format!("b{k}"), deadline).await;
+    }
+    nodes.push(start_node(2, &ports, Vec::new(), "").await);
+    for k in 0..5 {
+        publish_until_acked(&js, "w.c", &format!("c{k}"), deadline).await;
+    }
+    // Its replica is rebuilt from the group's log: all 45, and the leader counts it current.
+    let back = nodes[2].js.as_ref().unwrap();
+    until("the emptied replica holds every message", deadline, || {
+        back.monitor()
+            .stats(true)
+            .stream_list
+            .first()
+            .is_some_and(|s| s.messages == 45)
+    })
+    .await;
+    let info = info_until(&js, "w", deadline, |i| {
+        i.cluster
+            .as_ref()
+            .is_some_and(|c| c.replicas.len() == 2 && c.replicas.iter().all(|r| r.current))
+    })
+    .await;
+    assert_eq!(info.state.messages, 45);
+    stop(nodes).await;
+}

@@ -17,6 +17,9 @@ pub struct Node {
     pub stop: CancellationToken,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
+    /// Every server's route port, and this one's index.
+    pub ports: Vec<u16>,
+    pub index: usize,
 }
 
 pub fn free_port() -> u16 {
@@ -37,58 +40,69 @@ pub async fn start_tagged(tags: &[Vec<&str>], unique_tag: &str) -> Vec<Node> {
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
     let mut nodes = Vec::new();
     for i in 0..n {
-        let mut cluster = ClusterConfig::new("127.0.0.1", ports[i]);
-        cluster.name = Some("c1".into());
-        cluster.routes = (0..n)
-            .filter(|&j| j != i)
-            .map(|j| {
-                format!("nats-route://127.0.0.1:{}", ports[j])
-                    .parse()
-                    .unwrap()
-            })
-            .collect();
-        let name = format!("n{}", i + 1);
-        let server = Server::bind(ServerConfig {
-            host: "127.0.0.1".into(),
-            port: 0,
-            server_name: Some(name.clone()),
-            jetstream: true,
-            cluster: Some(cluster),
-            ..ServerConfig::default()
-        })
-        .await
-        .unwrap();
-        let addr = server.local_addr();
-        let dir = tempfile::tempdir().unwrap();
-        let js = JetStream::start(
-            server.handle(),
-            JetStreamConfig {
-                store_dir: dir.path().to_path_buf(),
-                sync: SyncPolicy::Always,
-                server_name: name.clone(),
-                queue_bytes: sluice_stream::DEFAULT_QUEUE_BYTES,
-            },
-        )
-        .unwrap();
-        let settings = ClusterSettings {
-            name: "c1".into(),
-            expected: n,
-            tags: tags[i].iter().map(|t| t.to_string()).collect(),
-            unique_tag: unique_tag.to_string(),
-            timing: Timing::default(),
-        };
-        js.start_cluster(settings, Logs::Memory).await.unwrap();
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(server.run(stop.clone()));
-        nodes.push(Node {
-            addr,
-            js: Some(js),
-            stop,
-            task,
-            _dir: dir,
-        });
+        let tags: Vec<String> = tags[i].iter().map(|t| t.to_string()).collect();
+        nodes.push(start_node(i, &ports, tags, unique_tag).await);
     }
     nodes
+}
+
+/// Starts server `i` of the cluster whose route ports are `ports` (each server's own), named
+/// `n<i+1>`, with a fresh store and a fresh (memory) Raft log: a restart with it is a
+/// restart on an emptied disk.
+pub async fn start_node(i: usize, ports: &[u16], tags: Vec<String>, unique_tag: &str) -> Node {
+    let n = ports.len();
+    let mut cluster = ClusterConfig::new("127.0.0.1", ports[i]);
+    cluster.name = Some("c1".into());
+    cluster.routes = (0..n)
+        .filter(|&j| j != i)
+        .map(|j| {
+            format!("nats-route://127.0.0.1:{}", ports[j])
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let name = format!("n{}", i + 1);
+    let server = Server::bind(ServerConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        server_name: Some(name.clone()),
+        jetstream: true,
+        cluster: Some(cluster),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let js = JetStream::start(
+        server.handle(),
+        JetStreamConfig {
+            store_dir: dir.path().to_path_buf(),
+            sync: SyncPolicy::Always,
+            server_name: name.clone(),
+            queue_bytes: sluice_stream::DEFAULT_QUEUE_BYTES,
+        },
+    )
+    .unwrap();
+    let settings = ClusterSettings {
+        name: "c1".into(),
+        expected: n,
+        tags,
+        unique_tag: unique_tag.to_string(),
+        timing: Timing::default(),
+    };
+    js.start_cluster(settings, Logs::Memory).await.unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(server.run(stop.clone()));
+    Node {
+        addr,
+        js: Some(js),
+        stop,
+        task,
+        _dir: dir,
+        ports: ports.to_vec(),
+        index: i,
+    }
 }
 
 pub async fn wait_meta_leader(nodes: &[Node]) -> usize {
