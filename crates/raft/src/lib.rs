@@ -35,7 +35,7 @@ mod tests;
 
 pub use config::Timing;
 pub use machine::{Committed, Machine, MachineStore};
-pub use node::{NodeError, RaftNode};
+pub use node::{GroupOptions, NodeError, RaftNode};
 pub use routes::RouteTransport;
 pub use transport::{Transport, Unreachable};
 pub use types::{node_id, GroupId, NodeId, TypeConfig};

@@ -34,6 +34,21 @@ pub enum NodeError {
     Fatal { group: String, error: String },
 }
 
+/// How one group runs, beyond the node's timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupOptions {
+    /// Whether openraft builds snapshots (every `Timing::snapshot_every` entries) and purges
+    /// the log below them. A machine that cannot take snapshots yet must say false: openraft
+    /// treats a failed snapshot as fatal and stops the group.
+    pub snapshots: bool,
+}
+
+impl Default for GroupOptions {
+    fn default() -> Self {
+        GroupOptions { snapshots: true }
+    }
+}
+
 /// The groups running on one node.
 pub struct RaftNode {
     id: NodeId,
@@ -196,16 +211,34 @@ impl RaftNode {
         LS: RaftLogStorage<TypeConfig>,
         M: Machine,
     {
+        self.start_group_with(group, log, machine, dir, GroupOptions::default())
+            .await
+    }
+
+    /// [`RaftNode::start_group`] with options of its own (a machine that takes no snapshots).
+    pub async fn start_group_with<LS, M>(
+        &self,
+        group: &str,
+        log: LS,
+        machine: M,
+        dir: &Path,
+        options: GroupOptions,
+    ) -> Result<(Raft<TypeConfig>, MachineStore<M>), NodeError>
+    where
+        LS: RaftLogStorage<TypeConfig>,
+        M: Machine,
+    {
         if self.groups.read().contains_key(group) {
             return Err(NodeError::Running(group.to_string()));
         }
-        let config = self
-            .timing
-            .openraft(group)
-            .map_err(|error| NodeError::Config {
-                group: group.to_string(),
-                error,
-            })?;
+        let mut timing = self.timing.clone();
+        if !options.snapshots {
+            timing.snapshot_every = 0;
+        }
+        let config = timing.openraft(group).map_err(|error| NodeError::Config {
+            group: group.to_string(),
+            error,
+        })?;
         let store = MachineStore::open(dir, machine)
             .await
             .map_err(|error| NodeError::Storage {

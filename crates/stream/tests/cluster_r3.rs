@@ -494,3 +494,33 @@ async fn a_replica_back_on_an_emptied_disk_is_caught_up_from_the_log() {
     assert_eq!(info.state.messages, 45);
     stop(nodes).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_group_lives_past_the_snapshot_interval() {
+    // Stream groups take no snapshots yet; they must not try (a failed snapshot is fatal to
+    // an openraft group: the stream stopped answering at its 10,000th entry).
+    let timing = sluice_raft::Timing {
+        snapshot_every: 20,
+        keep_after_snapshot: 5,
+        ..sluice_raft::Timing::default()
+    };
+    let nodes = start_timed(3, timing).await;
+    wait_meta_leader(&nodes).await;
+    let js = client(&nodes[0]).await;
+    js.create_stream(jetstream::stream::Config {
+        name: "long".into(),
+        subjects: vec!["long".into()],
+        num_replicas: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for k in 0..60u64 {
+        let seq = publish_until_acked(&js, "long", &format!("m{k}"), deadline).await;
+        assert_eq!(seq, k + 1);
+    }
+    let info = info_until(&js, "long", deadline, |i| i.state.messages == 60).await;
+    assert_eq!(info.state.last_sequence, 60);
+    stop(nodes).await;
+}

@@ -4,7 +4,7 @@
 use openraft::Raft;
 use sluice_raft::testing::MemLog;
 use sluice_raft::wal::Wal;
-use sluice_raft::{Machine, MachineStore, NodeError, RaftNode, TypeConfig};
+use sluice_raft::{GroupOptions, Machine, MachineStore, NodeError, RaftNode, TypeConfig};
 use std::path::Path;
 
 /// Where the groups' logs are kept.
@@ -24,14 +24,15 @@ impl Logs {
         group: &str,
         machine: M,
         dir: &Path,
+        options: GroupOptions,
     ) -> Result<(Raft<TypeConfig>, MachineStore<M>), NodeError> {
         match self {
             Logs::Wal(wal) => {
-                node.start_group(group, wal.group(group), machine, dir)
+                node.start_group_with(group, wal.group(group), machine, dir, options)
                     .await
             }
             Logs::Memory => {
-                node.start_group(group, MemLog::default(), machine, dir)
+                node.start_group_with(group, MemLog::default(), machine, dir, options)
                     .await
             }
         }

@@ -19,7 +19,7 @@ use crate::time::now_ns;
 use crate::time::Timestamp;
 use crate::writer::{Cmd, CommittedEntries, WriterTx};
 use openraft::{BasicNode, ChangeMembers, Raft, ServerState};
-use sluice_raft::{node_id, Committed, Machine, TypeConfig};
+use sluice_raft::{node_id, Committed, GroupOptions, Machine, TypeConfig};
 use sluice_server::CancellationToken;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -109,7 +109,14 @@ pub(crate) fn start(
     let started = c.rt.block_on(async {
         let (raft, _store) = c
             .logs
-            .start_group(&c.node, &sa.group, machine, &gdir)
+            // No snapshots yet: openraft would stop the group at its first one.
+            .start_group(
+                &c.node,
+                &sa.group,
+                machine,
+                &gdir,
+                GroupOptions { snapshots: false },
+            )
             .await
             .map_err(|e| e.to_string())?;
         if initialize {

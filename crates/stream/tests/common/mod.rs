@@ -36,12 +36,21 @@ pub async fn start(n: usize) -> Vec<Node> {
 
 /// `tags[i]` are server i's `server_tags`; `unique_tag` every server's.
 pub async fn start_tagged(tags: &[Vec<&str>], unique_tag: &str) -> Vec<Node> {
+    start_with(tags, unique_tag, Timing::default()).await
+}
+
+/// `n` servers with `timing` for their Raft groups.
+pub async fn start_timed(n: usize, timing: Timing) -> Vec<Node> {
+    start_with(&vec![Vec::new(); n], "", timing).await
+}
+
+async fn start_with(tags: &[Vec<&str>], unique_tag: &str, timing: Timing) -> Vec<Node> {
     let n = tags.len();
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
     let mut nodes = Vec::new();
     for i in 0..n {
         let tags: Vec<String> = tags[i].iter().map(|t| t.to_string()).collect();
-        nodes.push(start_node(i, &ports, tags, unique_tag).await);
+        nodes.push(start_node_timed(i, &ports, tags, unique_tag, timing.clone()).await);
     }
     nodes
 }
@@ -50,6 +59,16 @@ pub async fn start_tagged(tags: &[Vec<&str>], unique_tag: &str) -> Vec<Node> {
 /// `n<i+1>`, with a fresh store and a fresh (memory) Raft log: a restart with it is a
 /// restart on an emptied disk.
 pub async fn start_node(i: usize, ports: &[u16], tags: Vec<String>, unique_tag: &str) -> Node {
+    start_node_timed(i, ports, tags, unique_tag, Timing::default()).await
+}
+
+async fn start_node_timed(
+    i: usize,
+    ports: &[u16],
+    tags: Vec<String>,
+    unique_tag: &str,
+    timing: Timing,
+) -> Node {
     let n = ports.len();
     let mut cluster = ClusterConfig::new("127.0.0.1", ports[i]);
     cluster.name = Some("c1".into());
@@ -89,7 +108,7 @@ pub async fn start_node(i: usize, ports: &[u16], tags: Vec<String>, unique_tag: 
         expected: n,
         tags,
         unique_tag: unique_tag.to_string(),
-        timing: Timing::default(),
+        timing,
     };
     js.start_cluster(settings, Logs::Memory).await.unwrap();
     let stop = CancellationToken::new();
