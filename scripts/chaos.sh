@@ -46,7 +46,9 @@ esac
 
 log=$(mktemp /tmp/chaos-XXXXXX.log)
 if [ "$target" = sluice ]; then
-    export CHAOS_LOG_DIR="${CHAOS_LOG_DIR:-${log%.log}-nodes}"
+    # Absolute: the test runs in integration-tests/.
+    CHAOS_LOG_DIR="$(realpath -m "${CHAOS_LOG_DIR:-${log%.log}-nodes}")"
+    export CHAOS_LOG_DIR
 fi
 echo "== chaos: target=$target nodes=$nodes seconds=$seconds seed=$seed${scenarios:+ scenarios=$scenarios} (log: $log${CHAOS_LOG_DIR:+, node logs: $CHAOS_LOG_DIR})"
 set +e
