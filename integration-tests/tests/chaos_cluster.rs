@@ -128,11 +128,12 @@ async fn nats_server_3() {
 ///   allowed"), and that group's RaftCore on the leader is dead for good. When the wiped
 ///   node was a meta follower, the meta leader's meta group dies (it still names itself meta
 ///   leader in `/jsz` while the others elect another: the run never gets an agreed meta
-///   leader back; 3 nodes seeds 6 and 11, 5 nodes seeds 6 and 13, `--seconds 15`). When it
-///   was the meta leader (3 nodes, seed 12), the meta group recovers, but the stream leader's
-///   stream group dies once the wiped node restarts its replica: that replica stops applying
-///   (592 of 1299 messages, `current: false` in STREAM.INFO for good) while the other two
-///   elect a leader and lose nothing.
+///   leader back; 3 nodes seeds 6 and 11, 5 nodes seeds 6 and 13 with `--seconds 15`, 3 nodes
+///   seed 305 with `--seconds 20`). When it was the meta leader (3 nodes, seed 12), the meta
+///   group recovers, but the stream leader's stream group dies once the wiped node restarts
+///   its replica: the old stream leader's own replica stops applying (592 of 1299 messages,
+///   `current: false` in STREAM.INFO for good) while the other two elect a leader and lose
+///   nothing.
 const SLUICE_CI_SCENARIOS: &[(Scenario, u64)] = &[
     (Scenario::LeaderKill, 10),
     (Scenario::MinorityPartition, 8),
