@@ -102,34 +102,7 @@ impl ChaosTarget for NatsServerTarget {
     }
 
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
-        let start = Instant::now();
-        let running: Vec<usize> = (0..self.len())
-            .filter(|&i| self.cluster.nodes[i].is_running() && !self.paused[i])
-            .collect();
-        let want = running.len().saturating_sub(1) as u64;
-        self.cluster.wait_routes(&running, want, timeout)?;
-        loop {
-            let leaders: Vec<Option<String>> = running
-                .iter()
-                .map(|&i| {
-                    self.jsz(i).and_then(|v| {
-                        v["meta_cluster"]["leader"]
-                            .as_str()
-                            .filter(|l| !l.is_empty())
-                            .map(str::to_owned)
-                    })
-                })
-                .collect();
-            if leaders[0].is_some() && leaders.iter().all(|l| *l == leaders[0]) {
-                return Ok(());
-            }
-            if start.elapsed() > timeout {
-                return Err(format!(
-                    "no agreed JetStream meta leader after {timeout:?}: {leaders:?}"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_meta_ready(&mut self.cluster, &self.paused, timeout)
     }
 
     fn kill9(&mut self, i: usize) {
@@ -250,8 +223,52 @@ impl ChaosTarget for NatsServerTarget {
     }
 }
 
+/// [`ChaosTarget::wait_ready`] for a [`Cluster`] whose nodes serve nats-server's `/jsz`
+/// (nats-server and Sluice): every running node not `paused` routed to every other such node,
+/// then all of them naming the same JetStream meta leader (`meta_cluster.leader`).
+pub fn wait_meta_ready(
+    cluster: &mut Cluster,
+    paused: &[bool],
+    timeout: Duration,
+) -> Result<(), String> {
+    let start = Instant::now();
+    let running: Vec<usize> = (0..cluster.len())
+        .filter(|&i| cluster.nodes[i].is_running() && !paused[i])
+        .collect();
+    let want = running.len().saturating_sub(1) as u64;
+    cluster.wait_routes(&running, want, timeout)?;
+    loop {
+        let leaders: Vec<Option<String>> = running
+            .iter()
+            .map(|&i| {
+                crate::cluster::http_get_json(
+                    cluster.node(i).http_addr(),
+                    "/jsz",
+                    Duration::from_secs(1),
+                )
+                .ok()
+                .and_then(|v| {
+                    v["meta_cluster"]["leader"]
+                        .as_str()
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_owned)
+                })
+            })
+            .collect();
+        if leaders[0].is_some() && leaders.iter().all(|l| *l == leaders[0]) {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(format!(
+                "no agreed JetStream meta leader after {timeout:?}: {leaders:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// FNV-1a, 64 bits, over `bytes`, continuing from `h`.
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+pub(crate) fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);

@@ -12,16 +12,18 @@
 //! - no fault deletes the stream or its consumer.
 //!
 //! The scenarios ([`scenarios`]) drive a [`ChaosTarget`]: the cluster under test. The reference
-//! target is nats-server 2.9.10 ([`faults::NatsServerTarget`]); Sluice plugs in by implementing
-//! the same trait once its replication exists. Layout: [`workload`] (publishers and the
-//! consumer, recording a history), [`checker`] (read-back and properties), [`faults`] (the
-//! trait's nats-server implementation), [`scenarios`] (one function per fault schedule),
-//! [`report`] (outcome records and the table `scripts/chaos.sh` prints).
+//! target is nats-server 2.9.10 ([`faults::NatsServerTarget`]); Sluice's is
+//! [`sluice_target::SluiceTarget`] (real `sluice` binaries, replicas read from their segment
+//! files). Layout: [`workload`] (publishers and the consumer, recording a history),
+//! [`checker`] (read-back and properties), [`faults`] (the trait's nats-server
+//! implementation), [`sluice_target`] (Sluice's), [`scenarios`] (one function per fault
+//! schedule), [`report`] (outcome records and the table `scripts/chaos.sh` prints).
 
 pub mod checker;
 pub mod faults;
 pub mod report;
 pub mod scenarios;
+pub mod sluice_target;
 pub mod workload;
 
 use std::time::Duration;

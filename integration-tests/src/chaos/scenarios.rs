@@ -244,7 +244,8 @@ async fn run_on<T: ChaosTarget>(
             }
         }
         target.wait_ready(Duration::from_secs(30))
-    })?;
+    })
+    .map_err(|e| format!("after healing: {e}; faults: {}", nem.log.join(", ")))?;
     nem.note("healed".into());
     tokio::time::sleep(Duration::from_secs(2)).await;
     workload.stop_publishers();
