@@ -25,12 +25,17 @@ fn check(what: &str, r: &serde_json::Value, allowed: &[u64]) -> Result<()> {
     }
 }
 
-/// Creates (or reuses) file stream `name` on `subjects` and purges it; the sequence its next
-/// message will get.
-fn fresh_stream(c: &mut Conn, name: &str, subjects: &str) -> Result<u64> {
-    let config = format!(
-        r#"{{"name":"{name}","subjects":["{subjects}"],"storage":"file","num_replicas":1}}"#
-    );
+/// The create request of file stream `name` on `subjects` with `replicas` replicas.
+pub fn stream_config(name: &str, subjects: &str, replicas: usize) -> String {
+    format!(
+        r#"{{"name":"{name}","subjects":["{subjects}"],"storage":"file","num_replicas":{replicas}}}"#
+    )
+}
+
+/// Creates (or reuses) file stream `name` on `subjects` with `replicas` replicas and purges it;
+/// the sequence its next message will get.
+fn fresh_stream(c: &mut Conn, name: &str, subjects: &str, replicas: usize) -> Result<u64> {
+    let config = stream_config(name, subjects, replicas);
     let created = c.request(&format!("$JS.API.STREAM.CREATE.{name}"), config.as_bytes())?;
     check("create stream", &created, &[10058])?; // 10058: it exists; reused
     let purged = c.request(&format!("$JS.API.STREAM.PURGE.{name}"), b"")?;
@@ -127,7 +132,7 @@ fn publish_acked(
 /// `js-pub`: acked publishes to file stream BENCH, `--window` in flight.
 pub fn publish(s: &Settings, progress: &Counter) -> Result<Report> {
     let mut c = Conn::connect(&s.server)?;
-    let first_seq = fresh_stream(&mut c, "BENCH", "bench.js")?;
+    let first_seq = fresh_stream(&mut c, "BENCH", "bench.js", s.replicas)?;
     let start = Instant::now();
     publish_acked(
         &mut c, s, "BENCH", "bench.js", first_seq, s.window, progress,
@@ -167,7 +172,7 @@ pub fn ack_stream_seq(reply: &str) -> Option<u64> {
 pub fn consume(s: &Settings, progress: &Counter) -> Result<Report> {
     let (stream, consumer) = ("BENCHC", "BENCHC_PULL");
     let mut c = Conn::connect(&s.server)?;
-    let first_seq = fresh_stream(&mut c, stream, "benchc.>")?;
+    let first_seq = fresh_stream(&mut c, stream, "benchc.>", s.replicas)?;
     let r = c.request(&format!("$JS.API.CONSUMER.DELETE.{stream}.{consumer}"), b"")?;
     check("delete consumer", &r, &[10014])?; // 10014: not found
     progress.phase("fill");
@@ -294,7 +299,18 @@ fn wait_acks_applied(c: &mut Conn, stream: &str, consumer: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ack_stream_seq, check_puback};
+    use super::{ack_stream_seq, check_puback, stream_config};
+
+    #[test]
+    fn the_stream_has_the_replicas_asked_for() {
+        for n in [1, 3] {
+            let v: serde_json::Value =
+                serde_json::from_str(&stream_config("BENCH", "bench.js", n)).unwrap();
+            assert_eq!(v["num_replicas"], n);
+            assert_eq!(v["storage"], "file");
+            assert_eq!(v["subjects"][0], "bench.js");
+        }
+    }
 
     #[test]
     fn ack_subjects_give_the_stream_sequence() {

@@ -42,9 +42,10 @@ pub enum Workload {
     Queue,
     /// Sequential request/reply with a responder: latency percentiles and round trips/s
     Reqrep,
-    /// Acked publishes to a file stream, --window in flight (default 1)
+    /// Acked publishes to a file stream (--replicas, default 1), --window in flight (default 1)
     JsPub,
-    /// Fill a file stream, then drain it with a durable pull consumer (batch 100, explicit ack)
+    /// Fill a file stream (--replicas, default 1), then drain it with a durable pull consumer
+    /// (batch 100, explicit ack)
     JsConsume,
 }
 
@@ -130,6 +131,11 @@ pub struct BenchCli {
     #[arg(long, value_name = "W")]
     pub window: Option<usize>,
 
+    /// Replicas of the stream the workload creates (js-pub, js-consume): its num_replicas,
+    /// 1 to 5; above 1 the server must be part of a JetStream cluster [default: 1]
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<usize>,
+
     /// Print one JSON object per line instead of a table
     #[arg(long)]
     pub json: bool,
@@ -149,6 +155,8 @@ pub struct Settings {
     pub subs: usize,
     /// Publishes in flight (js-pub).
     pub window: usize,
+    /// The created stream's num_replicas (js-pub, js-consume); 1 otherwise.
+    pub replicas: usize,
     /// Messages published and not yet received, at most (pubsub, fanout, queue); `None`: no
     /// limit.
     pub in_flight: Option<usize>,
@@ -229,6 +237,16 @@ impl BenchCli {
         if self.window.is_some() && w != Workload::JsPub {
             return Err(format!("--window applies to js-pub, not {}", w.name()));
         }
+        if self.replicas.is_some() && !w.is_js() {
+            return Err(format!(
+                "--replicas applies to js-pub and js-consume, not {}",
+                w.name()
+            ));
+        }
+        let replicas = self.replicas.unwrap_or(1);
+        if !(1..=5).contains(&replicas) {
+            return Err(format!("--replicas must be 1 to 5, not {replicas}"));
+        }
         let msgs = self.msgs.unwrap_or(w.default_msgs());
         let subs = self.subs.unwrap_or(match w {
             Workload::Fanout | Workload::Queue => 4,
@@ -263,6 +281,7 @@ impl BenchCli {
             size,
             subs,
             window,
+            replicas,
             in_flight,
         })
     }

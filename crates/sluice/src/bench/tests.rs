@@ -40,6 +40,7 @@ fn defaults_depend_on_the_workload() {
             size: 16,
             subs: 1,
             window: 1,
+            replicas: 1,
             in_flight: None,
         }
     );
@@ -48,6 +49,10 @@ fn defaults_depend_on_the_workload() {
     let js = settings(&["js-pub"]).unwrap();
     assert_eq!((js.msgs, js.size, js.window), (20_000, 128, 1));
     assert_eq!(settings(&["js-consume"]).unwrap().msgs, 100_000);
+    assert_eq!(
+        (js.replicas, settings(&["js-consume"]).unwrap().replicas),
+        (1, 1)
+    );
     assert_eq!(settings(&["reqrep"]).unwrap().msgs, 20_000);
 }
 
@@ -98,6 +103,25 @@ fn options_that_do_not_apply_are_refused() {
     assert!(settings(&["queue", "--subs", "0"]).is_err());
     assert!(settings(&["pub", "--msgs", "-3"]).is_err());
     assert!(settings(&["pub", "-js"]).is_err(), "no Go-style flags here");
+}
+
+#[test]
+fn replicas_apply_to_the_jetstream_workloads() {
+    assert_eq!(
+        settings(&["js-pub", "--replicas", "3"]).unwrap().replicas,
+        3
+    );
+    assert_eq!(
+        settings(&["js-consume", "--replicas=5"]).unwrap().replicas,
+        5
+    );
+    assert!(settings(&["pubsub", "--replicas", "3"])
+        .unwrap_err()
+        .contains("--replicas"));
+    assert!(settings(&["js-pub", "--replicas", "0"])
+        .unwrap_err()
+        .contains("1 to 5"));
+    assert!(settings(&["js-pub", "--replicas", "6"]).is_err());
 }
 
 #[test]
