@@ -8,7 +8,7 @@
 //!   nats-server's), asked of every running node in turn over a plain TCP connection (Sluice's
 //!   `/jsz` has no per-stream detail); the stream leader answers it wherever it is asked.
 //! - A replica's copy: Sluice writes a replicated stream's messages, on every replica, to
-//!   segment files `<sd>/streams/<S>/<id:020>.seg` (written to the OS, not fsynced; rebuilt
+//!   segment files `<sd>/_cluster/replicas/<S>/<id:020>.seg` (written to the OS, not fsynced; rebuilt
 //!   from the Raft log when the server starts). [`read_segments`] parses them READ-ONLY (the
 //!   format of `crates/stream/src/store/segment.rs`, replayed as `store/recover.rs` does:
 //!   reset headers, messages, tombstones, purge markers, apply marks) and never opens them for
@@ -49,10 +49,10 @@ impl SluiceTarget {
         &self.cluster
     }
 
-    /// Where node `i` keeps stream `stream`'s segment files.
+    /// Where node `i` keeps its replica of replicated stream `stream` (segment files).
     pub fn stream_dir(&self, i: usize, stream: &str) -> Option<PathBuf> {
         let store = self.cluster.node(i).store.as_ref()?;
-        Some(store.path().join("streams").join(stream))
+        Some(store.path().join("_cluster").join("replicas").join(stream))
     }
 
     /// Moves what node `i` logged since the last call into `logs[i]` (before its process, and
