@@ -82,7 +82,17 @@ pub(crate) fn start(
     initialize: bool,
 ) -> Result<(), String> {
     let name = &sa.config.name;
-    if js.streams.read().contains_key(name) {
+    let running = js
+        .streams
+        .read()
+        .get(name)
+        .map(|e| e.replica.as_ref().and_then(|r| r.raft.get().cloned()));
+    if let Some(raft) = running {
+        // Started already: by the periodic pass (`local::ensure_placed`), which may see the
+        // assignment before its create is handed here. The group is formed all the same.
+        if let (true, Some(raft)) = (initialize, raft) {
+            c.rt.block_on(form(&raft, sa));
+        }
         return Ok(());
     }
     // The files are rebuilt from the group's log (see the module doc).
@@ -120,15 +130,7 @@ pub(crate) fn start(
             .await
             .map_err(|e| e.to_string())?;
         if initialize {
-            let members: BTreeMap<u64, BasicNode> = sa
-                .peers
-                .iter()
-                .map(|p| (node_id(p), BasicNode { addr: p.clone() }))
-                .collect();
-            if let Err(e) = raft.initialize(members).await {
-                // Formed already (a replay of the create, or a restart): nothing to do.
-                tracing::debug!(group = %sa.group, error = %e, "group not initialized");
-            }
+            form(&raft, sa).await;
         }
         Ok::<_, String>(raft)
     });
@@ -151,6 +153,20 @@ pub(crate) fn start(
     }));
     c.spawn(watch_leader(raft, replica, c.node.id(), c.stop_token()));
     Ok(())
+}
+
+/// Forms a new stream's group with the assigned peers as its voters (on the first peer,
+/// when the create is committed; a group that has a log already is left as it is).
+async fn form(raft: &Raft<TypeConfig>, sa: &StreamAssignment) {
+    let members: BTreeMap<u64, BasicNode> = sa
+        .peers
+        .iter()
+        .map(|p| (node_id(p), BasicNode { addr: p.clone() }))
+        .collect();
+    if let Err(e) = raft.initialize(members).await {
+        // Formed already (a replay of the create, or a restart): nothing to do.
+        tracing::debug!(group = %sa.group, error = %e, "group not initialized");
+    }
 }
 
 /// Keeps the replica's idea of whether it leads up to date, until the group stops.
