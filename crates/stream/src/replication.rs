@@ -22,9 +22,6 @@ use std::sync::{Arc, OnceLock};
 /// paced by TCP) until proposals are answered.
 pub(crate) const MAX_INFLIGHT: usize = 4 * 1024 * 1024;
 
-/// How long a replica keeps a create's reply subject to answer if it comes to lead.
-const CREATE_REPLY_FOR: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// This server's replica of a replicated stream: see the module doc.
 pub(crate) struct Replica {
     /// The stream's Raft group.
@@ -44,7 +41,7 @@ pub(crate) struct Replica {
     wake: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// The reply subject of the STREAM.CREATE this replica's group owes an answer, answered
     /// by the leader once it listens.
-    create_reply: parking_lot::Mutex<Option<(String, std::time::Instant)>>,
+    create_reply: parking_lot::Mutex<Option<String>>,
     /// The group's `cluster` block for infos (set once the group runs).
     cluster: OnceLock<Box<dyn Fn() -> ClusterInfo + Send + Sync>>,
 }
@@ -82,19 +79,13 @@ impl Replica {
     /// Records that the group owes `reply` its STREAM.CREATE answer, and runs the owner (which
     /// answers it if it leads).
     pub(crate) fn set_create_reply(&self, reply: &str) {
-        *self.create_reply.lock() = Some((reply.to_owned(), std::time::Instant::now()));
+        *self.create_reply.lock() = Some(reply.to_owned());
         self.wake();
     }
 
-    /// The create answer owed, taken by whichever replica leads (every replica keeps it: the
-    /// first leader may lose its term before it answers; a client that got its answer ignores
-    /// a second one). Forgotten after [`CREATE_REPLY_FOR`]: the client has given up by then.
+    /// The create answer owed, taken (the leader answers it; a follower forgets it).
     pub(crate) fn take_create_reply(&self) -> Option<String> {
-        self.create_reply
-            .lock()
-            .take()
-            .filter(|(_, at)| at.elapsed() < CREATE_REPLY_FOR)
-            .map(|(reply, _)| reply)
+        self.create_reply.lock().take()
     }
 
     pub(crate) fn set_cluster_info(&self, f: Box<dyn Fn() -> ClusterInfo + Send + Sync>) {

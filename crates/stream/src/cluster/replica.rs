@@ -201,6 +201,10 @@ async fn watch_leader(
             });
             (leads, leader)
         };
+        if leader.is_some() && !leads {
+            // Another server leads: it answers the create.
+            replica.take_create_reply();
+        }
         *replica.leader_name.write() = leader;
         replica.set_leader(leads);
         tokio::select! {
