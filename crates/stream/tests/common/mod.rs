@@ -158,5 +158,10 @@ pub async fn client(n: &Node) -> jetstream::Context {
     let c = async_nats::connect(format!("nats://{}", n.addr))
         .await
         .unwrap();
-    jetstream::new(c)
+    // Three servers per test, several tests at once, on a shared 2-core machine: an API
+    // answer (a create waits for its group's first election) may take longer than
+    // async-nats's default 5 s.
+    let mut js = jetstream::new(c);
+    js.set_timeout(Duration::from_secs(15));
+    js
 }
