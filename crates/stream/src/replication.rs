@@ -31,8 +31,6 @@ pub(crate) struct Replica {
     /// The group, once started (the owner exists before it: the group's machine feeds it).
     pub raft: OnceLock<Raft<TypeConfig>>,
     pub rt: tokio::runtime::Handle,
-    /// The group's leader, by server name, as last seen.
-    pub leader_name: parking_lot::RwLock<Option<String>>,
     leader: AtomicBool,
     /// A membership change is under way (one at a time).
     changing: AtomicBool,
@@ -53,7 +51,6 @@ impl Replica {
             peers: parking_lot::RwLock::new(peers),
             raft: OnceLock::new(),
             rt,
-            leader_name: parking_lot::RwLock::new(None),
             leader: AtomicBool::new(false),
             changing: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),

@@ -365,32 +365,41 @@ impl StreamOwner {
     /// Only what the log has committed goes (the local log commits, or abandons, everything
     /// in the step that applied it; acks of abandoned entries were made errors by then).
     fn send(&mut self, acks_ok: bool) {
-        let name = &self.name;
         let committed = self.log.committed();
-        let (acks, answers) = (&mut self.acks, &mut self.answers);
         // Both are in index order.
-        let n_acks = acks.partition_point(|(i, _, _)| *i <= committed);
-        let n_answers = answers.partition_point(|(i, _, _)| *i <= committed);
-        if n_acks > 0 || n_answers > 0 {
-            let errors = answers[..n_answers]
-                .iter()
-                .filter(|(_, _, a)| a.is_error)
-                .count() as u64;
-            if errors > 0 {
-                self.parts.api_errors.fetch_add(errors, Ordering::Relaxed);
-            }
-            self.parts.server.batch(|b| {
-                for (_, reply, r) in acks.drain(..n_acks) {
-                    if let (Some(reply), Some(ack)) = (reply, encode_ack(name, &r)) {
-                        b.publish(&reply, None, None, &ack);
-                    }
+        let n_acks = self.acks.partition_point(|(i, _, _)| *i <= committed);
+        let n_answers = self.answers.partition_point(|(i, _, _)| *i <= committed);
+        self.release(n_acks, n_answers);
+        self.consumers.send(acks_ok);
+    }
+
+    /// Publishes the first `n_acks` held PubAcks and `n_answers` held API answers (an answer
+    /// without a reply subject is dropped), counting the error answers in the API's errors.
+    fn release(&mut self, n_acks: usize, n_answers: usize) {
+        if n_acks == 0 && n_answers == 0 {
+            return;
+        }
+        let name = &self.name;
+        let (acks, answers) = (&mut self.acks, &mut self.answers);
+        let errors = answers[..n_answers]
+            .iter()
+            .filter(|(_, _, a)| a.is_error)
+            .count() as u64;
+        if errors > 0 {
+            self.parts.api_errors.fetch_add(errors, Ordering::Relaxed);
+        }
+        self.parts.server.batch(|b| {
+            for (_, reply, r) in acks.drain(..n_acks) {
+                if let (Some(reply), Some(ack)) = (reply, encode_ack(name, &r)) {
+                    b.publish(&reply, None, None, &ack);
                 }
-                for (_, _, a) in answers.drain(..n_answers) {
+            }
+            for (_, _, a) in answers.drain(..n_answers) {
+                if !a.reply.is_empty() {
                     b.publish(&a.reply, None, a.headers.as_deref(), &a.payload);
                 }
-            });
-        }
-        self.consumers.send(acks_ok);
+            }
+        });
     }
 
     /// The `cluster` block of this stream's infos: its group's when replicated, the cluster

@@ -178,22 +178,18 @@ async fn watch_leader(
 ) {
     let mut rx = raft.server_metrics();
     loop {
-        let (leads, leader) = {
+        let (leads, another) = {
             let m = rx.borrow_and_update();
             let leads = m.state == ServerState::Leader && m.current_leader == Some(me);
-            let leader = m.current_leader.and_then(|id| {
-                m.membership_config
-                    .nodes()
-                    .find(|(n, _)| **n == id)
-                    .map(|(_, n)| n.addr.clone())
-            });
-            (leads, leader)
+            let known = m
+                .current_leader
+                .is_some_and(|id| m.membership_config.nodes().any(|(n, _)| *n == id));
+            (leads, known && !leads)
         };
-        if leader.is_some() && !leads {
+        if another {
             // Another server leads: it answers the create.
             replica.take_create_reply();
         }
-        *replica.leader_name.write() = leader;
         replica.set_leader(leads);
         tokio::select! {
             changed = rx.changed() => if changed.is_err() { break },

@@ -332,26 +332,7 @@ impl StreamOwner {
             self.consumers.discard_outbox();
             self.consumers.send(false);
         }
-        let name = &self.name;
-        let (acks, answers) = (&mut self.acks, &mut self.answers);
-        if !acks.is_empty() || !answers.is_empty() {
-            let errors = answers.iter().filter(|(_, _, a)| a.is_error).count() as u64;
-            if errors > 0 {
-                self.parts.api_errors.fetch_add(errors, Ordering::Relaxed);
-            }
-            self.parts.server.batch(|b| {
-                for (_, reply, r) in acks.drain(..) {
-                    if let (Some(reply), Some(ack)) = (reply, encode_ack(name, &r)) {
-                        b.publish(&reply, None, None, &ack);
-                    }
-                }
-                for (_, _, a) in answers.drain(..) {
-                    if !a.reply.is_empty() {
-                        b.publish(&a.reply, None, a.headers.as_deref(), &a.payload);
-                    }
-                }
-            });
-        }
+        self.release(self.acks.len(), self.answers.len());
         if leader {
             self.consumers.send(true);
         }
