@@ -48,6 +48,9 @@ struct Queue<C> {
     cmds: VecDeque<C>,
     /// On the ready queue or being run.
     scheduled: bool,
+    /// Woken ([`Mailbox::wake`]) since its last step began: a wake that comes while a step
+    /// runs (with nothing queued) runs it once more, or it would be lost.
+    woken: bool,
     /// The owner has finished: pushes are refused.
     closed: bool,
 }
@@ -77,8 +80,9 @@ impl<O: Owner> Mailbox<O> {
 
     /// Runs the owner soon even if nothing is queued.
     pub(crate) fn wake(self: &Arc<Self>) {
-        let q = self.queue.lock();
+        let mut q = self.queue.lock();
         if !q.closed {
+            q.woken = true;
             self.schedule_locked(q);
         }
     }
@@ -117,7 +121,11 @@ impl<O: Owner> Mailbox<O> {
     /// pushed meanwhile.
     pub(crate) fn set_owner(self: &Arc<Self>, owner: O) {
         *self.owner.lock() = Some((owner, Vec::new()));
-        if !self.queue.lock().cmds.is_empty() {
+        let pending = {
+            let q = self.queue.lock();
+            !q.cmds.is_empty() || q.woken
+        };
+        if pending {
             self.wake();
         }
     }
@@ -135,6 +143,7 @@ impl<O: Owner> Mailbox<O> {
         pool.step_begins(self);
         {
             let mut q = self.queue.lock();
+            q.woken = false;
             let n = q.cmds.len().min(MAX_BATCH);
             batch.extend(q.cmds.drain(..n));
         }
@@ -167,7 +176,7 @@ impl<O: Owner> Mailbox<O> {
         drop(slot);
         pool.set_timer(self, step.wake_at);
         let mut q = self.queue.lock();
-        if step.again || !q.cmds.is_empty() {
+        if step.again || q.woken || !q.cmds.is_empty() {
             return true;
         }
         q.scheduled = false;
@@ -420,6 +429,7 @@ fn new_mailbox<O: Owner>(id: u64, pool: Weak<Shared<O>>, owner: Option<O>) -> Ar
         queue: Mutex::new(Queue {
             cmds: VecDeque::new(),
             scheduled: false,
+            woken: false,
             closed: false,
         }),
         owner: Mutex::new(owner.map(|o| (o, Vec::new()))),

@@ -526,11 +526,11 @@ async fn a_stream_group_lives_past_the_snapshot_interval() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug, open: in a burst of 40 creates, one create is now and then never \
-            answered (about one run in five; CLUSTER.md, 'Known bugs')"]
 async fn a_burst_of_creates_gives_every_stream_a_leader() {
     // Each create is answered by its group's leader once it listens, so every answered create
-    // is a stream with a leader. (A group started by the periodic pass before its create was
+    // is a stream with a leader. (One create in a burst of 40 was now and then answered only
+    // at shutdown: the wake that told its owner it leads came while the owner was running a
+    // step, and the pool dropped a wake with nothing queued; `pool::tests`.) (A group started by the periodic pass before its create was
     // handed on was never formed: runs of streams without a leader among 1,000 creates.)
     let nodes = start(3).await;
     wait_meta_leader(&nodes).await;
@@ -549,7 +549,11 @@ async fn a_burst_of_creates_gives_every_stream_a_leader() {
         }
     });
     let results = futures::future::join_all(creates).await;
-    let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+    let failed: Vec<_> = results
+        .iter()
+        .enumerate()
+        .filter(|r| r.1.is_err())
+        .collect();
     assert!(failed.is_empty(), "{failed:?}");
     let deadline = Instant::now() + Duration::from_secs(20);
     for k in 0..40 {

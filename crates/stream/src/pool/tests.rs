@@ -13,6 +13,8 @@ enum Cmd {
     WakeIn(i64),
     /// Block until the receiver gets something (a slow disk).
     Block(Arc<Mutex<mpsc::Receiver<()>>>),
+    /// Say the step has begun, then block until the receiver gets something.
+    Hold(mpsc::Sender<()>, Arc<Mutex<mpsc::Receiver<()>>>),
     /// Finish.
     Stop,
     /// Panic (a bug in an owner).
@@ -54,6 +56,10 @@ impl Owner for Recorder {
                 }
                 Cmd::WakeIn(ms) => step.wake_at = Some(crate::time::now_ns() + ms * 1_000_000),
                 Cmd::Block(rx) => {
+                    let _ = rx.lock().recv();
+                }
+                Cmd::Hold(entered, rx) => {
+                    let _ = entered.send(());
                     let _ = rx.lock().recv();
                 }
                 Cmd::Stop => step.done = true,
@@ -172,6 +178,30 @@ fn an_idle_owner_is_not_run() {
     assert_eq!(h.seen.lock().empty_steps, 0);
     h.mb.wake();
     assert_eq!(h.events.recv_timeout(LONG), Ok(u64::MAX));
+    pool.stop();
+}
+
+#[test]
+fn a_wake_while_the_owner_runs_runs_it_again() {
+    // A replicated stream's owner is woken when its server becomes the group's leader; a wake
+    // that came while a step was running (and had already read who leads) was dropped when
+    // nothing was queued, and a create stayed unanswered until something else ran the owner.
+    let pool = Pool::start("t", 2).unwrap();
+    let h = recorder(&pool);
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, rx) = mpsc::channel();
+    h.mb.push(Cmd::Hold(entered_tx, Arc::new(Mutex::new(rx))))
+        .ok()
+        .unwrap();
+    entered.recv_timeout(LONG).unwrap();
+    h.mb.wake();
+    release.send(()).unwrap();
+    assert_eq!(
+        h.events.recv_timeout(LONG),
+        Ok(u64::MAX),
+        "the wake was lost"
+    );
+    assert_eq!(h.seen.lock().empty_steps, 1);
     pool.stop();
 }
 
