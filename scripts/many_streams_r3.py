@@ -8,7 +8,7 @@ file streams (one subject each) through node 0, at most WINDOW create requests i
 and reports: the time to create them (first request to last answer), how many were created
 and the first error; then, after SETTLE seconds, the CPU each node uses over IDLE seconds
 of idleness (percent of one core), each node's RSS and thread count; then how many streams
-do not answer STREAM.INFO with a leader within 1 s (unavailable), and how many of those
+do not answer STREAM.INFO with a leader within 1 s (unavailable) and how their leaders spread over the nodes, and how many of those
 (the first 100) still do not RECHECK (default 10) seconds later (3 s each).
 
 usage: scripts/many_streams_r3.py [N] [IDLE_SECS]     (defaults: 1000 streams, 30 s idle)
@@ -222,8 +222,10 @@ def run(name, binary, n, idle):
         threads = [status(p, "Threads") for p in pids]
         # Every stream must answer STREAM.INFO (through node 0) with a leader; the ones that
         # do not are asked again after RECHECK seconds.
+        leaders = {}
         def unavailable(ids, wait):
             out = []
+            leaders.clear()
             for i in ids:
                 r = c.request(f"$JS.API.STREAM.INFO.S{i}", "", timeout=wait)
                 if r is None:
@@ -232,8 +234,13 @@ def run(name, binary, n, idle):
                     out.append((i, r["error"].get("description")))
                 elif not (r.get("cluster") or {}).get("leader"):
                     out.append((i, "no leader"))
+                else:
+                    l = r["cluster"]["leader"]
+                    leaders[l] = leaders.get(l, 0) + 1
             return out
         bad = unavailable(range(n), 1)
+        # How the stream leaders spread over the servers.
+        spread = " / ".join(str(v) for _, v in sorted(leaders.items()))
         recheck = float(os.environ.get("RECHECK", "10"))
         time.sleep(recheck)
         still = unavailable([i for i, _ in bad[:100]], 3)
@@ -254,6 +261,7 @@ def run(name, binary, n, idle):
             "rss_mib_per_node": " / ".join(f"{x:.0f}" for x in rss),
             "peak_rss_mib_per_node": " / ".join(f"{x:.0f}" for x in hwm),
             "threads_per_node": " / ".join(str(t) for t in threads),
+            "leaders_per_node": spread,
             "unavailable": len(bad),
             "still_unavailable": f"{len(still)} of {min(len(bad), 100)}",
             "nodes_alive": "yes" if alive else "NO",

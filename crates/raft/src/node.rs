@@ -131,6 +131,13 @@ impl RaftNode {
         if followers.is_empty() {
             return Err(format!("{group} has no other voter"));
         }
+        // Among the most caught-up, any may take over (as after a nats-server step-down, where
+        // an election picks): a fixed order would hand over between the same two servers.
+        let spin = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as usize / 1000);
+        let n = followers.len();
+        followers.rotate_left(spin % n);
         followers.sort_by_key(|f| std::cmp::Reverse(f.0));
         self.stepping.lock().insert(group.to_string());
         let rc = raft.runtime_config();

@@ -561,3 +561,95 @@ async fn a_burst_of_creates_gives_every_stream_a_leader() {
     }
     stop(nodes).await;
 }
+
+/// The stream's leader, once its info names one.
+async fn leader_of(js: &jetstream::Context, name: &str, deadline: Instant) -> String {
+    let info = info_until(js, name, deadline, |i| {
+        i.cluster.as_ref().is_some_and(|c| c.leader.is_some())
+    })
+    .await;
+    info.cluster.unwrap().leader.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_down_that_leaves_out_the_leader_is_answered_and_applied() {
+    // The leader left out by a scale-down answered nothing and never changed the membership:
+    // the client timed out and the group kept three members.
+    let nodes = start(3).await;
+    wait_meta_leader(&nodes).await;
+    let js = client(&nodes[0]).await;
+    let nc = async_nats::connect(format!("nats://{}", nodes[0].addr))
+        .await
+        .unwrap();
+    let cfg = jetstream::stream::Config {
+        name: "sl".into(),
+        subjects: vec!["sl.>".into()],
+        num_replicas: 3,
+        ..Default::default()
+    };
+    js.create_stream(cfg.clone()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    publish_until_acked(&js, "sl.a", "a", deadline).await;
+    let two = |js: jetstream::Context, cfg: jetstream::stream::Config| async move {
+        js.update_stream(jetstream::stream::Config {
+            num_replicas: 2,
+            ..cfg
+        })
+        .await
+    };
+    // A scale-down keeps the first placed peers: find the one it leaves out, and bring it
+    // back as the last placed peer.
+    two(js.clone(), cfg.clone()).await.expect("scale down");
+    until("two replicas run", deadline, || {
+        replicas_running(&nodes).iter().sum::<usize>() == 2
+    })
+    .await;
+    let out = replicas_running(&nodes)
+        .iter()
+        .position(|&n| n == 0)
+        .unwrap();
+    let out_name = format!("n{}", out + 1);
+    js.update_stream(cfg.clone()).await.expect("scale up");
+    until("three replicas run", deadline, || {
+        replicas_running(&nodes) == [1, 1, 1]
+    })
+    .await;
+    info_until(&js, "sl", deadline, |i| {
+        i.cluster
+            .as_ref()
+            .is_some_and(|c| c.replicas.len() == 2 && c.replicas.iter().all(|r| r.current))
+    })
+    .await;
+    // Move the leadership there.
+    let mut tries = 0;
+    while leader_of(&js, "sl", deadline).await != out_name {
+        tries += 1;
+        assert!(tries < 20, "{out_name} never led");
+        let _ = nc
+            .request("$JS.API.STREAM.LEADER.STEPDOWN.sl", "".into())
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let seq = publish_until_acked(&js, "sl.b", "b", deadline).await;
+    assert_eq!(seq, 2);
+
+    // Scale down again: the leader is the peer left out.
+    let info = two(js.clone(), cfg.clone())
+        .await
+        .expect("the scale-down is answered");
+    assert_eq!(info.config.num_replicas, 2);
+    until("the left-out leader drops its replica", deadline, || {
+        replicas_running(&nodes)[out] == 0 && replicas_running(&nodes).iter().sum::<usize>() == 2
+    })
+    .await;
+    let info = info_until(&js, "sl", deadline, |i| {
+        i.cluster.as_ref().is_some_and(|c| {
+            c.replicas.len() == 1 && c.leader.as_deref().is_some_and(|l| l != out_name)
+        })
+    })
+    .await;
+    assert_eq!(info.state.messages, 2);
+    let seq = publish_until_acked(&js, "sl.c", "c", deadline).await;
+    assert_eq!(seq, 3);
+    stop(nodes).await;
+}

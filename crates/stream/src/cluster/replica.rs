@@ -74,7 +74,7 @@ fn group_dir(js: &Inner, group: &str) -> std::path::PathBuf {
 }
 
 /// Starts this server's replica of `sa` (unless it runs); with `initialize` (the stream was
-/// just created and this is its first peer), forms its group.
+/// just created and this server is the peer [`former`] names), forms its group.
 pub(crate) fn start(
     js: &Inner,
     c: &Arc<JsCluster>,
@@ -155,8 +155,20 @@ pub(crate) fn start(
     Ok(())
 }
 
-/// Forms a new stream's group with the assigned peers as its voters (on the first peer,
-/// when the create is committed; a group that has a log already is left as it is).
+/// The peer that forms a new stream's group (and so usually wins its first election): picked
+/// by the group's name among the peers, so that the leaders of many streams spread over the
+/// servers instead of all landing on the first placed one.
+pub(crate) fn former(sa: &StreamAssignment) -> Option<&str> {
+    if sa.peers.is_empty() {
+        return None;
+    }
+    let at = (node_id(&sa.group) % sa.peers.len() as u64) as usize;
+    Some(sa.peers[at].as_str())
+}
+
+/// Forms a new stream's group with the assigned peers as its voters (on the peer
+/// [`former`] names, when the create is committed; a group that has a log already is left
+/// as it is).
 async fn form(raft: &Raft<TypeConfig>, sa: &StreamAssignment) {
     let members: BTreeMap<u64, BasicNode> = sa
         .peers
@@ -284,7 +296,7 @@ pub(crate) fn on_assignment(
     live: bool,
 ) {
     let holds = sa.peers.contains(&c.me);
-    let first = sa.peers.first() == Some(&c.me);
+    let first = former(&sa) == Some(c.me.as_str());
     match op {
         MetaOp::AddStream(_) if holds => {
             let r = start(js, c, &sa, live && first);
@@ -326,7 +338,9 @@ pub(crate) fn on_assignment(
                     );
                     js.server.publish(reply, None, None, &a);
                 }
-            } else if holds && running {
+            } else if running {
+                // Its leader proposes the new config and answers, even when this change
+                // leaves it out (it hands over afterwards: `reconcile`).
                 update(js, sa, reply);
             }
             reconcile(c, js);
@@ -403,6 +417,18 @@ pub(crate) fn reconcile(c: &Arc<JsCluster>, js: &Inner) {
                         let r2 = r.clone();
                         c.spawn(async move {
                             change_membership(&raft, &sa.peers).await;
+                            r2.membership_changed();
+                        });
+                    }
+                } else if r.is_leader() {
+                    // Left out while leading: hand over to a member that stays, which then
+                    // changes the membership.
+                    if r.start_membership_change() {
+                        let (node, r2) = (c.node.clone(), r.clone());
+                        c.spawn(async move {
+                            if let Err(e) = node.step_down(&r2.group).await {
+                                warn!(group = %r2.group, error = %e, "handing over a group this server leaves");
+                            }
                             r2.membership_changed();
                         });
                     }
@@ -545,4 +571,38 @@ pub(crate) fn raft_stats(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assignment(group: &str) -> StreamAssignment {
+        StreamAssignment {
+            config: serde_json::from_str(r#"{"name":"s","subjects":["s"],"num_replicas":3}"#)
+                .unwrap(),
+            group: group.to_owned(),
+            peers: vec!["n1".into(), "n2".into(), "n3".into()],
+            created_ns: 1,
+        }
+    }
+
+    #[test]
+    fn groups_are_formed_by_peers_spread_by_group_name() {
+        let mut count: BTreeMap<String, usize> = BTreeMap::new();
+        for k in 0..300 {
+            let sa = assignment(&format!("S-s{k}-18eefe527beaa{k:03x}"));
+            let f = former(&sa).unwrap();
+            assert_eq!(former(&sa), Some(f), "the same group, the same peer");
+            *count.entry(f.to_owned()).or_default() += 1;
+        }
+        assert_eq!(count.len(), 3, "{count:?}");
+        assert!(
+            count.values().all(|&n| (60..=140).contains(&n)),
+            "{count:?}"
+        );
+        let mut none = assignment("g");
+        none.peers.clear();
+        assert_eq!(former(&none), None);
+    }
 }
