@@ -11,7 +11,9 @@
 //!   followers keep hearing from it, and a leader that lost its term learns it);
 //! - on a follower: elections off while its leader's server beats and the group's leader was
 //!   heard from within `silent_after_ms`; on otherwise (leader unknown, its server silent for
-//!   `dead_after_ms`, or the group silent), so openraft's own election timer runs;
+//!   `dead_after_ms`, or the group silent), so openraft's own election timer runs; and when
+//!   the leader's server is silent for `dead_after_ms`, an election at once (openraft would
+//!   first wait out its leader lease);
 //! - openraft's timer tick itself is off for an idle leader and a quiet follower.
 //!
 //! When a server starts answering again after being silent, the groups this node leads send
@@ -79,6 +81,9 @@ struct GroupCtl {
     elect: Option<bool>,
     tick: Option<bool>,
     idle_beat: Option<Instant>,
+    /// The leader (and its term) this node started an election against because its server
+    /// died: once per dead leader.
+    kicked: Option<(NodeId, u64)>,
 }
 
 /// Runs the beats and the control loop until the node is dropped or shut down.
@@ -94,6 +99,7 @@ pub(crate) async fn run(node: Weak<RaftNode>, timing: Timing) {
     // Servers seen silent, to notice when they come back.
     let mut silent: HashMap<NodeId, bool> = HashMap::new();
     let mut due_beats = Vec::new();
+    let mut due_elections = Vec::new();
     loop {
         tokio::time::sleep(tick).await;
         let Some(node) = node.upgrade() else { return };
@@ -132,6 +138,7 @@ pub(crate) async fn run(node: Weak<RaftNode>, timing: Timing) {
             ctl.retain(|name, _| names.contains(name.as_str()));
         }
         due_beats.clear();
+        due_elections.clear();
         for (name, raft) in &groups {
             if node.is_stepping_down(name) {
                 ctl.remove(name); // settings are re-applied once it is over
@@ -170,6 +177,17 @@ pub(crate) async fn run(node: Weak<RaftNode>, timing: Timing) {
                 let heard = node.heard.group_age(name).is_some_and(|a| a < silent_after);
                 let quiet = member && leader.is_some_and(alive) && heard;
                 set(&mut c.elect, !quiet, |on| rc.elect(on));
+                // The leader's server is dead: elect now rather than after openraft's leader
+                // lease and an election timeout (1.8 s after a busy leader's last append).
+                // The other followers see the same death within a beat and stand too; votes
+                // for the greater candidate of a term win (openraft's vote order), so one
+                // round decides.
+                if let Some(l) = leader.filter(|l| member && !alive(*l)) {
+                    if c.kicked != Some((l, m.current_term)) {
+                        c.kicked = Some((l, m.current_term));
+                        due_elections.push(raft.clone());
+                    }
+                }
                 set(&mut c.heartbeat, true, |on| rc.heartbeat(on));
                 // A quiet follower's timers have nothing to do either.
                 set(&mut c.tick, !quiet, |on| rc.tick(on));
@@ -178,6 +196,9 @@ pub(crate) async fn run(node: Weak<RaftNode>, timing: Timing) {
         drop(groups);
         for raft in due_beats.drain(..) {
             let _ = raft.trigger().heartbeat().await;
+        }
+        for raft in due_elections.drain(..) {
+            let _ = raft.trigger().elect().await;
         }
     }
 }

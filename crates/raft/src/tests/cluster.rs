@@ -182,7 +182,10 @@ async fn three_nodes_elect_one_leader_and_apply_the_same_entries_in_order() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_crashed_leader_is_replaced_and_writes_succeed_within_two_seconds() {
+async fn a_crashed_leader_is_replaced_and_writes_succeed_within_one_second() {
+    // The brief asks for 2 s. Followers waited for openraft's leader lease (900 ms) plus an
+    // election timeout after the leader's last append: 1.82 s for a busy group. They now
+    // start an election as soon as the leader's server is known dead.
     let mut c = TestCluster::start(3, Timing::default()).await;
     let l = c.leader(&[0, 1, 2]).await;
     c.write(l, "before").await.unwrap();
@@ -199,7 +202,7 @@ async fn a_crashed_leader_is_replaced_and_writes_succeed_within_two_seconds() {
     }
     let took = crashed.elapsed();
     eprintln!("failover took {took:?}");
-    assert!(took < Duration::from_secs(2), "failover took {took:?}");
+    assert!(took < Duration::from_secs(1), "failover took {took:?}");
     let got = c.converged(&rest, 2).await;
     assert_eq!(strings(&got), ["before", "after"]);
     // The old leader comes back as a follower and catches up.
