@@ -69,6 +69,9 @@ conformance!(
     expire_before_out_of_order,
     next_matching_filters_and_gaps,
     many_subjects_wildcards,
+    append_at_keeps_sequences_with_gaps,
+    skip_to_leaves_a_gap_at_the_end,
+    skip_to_on_an_empty_store_starts_there,
 );
 
 fn add(s: &mut dyn MsgStore, subject: &str, payload: &str, ts: i64) -> u64 {
@@ -503,4 +506,70 @@ fn many_subjects_wildcards(s: &mut dyn MsgStore) {
     assert_eq!(purge(s, Some("dev.*.rare"), None, Some(10)), 2);
     assert_eq!(next(s, 0, Some("dev.*.rare")), Some(300));
     assert_eq!(s.state().num_subjects, 1198);
+}
+
+fn append_at_keeps_sequences_with_gaps(s: &mut dyn MsgStore) {
+    s.append_at(5, "a", None, b"m5", 5).unwrap();
+    let st = s.state();
+    assert_eq!(
+        (st.msgs, st.first_seq, st.last_seq, st.num_deleted),
+        (1, 5, 5, 0)
+    );
+    s.append_at(9, "b", Some(b"NATS/1.0\r\n\r\n"), b"m9", 9)
+        .unwrap();
+    let st = s.state();
+    assert_eq!(
+        (st.msgs, st.first_seq, st.last_seq, st.num_deleted),
+        (2, 5, 9, 3)
+    );
+    // Only above the last sequence.
+    for seq in [9, 3, 0] {
+        let e = s.append_at(seq, "c", None, b"x", 10).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("sequence {seq} is not above")),
+            "{e}"
+        );
+    }
+    assert_eq!(add(s, "a", "m10", 10), 10);
+    assert_eq!(seqs(s), vec![5, 9, 10]);
+    assert_eq!(s.get(7).unwrap(), None);
+    let m = s.next_matching(6, None).unwrap().unwrap();
+    assert_eq!(
+        (m.seq, &*m.subject, &m.payload[..], m.time_ns),
+        (9, "b", &b"m9"[..], 9)
+    );
+    assert_eq!(s.subject_count("a"), 2);
+    assert_eq!(s.first_seq_of_subject("a"), Some(5));
+}
+
+fn skip_to_leaves_a_gap_at_the_end(s: &mut dyn MsgStore) {
+    add(s, "x", "m", 1);
+    add(s, "x", "m", 2);
+    // Not above the next sequence: nothing.
+    s.skip_to(2).unwrap();
+    s.skip_to(3).unwrap();
+    assert_eq!(s.state().last_seq, 2);
+    s.skip_to(6).unwrap();
+    let st = s.state();
+    assert_eq!(
+        (st.msgs, st.first_seq, st.last_seq, st.num_deleted),
+        (2, 1, 5, 3)
+    );
+    assert_eq!(add(s, "x", "m", 3), 6);
+    // A gap with no message after it (kept across a reopen: see `run_file`).
+    s.skip_to(10).unwrap();
+    let st = s.state();
+    assert_eq!(
+        (st.msgs, st.first_seq, st.last_seq, st.num_deleted),
+        (3, 1, 9, 6)
+    );
+}
+
+fn skip_to_on_an_empty_store_starts_there(s: &mut dyn MsgStore) {
+    s.skip_to(100).unwrap();
+    let st = s.state();
+    assert_eq!((st.msgs, st.first_seq, st.last_seq), (0, 100, 99));
+    assert_eq!(add(s, "s", "m", 1), 100);
+    assert_eq!(s.state().num_deleted, 0);
 }

@@ -28,6 +28,13 @@ enum Op {
     },
     Expire(i64),
     SetNextSeq(u64),
+    /// A message this many sequences past the next one (a copy keeping another's sequences).
+    AppendAt {
+        gap: u64,
+        subj: usize,
+    },
+    /// Leave this many sequences past the last one as a gap.
+    SkipTo(u64),
     Sync,
     Reopen,
     Compact,
@@ -46,6 +53,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(filter, up_to, keep)| Op::Purge { filter, up_to, keep }),
         1 => (0i64..3000).prop_map(Op::Expire),
         1 => (0u64..60).prop_map(Op::SetNextSeq),
+        2 => (0u64..5, 0..SUBJECTS.len()).prop_map(|(gap, subj)| Op::AppendAt { gap, subj }),
+        1 => (0u64..6).prop_map(Op::SkipTo),
         1 => Just(Op::Sync),
         2 => Just(Op::Reopen),
         1 => Just(Op::Compact),
@@ -285,6 +294,33 @@ fn run(ops: Vec<Op>) {
                 }
                 file.set_next_seq(n).unwrap();
                 mem.set_next_seq(n).unwrap();
+            }
+            Op::AppendAt { gap, subj } => {
+                ts += 1;
+                let seq = model.last_seq + 1 + gap;
+                let subject = SUBJECTS[subj];
+                file.append_at(seq, subject, None, b"at", ts).unwrap();
+                mem.append_at(seq, subject, None, b"at", ts).unwrap();
+                // Not above the last sequence now: refused by both.
+                assert!(
+                    file.append_at(seq, subject, None, b"at", ts).is_err(),
+                    "{what}"
+                );
+                assert!(
+                    mem.append_at(seq, subject, None, b"at", ts).is_err(),
+                    "{what}"
+                );
+                model.last_seq = seq;
+                model.last_ts = ts;
+                model
+                    .msgs
+                    .insert(seq, (subject.to_string(), None, b"at".to_vec(), ts));
+            }
+            Op::SkipTo(gap) => {
+                let next = model.last_seq + 1 + gap;
+                file.skip_to(next).unwrap();
+                mem.skip_to(next).unwrap();
+                model.last_seq = next - 1;
             }
             Op::Sync => file.sync().unwrap(),
             Op::Compact => {

@@ -62,6 +62,19 @@ impl MsgStore for SlowSync {
     ) -> Result<u64, StoreError> {
         self.0.append(subject, headers, payload, time_ns)
     }
+    fn append_at(
+        &mut self,
+        seq: u64,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time_ns: i64,
+    ) -> Result<(), StoreError> {
+        self.0.append_at(seq, subject, headers, payload, time_ns)
+    }
+    fn skip_to(&mut self, next: u64) -> Result<(), StoreError> {
+        self.0.skip_to(next)
+    }
     fn sync(&mut self) -> Result<(), StoreError> {
         if let Fault::Fail = self.1 {
             if FAIL_SYNC.load(std::sync::atomic::Ordering::SeqCst) {

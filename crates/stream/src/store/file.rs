@@ -392,14 +392,30 @@ impl MsgStore for FileStore {
         payload: &[u8],
         time_ns: i64,
     ) -> Result<u64, StoreError> {
+        let seq = self.index.last_seq() + 1;
+        self.append_at(seq, subject, headers, payload, time_ns)?;
+        Ok(seq)
+    }
+
+    fn append_at(
+        &mut self,
+        seq: u64,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time_ns: i64,
+    ) -> Result<(), StoreError> {
         self.check()?;
+        let last = self.index.last_seq();
+        if seq <= last {
+            return Err(StoreError::OutOfOrder { seq, last });
+        }
         let total = msg_len(subject, headers, payload);
         if subject.len() > usize::from(u16::MAX) || total > MAX_RECORD {
             return Err(StoreError::TooLarge);
         }
         self.make_room(total)?;
         self.since_mark = true;
-        let seq = self.index.last_seq() + 1;
         let off = self.active_len();
         let mark = self.buf.len();
         encode(
@@ -428,8 +444,23 @@ impl MsgStore for FileStore {
             self.index.intern(subject),
             time_ns,
         );
+        // A record keeps its sequence, so a gap before it comes back on replay.
         self.index.push(seq, entry);
-        Ok(seq)
+        Ok(())
+    }
+
+    fn skip_to(&mut self, next: u64) -> Result<(), StoreError> {
+        self.check()?;
+        let next = next.min(MAX_SEQ);
+        if next <= self.index.last_seq() + 1 {
+            return Ok(());
+        }
+        self.since_mark = true;
+        let ts = self.index.last_ts();
+        self.index.set_floor(next, ts);
+        // A new segment's header raises the last sequence to its base - 1 on replay: the gap
+        // survives a restart with no message after it.
+        self.roll(None)
     }
 
     fn write_out(&mut self) -> Result<(), StoreError> {

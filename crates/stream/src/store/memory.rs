@@ -80,6 +80,23 @@ impl MsgStore for MemoryStore {
         payload: &[u8],
         time_ns: i64,
     ) -> Result<u64, StoreError> {
+        let seq = self.index.last_seq() + 1;
+        self.append_at(seq, subject, headers, payload, time_ns)?;
+        Ok(seq)
+    }
+
+    fn append_at(
+        &mut self,
+        seq: u64,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time_ns: i64,
+    ) -> Result<(), StoreError> {
+        let last = self.index.last_seq();
+        if seq <= last {
+            return Err(StoreError::OutOfOrder { seq, last });
+        }
         let hdr = headers.unwrap_or(&[]);
         if hdr.len() >= u32::MAX as usize {
             return Err(StoreError::TooLarge);
@@ -88,7 +105,6 @@ impl MsgStore for MemoryStore {
         data.extend_from_slice(hdr);
         data.extend_from_slice(payload);
         let subj = self.index.intern(subject);
-        let seq = self.index.last_seq() + 1;
         self.index.push(
             seq,
             MemEntry {
@@ -99,7 +115,16 @@ impl MsgStore for MemoryStore {
                 size: memory_msg_size(subject, headers, payload),
             },
         );
-        Ok(seq)
+        Ok(())
+    }
+
+    fn skip_to(&mut self, next: u64) -> Result<(), StoreError> {
+        let next = next.min(MAX_SEQ);
+        if next > self.index.last_seq() + 1 {
+            let ts = self.index.last_ts();
+            self.index.set_floor(next, ts);
+        }
+        Ok(())
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {

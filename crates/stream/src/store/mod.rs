@@ -88,6 +88,9 @@ pub enum StoreError {
     Corrupt { path: String, reason: String },
     #[error("message too large for the store")]
     TooLarge,
+    /// [`MsgStore::append_at`] was given a sequence not above the store's last one.
+    #[error("sequence {seq} is not above the store's last sequence {last}")]
+    OutOfOrder { seq: u64, last: u64 },
 }
 
 /// What a stream needs from its storage.
@@ -101,6 +104,23 @@ pub trait MsgStore: Send + 'static {
         payload: &[u8],
         time_ns: i64,
     ) -> Result<u64, StoreError>;
+
+    /// Appends a message at `seq`, above the last sequence; the sequences skipped are gaps,
+    /// counted as deleted messages are. For a copy that keeps another's sequences (a replica
+    /// rebuilt from a snapshot of its group; later, mirrors). Not yet durable, as `append`.
+    fn append_at(
+        &mut self,
+        seq: u64,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time_ns: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Leaves the sequences from the last one + 1 to `next - 1` as gaps, so that the next
+    /// message gets `next` (nothing if `next` is not above the last sequence + 1); an empty
+    /// store then starts at `next`. Not yet durable, as `append`.
+    fn skip_to(&mut self, next: u64) -> Result<(), StoreError>;
 
     /// Makes everything appended so far durable (fdatasync for files; nothing for memory).
     fn sync(&mut self) -> Result<(), StoreError>;
