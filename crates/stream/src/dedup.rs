@@ -42,6 +42,24 @@ impl Dedup {
         }
     }
 
+    /// The ids in the window as (time_ns, id, seq), oldest first: what
+    /// [`Dedup::from_entries`] takes back (a stream's image).
+    pub fn entries(&self) -> Vec<(i64, String, u64)> {
+        self.order
+            .iter()
+            .filter_map(|(t, id)| self.ids.get(id).map(|seq| (*t, id.clone(), *seq)))
+            .collect()
+    }
+
+    /// A window holding `entries` (oldest first), as [`Dedup::entries`] gave them.
+    pub fn from_entries(entries: Vec<(i64, String, u64)>) -> Self {
+        let mut d = Dedup::new();
+        for (t, id, seq) in entries {
+            d.insert(&id, seq, t);
+        }
+        d
+    }
+
     /// Forgets everything (stream purge keeps the window in nats-server, so this is only for
     /// stream deletion and window changes).
     pub fn clear(&mut self) {

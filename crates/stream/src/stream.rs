@@ -11,6 +11,9 @@ use crate::store::{MsgStore, Purge, StoreError, StoreState};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+mod image;
+pub use image::{ImageError, ImageMsg, StreamImage, IMAGE_VERSION};
+
 /// The parts of a stream's config that govern what a publish does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {

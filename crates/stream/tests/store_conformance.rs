@@ -72,6 +72,7 @@ conformance!(
     append_at_keeps_sequences_with_gaps,
     skip_to_leaves_a_gap_at_the_end,
     skip_to_on_an_empty_store_starts_there,
+    clear_to_empties_and_sets_the_next_sequence,
 );
 
 fn add(s: &mut dyn MsgStore, subject: &str, payload: &str, ts: i64) -> u64 {
@@ -547,10 +548,10 @@ fn skip_to_leaves_a_gap_at_the_end(s: &mut dyn MsgStore) {
     add(s, "x", "m", 1);
     add(s, "x", "m", 2);
     // Not above the next sequence: nothing.
-    s.skip_to(2).unwrap();
-    s.skip_to(3).unwrap();
-    assert_eq!(s.state().last_seq, 2);
-    s.skip_to(6).unwrap();
+    s.skip_to(2, 77).unwrap();
+    s.skip_to(3, 77).unwrap();
+    assert_eq!((s.state().last_seq, s.state().last_ts), (2, 2));
+    s.skip_to(6, 4).unwrap();
     let st = s.state();
     assert_eq!(
         (st.msgs, st.first_seq, st.last_seq, st.num_deleted),
@@ -558,18 +559,46 @@ fn skip_to_leaves_a_gap_at_the_end(s: &mut dyn MsgStore) {
     );
     assert_eq!(add(s, "x", "m", 3), 6);
     // A gap with no message after it (kept across a reopen: see `run_file`).
-    s.skip_to(10).unwrap();
+    s.skip_to(10, 8).unwrap();
     let st = s.state();
     assert_eq!(
-        (st.msgs, st.first_seq, st.last_seq, st.num_deleted),
-        (3, 1, 9, 6)
+        (
+            st.msgs,
+            st.first_seq,
+            st.last_seq,
+            st.last_ts,
+            st.num_deleted
+        ),
+        (3, 1, 9, 8, 6)
     );
 }
 
 fn skip_to_on_an_empty_store_starts_there(s: &mut dyn MsgStore) {
-    s.skip_to(100).unwrap();
+    s.skip_to(100, 0).unwrap();
     let st = s.state();
     assert_eq!((st.msgs, st.first_seq, st.last_seq), (0, 100, 99));
     assert_eq!(add(s, "s", "m", 1), 100);
     assert_eq!(s.state().num_deleted, 0);
+}
+
+fn clear_to_empties_and_sets_the_next_sequence(s: &mut dyn MsgStore) {
+    for i in 1..=5 {
+        add(s, "x", "m", i);
+    }
+    // Lower than the last sequence.
+    s.clear_to(3, 42).unwrap();
+    let st = s.state();
+    assert_eq!(
+        (st.msgs, st.first_seq, st.last_seq, st.last_ts, st.bytes),
+        (0, 3, 2, 42, 0)
+    );
+    assert!(s.subjects().is_empty());
+    assert_eq!(s.get(4).unwrap(), None);
+    assert_eq!(add(s, "y", "m", 6), 3);
+    // Higher.
+    s.clear_to(50, 43).unwrap();
+    assert_eq!(s.state().msgs, 0);
+    assert_eq!(add(s, "z", "m", 7), 50);
+    assert_eq!(s.subject_count("y"), 0);
+    assert_eq!(s.subject_count("z"), 1);
 }

@@ -35,6 +35,8 @@ enum Op {
     },
     /// Leave this many sequences past the last one as a gap.
     SkipTo(u64),
+    /// Empty the store; the next message gets this sequence.
+    ClearTo(u64),
     Sync,
     Reopen,
     Compact,
@@ -55,6 +57,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u64..60).prop_map(Op::SetNextSeq),
         2 => (0u64..5, 0..SUBJECTS.len()).prop_map(|(gap, subj)| Op::AppendAt { gap, subj }),
         1 => (0u64..6).prop_map(Op::SkipTo),
+        1 => (0u64..80).prop_map(Op::ClearTo),
         1 => Just(Op::Sync),
         2 => Just(Op::Reopen),
         1 => Just(Op::Compact),
@@ -318,9 +321,19 @@ fn run(ops: Vec<Op>) {
             }
             Op::SkipTo(gap) => {
                 let next = model.last_seq + 1 + gap;
-                file.skip_to(next).unwrap();
-                mem.skip_to(next).unwrap();
-                model.last_seq = next - 1;
+                file.skip_to(next, ts - 1).unwrap();
+                mem.skip_to(next, ts - 1).unwrap();
+                if next > model.last_seq + 1 {
+                    model.last_seq = next - 1;
+                    model.last_ts = ts - 1;
+                }
+            }
+            Op::ClearTo(next) => {
+                file.clear_to(next, ts - 2).unwrap();
+                mem.clear_to(next, ts - 2).unwrap();
+                model.msgs.clear();
+                model.last_seq = next.max(1) - 1;
+                model.last_ts = ts - 2;
             }
             Op::Sync => file.sync().unwrap(),
             Op::Compact => {

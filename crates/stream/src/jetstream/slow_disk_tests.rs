@@ -72,8 +72,11 @@ impl MsgStore for SlowSync {
     ) -> Result<(), StoreError> {
         self.0.append_at(seq, subject, headers, payload, time_ns)
     }
-    fn skip_to(&mut self, next: u64) -> Result<(), StoreError> {
-        self.0.skip_to(next)
+    fn skip_to(&mut self, next: u64, last_ts: i64) -> Result<(), StoreError> {
+        self.0.skip_to(next, last_ts)
+    }
+    fn clear_to(&mut self, next: u64, last_ts: i64) -> Result<(), StoreError> {
+        self.0.clear_to(next, last_ts)
     }
     fn sync(&mut self) -> Result<(), StoreError> {
         if let Fault::Fail = self.1 {

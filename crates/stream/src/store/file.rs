@@ -449,18 +449,25 @@ impl MsgStore for FileStore {
         Ok(())
     }
 
-    fn skip_to(&mut self, next: u64) -> Result<(), StoreError> {
+    fn skip_to(&mut self, next: u64, last_ts: i64) -> Result<(), StoreError> {
         self.check()?;
         let next = next.min(MAX_SEQ);
         if next <= self.index.last_seq() + 1 {
             return Ok(());
         }
         self.since_mark = true;
-        let ts = self.index.last_ts();
-        self.index.set_floor(next, ts);
+        self.index.set_floor(next, last_ts);
         // A new segment's header raises the last sequence to its base - 1 on replay: the gap
         // survives a restart with no message after it.
         self.roll(None)
+    }
+
+    fn clear_to(&mut self, next: u64, last_ts: i64) -> Result<(), StoreError> {
+        self.check()?;
+        let next = next.clamp(1, MAX_SEQ);
+        // The index first, so that the reset segment's header carries `last_ts`.
+        self.index.reset(next, last_ts);
+        self.reset_to(next)
     }
 
     fn write_out(&mut self) -> Result<(), StoreError> {

@@ -118,12 +118,16 @@ impl MsgStore for MemoryStore {
         Ok(())
     }
 
-    fn skip_to(&mut self, next: u64) -> Result<(), StoreError> {
+    fn skip_to(&mut self, next: u64, last_ts: i64) -> Result<(), StoreError> {
         let next = next.min(MAX_SEQ);
         if next > self.index.last_seq() + 1 {
-            let ts = self.index.last_ts();
-            self.index.set_floor(next, ts);
+            self.index.set_floor(next, last_ts);
         }
+        Ok(())
+    }
+
+    fn clear_to(&mut self, next: u64, last_ts: i64) -> Result<(), StoreError> {
+        self.index.reset(next.clamp(1, MAX_SEQ), last_ts);
         Ok(())
     }
 

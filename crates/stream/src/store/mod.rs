@@ -118,9 +118,15 @@ pub trait MsgStore: Send + 'static {
     ) -> Result<(), StoreError>;
 
     /// Leaves the sequences from the last one + 1 to `next - 1` as gaps, so that the next
-    /// message gets `next` (nothing if `next` is not above the last sequence + 1); an empty
-    /// store then starts at `next`. Not yet durable, as `append`.
-    fn skip_to(&mut self, next: u64) -> Result<(), StoreError>;
+    /// message gets `next`, with `last_ts` as the last timestamp (that of the removed message
+    /// at `next - 1`); nothing if `next` is not above the last sequence + 1. An empty store
+    /// then starts at `next`. Not yet durable, as `append`.
+    fn skip_to(&mut self, next: u64, last_ts: i64) -> Result<(), StoreError>;
+
+    /// Removes every message; the next one gets `next` (whatever the sequences were: lower
+    /// or higher) and the last timestamp is `last_ts`. Written to the OS before it returns,
+    /// not synced. A replica replacing its state by a snapshot's.
+    fn clear_to(&mut self, next: u64, last_ts: i64) -> Result<(), StoreError>;
 
     /// Makes everything appended so far durable (fdatasync for files; nothing for memory).
     fn sync(&mut self) -> Result<(), StoreError>;
