@@ -26,6 +26,9 @@
 //! here: the rebuild took the last message *with headers*; `last_msg_id_after_restart` pins
 //! the fix.)
 //!
+//! `Op::Image` replaces B's stream by A's image (the stream's part of a stream group's
+//! snapshot); after it B must agree with A exactly, remembered ids included.
+//!
 //! Durable consumers are created, updated and deleted among the other ops, through the shell
 //! (`run_op`: apply, then the effects, which write and remove their records in each copy's
 //! metadata store). A restart of B stops its consumers and saves their state as the writer does
@@ -129,6 +132,12 @@ enum Op {
     Restart {
         dt: i64,
     },
+    /// B's stream is replaced by A's image (`Stream::image` / `restore_image`, the stream's
+    /// part of a stream group's snapshot): from then on B must answer exactly as A, the
+    /// duplicate window and last msg id included (an image carries them as they are).
+    Image {
+        dt: i64,
+    },
 }
 
 /// Time steps: mostly small against the 2 s window, sometimes past it. Never backwards: the
@@ -222,6 +231,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..CONSUMERS.len(), dt()).prop_map(|(which, dt)| Op::DeleteConsumer { which, dt }),
         2 => dt().prop_map(|dt| Op::Tick { dt }),
         3 => dt().prop_map(|dt| Op::Restart { dt }),
+        2 => dt().prop_map(|dt| Op::Image { dt }),
     ]
 }
 
@@ -488,6 +498,15 @@ fn run(server: &ServerHandle, ops: &[Op]) -> End {
                 a.tick(now);
                 restarted_at = Some(i);
                 restart_now = now;
+            }
+            Op::Image { dt } => {
+                now += dt;
+                let image = a.stream.image().unwrap();
+                bm.stream.restore_image(&image).unwrap();
+                bm.tick(now);
+                a.tick(now);
+                // B now remembers what A remembers: no restart difference is left.
+                restarted_at = None;
             }
         }
         // Messages that limits drop on a publish or an expiry are reconciled away from the
