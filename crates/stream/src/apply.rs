@@ -40,6 +40,8 @@ use crate::time::Timestamp;
 use sluice_protocol::ByteStr;
 
 #[cfg(test)]
+mod image_tests;
+#[cfg(test)]
 mod message_tests;
 #[cfg(test)]
 mod replay_machine;

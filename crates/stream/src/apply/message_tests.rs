@@ -19,8 +19,8 @@ use bytes::Bytes;
 use sluice_server::{InternalMsg, InternalSink, ServerHandle};
 use std::sync::Arc;
 
-const T0: i64 = 1_765_000_000_000_000_000;
-const MS: i64 = 1_000_000;
+pub(super) const T0: i64 = 1_765_000_000_000_000_000;
+pub(super) const MS: i64 = 1_000_000;
 
 /// A publish op as the owner makes it from a message its subscription handed over.
 pub(super) fn publish_op(
@@ -35,7 +35,12 @@ pub(super) fn publish_op(
     }
 }
 
-fn msg(subject: &str, reply: Option<&str>, headers: Option<&[u8]>, payload: &[u8]) -> Message {
+pub(super) fn msg(
+    subject: &str,
+    reply: Option<&str>,
+    headers: Option<&[u8]>,
+    payload: &[u8],
+) -> Message {
     Message(InternalMsg {
         subject: subject.into(),
         reply: reply.map(Into::into),
@@ -45,7 +50,7 @@ fn msg(subject: &str, reply: Option<&str>, headers: Option<&[u8]>, payload: &[u8
 }
 
 /// A subscriber that drops what it gets.
-struct Nobody;
+pub(super) struct Nobody;
 impl InternalSink for Nobody {
     fn deliver(&self, _msg: InternalMsg) {}
 }
@@ -73,26 +78,26 @@ type Sent = (
 
 /// Everything observable that one step produced, comparable byte for byte.
 #[derive(Debug, PartialEq)]
-struct StepOut {
-    outcomes: Vec<String>,
-    effects: Vec<u8>,
+pub(super) struct StepOut {
+    pub outcomes: Vec<String>,
+    pub effects: Vec<u8>,
     /// Everything the consumers would send.
-    outbox: Vec<Sent>,
-    double_acks: Vec<String>,
-    state: StoreState,
-    consumers: Vec<(String, Vec<u8>, i64, usize)>,
+    pub outbox: Vec<Sent>,
+    pub double_acks: Vec<String>,
+    pub state: StoreState,
+    pub consumers: Vec<(String, Vec<u8>, i64, usize)>,
 }
 
-struct Copy {
-    stream: Stream,
-    consumers: Consumers,
+pub(super) struct Copy {
+    pub stream: Stream,
+    pub consumers: Consumers,
     ctx: ApplyCtx,
     log: LocalLog,
     _tx: WriterTx,
 }
 
 impl Copy {
-    fn new(server: &ServerHandle) -> Self {
+    pub(super) fn new(server: &ServerHandle) -> Self {
         let (stream, consumers, ctx, tx) = writer_parts(
             server,
             stream_config(),
@@ -110,7 +115,7 @@ impl Copy {
     }
 
     /// One owner step: `ops` through the log, then the tick at `tick`.
-    fn step(&mut self, mut ops: Vec<StreamOp>, tick: i64, logged: bool) -> StepOut {
+    pub(super) fn step(&mut self, mut ops: Vec<StreamOp>, tick: i64, logged: bool) -> StepOut {
         let mut outcomes = Vec::new();
         let mut effects = Vec::new();
         ops.push(StreamOp::Tick { now_ns: tick });
@@ -180,7 +185,7 @@ impl Copy {
     }
 }
 
-fn pull_consumer(now: i64) -> StreamOp {
+pub(super) fn pull_consumer(now: i64) -> StreamOp {
     StreamOp::CreateConsumer {
         config: Box::new(ConsumerConfig {
             durable_name: "P".into(),
@@ -197,7 +202,7 @@ fn pull_consumer(now: i64) -> StreamOp {
     }
 }
 
-fn next(reply: &str, body: &str, now_ns: i64) -> StreamOp {
+pub(super) fn next(reply: &str, body: &str, now_ns: i64) -> StreamOp {
     StreamOp::Next {
         msg: msg(
             "$JS.API.CONSUMER.MSG.NEXT.S.P",
@@ -209,7 +214,7 @@ fn next(reply: &str, body: &str, now_ns: i64) -> StreamOp {
     }
 }
 
-fn ack(subject: &str, reply: Option<&str>, body: &str, now_ns: i64) -> StreamOp {
+pub(super) fn ack(subject: &str, reply: Option<&str>, body: &str, now_ns: i64) -> StreamOp {
     StreamOp::Ack {
         msg: msg(subject, reply, None, body.as_bytes()),
         now_ns,
@@ -217,7 +222,7 @@ fn ack(subject: &str, reply: Option<&str>, body: &str, now_ns: i64) -> StreamOp 
 }
 
 /// The ack subjects of the deliveries in a step's outbox.
-fn acks_of(out: &StepOut) -> Vec<String> {
+pub(super) fn acks_of(out: &StepOut) -> Vec<String> {
     out.outbox
         .iter()
         .filter_map(|(_, _, reply, _, _)| reply.clone())

@@ -61,6 +61,19 @@ impl Request {
     }
 }
 
+/// A waiting request as data (a stream group's snapshot: `consumer/image.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RequestImage {
+    pub reply: String,
+    pub left: i64,
+    pub bytes_left: i64,
+    pub expires_at: Option<i64>,
+    pub no_wait: bool,
+    pub hb_ns: i64,
+    pub next_hb: i64,
+    pub delivered: i64,
+}
+
 /// The waiting requests of one pull consumer, served round robin.
 #[derive(Debug, Default)]
 pub(crate) struct WaitQueue {
@@ -82,6 +95,40 @@ impl WaitQueue {
 
     pub(crate) fn len(&self) -> usize {
         self.q.len()
+    }
+
+    /// The waiting requests as data, in their order.
+    pub(crate) fn image(&self) -> Vec<RequestImage> {
+        self.q
+            .iter()
+            .map(|r| RequestImage {
+                reply: r.reply.to_string(),
+                left: r.left,
+                bytes_left: r.bytes_left,
+                expires_at: r.expires_at,
+                no_wait: r.no_wait,
+                hb_ns: r.hb_ns,
+                next_hb: r.next_hb,
+                delivered: r.delivered,
+            })
+            .collect()
+    }
+
+    /// Replaces the waiting requests by an image's.
+    pub(crate) fn restore_image(&mut self, image: &[RequestImage]) {
+        self.q = image
+            .iter()
+            .map(|r| Request {
+                reply: r.reply.as_str().into(),
+                left: r.left,
+                bytes_left: r.bytes_left,
+                expires_at: r.expires_at,
+                no_wait: r.no_wait,
+                hb_ns: r.hb_ns,
+                next_hb: r.next_hb,
+                delivered: r.delivered,
+            })
+            .collect();
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -42,7 +42,36 @@ pub(crate) struct PushTarget {
     fc_seq: u64,
 }
 
+/// What of a push target changes as it runs, as data (a stream group's snapshot); the rest
+/// comes from the consumer's config.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PushImage {
+    pub bound: bool,
+    pub last_sent_ns: i64,
+    pub fc_bytes: u64,
+    pub fc_pending: Option<String>,
+    pub fc_seq: u64,
+}
+
 impl PushTarget {
+    pub(crate) fn image(&self) -> PushImage {
+        PushImage {
+            bound: self.bound,
+            last_sent_ns: self.last_sent_ns,
+            fc_bytes: self.fc_bytes,
+            fc_pending: self.fc_pending.clone(),
+            fc_seq: self.fc_seq,
+        }
+    }
+
+    pub(crate) fn restore_image(&mut self, image: &PushImage) {
+        self.bound = image.bound;
+        self.last_sent_ns = image.last_sent_ns;
+        self.fc_bytes = image.fc_bytes;
+        self.fc_pending = image.fc_pending.clone();
+        self.fc_seq = image.fc_seq;
+    }
+
     pub(crate) fn new(cfg: &ConsumerConfig, now_ns: i64) -> Self {
         PushTarget {
             deliver: cfg.deliver_subject.as_str().into(),

@@ -175,6 +175,22 @@ impl Consumers {
         self.subs.drop_all(name);
     }
 
+    /// Inboxes of waiting requests found unheard (an image of the set carries them).
+    pub(crate) fn unheard(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.unheard.iter().map(|r| r.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    pub(crate) fn set_unheard(&mut self, unheard: &[String]) {
+        self.unheard = unheard.iter().map(|r| r.as_str().into()).collect();
+    }
+
+    /// The stream's name.
+    pub(crate) fn stream_name(&self) -> &str {
+        &self.stream
+    }
+
     /// Takes what was collected to send (tests compare it between runs).
     #[cfg(test)]
     pub(crate) fn take_outbox(&mut self) -> Outbox {
