@@ -37,9 +37,10 @@ pub enum NodeError {
 /// How one group runs, beyond the node's timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupOptions {
-    /// Whether openraft builds snapshots (every `Timing::snapshot_every` entries) and purges
-    /// the log below them. A machine that cannot take snapshots yet must say false: openraft
-    /// treats a failed snapshot as fatal and stops the group.
+    /// Whether openraft builds snapshots on its own, every `Timing::snapshot_every` entries;
+    /// false: only when asked (`raft.trigger().snapshot()`, a machine that decides by its own
+    /// measure) or never. Either way the log is purged below a snapshot taken. (openraft
+    /// treats a failed snapshot as fatal and stops the group.)
     pub snapshots: bool,
 }
 

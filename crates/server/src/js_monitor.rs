@@ -55,6 +55,12 @@ pub struct StreamGroup {
     /// The other members, with their lag as the leader sees it (on the leader only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replicas: Vec<PeerReplica>,
+    /// The last log index this server's latest snapshot of the group holds (absent: none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub snapshot: u64,
+    /// The log index up to which this server's log of the group is purged (absent: none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub purged: u64,
 }
 
 /// The JetStream meta group as `/jsz` shows it (nats-server's `MetaClusterInfo`).

@@ -291,6 +291,8 @@ impl JetStreamMonitor for FakeJs {
                         lag: 12,
                         peer: "y".into(),
                     }],
+                    snapshot: 40,
+                    purged: 35,
                 }],
             }),
         }
@@ -351,7 +353,8 @@ async fn jetstream_provider_and_health() {
     assert_eq!(
         j["raft"]["streams"],
         serde_json::json!([{"stream": "ORDERS", "raft_group": "S-ORDERS-1", "leader": "n1",
-            "replicas": [{"name": "n2", "current": false, "active": 7, "lag": 12, "peer": "y"}]}])
+            "replicas": [{"name": "n2", "current": false, "active": 7, "lag": 12, "peer": "y"}],
+            "snapshot": 40, "purged": 35}])
     );
 
     let v = get_json(srv.http, "/varz").await;

@@ -58,6 +58,7 @@ pub async fn start(
         tags: settings.server_tags.clone(),
         unique_tag: settings.unique_tag.clone(),
         timing: Timing::default(),
+        snapshot_log_bytes: sluice_stream::cluster::service::DEFAULT_SNAPSHOT_LOG_BYTES,
     };
     js.start_cluster(cs, Logs::Wal(wal.clone())).await?;
     Ok(wal)

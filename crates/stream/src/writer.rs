@@ -68,6 +68,7 @@ use std::time::Duration;
 use tracing::error;
 
 mod failures;
+mod image;
 mod replicated;
 
 pub(crate) use failures::forget_unwritten;
@@ -100,6 +101,9 @@ pub(crate) enum Cmd {
     /// Entries of the stream's Raft group, committed (a replicated stream: `replicated.rs`),
     /// to apply in order; `done` is told once they are applied.
     Committed(Box<CommittedEntries>),
+    /// A replicated stream's snapshot: the owner's state as bytes, or replaced by a
+    /// snapshot's (`writer/image.rs`), in order with the committed entries.
+    Image(Box<ImageCmd>),
     /// Sync and finish, or (with a [`Deletion`]) remove the stream and answer its
     /// STREAM.DELETE. Explicit, because a router cache may keep a sink (and so a sender)
     /// alive for a while after its subscription is gone.
@@ -111,9 +115,17 @@ impl Cmd {
     fn cost(&self) -> usize {
         match self {
             Cmd::Publish(m) | Cmd::Ack(m) | Cmd::Next(m) | Cmd::FlowControl(m) => Backlog::cost(m),
-            Cmd::Api(_) | Cmd::Stop(_) | Cmd::Committed(_) => 0,
+            Cmd::Api(_) | Cmd::Stop(_) | Cmd::Committed(_) | Cmd::Image(_) => 0,
         }
     }
+}
+
+/// What the group's machine asks of the owner about snapshots (see [`Cmd::Image`]).
+pub(crate) enum ImageCmd {
+    /// The state as bytes, as of the last entry applied.
+    Take(tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>),
+    /// Replace the state by a snapshot's.
+    Restore(Vec<u8>, tokio::sync::oneshot::Sender<Result<(), String>>),
 }
 
 /// Committed entries of a replicated stream's group, by log index (see [`Cmd::Committed`]).
@@ -513,6 +525,17 @@ impl Owner for StreamOwner {
                     continue;
                 }
                 // Only a replicated stream's group commits entries to its owner.
+                Cmd::Image(c) => {
+                    match *c {
+                        ImageCmd::Take(tx) => {
+                            let _ = tx.send(Err("not a replicated stream".into()));
+                        }
+                        ImageCmd::Restore(_, tx) => {
+                            let _ = tx.send(Err("not a replicated stream".into()));
+                        }
+                    }
+                    continue;
+                }
                 Cmd::Committed(c) => {
                     drop(c.done);
                     continue;

@@ -497,8 +497,9 @@ async fn a_replica_back_on_an_emptied_disk_is_caught_up_from_the_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_group_lives_past_the_snapshot_interval() {
-    // Stream groups take no snapshots yet; they must not try (a failed snapshot is fatal to
-    // an openraft group: the stream stopped answering at its 10,000th entry).
+    // Stream groups take snapshots when their machine asks (by the log's size), not every
+    // `snapshot_every` entries (when they could take none, a failed snapshot stopped the
+    // group: the stream stopped answering at its 10,000th entry).
     let timing = sluice_raft::Timing {
         snapshot_every: 20,
         keep_after_snapshot: 5,
@@ -651,5 +652,160 @@ async fn a_scale_down_that_leaves_out_the_leader_is_answered_and_applied() {
     assert_eq!(info.state.messages, 2);
     let seq = publish_until_acked(&js, "sl.c", "c", deadline).await;
     assert_eq!(seq, 3);
+    stop(nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_back_on_an_emptied_disk_after_the_log_was_purged_is_installed_from_a_snapshot() {
+    // The group's log is purged below its snapshots (taken once the log since the last one
+    // passes 64 KiB here and twice the stream's bytes): a replica back on an emptied disk is
+    // installed from the leader's snapshot, consumer included, then goes on from the log.
+    let timing = sluice_raft::Timing {
+        keep_after_snapshot: 5,
+        ..sluice_raft::Timing::default()
+    };
+    let mut nodes = start_timed(3, timing.clone()).await;
+    wait_meta_leader(&nodes).await;
+    let js = client(&nodes[0]).await;
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: "snap".into(),
+            subjects: vec!["snap.>".into()],
+            num_replicas: 3,
+            max_messages: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("D".into()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = "x".repeat(1024);
+    let publish = |k: u64| {
+        let js = js.clone();
+        let body = body.clone();
+        async move {
+            loop {
+                let mut h = async_nats::HeaderMap::new();
+                h.insert("Nats-Msg-Id", format!("m{k}").as_str());
+                if let Ok(ack) = js
+                    .publish_with_headers("snap.a", h, body.clone().into())
+                    .await
+                {
+                    if let Ok(Ok(ack)) = tokio::time::timeout(Duration::from_secs(1), ack).await {
+                        return ack.sequence;
+                    }
+                }
+                assert!(Instant::now() < deadline, "m{k} never acked");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    for k in 1..=100u64 {
+        assert_eq!(publish(k).await, k);
+    }
+    // The consumer takes and acks 10 (messages 51 to 60: the older ones are gone).
+    let mut batch = consumer.fetch().max_messages(10).messages().await.unwrap();
+    let mut acked = Vec::new();
+    while let Some(m) = batch.next().await {
+        let m = m.unwrap();
+        acked.push(m.info().unwrap().stream_sequence);
+        m.double_ack().await.unwrap();
+    }
+    assert_eq!(acked, (51..=60).collect::<Vec<u64>>());
+    // The third server goes, and comes back with nothing while more is published.
+    let gone = nodes.remove(2);
+    let ports = gone.ports.clone();
+    stop(vec![gone]).await;
+    for k in 101..=300u64 {
+        assert_eq!(publish(k).await, k);
+    }
+    // The leader has taken a snapshot and purged its log below it.
+    let purged = |n: &Node| {
+        n.js.as_ref()
+            .unwrap()
+            .monitor()
+            .stats(true)
+            .raft
+            .and_then(|r| {
+                r.streams
+                    .into_iter()
+                    .find(|s| s.stream == "snap")
+                    .map(|s| (s.snapshot, s.purged))
+            })
+    };
+    until("a snapshot and a purged log", deadline, || {
+        nodes
+            .iter()
+            .any(|n| purged(n).is_some_and(|(s, p)| s > 0 && p > 100))
+    })
+    .await;
+    nodes.push(start_node_timed(2, &ports, Vec::new(), "", timing).await);
+    for k in 301..=305u64 {
+        assert_eq!(publish(k).await, k);
+    }
+    let back = nodes[2].js.as_ref().unwrap();
+    until("the emptied replica holds the stream", deadline, || {
+        back.monitor()
+            .stats(true)
+            .stream_list
+            .first()
+            .is_some_and(|s| {
+                s.messages == 50 && s.consumers.first().is_some_and(|c| c.num_pending == 50)
+            })
+    })
+    .await;
+    // Installed from a snapshot: its own log starts after it.
+    assert!(
+        purged(&nodes[2]).is_some_and(|(s, _)| s > 100),
+        "{:?}",
+        purged(&nodes[2])
+    );
+    info_until(&js, "snap", deadline, |i| {
+        i.cluster
+            .as_ref()
+            .is_some_and(|c| c.replicas.len() == 2 && c.replicas.iter().all(|r| r.current))
+    })
+    .await;
+    // It leads: what it serves is what the log made (the acked are not delivered again, a
+    // retried id is a duplicate).
+    let nc = async_nats::connect(format!("nats://{}", nodes[0].addr))
+        .await
+        .unwrap();
+    let mut tries = 0;
+    while leader_of(&js, "snap", deadline).await != "n3" {
+        tries += 1;
+        assert!(tries < 20, "n3 never led");
+        let _ = nc
+            .request("$JS.API.STREAM.LEADER.STEPDOWN.snap", "".into())
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        publish(300).await,
+        300,
+        "a duplicate, answered with its sequence"
+    );
+    let mut consumer = consumer;
+    let info = consumer.info().await.unwrap().clone();
+    assert_eq!(info.ack_floor.stream_sequence, 60, "{info:?}");
+    let mut batch = consumer.fetch().max_messages(3).messages().await.unwrap();
+    let mut got = Vec::new();
+    while let Some(m) = batch.next().await {
+        let m = m.unwrap();
+        got.push(m.info().unwrap().stream_sequence);
+        m.ack().await.unwrap();
+    }
+    assert_eq!(
+        got,
+        [256, 257, 258],
+        "the oldest messages still held, none acked before"
+    );
     stop(nodes).await;
 }

@@ -25,3 +25,4 @@ pub mod peers;
 pub mod placement;
 pub(crate) mod replica;
 pub mod service;
+mod stream_machine;

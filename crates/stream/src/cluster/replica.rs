@@ -2,67 +2,29 @@
 //! the node's log, fed by [`StreamMachine`]), following who leads it, and removing it. The
 //! roles of leader and follower in the owner's step are `writer/replicated.rs`'s.
 //!
-//! A replica's files are rebuilt from its group's log whenever it starts: they are cleared,
-//! and the group applies its whole log again (stream groups take no snapshots yet, so the log
-//! is kept whole). An empty or replaced server catches up the same way, from the leader.
+//! A replica's files are rebuilt whenever it starts: they are cleared, the group's latest
+//! snapshot (if it took one: `stream_machine.rs`) is installed, and the entries after it are
+//! applied from the log. An empty or replaced server catches up the same way, from the
+//! leader's snapshot and log.
 
 use crate::api::deferred::{respond, OpAnswer, Request};
 use crate::api::errors::ApiError;
 use crate::api::types::{ClusterInfo, PeerInfo, StreamCreateResponse, StreamDeleteResponse};
-use crate::cluster::entry::StreamEntry;
 use crate::cluster::meta::{MetaOp, StreamAssignment};
 use crate::cluster::service::JsCluster;
+use crate::cluster::stream_machine::StreamMachine;
 use crate::jetstream::Inner;
 use crate::op::StreamOp;
 use crate::replication::Replica;
 use crate::time::now_ns;
 use crate::time::Timestamp;
-use crate::writer::{Cmd, CommittedEntries, WriterTx};
 use openraft::{BasicNode, ChangeMembers, Raft, ServerState};
-use sluice_raft::{node_id, Committed, GroupOptions, Machine, TypeConfig};
+use sluice_raft::{node_id, GroupOptions, TypeConfig};
 use sluice_server::CancellationToken;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, warn};
-
-/// A stream group's machine: hands committed entries to the stream's owner, in order, and
-/// returns once it has applied them.
-pub(crate) struct StreamMachine {
-    tx: WriterTx,
-    group: String,
-}
-
-impl Machine for StreamMachine {
-    async fn apply(&mut self, entries: Vec<Committed>) {
-        let mut out = Vec::with_capacity(entries.len());
-        for c in entries {
-            match StreamEntry::decode(&c.data) {
-                Ok(e) => out.push((c.log_id.index, e)),
-                // Every replica reads the same bytes and skips the same entry.
-                Err(e) => {
-                    error!(group = %self.group, index = c.log_id.index, error = %e, "an unreadable stream entry is skipped")
-                }
-            }
-        }
-        if out.is_empty() {
-            return;
-        }
-        let (done, applied) = tokio::sync::oneshot::channel();
-        let cmd = Cmd::Committed(Box::new(CommittedEntries { entries: out, done }));
-        if self.tx.send(cmd) {
-            let _ = applied.await;
-        }
-    }
-
-    async fn snapshot(&mut self) -> Result<Vec<u8>, String> {
-        Err("stream groups keep their whole log and take no snapshots".into())
-    }
-
-    async fn restore(&mut self, _data: &[u8]) -> Result<(), String> {
-        Err("stream groups take no snapshots".into())
-    }
-}
 
 /// The directory of a group's state besides its log.
 fn group_dir(js: &Inner, group: &str) -> std::path::PathBuf {
@@ -110,16 +72,19 @@ pub(crate) fn start(
     let tx = entry.tx.clone().expect("a new stream has its writer");
     let wake = tx.clone();
     replica.set_wake(Box::new(move || wake.wake()));
-    let machine = StreamMachine {
+    let machine = StreamMachine::new(
         tx,
-        group: sa.group.clone(),
-    };
+        &sa.group,
+        replica.clone(),
+        entry.snapshot.clone(),
+        c.settings.snapshot_log_bytes,
+    );
     js.streams.write().insert(name.clone(), entry);
     let gdir = group_dir(js, &sa.group);
     let started = c.rt.block_on(async {
         let (raft, _store) = c
             .logs
-            // No snapshots yet: openraft would stop the group at its first one.
+            // Snapshots when the machine asks (`StreamMachine`), not every so many entries.
             .start_group(
                 &c.node,
                 &sa.group,
@@ -549,10 +514,19 @@ pub(crate) fn raft_stats(
         let Some(r) = &e.replica else { continue };
         let info = cluster_info(c, r);
         let leads = r.is_leader();
+        let (snapshot, purged) = r.raft.get().map_or((0, 0), |raft| {
+            let m = raft.metrics().borrow().clone();
+            (
+                m.snapshot.map_or(0, |l| l.index),
+                m.purged.map_or(0, |l| l.index),
+            )
+        });
         out.streams.push(sluice_server::StreamGroup {
             stream: name.clone(),
             raft_group: r.group.clone(),
             leader: info.leader,
+            snapshot,
+            purged,
             replicas: if leads {
                 info.replicas
                     .into_iter()

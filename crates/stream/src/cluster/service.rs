@@ -49,7 +49,14 @@ pub struct ClusterSettings {
     /// `jetstream.unique_tag` (empty: none).
     pub unique_tag: String,
     pub timing: Timing,
+    /// A replicated stream's group takes a snapshot (and its log is purged below it) once
+    /// the entries applied since the last one exceed this and twice the stream's bytes
+    /// (`cluster/replica.rs`); [`DEFAULT_SNAPSHOT_LOG_BYTES`] unless a test wants it sooner.
+    pub snapshot_log_bytes: u64,
 }
+
+/// See [`ClusterSettings::snapshot_log_bytes`].
+pub const DEFAULT_SNAPSHOT_LOG_BYTES: u64 = 16 << 20;
 
 /// Clustered JetStream on this server. See the module doc.
 pub struct JsCluster {

@@ -1,6 +1,6 @@
 //! A stream's consumers as data ([`ConsumersImage`]), and the set rebuilt from one: the
 //! consumers' part of a replicated stream group's snapshot (the stream's part is
-//! `stream/image.rs`; CLUSTER.md, "Snapshots of stream groups"; not used by the groups yet).
+//! `stream/image.rs`; `writer/image.rs` puts both in one).
 //!
 //! Everything the log's ops change is carried, so that a replica rebuilt from an image then
 //! applies the next entries as the others do: each consumer's config, creation time and

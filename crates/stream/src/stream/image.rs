@@ -1,6 +1,6 @@
 //! A stream's whole state as data ([`StreamImage`]), and a stream rebuilt from one: the
 //! stream's part of a replicated stream group's snapshot (CLUSTER.md, "Snapshots of stream
-//! groups"; not used by the groups yet). A replica rebuilt from an image must then behave as
+//! groups"; `writer/image.rs` puts it in one). A replica rebuilt from an image must then behave as
 //! the replicas that applied the log: same messages at the same sequences (gaps too), same
 //! first and last sequence and last timestamp, same duplicate window (ids whose messages were
 //! removed since included) and last msg id. TTL deadlines are derived from the messages'

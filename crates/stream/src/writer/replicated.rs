@@ -48,6 +48,18 @@ pub(super) struct ReplState {
     subjects: Vec<String>,
 }
 
+impl ReplState {
+    /// The last log index applied (a snapshot is as of it).
+    pub(super) fn applied(&self) -> Index {
+        self.applied
+    }
+
+    /// A snapshot installed: entries up to `index` are in it.
+    pub(super) fn set_applied(&mut self, index: Index) {
+        self.applied = index;
+    }
+}
+
 impl StreamOwner {
     pub(super) fn step_replicated(&mut self, replica: &Arc<Replica>, batch: &mut Vec<Cmd>) -> Step {
         let leader = replica.is_leader();
@@ -86,6 +98,22 @@ impl StreamOwner {
                         applied_any = true;
                     }
                     dones.push(done);
+                    continue;
+                }
+                Cmd::Image(c) => {
+                    match *c {
+                        ImageCmd::Take(tx) => {
+                            let _ = tx.send(self.take_image(&s));
+                        }
+                        ImageCmd::Restore(bytes, tx) => {
+                            let r = self.restore_image(&mut s, &bytes);
+                            if let Err(e) = &r {
+                                error!(stream = %self.name, error = %e, "installing a snapshot failed");
+                            }
+                            applied_any = true;
+                            let _ = tx.send(r);
+                        }
+                    }
                     continue;
                 }
                 Cmd::Stop(d) => {

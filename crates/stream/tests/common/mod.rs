@@ -62,7 +62,7 @@ pub async fn start_node(i: usize, ports: &[u16], tags: Vec<String>, unique_tag: 
     start_node_timed(i, ports, tags, unique_tag, Timing::default()).await
 }
 
-async fn start_node_timed(
+pub async fn start_node_timed(
     i: usize,
     ports: &[u16],
     tags: Vec<String>,
@@ -109,6 +109,8 @@ async fn start_node_timed(
         tags,
         unique_tag: unique_tag.to_string(),
         timing,
+        // Small, so that the tests' streams take snapshots and purge their logs.
+        snapshot_log_bytes: 64 * 1024,
     };
     js.start_cluster(settings, Logs::Memory).await.unwrap();
     let stop = CancellationToken::new();
