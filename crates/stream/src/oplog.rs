@@ -55,13 +55,16 @@ pub(crate) struct LogSnapshot {
 }
 
 /// A log that does not take snapshots (see the module doc for why the local one needs none).
-#[allow(dead_code)] // the owner takes no snapshots yet
+// A replicated stream's snapshots are its Raft group's (`cluster/stream_machine.rs`), not
+// this trait's: the local log takes none.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("this op log does not take snapshots")]
 pub(crate) struct NoSnapshots;
 
 /// The operation log in front of apply. See the module doc.
-// The owner does not take or install snapshots yet: the Raft log (issue 18) will.
+// `snapshot` / `install` are unused: the local log needs none, and a replicated stream's
+// group takes its own (`cluster/stream_machine.rs`).
 #[allow(dead_code)]
 pub(crate) trait OpLog {
     /// Proposes `ops` (taken out of the vector, which keeps its capacity) as consecutive

@@ -10,8 +10,9 @@
 //! reachable from every one; replicated streams (2 to 5 replicas), each on a Raft group of its
 //! own started, changed and removed here (`replica.rs`: the group's machine feeds the stream's
 //! owner; membership follows the assignment: scaling, peer removal); step-downs;
-//! `SERVER.REMOVE`; the groups' logs in the node's write-ahead log (`logs.rs`). Not yet:
-//! snapshots of stream groups (their logs are kept whole).
+//! `SERVER.REMOVE`; the groups' logs in the node's write-ahead log (`logs.rs`); snapshots of
+//! stream groups, which purge their logs (`stream_machine.rs`; streams over 64 MiB keep
+//! their whole log).
 
 pub(crate) mod api;
 pub mod bootstrap;
