@@ -129,13 +129,18 @@ impl Stream {
             ttls: BinaryHeap::new(),
             never_expire: Default::default(),
         };
-        stream.rebuild(now_ns)?;
+        stream.rebuild(stream.window_start(now_ns))?;
         Ok(stream)
     }
 
-    /// Scans stored messages for ids inside the window and for TTLs.
-    fn rebuild(&mut self, now_ns: i64) -> Result<(), StoreError> {
-        let window_start = now_ns.saturating_sub(self.policy.duplicate_window_ns);
+    /// The start of the duplicate window at `now_ns`.
+    fn window_start(&self, now_ns: i64) -> i64 {
+        now_ns.saturating_sub(self.policy.duplicate_window_ns)
+    }
+
+    /// Scans stored messages for TTLs, and for the ids of those stored at or after
+    /// `window_start` (`i64::MAX`: none) for the duplicate window and the last msg id.
+    fn rebuild(&mut self, window_start: i64) -> Result<(), StoreError> {
         let state = self.store.state();
         // As nats-server's `rebuildDedupe`: the last msg id is that of the message at the last
         // sequence, if it is still there, within the duplicate window and has one; else none.
@@ -220,7 +225,7 @@ impl Stream {
         self.last_msg_id = None;
         self.ttls.clear();
         self.never_expire.clear();
-        self.rebuild(now_ns)?;
+        self.rebuild(self.window_start(now_ns))?;
         Ok(dropped)
     }
 

@@ -128,6 +128,16 @@ pub(crate) enum ImageCmd {
     Restore(Vec<u8>, tokio::sync::oneshot::Sender<Result<(), String>>),
 }
 
+impl ImageCmd {
+    /// Answers the request with an error.
+    fn refuse(self, why: &str) {
+        let _ = match self {
+            ImageCmd::Take(tx) => tx.send(Err(why.to_owned())).map_err(drop),
+            ImageCmd::Restore(_, tx) => tx.send(Err(why.to_owned())).map_err(drop),
+        };
+    }
+}
+
 /// Committed entries of a replicated stream's group, by log index (see [`Cmd::Committed`]).
 pub(crate) struct CommittedEntries {
     pub entries: Vec<(Index, crate::cluster::entry::StreamEntry)>,
@@ -525,15 +535,9 @@ impl Owner for StreamOwner {
                     continue;
                 }
                 // Only a replicated stream's group commits entries to its owner.
+                // Only a replicated stream's group takes or installs snapshots.
                 Cmd::Image(c) => {
-                    match *c {
-                        ImageCmd::Take(tx) => {
-                            let _ = tx.send(Err("not a replicated stream".into()));
-                        }
-                        ImageCmd::Restore(_, tx) => {
-                            let _ = tx.send(Err("not a replicated stream".into()));
-                        }
-                    }
+                    c.refuse("not a replicated stream");
                     continue;
                 }
                 Cmd::Committed(c) => {

@@ -13,8 +13,8 @@
 
 use super::config::ConsumerConfig;
 use super::live::{policy_of, Consumer, Replay};
-use super::pull::RequestImage;
-use super::push::PushImage;
+use super::pull::Request;
+use super::push::PushTarget;
 use super::set::Consumers;
 use super::state::ConsumerState;
 use crate::time::Timestamp;
@@ -22,31 +22,30 @@ use serde::{Deserialize, Serialize};
 
 /// One consumer as data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsumerImage {
+pub(crate) struct ConsumerImage {
     pub name: String,
     pub config: ConsumerConfig,
     pub created: Timestamp,
     /// `ConsumerState::encode`.
     pub state: Vec<u8>,
     pub persisted: bool,
-    pub waiting: Vec<RequestImage>,
-    pub push: Option<PushImage>,
-    /// (last wall time, last message time) of `replay_policy: original`.
-    pub replay: Option<(i64, i64)>,
+    pub waiting: Vec<Request>,
+    pub push: Option<PushTarget>,
+    pub replay: Option<Replay>,
     pub paced_until: Option<i64>,
     pub last_active_ns: i64,
 }
 
 /// A stream's consumers as data, in name order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsumersImage {
+pub(crate) struct ConsumersImage {
     pub consumers: Vec<ConsumerImage>,
     pub unheard: Vec<String>,
 }
 
 impl Consumers {
     /// The consumers as data.
-    pub fn image(&self) -> ConsumersImage {
+    pub(crate) fn image(&self) -> ConsumersImage {
         ConsumersImage {
             consumers: self
                 .iter()
@@ -57,8 +56,8 @@ impl Consumers {
                     state: c.state.encode(),
                     persisted: c.persisted,
                     waiting: c.waiting.image(),
-                    push: c.push.as_ref().map(|p| p.image()),
-                    replay: c.replay.map(|r| (r.last_wall_ns, r.last_msg_ns)),
+                    push: c.push.clone(),
+                    replay: c.replay,
                     paced_until: c.paced_until,
                     last_active_ns: c.last_active_ns,
                 })
@@ -70,7 +69,7 @@ impl Consumers {
     /// Replaces every consumer by the image's (no advisories, no answers to the requests
     /// dropped: the replicas that applied the log sent none). Fails if a consumer's state
     /// cannot be read or its subscriptions made; the set may then hold part of the image.
-    pub fn restore_image(&mut self, image: &ConsumersImage) -> Result<(), String> {
+    pub(crate) fn restore_image(&mut self, image: &ConsumersImage) -> Result<(), String> {
         let names: Vec<String> = self.iter().map(|c| c.name.to_string()).collect();
         for name in names {
             self.forget(&name);
@@ -89,13 +88,8 @@ impl Consumers {
                 ci.last_active_ns,
             );
             c.waiting.restore_image(&ci.waiting);
-            if let (Some(p), Some(pi)) = (&mut c.push, &ci.push) {
-                p.restore_image(pi);
-            }
-            c.replay = ci.replay.map(|(last_wall_ns, last_msg_ns)| Replay {
-                last_wall_ns,
-                last_msg_ns,
-            });
+            c.push = ci.push.clone();
+            c.replay = ci.replay;
             c.paced_until = ci.paced_until;
             c.last_active_ns = ci.last_active_ns;
             c.dirty = false;

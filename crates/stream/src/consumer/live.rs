@@ -72,7 +72,7 @@ pub fn start_of(cfg: &ConsumerConfig) -> DeliverStart {
 }
 
 /// Pacing of `replay_policy: original`: the wall time and stored time of the last delivery.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Replay {
     pub last_wall_ns: i64,
     pub last_msg_ns: i64,

@@ -10,7 +10,7 @@
 pub mod ack_subject;
 pub mod advisory;
 pub mod config;
-pub mod image;
+pub(crate) mod image;
 pub mod live;
 pub mod pull;
 pub mod push;

@@ -36,8 +36,8 @@ use std::sync::Arc;
 /// does not starve the others (the writer loops again at once).
 pub(crate) const PASS_LIMIT: usize = 512;
 
-/// One waiting pull request.
-#[derive(Debug, Clone)]
+/// One waiting pull request (also as a stream group's snapshot carries it: `consumer/image.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Request {
     pub reply: Arc<str>,
     /// Messages it still wants.
@@ -59,19 +59,6 @@ impl Request {
             pending_bytes: self.bytes_left,
         }
     }
-}
-
-/// A waiting request as data (a stream group's snapshot: `consumer/image.rs`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RequestImage {
-    pub reply: String,
-    pub left: i64,
-    pub bytes_left: i64,
-    pub expires_at: Option<i64>,
-    pub no_wait: bool,
-    pub hb_ns: i64,
-    pub next_hb: i64,
-    pub delivered: i64,
 }
 
 /// The waiting requests of one pull consumer, served round robin.
@@ -97,38 +84,14 @@ impl WaitQueue {
         self.q.len()
     }
 
-    /// The waiting requests as data, in their order.
-    pub(crate) fn image(&self) -> Vec<RequestImage> {
-        self.q
-            .iter()
-            .map(|r| RequestImage {
-                reply: r.reply.to_string(),
-                left: r.left,
-                bytes_left: r.bytes_left,
-                expires_at: r.expires_at,
-                no_wait: r.no_wait,
-                hb_ns: r.hb_ns,
-                next_hb: r.next_hb,
-                delivered: r.delivered,
-            })
-            .collect()
+    /// The waiting requests, in their order (a stream group's snapshot).
+    pub(crate) fn image(&self) -> Vec<Request> {
+        self.q.iter().cloned().collect()
     }
 
-    /// Replaces the waiting requests by an image's.
-    pub(crate) fn restore_image(&mut self, image: &[RequestImage]) {
-        self.q = image
-            .iter()
-            .map(|r| Request {
-                reply: r.reply.as_str().into(),
-                left: r.left,
-                bytes_left: r.bytes_left,
-                expires_at: r.expires_at,
-                no_wait: r.no_wait,
-                hb_ns: r.hb_ns,
-                next_hb: r.next_hb,
-                delivered: r.delivered,
-            })
-            .collect();
+    /// Replaces the waiting requests by a snapshot's.
+    pub(crate) fn restore_image(&mut self, image: &[Request]) {
+        self.q = image.iter().cloned().collect();
     }
 
     pub(crate) fn is_empty(&self) -> bool {

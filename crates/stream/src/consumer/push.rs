@@ -23,8 +23,9 @@ use std::sync::Arc;
 /// Bytes in flight that flow control allows: a request every half of it.
 pub(crate) const FC_WINDOW: u64 = 2 << 20;
 
-/// A push consumer's target and its heartbeat / flow control state.
-#[derive(Debug)]
+/// A push consumer's target and its heartbeat / flow control state (also as a stream group's
+/// snapshot carries it: `consumer/image.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PushTarget {
     pub deliver: Arc<str>,
     /// `deliver_group`, if set: only that queue group's subscribers bind the consumer.
@@ -42,36 +43,7 @@ pub(crate) struct PushTarget {
     fc_seq: u64,
 }
 
-/// What of a push target changes as it runs, as data (a stream group's snapshot); the rest
-/// comes from the consumer's config.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PushImage {
-    pub bound: bool,
-    pub last_sent_ns: i64,
-    pub fc_bytes: u64,
-    pub fc_pending: Option<String>,
-    pub fc_seq: u64,
-}
-
 impl PushTarget {
-    pub(crate) fn image(&self) -> PushImage {
-        PushImage {
-            bound: self.bound,
-            last_sent_ns: self.last_sent_ns,
-            fc_bytes: self.fc_bytes,
-            fc_pending: self.fc_pending.clone(),
-            fc_seq: self.fc_seq,
-        }
-    }
-
-    pub(crate) fn restore_image(&mut self, image: &PushImage) {
-        self.bound = image.bound;
-        self.last_sent_ns = image.last_sent_ns;
-        self.fc_bytes = image.fc_bytes;
-        self.fc_pending = image.fc_pending.clone();
-        self.fc_seq = image.fc_seq;
-    }
-
     pub(crate) fn new(cfg: &ConsumerConfig, now_ns: i64) -> Self {
         PushTarget {
             deliver: cfg.deliver_subject.as_str().into(),

@@ -109,7 +109,7 @@ impl Stream {
         // they were, not as a rebuild from what is stored would make them.
         self.ttls.clear();
         self.never_expire.clear();
-        self.rebuild(i64::MIN)?;
+        self.rebuild(i64::MAX)?;
         self.dedup = Dedup::from_entries(image.dedup.clone());
         self.last_msg_id = image.last_msg_id.clone();
         Ok(())
