@@ -30,6 +30,16 @@ pub struct User {
     pub password: String,
     /// `None`: may publish and subscribe anywhere.
     pub permissions: Option<Permissions>,
+    /// The account the user belongs to (a user listed in `accounts { NAME { users [...] } }`);
+    /// `None`: the global account, `$G`.
+    pub account: Option<String>,
+}
+
+/// One account of nats-server's `accounts { NAME { ... } }` block: a subject space of its
+/// own. Its users are in [`Auth::Users`], naming it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccountConfig {
+    pub name: String,
 }
 
 /// nats-server's `permissions { publish {...} subscribe {...} allow_responses ... }`.
@@ -229,6 +239,11 @@ pub struct ServerConfig {
     pub lame_duck_grace_period: Duration,
     /// Clustering (nats-server's `cluster {}` block and route flags); `None`: not clustered.
     pub cluster: Option<crate::cluster_config::ClusterConfig>,
+    /// The configured accounts (nats-server's `accounts {}`), besides the global one (`$G`).
+    pub accounts: Vec<AccountConfig>,
+    /// A client that presents no credentials is this user (nats-server's `no_auth_user`;
+    /// one of the users in [`Auth::Users`]).
+    pub no_auth_user: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -251,6 +266,8 @@ impl Default for ServerConfig {
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),
             cluster: None,
+            accounts: Vec::new(),
+            no_auth_user: None,
         }
     }
 }

@@ -50,7 +50,8 @@ pub use cluster_config::{
     ClusterConfig, RouteAuth, RoutePermissions, RoutePool, RouteScheme, RouteUrl,
 };
 pub use config::{
-    Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission, TlsConfig, User,
+    AccountConfig, Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission,
+    TlsConfig, User,
 };
 pub use error::ServerError;
 pub use internal::{Batch, InternalSubscription, ServerHandle};

@@ -185,6 +185,9 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         lame_duck_duration,
         lame_duck_grace_period,
         cluster: cluster(cli, f.cluster.as_ref())?,
+        // Filled from the file's `accounts` and `no_auth_user` (see conf/accounts.rs).
+        accounts: Vec::new(),
+        no_auth_user: None,
     };
     let monitor = monitor(cli, f, &server.host)?;
     let log = LogOptions {

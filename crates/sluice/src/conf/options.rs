@@ -404,6 +404,7 @@ fn authorization(key: &str, v: &Value) -> Result<(Auth, Option<Duration>), ConfE
                 user,
                 password,
                 permissions: Some(p.clone()),
+                account: None,
             }]),
         },
         (None, None, Some(token), _) => Auth::Token(token),
@@ -457,6 +458,7 @@ fn users_array(key: &str, v: &Value) -> Result<Vec<User>, ConfError> {
             user,
             password,
             permissions: perms,
+            account: None,
         });
     }
     Ok(users)
