@@ -593,7 +593,8 @@ authorization {
         User {
             user: "admin".into(),
             password: "$2a$11$abcdefghijklmnopqrstuv".into(),
-            permissions: None
+            permissions: None,
+            account: None
         }
     );
     assert_eq!(
