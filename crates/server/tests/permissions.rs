@@ -27,6 +27,7 @@ fn user(name: &str, password: &str, permissions: Option<Permissions>) -> User {
         user: name.into(),
         password: password.into(),
         permissions,
+        account: None,
     }
 }
 
