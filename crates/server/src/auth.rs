@@ -132,21 +132,25 @@ mod tests {
                 user: "h".into(),
                 password: hash.clone(),
                 permissions: None,
+                account: None,
             },
             User {
                 user: "y".into(),
                 password: y,
                 permissions: None,
+                account: None,
             },
             User {
                 user: "a".into(),
                 password: a,
                 permissions: None,
+                account: None,
             },
             User {
                 user: "p".into(),
                 password: "plain".into(),
                 permissions: None,
+                account: None,
             },
         ]);
         assert!(ok(authenticate(&users, &creds("h", "s3cret"), None)));
