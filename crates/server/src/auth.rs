@@ -20,6 +20,8 @@ pub(crate) enum Outcome {
     Granted {
         secret: Option<String>,
         permissions: Option<Permissions>,
+        /// The user's account; `None`: the global one.
+        account: Option<String>,
     },
     /// Out. `unknown_user`: the client named a user that is not configured (on a reload,
     /// nats-server closes such a connection without an error).
@@ -59,11 +61,25 @@ pub(crate) fn route_credentials_match(auth: &crate::RouteAuth, user: &str, pass:
     user_ok & secret_matches(&auth.password, Some(pass), None)
 }
 
-/// Checks `creds` against `auth`. `verified`: see [`secret_matches`].
-pub(crate) fn authenticate(auth: &Auth, creds: &Credentials, verified: Option<&str>) -> Outcome {
+impl Credentials {
+    /// The client presented none (a `no_auth_user` stands in for it).
+    fn is_empty(&self) -> bool {
+        self.user.is_none() && self.pass.is_none() && self.auth_token.is_none()
+    }
+}
+
+/// Checks `creds` against `auth`. `verified`: see [`secret_matches`]. `no_auth_user`: the
+/// user a client that presents no credentials at all is (nats-server's `no_auth_user`).
+pub(crate) fn authenticate(
+    auth: &Auth,
+    creds: &Credentials,
+    verified: Option<&str>,
+    no_auth_user: Option<&str>,
+) -> Outcome {
     let granted = |secret: &str, permissions: Option<&Permissions>| Outcome::Granted {
         secret: Some(secret.to_owned()),
         permissions: permissions.cloned(),
+        account: None,
     };
     let denied = Outcome::Denied {
         unknown_user: false,
@@ -72,6 +88,7 @@ pub(crate) fn authenticate(auth: &Auth, creds: &Credentials, verified: Option<&s
         Auth::None => Outcome::Granted {
             secret: None,
             permissions: None,
+            account: None,
         },
         Auth::UserPass { user, pass } => {
             if creds.user.as_deref() == Some(user.as_str())
@@ -90,13 +107,24 @@ pub(crate) fn authenticate(auth: &Auth, creds: &Credentials, verified: Option<&s
             }
         }
         Auth::Users(users) => {
+            let as_user = |u: &crate::config::User, secret: Option<String>| Outcome::Granted {
+                secret,
+                permissions: u.permissions.clone(),
+                account: u.account.clone(),
+            };
+            if let (true, Some(name)) = (creds.is_empty(), no_auth_user) {
+                return match users.iter().find(|u| u.user == name) {
+                    Some(u) => as_user(u, None),
+                    None => Outcome::Denied { unknown_user: true },
+                };
+            }
             let Some(name) = creds.user.as_deref() else {
                 return denied;
             };
             match users.iter().find(|u| u.user == name) {
                 None => Outcome::Denied { unknown_user: true },
                 Some(u) if secret_matches(&u.password, creds.pass.as_deref(), verified) => {
-                    granted(&u.password, u.permissions.as_ref())
+                    as_user(u, Some(u.password.clone()))
                 }
                 Some(_) => denied,
             }
@@ -153,16 +181,16 @@ mod tests {
                 account: None,
             },
         ]);
-        assert!(ok(authenticate(&users, &creds("h", "s3cret"), None)));
-        assert!(ok(authenticate(&users, &creds("y", "s3cret"), None)));
-        assert!(ok(authenticate(&users, &creds("a", "s3cret"), None)));
-        assert!(!ok(authenticate(&users, &creds("h", "wrong"), None)));
+        assert!(ok(authenticate(&users, &creds("h", "s3cret"), None, None)));
+        assert!(ok(authenticate(&users, &creds("y", "s3cret"), None, None)));
+        assert!(ok(authenticate(&users, &creds("a", "s3cret"), None, None)));
+        assert!(!ok(authenticate(&users, &creds("h", "wrong"), None, None)));
         // A hash is not a password.
-        assert!(!ok(authenticate(&users, &creds("h", &hash), None)));
-        assert!(ok(authenticate(&users, &creds("p", "plain"), None)));
-        assert!(!ok(authenticate(&users, &creds("p", "plai"), None)));
+        assert!(!ok(authenticate(&users, &creds("h", &hash), None, None)));
+        assert!(ok(authenticate(&users, &creds("p", "plain"), None, None)));
+        assert!(!ok(authenticate(&users, &creds("p", "plai"), None, None)));
         assert!(matches!(
-            authenticate(&users, &creds("nobody", "plain"), None),
+            authenticate(&users, &creds("nobody", "plain"), None, None),
             Outcome::Denied { unknown_user: true }
         ));
         let token = Auth::Token(hash.clone());
@@ -170,12 +198,12 @@ mod tests {
             auth_token: Some("s3cret".into()),
             ..Credentials::default()
         };
-        assert!(ok(authenticate(&token, &t, None)));
+        assert!(ok(authenticate(&token, &t, None, None)));
         let up = Auth::UserPass {
             user: "u".into(),
             pass: hash,
         };
-        assert!(ok(authenticate(&up, &creds("u", "s3cret"), None)));
-        assert!(!ok(authenticate(&up, &creds("v", "s3cret"), None)));
+        assert!(ok(authenticate(&up, &creds("u", "s3cret"), None, None)));
+        assert!(!ok(authenticate(&up, &creds("v", "s3cret"), None, None)));
     }
 }

@@ -1,6 +1,6 @@
 //! Who messages are delivered to: a client connection's [`ClientHandle`] (the part of it
-//! other connections touch) or an in-process sink, and the [`Subscription`]s that point at
-//! them.
+//! other connections touch) or an in-process sink, the [`Subscription`]s that point at
+//! them, and the [`Account`] (subject space) whose registry holds them.
 //!
 //! One module because these types point at each other: a handle's sid table holds its
 //! subscriptions, and each subscription's [`Owner`] holds the handle. Like the other leaf
@@ -13,8 +13,9 @@ use crate::sink::InternalSink;
 use crate::stats::ConnStats;
 use parking_lot::Mutex;
 use sluice_protocol::ByteStr;
+use sluice_router::Sublist;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -118,9 +119,36 @@ impl Owner {
     }
 }
 
+/// The name of nats-server's global account: users not in any configured account, and
+/// every client when no accounts are configured.
+pub(crate) const GLOBAL_ACCOUNT: &str = "$G";
+
+/// A subject space of its own (nats-server's account): a message published in one account
+/// reaches only the subscriptions of that account, whatever their subjects.
+pub(crate) struct Account {
+    pub(crate) name: Arc<str>,
+    /// The account's subscriptions: its clients', in-process ones', and other servers'
+    /// interest in it learnt over the routes.
+    pub(crate) sublist: Sublist<SubRef>,
+    /// Client connections bound to it now (monitoring).
+    pub(crate) conns: AtomicUsize,
+}
+
+impl Account {
+    pub(crate) fn new(name: &str) -> Account {
+        Account {
+            name: Arc::from(name),
+            sublist: Sublist::new(),
+            conns: AtomicUsize::new(0),
+        }
+    }
+}
+
 /// One `SUB`: who it belongs to, its sid, and its auto-unsubscribe state.
 pub(crate) struct Subscription {
     pub(crate) owner: Owner,
+    /// The account whose registry holds it.
+    pub(crate) account: Arc<Account>,
     pub(crate) sid: ByteStr,
     pub(crate) subject: ByteStr,
     pub(crate) queue: Option<ByteStr>,
@@ -143,12 +171,14 @@ pub(crate) enum Admit {
 impl Subscription {
     pub(crate) fn new(
         owner: Owner,
+        account: Arc<Account>,
         sid: ByteStr,
         subject: ByteStr,
         queue: Option<ByteStr>,
     ) -> Self {
         Subscription {
             owner,
+            account,
             sid,
             subject,
             queue,

@@ -1,9 +1,10 @@
 //! In-process clients: how a higher layer (the stream layer) subscribes and publishes like any
-//! other client, without a socket and without the server knowing what it is.
+//! other client, without a socket and without the server knowing what it is. A handle acts in
+//! one account: the global one (`$G`) unless made with [`ServerHandle::in_account`].
 
 use crate::config::{Auth, ServerConfig};
 use crate::error::ServerError;
-use crate::handle::{InternalOwner, Owner, SubRef, Subscription};
+use crate::handle::{Account, InternalOwner, Owner, SubRef, Subscription};
 use crate::js_monitor::{JetStreamLimits, JetStreamMonitor, JsRegistration};
 use crate::route::Publisher;
 use crate::shared::Shared;
@@ -16,6 +17,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct ServerHandle {
     pub(crate) shared: Arc<Shared>,
+    /// The account it subscribes and publishes in.
+    account: Arc<Account>,
     publisher: Arc<Mutex<Publisher>>,
 }
 
@@ -48,9 +51,26 @@ impl ServerHandle {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let id = shared.next_id();
         ServerHandle {
+            account: shared.global.clone(),
             shared,
             publisher: Arc::new(Mutex::new(Publisher::new(id))),
         }
+    }
+
+    /// A handle (with a publisher of its own) that acts in account `name`; `None` if the
+    /// server has no such account.
+    pub fn in_account(&self, name: &str) -> Option<ServerHandle> {
+        let account = self.shared.account(name)?.clone();
+        Some(ServerHandle {
+            account,
+            shared: self.shared.clone(),
+            publisher: Arc::new(Mutex::new(Publisher::new(self.shared.next_id()))),
+        })
+    }
+
+    /// The account this handle acts in.
+    pub fn account_name(&self) -> &str {
+        &self.account.name
     }
 
     /// Subscribes `sink` to `subject` (wildcards allowed), optionally in a queue group.
@@ -65,6 +85,7 @@ impl ServerHandle {
         let owner = Owner::Internal(Arc::new(InternalOwner { id, sink }));
         let sub = Arc::new(Subscription::new(
             owner,
+            self.account.clone(),
             sid,
             ByteStr::from(subject),
             queue.map(ByteStr::from),
@@ -88,7 +109,14 @@ impl ServerHandle {
         payload: &[u8],
     ) -> bool {
         let mut publisher = self.publisher.lock();
-        let delivered = publisher.publish(&self.shared, subject, reply, headers, payload);
+        let delivered = publisher.publish(
+            &self.shared,
+            &self.account,
+            subject,
+            reply,
+            headers,
+            payload,
+        );
         publisher.wake_all();
         publisher.stalled = None;
         publisher.blocked = None;
@@ -115,6 +143,7 @@ impl ServerHandle {
         let mut publisher = self.publisher.lock();
         let mut batch = Batch {
             shared: &self.shared,
+            account: &self.account,
             publisher: &mut publisher,
         };
         let r = f(&mut batch);
@@ -129,12 +158,16 @@ impl ServerHandle {
     /// A handle with a publisher of its own (its own lock and id), for a party that publishes
     /// a lot from its own thread and should not contend with the others.
     pub fn fork(&self) -> ServerHandle {
-        ServerHandle::new(self.shared.clone())
+        ServerHandle {
+            account: self.account.clone(),
+            shared: self.shared.clone(),
+            publisher: Arc::new(Mutex::new(Publisher::new(self.shared.next_id()))),
+        }
     }
 
     /// True if any subscription matches `subject`.
     pub fn has_interest(&self, subject: &str) -> bool {
-        self.shared.sublist.has_interest(subject)
+        self.account.sublist.has_interest(subject)
     }
 
     /// Replaces the server's authorization at runtime (a config reload), as nats-server
@@ -184,7 +217,7 @@ impl ServerHandle {
     /// in no queue group (`None`): how nats-server decides that a push consumer with (or
     /// without) a deliver group is bound.
     pub fn has_subscribers(&self, subject: &str, queue: Option<&str>) -> bool {
-        let m = self.shared.sublist.matches(subject);
+        let m = self.account.sublist.matches(subject);
         match queue {
             Some(q) => m.queue(q).is_some_and(|g| !g.members.is_empty()),
             None => !m.plain.is_empty(),
@@ -202,16 +235,17 @@ impl ServerHandle {
             monitor.map(|(limits, source)| JsRegistration { limits, source });
     }
 
-    /// A number that changes whenever any subscription is added or removed: poll it to learn
-    /// cheaply that interest may have changed.
+    /// A number that changes whenever any subscription of this handle's account is added or
+    /// removed: poll it to learn cheaply that interest may have changed.
     pub fn interest_generation(&self) -> u64 {
-        self.shared.sublist.generation()
+        self.account.sublist.generation()
     }
 }
 
 /// Messages published under one lock of a handle's publisher ([`ServerHandle::batch`]).
 pub struct Batch<'a> {
     shared: &'a Shared,
+    account: &'a Account,
     publisher: &'a mut Publisher,
 }
 
@@ -225,7 +259,7 @@ impl Batch<'_> {
         payload: &[u8],
     ) -> bool {
         self.publisher
-            .publish(self.shared, subject, reply, headers, payload)
+            .publish(self.shared, self.account, subject, reply, headers, payload)
     }
 
     /// Publishes a message routed by `route` (the subscriptions matching it receive it) but
@@ -239,12 +273,19 @@ impl Batch<'_> {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
-        self.publisher
-            .publish_as(self.shared, route, subject, reply, headers, payload)
+        self.publisher.publish_as(
+            self.shared,
+            self.account,
+            route,
+            subject,
+            reply,
+            headers,
+            payload,
+        )
     }
 
     /// True if any subscription matches `subject`.
     pub fn has_interest(&self, subject: &str) -> bool {
-        self.shared.sublist.has_interest(subject)
+        self.account.sublist.has_interest(subject)
     }
 }

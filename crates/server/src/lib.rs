@@ -24,6 +24,7 @@
 //! `js_monitor` (what the stream layer reports), `config`, `cluster_config` (clustering's
 //! configuration), `error` and `stats`.
 
+mod accountz;
 mod auth;
 mod client;
 mod cluster;

@@ -62,6 +62,7 @@ impl Monitor {
             .route("/subsz", get(subsz))
             .route("/subscriptionsz", get(subsz))
             .route("/routez", get(routez))
+            .route("/accountz", get(accountz))
             .route("/jsz", get(jsz))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
@@ -131,7 +132,7 @@ fn totals(shared: &Shared, conns: &[Arc<ClientHandle>]) -> Totals {
 }
 
 async fn root() -> Response {
-    let body = "sluice monitoring: /varz /connz /subsz /routez /jsz /healthz /metrics\n";
+    let body = "sluice monitoring: /varz /connz /subsz /routez /accountz /jsz /healthz /metrics\n";
     ([(header::CONTENT_TYPE, "text/plain")], body).into_response()
 }
 
@@ -296,7 +297,7 @@ async fn varz(State(shared): St) -> Response {
             .stats
             .slow_consumers
             .load(std::sync::atomic::Ordering::Relaxed),
-        subscriptions: shared.sublist.count(),
+        subscriptions: shared.sub_count(),
     };
     json(StatusCode::OK, &body)
 }
@@ -335,6 +336,8 @@ struct ConnInfo {
     lang: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     version: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    account: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -479,6 +482,7 @@ async fn connz(State(shared): St, Query(params): Params) -> Response {
                 name: meta.name,
                 lang: meta.lang,
                 version: meta.version,
+                account: meta.account,
                 subscriptions_list,
                 subscriptions_list_detail,
             }
@@ -509,12 +513,15 @@ struct Subsz {
 }
 
 async fn subsz(State(shared): St) -> Response {
-    let s = &shared.sublist;
+    let accounts = shared.accounts();
+    let sum = |f: &dyn Fn(&sluice_router::Sublist<crate::handle::SubRef>) -> u64| -> u64 {
+        accounts.iter().map(|a| f(&a.sublist)).sum()
+    };
     let body = Subsz {
-        num_subscriptions: s.count(),
-        num_cache: s.cached_subjects(),
-        num_inserts: s.inserts(),
-        num_removes: s.removes(),
+        num_subscriptions: sum(&|s| s.count() as u64) as usize,
+        num_cache: sum(&|s| s.cached_subjects() as u64) as usize,
+        num_inserts: sum(&|s| s.inserts()),
+        num_removes: sum(&|s| s.removes()),
         // Not counted: a shared counter per routed message would cost the hot path.
         num_matches: 0,
         cache_hit_rate: 0.0,
@@ -522,6 +529,17 @@ async fn subsz(State(shared): St) -> Response {
         avg_fanout: 0.0,
     };
     json(StatusCode::OK, &body)
+}
+
+async fn accountz(State(shared): St, Query(q): Params) -> Response {
+    let now = rfc3339(unix_nanos());
+    match crate::accountz::accountz(&shared, now, q.get("acc").map(String::as_str)) {
+        Ok(body) => json(StatusCode::OK, &body),
+        Err(e) => json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "error": { "code": 400, "description": e } }),
+        ),
+    }
 }
 
 async fn routez(State(shared): St) -> Response {
@@ -649,7 +667,7 @@ async fn metrics(State(shared): St) -> Response {
         &mut reg,
         "subscriptions",
         "Subscriptions in the router",
-        shared.sublist.count() as u64,
+        shared.sub_count() as u64,
     );
     counter(
         &mut reg,

@@ -6,7 +6,7 @@
 //! once the current batch is done.
 
 use crate::handle::{
-    Admit, ClientHandle, Owner, RouteHandle, SubRef, DENY_FILTER, HEADERS, TRACK_REPLIES,
+    Account, Admit, ClientHandle, Owner, RouteHandle, SubRef, DENY_FILTER, HEADERS, TRACK_REPLIES,
 };
 use crate::outbound::Pushed;
 use crate::pressure::Backlog;
@@ -60,34 +60,37 @@ impl Publisher {
         }
     }
 
-    /// Routes one message to every matching subscription (one member per queue group).
-    /// True if anyone received it.
+    /// Routes one message to every matching subscription of account `acc` (one member per
+    /// queue group). True if anyone received it.
     #[inline]
     pub(crate) fn publish(
         &mut self,
         shared: &Shared,
+        acc: &Account,
         subject: &str,
         reply: Option<&str>,
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
-        self.publish_as(shared, subject, subject, reply, headers, payload)
+        self.publish_as(shared, acc, subject, subject, reply, headers, payload)
     }
 
     /// Routes a message by `route` but delivers it showing `subject` (how a stream consumer
     /// sends a stored message to a deliver subject or a pull request's inbox while the
     /// client sees the subject it was stored under).
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn publish_as(
         &mut self,
         shared: &Shared,
+        acc: &Account,
         route: &str,
         subject: &str,
         reply: Option<&str>,
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
-        let result = shared.sublist.matches(route);
+        let result = acc.sublist.matches(route);
         let mut delivered = false;
         for sub in &result.plain {
             if let Owner::Route(r) = &sub.owner {
@@ -108,7 +111,7 @@ impl Publisher {
         }
         if !self.targets.is_empty() {
             // Routed by `route`: the other server matches its subscribers against it.
-            self.forward(route, reply, headers, payload);
+            self.forward(&acc.name, route, reply, headers, payload);
             delivered = true;
         }
         delivered
@@ -117,16 +120,18 @@ impl Publisher {
     /// Routes a message that came from another server of the cluster: to this server's own
     /// subscribers only (a message crosses at most one route), and to one local member of
     /// each queue group the sender named (`queues`), none of the others.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn publish_from_route(
         &mut self,
         shared: &Shared,
+        acc: &Account,
         subject: &str,
         reply: Option<&str>,
         headers: Option<&[u8]>,
         payload: &[u8],
         queues: &[sluice_protocol::ByteStr],
     ) -> bool {
-        let result = shared.sublist.matches(subject);
+        let result = acc.sublist.matches(subject);
         let mut delivered = false;
         for sub in result.plain.iter().filter(|s| s.owner.is_local()) {
             delivered |= self.deliver(shared, sub, subject, reply, headers, payload);
@@ -166,6 +171,7 @@ impl Publisher {
     #[inline(never)]
     fn forward(
         &mut self,
+        account: &str,
         subject: &str,
         reply: Option<&str>,
         headers: Option<&[u8]>,
@@ -176,7 +182,7 @@ impl Publisher {
             let pushed = r.out.push(|b| {
                 sluice_protocol::route::encode_rmsg(
                     b,
-                    "$G",
+                    account,
                     subject,
                     reply,
                     queues.iter().map(|q| &**q),

@@ -2,13 +2,12 @@
 
 use crate::cluster::Cluster;
 use crate::config::{Auth, ServerConfig};
-use crate::handle::{ClientHandle, Owner, SubRef};
+use crate::handle::{Account, ClientHandle, Owner, SubRef, GLOBAL_ACCOUNT};
 use crate::js_monitor::JsRegistration;
 use crate::{NATS_COMPAT_VERSION, SLUICE_VERSION};
 use parking_lot::{Mutex, RwLock};
 use rand::Rng;
 use sluice_protocol::{Limits, ServerInfo};
-use sluice_router::Sublist;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -101,7 +100,12 @@ pub(crate) struct Shared {
     connections: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     /// The reloadable limits in force (`config` keeps the ones the server started with).
     pub(crate) limits: LiveLimits,
-    pub(crate) sublist: Sublist<SubRef>,
+    /// The global account (`$G`): every client's when no accounts are configured.
+    pub(crate) global: Arc<Account>,
+    /// Every account by name, the global one included (fixed while the server runs).
+    accounts: HashMap<Arc<str>, Arc<Account>>,
+    /// A client that presents no credentials is this user (`no_auth_user`).
+    pub(crate) no_auth_user: Option<String>,
     pub(crate) server_id: String,
     info: ServerInfo,
     clients: AtomicUsize,
@@ -164,14 +168,23 @@ impl Shared {
                 config.jetstream,
             ))
         });
+        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
+        let mut accounts = HashMap::new();
+        accounts.insert(global.name.clone(), global.clone());
+        for a in &config.accounts {
+            let acc = Arc::new(Account::new(&a.name));
+            accounts.insert(acc.name.clone(), acc);
+        }
         Shared {
+            global,
+            accounts,
+            no_auth_user: config.no_auth_user.clone(),
             cluster,
             auth: RwLock::new(Arc::new(config.auth.clone())),
             auth_required: AtomicBool::new(config.auth != Auth::None),
             connections: Mutex::new(HashMap::new()),
             limits: LiveLimits::new(&config),
             config,
-            sublist: Sublist::new(),
             server_id,
             info,
             clients: AtomicUsize::new(0),
@@ -349,13 +362,31 @@ impl Shared {
         self.next_cid.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Enters a subscription of this server's own (a client's or an in-process one) in the
-    /// registry; the cluster's routes are told of new interest.
+    /// The account named `name`, if there is one.
+    pub(crate) fn account(&self, name: &str) -> Option<&Arc<Account>> {
+        self.accounts.get(name)
+    }
+
+    /// Every account, sorted by name.
+    pub(crate) fn accounts(&self) -> Vec<Arc<Account>> {
+        let mut all: Vec<_> = self.accounts.values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Subscriptions in every account's registry.
+    pub(crate) fn sub_count(&self) -> usize {
+        self.accounts.values().map(|a| a.sublist.count()).sum()
+    }
+
+    /// Enters a subscription of this server's own (a client's or an in-process one) in its
+    /// account's registry; the cluster's routes are told of new interest.
     pub(crate) fn insert_local_sub(&self, sub: &SubRef) -> Result<(), sluice_router::RouterError> {
-        self.sublist
+        sub.account
+            .sublist
             .insert(&sub.subject, sub.queue.as_deref(), sub.clone())?;
         if let Some(cluster) = &self.cluster {
-            cluster.local_sub_added(&sub.subject, sub.queue.as_ref());
+            cluster.local_sub_added(&sub.account.name, &sub.subject, sub.queue.as_ref());
         }
         Ok(())
     }
@@ -377,10 +408,13 @@ impl Shared {
     /// Removes one of this server's own subscriptions from the registry (only); the
     /// cluster's routes are told if that was the last interest of its kind.
     pub(crate) fn remove_local_sub(&self, sub: &SubRef) {
-        let removed = self.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+        let removed = sub
+            .account
+            .sublist
+            .remove(&sub.subject, sub.queue.as_deref(), sub);
         if removed {
             if let Some(cluster) = &self.cluster {
-                cluster.local_sub_removed(&sub.subject, sub.queue.as_ref());
+                cluster.local_sub_removed(&sub.account.name, &sub.subject, sub.queue.as_ref());
             }
         }
     }

@@ -24,6 +24,8 @@ pub(crate) struct ClientMeta {
     pub(crate) name: String,
     pub(crate) lang: String,
     pub(crate) version: String,
+    /// The account the connection is bound to (empty until CONNECT).
+    pub(crate) account: String,
 }
 
 /// One connection's counters and identity.

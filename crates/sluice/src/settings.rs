@@ -109,7 +109,8 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
     let d = ServerConfig::default();
     let flag_auth = cli.given("user") || cli.given("pass") || cli.given("auth");
     let auth = if flag_auth {
-        cli.server_config().auth
+        // In place of the file's authorization block; the file's accounts keep their users.
+        conf::accounts::under_flags(cli.server_config().auth, f)?
     } else {
         f.auth.clone().unwrap_or(Auth::None)
     };
@@ -185,9 +186,8 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         lame_duck_duration,
         lame_duck_grace_period,
         cluster: cluster(cli, f.cluster.as_ref())?,
-        // Filled from the file's `accounts` and `no_auth_user` (see conf/accounts.rs).
-        accounts: Vec::new(),
-        no_auth_user: None,
+        accounts: f.accounts.clone().unwrap_or_default(),
+        no_auth_user: f.no_auth_user.clone(),
     };
     let monitor = monitor(cli, f, &server.host)?;
     let log = LogOptions {
@@ -494,6 +494,12 @@ pub fn diff(old: &Settings, new: &Settings) -> Changes {
     fixed(old.jetstream != new.jetstream, "jetstream");
     fixed(old.monitor != new.monitor, "http");
     fixed(old.log.file != new.log.file, "logfile");
+    // The accounts, and which account each user is in, are set up at startup.
+    fixed(
+        o.accounts != n.accounts || account_users(&o.auth) != account_users(&n.auth),
+        "accounts",
+    );
+    fixed(o.no_auth_user != n.no_auth_user, "no_auth_user");
     // nats-server's validateClusterOpts: the cluster host and port cannot change (turning
     // clustering on or off is a change of port there, 0 meaning off).
     match (&o.cluster, &n.cluster) {
@@ -554,6 +560,19 @@ pub fn diff(old: &Settings, new: &Settings) -> Changes {
         "lame_duck_grace_period",
     );
     c
+}
+
+/// The users in an account other than `$G`, with their account, by name.
+fn account_users(auth: &Auth) -> Vec<(&str, &str)> {
+    let mut users: Vec<(&str, &str)> = match auth {
+        Auth::Users(users) => users
+            .iter()
+            .filter_map(|u| Some((u.user.as_str(), u.account.as_deref()?)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    users.sort_unstable();
+    users
 }
 
 #[cfg(test)]
@@ -759,3 +778,7 @@ mod tests {
 #[cfg(test)]
 #[path = "settings_cluster_tests.rs"]
 mod cluster_tests;
+
+#[cfg(test)]
+#[path = "settings_accounts_tests.rs"]
+mod accounts_tests;

@@ -26,18 +26,36 @@ impl Conn {
             creds.auth_token.clone_from(&info.auth_token);
         }
         let auth = self.shared.auth();
+        let no_auth_user = self.shared.no_auth_user.as_deref();
         let Outcome::Granted {
             secret,
             permissions,
-        } = authenticate(&auth, creds, None)
+            account,
+        } = authenticate(&auth, creds, None, no_auth_user)
         else {
             return Err(ServerError::AuthorizationViolation);
         };
-        // nats-server has no accounts to bind a plain client to: it refuses both.
+        // A client is bound to its user's account; it cannot name another (nats-server's
+        // `account` and `new_account` are for operator-mode dynamic accounts).
         let wants_account = info.account.as_deref().is_some_and(|a| !a.is_empty())
             || info.new_account == Some(true);
         if wants_account {
             return Err(ServerError::AuthorizationViolation);
+        }
+        let account = match account {
+            None => self.shared.global.clone(),
+            Some(name) => match self.shared.account(&name) {
+                Some(a) => a.clone(),
+                None => return Err(ServerError::AuthorizationViolation),
+            },
+        };
+        if !Arc::ptr_eq(&account, &self.account) {
+            // A later CONNECT naming a user of another account: its subscriptions are in
+            // this one; refused, as a client cannot change accounts.
+            if self.connected || !self.handle.subs.lock().is_empty() {
+                return Err(ServerError::AuthorizationViolation);
+            }
+            self.bind_account(account);
         }
         if info.protocol.is_some_and(|p| !(0..=1).contains(&p)) {
             return Err(ServerError::InvalidClientProtocol);
@@ -73,6 +91,7 @@ impl Conn {
             name: info.name.clone().unwrap_or_default(),
             lang: info.lang.clone().unwrap_or_default(),
             version: info.version.clone().unwrap_or_default(),
+            account: self.account.name.to_string(),
         };
         debug!(
             cid = self.handle.id,
@@ -98,12 +117,25 @@ impl Conn {
         if Arc::ptr_eq(&granted.auth, &auth) {
             return Ok(());
         }
-        let outcome = authenticate(&auth, &self.credentials, granted.secret.as_deref());
+        let no_auth_user = self.shared.no_auth_user.as_deref();
+        let outcome = authenticate(
+            &auth,
+            &self.credentials,
+            granted.secret.as_deref(),
+            no_auth_user,
+        );
         match outcome {
             Outcome::Granted {
                 secret,
                 permissions,
+                account,
             } => {
+                if account.as_deref().unwrap_or(crate::handle::GLOBAL_ACCOUNT)
+                    != &*self.account.name
+                {
+                    // Accounts do not change on a reload (it is refused); kept for safety.
+                    return Err(Some(ServerError::AuthorizationViolation));
+                }
                 debug!(cid = self.handle.id, "authorization reloaded");
                 self.granted = Some(Granted { auth, secret });
                 self.set_permissions(permissions.as_ref(), true)

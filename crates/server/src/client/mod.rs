@@ -20,7 +20,7 @@
 use crate::auth::Credentials;
 use crate::config::Auth;
 use crate::error::ServerError;
-use crate::handle::ClientHandle;
+use crate::handle::{Account, ClientHandle};
 use crate::outbound::{run_writer, Outbound, STALL_MAX};
 use crate::perms::{ClientPerms, ConnPerms};
 use crate::route::Publisher;
@@ -63,6 +63,9 @@ struct Granted {
 struct Conn {
     shared: Arc<Shared>,
     handle: Arc<ClientHandle>,
+    /// The account it publishes and subscribes in: the global one until a CONNECT names a
+    /// user of another.
+    account: Arc<Account>,
     connected: bool,
     verbose: bool,
     pedantic: bool,
@@ -145,9 +148,14 @@ pub(crate) async fn run_io<R, W>(
     let writer_handle = handle.clone();
     let writer_task = tokio::spawn(async move { run_writer(&writer_handle.out, writer).await });
 
+    shared
+        .global
+        .conns
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut conn = Conn {
         shared: shared.clone(),
         handle: handle.clone(),
+        account: shared.global.clone(),
         connected: false,
         // nats-server's defaults until a CONNECT says otherwise: a person typing at the server
         // sees +OK, and publish subjects are checked.
@@ -262,7 +270,23 @@ pub(crate) async fn run_io<R, W>(
     shared.client_closed();
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.account
+            .conns
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl Conn {
+    /// Moves the connection to `account` (before it has subscribed anywhere).
+    fn bind_account(&mut self, account: Arc<Account>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        account.conns.fetch_add(1, Relaxed);
+        self.account.conns.fetch_sub(1, Relaxed);
+        self.account = account;
+    }
+
     /// Handles every complete op in `buf`, leaving an incomplete tail in place.
     fn process(&mut self, buf: &mut BytesMut) -> Result<(), ServerError> {
         // Read once per batch: a reload applies from the next read.

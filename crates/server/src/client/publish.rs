@@ -81,9 +81,14 @@ impl Conn {
         let routable =
             !(subject.starts_with('.') || subject.ends_with('.') || subject.contains(".."));
         let delivered = routable
-            && self
-                .publisher
-                .publish(&self.shared, subject, reply, headers, payload);
+            && self.publisher.publish(
+                &self.shared,
+                &self.account,
+                subject,
+                reply,
+                headers,
+                payload,
+            );
         if !delivered && self.no_responders {
             if let Some(reply) = reply {
                 self.no_responders(reply);
@@ -94,7 +99,7 @@ impl Conn {
     /// A request nobody listens to: tell the requester with a 503 status on its reply
     /// subscription, as nats-server does.
     fn no_responders(&mut self, reply: &str) {
-        let matches = self.shared.sublist.matches(reply);
+        let matches = self.account.sublist.matches(reply);
         let me = self.handle.id;
         let own = matches.plain.iter().find(|s| s.owner.id() == me).cloned();
         if let Some(sub) = own {

@@ -44,6 +44,7 @@ impl Conn {
             if let std::collections::hash_map::Entry::Vacant(slot) = subs.entry(sid.clone()) {
                 let sub = Arc::new(Subscription::new(
                     Owner::Client(self.handle.clone()),
+                    self.account.clone(),
                     sid,
                     subject.clone(),
                     queue.clone(),

@@ -1,46 +1,51 @@
-//! This server's own interest, as its routes are told it: one `RS+` per subject (and queue
-//! group) the first time a local subscriber wants it, `RS-` when the last one is gone, and for
-//! a queue group its weight (how many local members it has) again whenever that changes, as
-//! nats-server 2.9.10 does. Pure: counts in, protocol lines out.
+//! This server's own interest, as its routes are told it: one `RS+` per account and subject
+//! (and queue group) the first time a local subscriber wants it, `RS-` when the last one is
+//! gone, and for a queue group its weight (how many local members it has) again whenever that
+//! changes, as nats-server 2.9.10 does. Pure: counts in, protocol lines out.
 
 use bytes::BytesMut;
 use sluice_protocol::route::{encode_rs_sub, encode_rs_unsub};
 use sluice_protocol::ByteStr;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-/// The only account Sluice has: nats-server's global account.
-pub(crate) const ACCOUNT: &str = "$G";
-
-/// Local subscribers per subject and queue group.
+/// Local subscribers per account, subject and queue group.
 #[derive(Default)]
 pub(crate) struct LocalInterest {
-    counts: HashMap<(ByteStr, Option<ByteStr>), u32>,
+    counts: HashMap<(Arc<str>, ByteStr, Option<ByteStr>), u32>,
 }
 
 impl LocalInterest {
     /// Counts one more local subscriber; writes what the routes must be told (if anything)
     /// into `line`.
-    pub(crate) fn add(&mut self, subject: &ByteStr, queue: Option<&ByteStr>, line: &mut BytesMut) {
+    pub(crate) fn add(
+        &mut self,
+        account: &Arc<str>,
+        subject: &ByteStr,
+        queue: Option<&ByteStr>,
+        line: &mut BytesMut,
+    ) {
         let n = self
             .counts
-            .entry((subject.clone(), queue.cloned()))
+            .entry((account.clone(), subject.clone(), queue.cloned()))
             .or_insert(0);
         *n += 1;
         match queue {
-            None if *n == 1 => encode_rs_sub(line, ACCOUNT, subject, None),
+            None if *n == 1 => encode_rs_sub(line, account, subject, None),
             None => {}
-            Some(q) => encode_rs_sub(line, ACCOUNT, subject, Some((q, *n))),
+            Some(q) => encode_rs_sub(line, account, subject, Some((q, *n))),
         }
     }
 
     /// Counts one local subscriber fewer; writes what the routes must be told into `line`.
     pub(crate) fn remove(
         &mut self,
+        account: &Arc<str>,
         subject: &ByteStr,
         queue: Option<&ByteStr>,
         line: &mut BytesMut,
     ) {
-        let key = (subject.clone(), queue.cloned());
+        let key = (account.clone(), subject.clone(), queue.cloned());
         let Some(n) = self.counts.get_mut(&key) else {
             return;
         };
@@ -48,16 +53,17 @@ impl LocalInterest {
         let n = *n;
         if n == 0 {
             self.counts.remove(&key);
-            encode_rs_unsub(line, ACCOUNT, subject, queue.map(|q| &**q));
+            encode_rs_unsub(line, account, subject, queue.map(|q| &**q));
         } else if let Some(q) = queue {
-            encode_rs_sub(line, ACCOUNT, subject, Some((q, n)));
+            encode_rs_sub(line, account, subject, Some((q, n)));
         }
     }
 
-    /// Everything a newly joined route must be told: one `RS+` per subject and queue group.
+    /// Everything a newly joined route must be told: one `RS+` per account, subject and
+    /// queue group.
     pub(crate) fn all(&self, out: &mut BytesMut) {
-        for ((subject, queue), n) in &self.counts {
-            encode_rs_sub(out, ACCOUNT, subject, queue.as_deref().map(|q| (q, *n)));
+        for ((account, subject, queue), n) in &self.counts {
+            encode_rs_sub(out, account, subject, queue.as_deref().map(|q| (q, *n)));
         }
     }
 }
@@ -67,14 +73,32 @@ mod tests {
     use super::*;
 
     fn add(i: &mut LocalInterest, s: &str, q: Option<&str>) -> String {
+        add_in(i, "$G", s, q)
+    }
+
+    fn add_in(i: &mut LocalInterest, a: &str, s: &str, q: Option<&str>) -> String {
         let mut b = BytesMut::new();
-        i.add(&s.into(), q.map(ByteStr::from).as_ref(), &mut b);
+        i.add(
+            &Arc::from(a),
+            &s.into(),
+            q.map(ByteStr::from).as_ref(),
+            &mut b,
+        );
         String::from_utf8(b.to_vec()).unwrap()
     }
 
     fn remove(i: &mut LocalInterest, s: &str, q: Option<&str>) -> String {
+        remove_in(i, "$G", s, q)
+    }
+
+    fn remove_in(i: &mut LocalInterest, a: &str, s: &str, q: Option<&str>) -> String {
         let mut b = BytesMut::new();
-        i.remove(&s.into(), q.map(ByteStr::from).as_ref(), &mut b);
+        i.remove(
+            &Arc::from(a),
+            &s.into(),
+            q.map(ByteStr::from).as_ref(),
+            &mut b,
+        );
         String::from_utf8(b.to_vec()).unwrap()
     }
 
@@ -109,5 +133,20 @@ mod tests {
         let mut all = BytesMut::new();
         i.all(&mut all);
         assert_eq!(&all[..], b"RS+ $G work\r\n");
+    }
+
+    #[test]
+    fn each_account_is_announced_on_its_own() {
+        let mut i = LocalInterest::default();
+        assert_eq!(add_in(&mut i, "A", "foo", None), "RS+ A foo\r\n");
+        assert_eq!(add_in(&mut i, "B", "foo", None), "RS+ B foo\r\n");
+        assert_eq!(add(&mut i, "foo", None), "RS+ $G foo\r\n");
+        assert_eq!(add_in(&mut i, "A", "foo", None), "");
+        assert_eq!(remove_in(&mut i, "B", "foo", None), "RS- B foo\r\n");
+        assert_eq!(remove_in(&mut i, "A", "foo", None), "");
+        assert_eq!(remove_in(&mut i, "A", "foo", None), "RS- A foo\r\n");
+        let mut all = BytesMut::new();
+        i.all(&mut all);
+        assert_eq!(&all[..], b"RS+ $G foo\r\n");
     }
 }

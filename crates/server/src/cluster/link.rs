@@ -4,10 +4,9 @@
 //! route), its messages (`RMSG`/`HMSG`, delivered to this server's own subscribers), gossip
 //! (an INFO about another server: dial it) and keepalive.
 
-use super::interest::ACCOUNT;
 use super::secure::RouteStream;
 use super::state::{unspecified, Cluster, Link, Refused};
-use crate::handle::{Owner, RouteHandle, Subscription};
+use crate::handle::{Account, Owner, RouteHandle, Subscription};
 use crate::outbound::{run_writer, Outbound, STALL_MAX};
 use crate::route::Publisher;
 use crate::shared::Shared;
@@ -208,7 +207,7 @@ where
     if let Some(link) = conn.link.take() {
         info!(route = %name, %reason, "route closed");
         let was_registered = cluster.deregister(&link);
-        remove_remote_subs(&shared, &link);
+        remove_remote_subs(&link);
         if was_registered
             && link.retry.load(std::sync::atomic::Ordering::Relaxed)
             && cluster.start_dialling(&link.remote_id)
@@ -228,11 +227,11 @@ where
 }
 
 /// Drops every subscription a route brought.
-fn remove_remote_subs(shared: &Shared, link: &Link) {
+fn remove_remote_subs(link: &Link) {
     let subs: Vec<_> = link.subs.lock().drain().map(|(_, v)| v).collect();
     for (sub, weight) in subs {
         for _ in 0..weight.max(1) {
-            shared
+            sub.account
                 .sublist
                 .remove(&sub.subject, sub.queue.as_deref(), &sub);
         }
@@ -482,9 +481,10 @@ impl RouteConn {
                 subject,
                 queue,
             } => {
-                if &*account != ACCOUNT {
-                    return; // only the global account is served (no accounts yet)
-                }
+                let Some(acc) = self.shared.account(&account).cloned() else {
+                    debug!(%account, %subject, "a route announced interest in an account this server does not have: ignored");
+                    return;
+                };
                 let (queue, weight) = match queue {
                     Some(q) => (Some(q.queue), q.weight.max(1)),
                     None => (None, 1),
@@ -493,16 +493,14 @@ impl RouteConn {
                     debug!(%subject, "a route asked for a subject this server does not export: ignored");
                     return;
                 }
-                self.remote_sub(link, subject, queue, weight);
+                self.remote_sub(link, acc, subject, queue, weight);
             }
             RouteOp::Unsub {
                 account,
                 subject,
                 queue,
             } => {
-                if &*account == ACCOUNT {
-                    self.remote_unsub(link, subject, queue);
-                }
+                self.remote_unsub(link, &account, subject, queue);
             }
             RouteOp::Msg {
                 account,
@@ -512,17 +510,18 @@ impl RouteConn {
                 payload,
             } => {
                 self.handle.stats.record_in(payload.len());
-                if &*account == ACCOUNT {
+                if &*account == super::peer::PEER_ACCOUNT {
+                    self.peer_message(link, &subject, reply.as_deref(), payload);
+                } else if let Some(acc) = self.shared.account(&account) {
                     self.publisher.publish_from_route(
                         &self.shared,
+                        acc,
                         &subject,
                         reply.as_deref(),
                         None,
                         &payload,
                         &queues,
                     );
-                } else if &*account == super::peer::PEER_ACCOUNT {
-                    self.peer_message(link, &subject, reply.as_deref(), payload);
                 }
             }
             RouteOp::Hmsg {
@@ -534,9 +533,10 @@ impl RouteConn {
                 payload,
             } => {
                 self.handle.stats.record_in(payload.len() + headers.len());
-                if &*account == ACCOUNT {
+                if let Some(acc) = self.shared.account(&account) {
                     self.publisher.publish_from_route(
                         &self.shared,
+                        acc,
                         &subject,
                         reply.as_deref(),
                         Some(&headers),
@@ -571,39 +571,41 @@ impl RouteConn {
 
     /// `RS+`: the other server's interest, entered in the registry (a queue group once per
     /// member: its weight), or its queue weight changed.
-    fn remote_sub(&self, link: &Link, subject: ByteStr, queue: Option<ByteStr>, weight: u32) {
+    fn remote_sub(
+        &self,
+        link: &Link,
+        acc: Arc<Account>,
+        subject: ByteStr,
+        queue: Option<ByteStr>,
+        weight: u32,
+    ) {
         let mut subs = link.subs.lock();
-        let key = (subject.clone(), queue.clone());
+        let key = (acc.name.clone(), subject.clone(), queue.clone());
         if let Some((sub, old)) = subs.get_mut(&key) {
             let sub = sub.clone();
             let q = queue.as_deref();
             while *old < weight {
-                if self
-                    .shared
-                    .sublist
-                    .insert(&subject, q, sub.clone())
-                    .is_err()
-                {
+                if acc.sublist.insert(&subject, q, sub.clone()).is_err() {
                     return;
                 }
                 *old += 1;
             }
             while *old > weight {
-                self.shared.sublist.remove(&subject, q, &sub);
+                acc.sublist.remove(&subject, q, &sub);
                 *old -= 1;
             }
             return;
         }
         let sub = Arc::new(Subscription::new(
             Owner::Route(self.handle.clone()),
+            acc.clone(),
             ByteStr::from(""),
             subject.clone(),
             queue.clone(),
         ));
         let mut entered = 0;
         for _ in 0..weight {
-            if self
-                .shared
+            if acc
                 .sublist
                 .insert(&subject, queue.as_deref(), sub.clone())
                 .is_err()
@@ -619,11 +621,14 @@ impl RouteConn {
     }
 
     /// `RS-`: the other server's interest is gone.
-    fn remote_unsub(&self, link: &Link, subject: ByteStr, queue: Option<ByteStr>) {
-        let removed = link.subs.lock().remove(&(subject, queue));
+    fn remote_unsub(&self, link: &Link, account: &str, subject: ByteStr, queue: Option<ByteStr>) {
+        let removed = link
+            .subs
+            .lock()
+            .remove(&(Arc::from(account), subject, queue));
         if let Some((sub, weight)) = removed {
             for _ in 0..weight {
-                self.shared
+                sub.account
                     .sublist
                     .remove(&sub.subject, sub.queue.as_deref(), &sub);
             }

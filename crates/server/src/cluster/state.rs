@@ -64,8 +64,9 @@ struct State {
     dialling: BTreeSet<String>,
 }
 
-/// A route's interest: per subject and queue group, its registry entry and queue weight.
-pub(crate) type RemoteSubs = HashMap<(ByteStr, Option<ByteStr>), (SubRef, u32)>;
+/// A route's interest: per account, subject and queue group, its registry entry (in that
+/// account's registry) and queue weight.
+pub(crate) type RemoteSubs = HashMap<(Arc<str>, ByteStr, Option<ByteStr>), (SubRef, u32)>;
 
 /// An established route.
 pub(crate) struct Link {
@@ -269,24 +270,34 @@ impl Cluster {
     }
 
     /// A local subscriber was added: the routes are told if this is new interest.
-    pub(crate) fn local_sub_added(&self, subject: &ByteStr, queue: Option<&ByteStr>) {
+    pub(crate) fn local_sub_added(
+        &self,
+        account: &Arc<str>,
+        subject: &ByteStr,
+        queue: Option<&ByteStr>,
+    ) {
         if !self.importable(subject, queue.map(|q| &**q)) {
             return;
         }
         let mut st = self.state.lock();
         let mut line = BytesMut::new();
-        st.interest.add(subject, queue, &mut line);
+        st.interest.add(account, subject, queue, &mut line);
         broadcast(&st, &line);
     }
 
     /// A local subscriber is gone: the routes are told if that was the last of its kind.
-    pub(crate) fn local_sub_removed(&self, subject: &ByteStr, queue: Option<&ByteStr>) {
+    pub(crate) fn local_sub_removed(
+        &self,
+        account: &Arc<str>,
+        subject: &ByteStr,
+        queue: Option<&ByteStr>,
+    ) {
         if !self.importable(subject, queue.map(|q| &**q)) {
             return;
         }
         let mut st = self.state.lock();
         let mut line = BytesMut::new();
-        st.interest.remove(subject, queue, &mut line);
+        st.interest.remove(account, subject, queue, &mut line);
         broadcast(&st, &line);
     }
 

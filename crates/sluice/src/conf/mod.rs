@@ -2,9 +2,11 @@
 //!
 //! [`parser`] (driving the character scanner in [`lexer`]) turns the text into a
 //! [`value::Map`] whose every value remembers its file and line; [`options`] reads the
-//! keys sluice supports out of it into [`FileOptions`] (the `cluster` block in [`cluster`]). Every error reads
+//! keys sluice supports out of it into [`FileOptions`] (the `cluster` block in [`cluster`];
+//! `authorization`, `accounts` and `no_auth_user` in [`accounts`]). Every error reads
 //! `FILE:LINE: what`.
 
+pub mod accounts;
 pub mod cluster;
 pub mod lexer;
 pub mod options;

@@ -4,10 +4,11 @@
 //! that defaults and command-line flags can be layered around it. Unknown keys, wrong types
 //! and bad combinations are errors that name the file and line.
 
+use super::accounts;
 use super::cluster::{self, ClusterOptions};
 use super::lexer::classify;
 use super::value::{ConfError, Entry, Kind, Map, Pos, Value};
-use sluice_server::{Auth, Permissions, ResponsePermission, SubjectPermission, User};
+use sluice_server::{AccountConfig, Auth, Permissions, ResponsePermission, SubjectPermission};
 use sluice_stream::SyncPolicy;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,7 +35,8 @@ pub struct FileOptions {
     pub debug: Option<bool>,
     pub trace: Option<bool>,
     pub logfile: Option<PathBuf>,
-    /// From `authorization { ... }`.
+    /// From `authorization { ... }`, with the users of `accounts { ... }` (see
+    /// [`super::accounts`]).
     pub auth: Option<Auth>,
     /// `authorization { timeout }`.
     pub auth_timeout: Option<Duration>,
@@ -46,6 +48,10 @@ pub struct FileOptions {
     pub lame_duck_grace_period: Option<Duration>,
     /// `cluster { ... }` (see [`super::cluster`]).
     pub cluster: Option<ClusterOptions>,
+    /// `accounts { ... }` (their users are in `auth`).
+    pub accounts: Option<Vec<AccountConfig>>,
+    /// `no_auth_user`: the user a client that presents no credentials connects as.
+    pub no_auth_user: Option<String>,
 }
 
 /// The `tls { cert_file, key_file, ca_file, verify, timeout }` block.
@@ -89,6 +95,7 @@ pub struct JetStreamOptions {
 /// Reads the top-level block of a configuration file.
 pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
     let mut o = FileOptions::default();
+    let (mut authorization, mut accounts, mut no_auth_user) = (None, None, None);
     for entry in &map.entries {
         let v = &entry.value;
         let key = entry.key.as_str();
@@ -128,11 +135,20 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
             "trace" => o.trace = Some(boolean(key, v)?),
             "logfile" | "log_file" => o.logfile = Some(PathBuf::from(string(key, v)?)),
             "authorization" => {
-                let (auth, timeout) = authorization(key, v)?;
-                o.auth = Some(auth);
-                if timeout.is_some() {
-                    o.auth_timeout = timeout;
+                let block = accounts::authorization(key, v)?;
+                if block.timeout.is_some() {
+                    o.auth_timeout = block.timeout;
                 }
+                authorization = Some(block);
+            }
+            "accounts" => accounts = Some(accounts::accounts(key, v)?),
+            "no_auth_user" => {
+                let name = string(key, v)?;
+                // As nats-server: empty is none.
+                no_auth_user = (!name.is_empty()).then(|| (name, v.pos.clone()));
+            }
+            _ if accounts::NOT_SERVED.contains(&key) => {
+                return Err(accounts::not_served(entry, None));
             }
             "jetstream" => o.jetstream = Some(jetstream(key, v)?),
             "tls" => o.tls = Some(tls(key, v, "tls")?),
@@ -142,6 +158,7 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
             _ => unknown(entry, None)?,
         }
     }
+    accounts::finish(authorization, accounts, no_auth_user, &mut o)?;
     if let Some(payload) = o.max_payload {
         let pending = o
             .max_pending
@@ -364,108 +381,8 @@ fn listen(key: &str, v: &Value) -> Result<(Option<String>, u16), ConfError> {
     Ok(((!host.is_empty()).then(|| host.to_owned()), port))
 }
 
-/// `authorization { user password token timeout users permissions }`.
-fn authorization(key: &str, v: &Value) -> Result<(Auth, Option<Duration>), ConfError> {
-    let block = map(key, v)?;
-    let (mut user, mut password, mut token, mut timeout) = (None, None, None, None);
-    let (mut users, mut defaults) = (None, None);
-    for entry in &block.entries {
-        let (k, v) = (entry.key.as_str(), &entry.value);
-        match k {
-            "user" | "username" => user = Some(string(k, v)?),
-            "password" | "pass" => password = Some(string(k, v)?),
-            "token" => token = Some(string(k, v)?),
-            "timeout" => timeout = Some(positive_duration(k, v)?),
-            "users" => users = Some(users_array(k, v)?),
-            "permissions" => defaults = Some(permissions(k, v)?),
-            _ => unknown(entry, Some("authorization"))?,
-        }
-    }
-    let here = |msg: &str| Err(ConfError::at(&v.pos, format!("authorization: {msg}")));
-    let single = user.is_some() || password.is_some();
-    if single && token.is_some() {
-        return here("cannot have both a user/password and a token");
-    }
-    if token.is_some() && users.is_some() {
-        return here("cannot have both a token and a users array");
-    }
-    if single && users.is_some() {
-        return here("cannot have both a single user/password and a users array");
-    }
-    let auth = match (user, password, token, users) {
-        (Some(_), None, _, _) => return here("user without a password"),
-        (None, Some(_), _, _) => return here("password without a user"),
-        (Some(user), Some(password), _, _) => match &defaults {
-            None => Auth::UserPass {
-                user,
-                pass: password,
-            },
-            Some(p) => Auth::Users(vec![User {
-                user,
-                password,
-                permissions: Some(p.clone()),
-                account: None,
-            }]),
-        },
-        (None, None, Some(token), _) => Auth::Token(token),
-        (None, None, None, Some(mut users)) => {
-            for u in &mut users {
-                if u.permissions.is_none() {
-                    u.permissions.clone_from(&defaults);
-                }
-            }
-            Auth::Users(users)
-        }
-        (None, None, None, None) => Auth::None,
-    };
-    Ok((auth, timeout))
-}
-
-/// `users [ { user, password, permissions } ... ]`.
-fn users_array(key: &str, v: &Value) -> Result<Vec<User>, ConfError> {
-    let Kind::Array(items) = &v.kind else {
-        return Err(wrong_type(key, v, "an array of { user, password } blocks"));
-    };
-    let mut users: Vec<User> = Vec::new();
-    for item in items {
-        let block = map("users", item)?;
-        let (mut user, mut password, mut perms) = (None, None, None);
-        for entry in &block.entries {
-            let (k, v) = (entry.key.as_str(), &entry.value);
-            match k {
-                "user" | "username" => user = Some(string(k, v)?),
-                "password" | "pass" => password = Some(string(k, v)?),
-                "permissions" => perms = Some(permissions(k, v)?),
-                _ => unknown(entry, Some("a user"))?,
-            }
-        }
-        let Some(user) = user else {
-            return Err(ConfError::at(&item.pos, "users: a user without \"user\""));
-        };
-        let Some(password) = password else {
-            return Err(ConfError::at(
-                &item.pos,
-                format!("users: user {user:?} has no password"),
-            ));
-        };
-        if users.iter().any(|u| u.user == user) {
-            return Err(ConfError::at(
-                &item.pos,
-                format!("users: user {user:?} is listed twice"),
-            ));
-        }
-        users.push(User {
-            user,
-            password,
-            permissions: perms,
-            account: None,
-        });
-    }
-    Ok(users)
-}
-
 /// `permissions { publish subscribe allow_responses }`.
-fn permissions(key: &str, v: &Value) -> Result<Permissions, ConfError> {
+pub(super) fn permissions(key: &str, v: &Value) -> Result<Permissions, ConfError> {
     let block = map(key, v)?;
     let mut p = Permissions::default();
     for entry in &block.entries {

@@ -1,0 +1,196 @@
+//! Accounts from a configuration file, against both brokers with the same file: each account
+//! is a subject space of its own, `no_auth_user` stands in for a client without credentials,
+//! and, over a route between a Sluice node and a nats-server node, interest and messages
+//! stay in their account (`RS+ A ...`, `RMSG A ...`).
+
+use integration_tests::raw::Raw;
+use integration_tests::{both, skip_without_nats_server, Broker, Kind};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long a delivery that must not happen is waited for.
+const QUIET: Duration = Duration::from_millis(400);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Users `a1`, `a2` in account A, `b` in B, `g` in the global account; `extra` appended.
+fn config_text(extra: &str) -> String {
+    format!(
+        r#"
+accounts {{
+  A: {{ users: [ {{user: a1, password: a1pw}}, {{user: a2, password: a2pw}} ] }}
+  B: {{ users: [ {{user: b, password: bpw}} ] }}
+}}
+authorization {{ users: [ {{user: g, password: gpw}} ] }}
+{extra}
+"#
+    )
+}
+
+/// Writes `text` to a fresh config file named for `tag`.
+fn write_conf(tag: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-accounts-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("server.conf");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start(kind: Kind, tag: &str, extra: &str) -> Broker {
+    let conf = write_conf(&format!("{tag}-{kind:?}"), &config_text(extra));
+    Broker::start(kind, &["-c", conf.to_str().unwrap()])
+}
+
+/// A client logged in as `user` (password `<user>pw`; `None`: no credentials).
+#[track_caller]
+fn login(addr: SocketAddr, user: Option<&str>) -> Raw {
+    let creds = user
+        .map(|u| format!(r#""user":"{u}","pass":"{u}pw","#))
+        .unwrap_or_default();
+    Raw::connected(addr, &format!(r#"{{{creds}"verbose":false}}"#))
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+both!(
+    fn nothing_published_in_one_account_reaches_another(kind) {
+        let broker = start(kind, "iso", "");
+        let mut a1 = login(broker.addr, Some("a1"));
+        let mut a2 = login(broker.addr, Some("a2"));
+        let mut b = login(broker.addr, Some("b"));
+        let mut g = login(broker.addr, Some("g"));
+        for c in [&mut a1, &mut b, &mut g] {
+            c.send(b"SUB > 1\r\n");
+            c.sync();
+        }
+        a2.send(b"PUB orders.new 6\r\nfrom-a\r\n");
+        a2.sync();
+        let got = text(a1.read_until(Duration::from_secs(5), |t| t.ends_with(b"from-a\r\n")));
+        assert_eq!(got, "MSG orders.new 1 6\r\nfrom-a\r\n");
+        assert_eq!(text(b.read_for(QUIET)), "", "B sees nothing of A");
+        assert_eq!(text(g.read_for(QUIET)), "", "the global account sees nothing of A");
+
+        b.send(b"PUB orders.new 6\r\nfrom-b\r\n");
+        let own = text(b.sync());
+        assert!(own.contains("from-b"), "B's own subscriber: {own:?}");
+        assert_eq!(text(a1.read_for(QUIET)), "");
+        assert_eq!(text(g.read_for(QUIET)), "");
+    }
+);
+
+both!(
+    fn a_client_without_credentials_is_the_no_auth_user(kind) {
+        let broker = start(kind, "noauth", "no_auth_user: a1");
+        let mut anon = login(broker.addr, None);
+        let mut a2 = login(broker.addr, Some("a2"));
+        let mut g = login(broker.addr, Some("g"));
+        anon.send(b"SUB x 1\r\n");
+        anon.sync();
+        g.send(b"SUB x 1\r\n");
+        g.sync();
+        a2.send(b"PUB x 4\r\nin-a\r\n");
+        a2.sync();
+        let got = text(anon.read_until(Duration::from_secs(5), |t| t.ends_with(b"in-a\r\n")));
+        assert_eq!(got, "MSG x 1 4\r\nin-a\r\n", "the anonymous client is in A");
+        assert_eq!(text(g.read_for(QUIET)), "");
+
+        // Credentials that are given are checked.
+        let (mut bad, _) = Raw::connect(broker.addr);
+        bad.send(b"CONNECT {\"user\":\"a1\",\"pass\":\"nope\",\"verbose\":false}\r\nPING\r\n");
+        let got = text(bad.read_until(Duration::from_secs(5), |t| {
+            String::from_utf8_lossy(t).contains("Authorization Violation")
+        }));
+        assert!(got.contains("-ERR 'Authorization Violation'"), "{got:?}");
+    }
+);
+
+both!(
+    fn without_no_auth_user_a_client_without_credentials_is_refused(kind) {
+        let broker = start(kind, "refused", "");
+        let (mut anon, info) = Raw::connect(broker.addr);
+        assert_eq!(info["auth_required"], true, "{info}");
+        anon.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+        let got = text(anon.read_until(Duration::from_secs(5), |t| {
+            String::from_utf8_lossy(t).contains("Authorization Violation")
+        }));
+        assert!(got.contains("-ERR 'Authorization Violation'"), "{got:?}");
+        assert!(anon.is_closed(Duration::from_secs(2)));
+    }
+);
+
+/// Publishes `payload` on `subject` from `from` until `to` receives it (interest crosses the
+/// route asynchronously), at most 10 s; what `to` received.
+fn publish_until_received(from: &mut Raw, to: &mut Raw, subject: &str, payload: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = String::new();
+    while Instant::now() < deadline {
+        from.send(format!("PUB {subject} {}\r\n{payload}\r\n", payload.len()).as_bytes());
+        from.sync();
+        got.push_str(&text(to.read_for(Duration::from_millis(200))));
+        if got.contains(payload) {
+            return got;
+        }
+    }
+    got
+}
+
+/// A Sluice node and a nats-server node routed together, both with the same accounts: a
+/// subscriber in A on either receives what A publishes on the other, and nothing that B or
+/// the global account publishes on the same subject.
+#[test]
+fn accounts_cross_a_route_between_sluice_and_nats_server() {
+    if skip_without_nats_server() {
+        return;
+    }
+    let (sp, np) = (free_port(), free_port());
+    let cluster = |own: u16, other: u16| {
+        format!(
+            "cluster {{ name: acc, listen: 127.0.0.1:{own}, routes: [nats-route://127.0.0.1:{other}] }}"
+        )
+    };
+    let sluice = start(Kind::Sluice, "route", &cluster(sp, np));
+    let nats = start(Kind::NatsServer, "route", &cluster(np, sp));
+
+    for (pub_at, sub_at) in [(sluice.addr, nats.addr), (nats.addr, sluice.addr)] {
+        let mut a_sub = login(sub_at, Some("a1"));
+        let mut b_sub = login(sub_at, Some("b"));
+        a_sub.send(b"SUB t.> 1\r\n");
+        a_sub.sync();
+        b_sub.send(b"SUB t.> 1\r\n");
+        b_sub.sync();
+        let mut a_pub = login(pub_at, Some("a2"));
+        let got = publish_until_received(&mut a_pub, &mut a_sub, "t.x", "in-a");
+        assert!(
+            got.contains("MSG t.x 1 4\r\nin-a\r\n"),
+            "A across the route: {got:?}"
+        );
+        assert_eq!(text(b_sub.read_for(QUIET)), "", "B hears nothing of A");
+
+        for user in ["b", "g"] {
+            let mut other = login(pub_at, Some(user));
+            other.send(b"PUB t.x 5\r\nother\r\n");
+            other.sync();
+        }
+        let got = text(b_sub.read_until(Duration::from_secs(5), |t| {
+            String::from_utf8_lossy(t).contains("other")
+        }));
+        assert!(
+            got.contains("other"),
+            "B's publish reaches B's subscriber: {got:?}"
+        );
+        assert_eq!(
+            text(a_sub.read_for(QUIET)),
+            "",
+            "A hears nothing of B or $G"
+        );
+    }
+}
