@@ -4,8 +4,11 @@
 //! in plaintext, then the client's handshake), the per-connection read loop (socket -> codec
 //! -> router -> outbound buffers -> socket), CONNECT handling and auth, limits, keepalive,
 //! slow-consumer protection, graceful shutdown through a cancellation token, lame-duck mode,
+//! accounts (each a subject space with its own subscription registry; a client is bound to
+//! its user's account at CONNECT),
 //! routes to the other servers of a cluster (nats-server's route protocol: interest announced
-//! with `RS+`/`RS-`, messages forwarded one hop with `RMSG`, gossip to a full mesh),
+//! with `RS+`/`RS-` per account, messages forwarded one hop with `RMSG` in their account,
+//! gossip to a full mesh),
 //! and in-process clients ([`ServerHandle`]: subscribe a sink, publish like any client) for
 //! the layers above, with backpressure from them: a sink may fill a bounded [`Backlog`], and a
 //! client connection that delivered into a full one reads nothing more until it has room, so
@@ -20,7 +23,8 @@
 //! routes (a route's interest is registry entries owned by it, `handle::Owner::Route`) and
 //! `routez` reports them. What several modules
 //! share lives in leaf modules that import none of their users: `handle` (a connection's
-//! shared half, and the subscriptions that point at it), `sink` (in-process deliveries),
+//! shared half, the subscriptions that point at it, and the accounts whose registries hold
+//! them), `sink` (in-process deliveries),
 //! `js_monitor` (what the stream layer reports), `config`, `cluster_config` (clustering's
 //! configuration), `error` and `stats`.
 
