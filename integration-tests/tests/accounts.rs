@@ -3,22 +3,15 @@
 //! and, over a route between a Sluice node and a nats-server node, interest and messages
 //! stay in their account (`RS+ A ...`, `RMSG A ...`).
 
+use integration_tests::cluster::free_port;
 use integration_tests::raw::Raw;
 use integration_tests::{both, skip_without_nats_server, Broker, Kind};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long a delivery that must not happen is waited for.
 const QUIET: Duration = Duration::from_millis(400);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Users `a1`, `a2` in account A, `b` in B, `g` in the global account; `extra` appended.
 fn config_text(extra: &str) -> String {

@@ -62,6 +62,22 @@ async fn login(srv: &Running, user: Option<&str>) -> TcpStream {
     s
 }
 
+/// Sends `CONNECT <connect_json>` and checks it is refused as nats-server refuses it.
+async fn refused(srv: &Running, connect_json: &str) {
+    let mut s = connect(srv.addr).await;
+    send(
+        &mut s,
+        format!("CONNECT {connect_json}\r\nPING\r\n").as_bytes(),
+    )
+    .await;
+    let seen = read_until(&mut s, WAIT, |t| t.contains("-ERR")).await;
+    assert!(
+        seen.text.contains("-ERR 'Authorization Violation'"),
+        "{connect_json}: {}",
+        seen.text
+    );
+}
+
 /// Subscribes and waits until the server has taken it.
 async fn sub(s: &mut TcpStream, subject: &str, sid: u32) {
     send(s, format!("SUB {subject} {sid}\r\nPING\r\n").as_bytes()).await;
@@ -153,50 +169,25 @@ async fn a_client_without_credentials_is_the_no_auth_user() {
     assert!(!received(&mut g, None, QUIET).await.contains("in-a"));
 
     // Credentials that are given are checked: a wrong password is not the no_auth_user.
-    let mut s = connect(srv.addr).await;
-    send(
-        &mut s,
-        b"CONNECT {\"user\":\"a1\",\"pass\":\"wrong\",\"verbose\":false}\r\nPING\r\n",
-    )
-    .await;
-    let seen = read_until(&mut s, WAIT, |t| t.contains("-ERR")).await;
-    assert!(
-        seen.text.contains("-ERR 'Authorization Violation'"),
-        "{}",
-        seen.text
-    );
+    refused(&srv, r#"{"user":"a1","pass":"wrong","verbose":false}"#).await;
     srv.stop().await;
 }
 
 #[tokio::test]
 async fn without_no_auth_user_a_client_without_credentials_is_refused() {
     let srv = start(config(None)).await;
-    let mut s = connect(srv.addr).await;
-    send(&mut s, b"CONNECT {\"verbose\":false}\r\nPING\r\n").await;
-    let seen = read_until(&mut s, WAIT, |t| t.contains("-ERR")).await;
-    assert!(
-        seen.text.contains("-ERR 'Authorization Violation'"),
-        "{}",
-        seen.text
-    );
+    refused(&srv, r#"{"verbose":false}"#).await;
     srv.stop().await;
 }
 
 #[tokio::test]
 async fn a_client_cannot_name_another_account_in_connect() {
     let srv = start(config(None)).await;
-    let mut s = connect(srv.addr).await;
-    send(
-        &mut s,
-        b"CONNECT {\"user\":\"a1\",\"pass\":\"a1-pw\",\"account\":\"B\",\"verbose\":false}\r\nPING\r\n",
+    refused(
+        &srv,
+        r#"{"user":"a1","pass":"a1-pw","account":"B","verbose":false}"#,
     )
     .await;
-    let seen = read_until(&mut s, WAIT, |t| t.contains("-ERR")).await;
-    assert!(
-        seen.text.contains("-ERR 'Authorization Violation'"),
-        "{}",
-        seen.text
-    );
     srv.stop().await;
 }
 
