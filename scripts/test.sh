@@ -16,9 +16,10 @@ fi
 nats-server --version
 
 # nats-py, the Python client tests/client_nats_py.rs drives; required there once installed here.
-if ! python3 -c "import nats" >/dev/null 2>&1; then
-    echo "== installing nats-py (Python client for tests/client_nats_py.rs)"
-    python3 -m pip install -q nats-py==2.9.0
+# With `nkeys` (nats-py signs the server's nonce with it: tests/nkeys.rs).
+if ! python3 -c "import nats, nkeys" >/dev/null 2>&1; then
+    echo "== installing nats-py and nkeys (Python client for tests/client_nats_py.rs, nkeys.rs)"
+    python3 -m pip install -q nats-py==2.9.0 nkeys==0.2.1
 fi
 export SLUICE_REQUIRE_NATS_PY=1
 

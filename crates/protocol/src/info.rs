@@ -60,13 +60,13 @@ pub struct ConnectInfo {
     /// Whether the client receives its own publishes (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub echo: Option<bool>,
-    /// Signed nonce (nkey auth), not supported by Sluice; accepted and ignored.
+    /// The nonce of the server's INFO, signed with the client's nkey (base64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sig: Option<String>,
     /// User JWT, not supported by Sluice; accepted and ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt: Option<String>,
-    /// Public nkey, not supported by Sluice; accepted and ignored.
+    /// The client's public nkey (an nkey user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nkey: Option<String>,
     /// The client understands HMSG.

@@ -1,6 +1,8 @@
 //! Checking a client's credentials against the configured [`Auth`], as nats-server does:
 //! plain-text secrets compared in constant time, bcrypt hashes (`$2a$`, `$2b$`, `$2y$`)
-//! verified with the bcrypt crate, for a single user, a token, or a list of users.
+//! verified with the bcrypt crate, for a single user, a token, or a list of users; and nkey
+//! users, whose client signs the nonce of the connection's INFO with its ed25519 key (checked
+//! with the nkeys crate).
 
 use crate::config::{Auth, Permissions};
 use subtle::ConstantTimeEq;
@@ -11,6 +13,11 @@ pub(crate) struct Credentials {
     pub(crate) user: Option<String>,
     pub(crate) pass: Option<String>,
     pub(crate) auth_token: Option<String>,
+    /// The public nkey the client claims, and its signature of `nonce`.
+    pub(crate) nkey: Option<String>,
+    pub(crate) sig: Option<String>,
+    /// The nonce this connection's INFO carried (when nkey users are configured).
+    pub(crate) nonce: Option<String>,
 }
 
 /// What [`authenticate`] decided.
@@ -64,8 +71,33 @@ pub(crate) fn route_credentials_match(auth: &crate::RouteAuth, user: &str, pass:
 impl Credentials {
     /// The client presented none (a `no_auth_user` stands in for it).
     fn is_empty(&self) -> bool {
-        self.user.is_none() && self.pass.is_none() && self.auth_token.is_none()
+        self.user.is_none()
+            && self.pass.is_none()
+            && self.auth_token.is_none()
+            && self.nkey.is_none()
     }
+}
+
+/// Whether `sig` (base64, URL-safe without padding as the clients send it, or standard) is
+/// `public`'s ed25519 signature of `nonce`.
+pub(crate) fn nkey_signed(public: &str, nonce: &str, sig: &str) -> bool {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    let Ok(key) = nkeys::KeyPair::from_public_key(public) else {
+        return false;
+    };
+    let Ok(sig) = URL_SAFE_NO_PAD
+        .decode(sig)
+        .or_else(|_| STANDARD.decode(sig))
+    else {
+        return false;
+    };
+    key.verify(nonce.as_bytes(), &sig).is_ok()
+}
+
+/// Whether `key` is a valid public nkey of a user (`U...`).
+pub fn is_user_nkey(key: &str) -> bool {
+    key.starts_with('U') && nkeys::KeyPair::from_public_key(key).is_ok()
 }
 
 /// Checks `creds` against `auth`. `verified`: see [`secret_matches`]. `no_auth_user`: the
@@ -118,10 +150,22 @@ pub(crate) fn authenticate(
                     None => Outcome::Denied { unknown_user: true },
                 };
             }
+            if let Some(key) = creds.nkey.as_deref() {
+                // An nkey user: the signature of this connection's nonce proves the key.
+                let Some(u) = users.iter().find(|u| u.nkey.as_deref() == Some(key)) else {
+                    return Outcome::Denied { unknown_user: true };
+                };
+                let signed = match (creds.nonce.as_deref(), creds.sig.as_deref()) {
+                    (Some(nonce), Some(sig)) => nkey_signed(key, nonce, sig),
+                    _ => false,
+                };
+                return if signed { as_user(u, None) } else { denied };
+            }
             let Some(name) = creds.user.as_deref() else {
                 return denied;
             };
-            match users.iter().find(|u| u.user == name) {
+            // An nkey user's name is its key: it has no password to match.
+            match users.iter().find(|u| u.user == name && u.nkey.is_none()) {
                 None => Outcome::Denied { unknown_user: true },
                 Some(u) if secret_matches(&u.password, creds.pass.as_deref(), verified) => {
                     as_user(u, Some(u.password.clone()))
@@ -141,8 +185,76 @@ mod tests {
         Credentials {
             user: Some(user.into()),
             pass: Some(pass.into()),
-            auth_token: None,
+            ..Credentials::default()
         }
+    }
+
+    fn nkey_user(key: &nkeys::KeyPair, account: Option<&str>) -> User {
+        User {
+            user: key.public_key(),
+            password: String::new(),
+            permissions: None,
+            account: account.map(str::to_owned),
+            nkey: Some(key.public_key()),
+        }
+    }
+
+    /// What a client sends: its public key and its signature of `nonce` (URL-safe base64
+    /// without padding, as nats.go, nats.py and async-nats encode it).
+    fn signed(key: &nkeys::KeyPair, nonce: &str, signed_nonce: &str) -> Credentials {
+        use base64::Engine;
+        let sig = key.sign(signed_nonce.as_bytes()).unwrap();
+        Credentials {
+            nkey: Some(key.public_key()),
+            sig: Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)),
+            nonce: Some(nonce.into()),
+            ..Credentials::default()
+        }
+    }
+
+    #[test]
+    fn an_nkey_user_signs_the_nonce_of_its_own_connection() {
+        let alice = nkeys::KeyPair::new_user();
+        let mallory = nkeys::KeyPair::new_user();
+        let users = Auth::Users(vec![nkey_user(&alice, Some("A"))]);
+        let login = |c: &Credentials| authenticate(&users, c, None, None);
+        match login(&signed(&alice, "n0nce", "n0nce")) {
+            Outcome::Granted { account, .. } => assert_eq!(account.as_deref(), Some("A")),
+            Outcome::Denied { .. } => panic!("a good signature is refused"),
+        }
+        // A signature of another nonce (replayed from another connection), or by another key.
+        assert!(!ok(login(&signed(&alice, "n0nce", "other"))));
+        let mut forged = signed(&mallory, "n0nce", "n0nce");
+        forged.nkey = Some(alice.public_key());
+        assert!(!ok(login(&forged)));
+        // An unknown key; no signature; no nonce (none was sent).
+        assert!(matches!(
+            login(&signed(&mallory, "n0nce", "n0nce")),
+            Outcome::Denied { unknown_user: true }
+        ));
+        let mut unsigned = signed(&alice, "n0nce", "n0nce");
+        unsigned.sig = None;
+        assert!(!ok(login(&unsigned)));
+        let mut no_nonce = signed(&alice, "n0nce", "n0nce");
+        no_nonce.nonce = None;
+        assert!(!ok(login(&no_nonce)));
+        // The standard base64 alphabet is taken too (nats-server falls back to it).
+        let mut std_sig = signed(&alice, "n0nce", "n0nce");
+        use base64::Engine;
+        let raw = alice.sign(b"n0nce").unwrap();
+        std_sig.sig = Some(base64::engine::general_purpose::STANDARD.encode(raw));
+        assert!(ok(login(&std_sig)));
+        // Its name is its key, but it has no password to match: an empty one does not.
+        assert!(!ok(login(&creds(&alice.public_key(), ""))));
+    }
+
+    #[test]
+    fn user_nkeys_are_recognised() {
+        assert!(is_user_nkey(&nkeys::KeyPair::new_user().public_key()));
+        assert!(!is_user_nkey(&nkeys::KeyPair::new_account().public_key()));
+        assert!(!is_user_nkey("UNOTAKEY"));
+        let seed = nkeys::KeyPair::new_user().seed().unwrap();
+        assert!(!is_user_nkey(&seed), "a seed is not a public key");
     }
 
     fn ok(o: Outcome) -> bool {
@@ -161,24 +273,28 @@ mod tests {
                 password: hash.clone(),
                 permissions: None,
                 account: None,
+                nkey: None,
             },
             User {
                 user: "y".into(),
                 password: y,
                 permissions: None,
                 account: None,
+                nkey: None,
             },
             User {
                 user: "a".into(),
                 password: a,
                 permissions: None,
                 account: None,
+                nkey: None,
             },
             User {
                 user: "p".into(),
                 password: "plain".into(),
                 permissions: None,
                 account: None,
+                nkey: None,
             },
         ]);
         assert!(ok(authenticate(&users, &creds("h", "s3cret"), None, None)));

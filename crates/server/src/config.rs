@@ -33,6 +33,10 @@ pub struct User {
     /// The account the user belongs to (a user listed in `accounts { NAME { users [...] } }`);
     /// `None`: the global account, `$G`.
     pub account: Option<String>,
+    /// An nkey user (`{ nkey: U... }`): its public nkey, which is also its `user` name; its
+    /// `password` is empty and never matches. The client proves it holds the key by signing
+    /// the nonce of the server's INFO.
+    pub nkey: Option<String>,
 }
 
 /// One account of nats-server's `accounts { NAME { ... } }` block: a subject space of its

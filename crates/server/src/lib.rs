@@ -50,6 +50,7 @@ mod sink;
 mod stats;
 mod tls;
 
+pub use auth::is_user_nkey;
 pub use cluster::peer::{Peer, PeerError, PeerHandler, PEER_ACCOUNT};
 pub use cluster_config::{
     ClusterConfig, RouteAuth, RoutePermissions, RoutePool, RouteScheme, RouteUrl,

@@ -230,7 +230,7 @@ async fn run_lame_duck(shared: &Shared, shutdown: &CancellationToken) {
 
 /// Tells a client over max_connections why, then closes.
 async fn refuse(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr, id: u64) {
-    let mut out = shared.info_for(id, peer);
+    let mut out = shared.info_for(id, peer, None);
     let mut err = bytes::BytesMut::new();
     ServerError::MaxConnections.encode(&mut err);
     out.extend_from_slice(&err);

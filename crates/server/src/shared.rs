@@ -324,10 +324,24 @@ impl Shared {
         &self.info.server_name
     }
 
-    pub(crate) fn info_for(&self, cid: u64, peer: SocketAddr) -> Vec<u8> {
+    pub(crate) fn info_for(&self, cid: u64, peer: SocketAddr, nonce: Option<&str>) -> Vec<u8> {
         self.info_line(|info| {
             info.client_id = Some(cid);
             info.client_ip = Some(peer.ip().to_string());
+            info.nonce = nonce.map(str::to_owned);
+        })
+    }
+
+    /// A fresh nonce for a new connection's INFO when nkey users are configured (its client
+    /// signs it to prove its key), as nats-server makes them: 11 random bytes, base64
+    /// URL-safe without padding.
+    pub(crate) fn new_nonce(&self) -> Option<String> {
+        use base64::Engine;
+        let nkeys =
+            matches!(&*self.auth(), Auth::Users(users) if users.iter().any(|u| u.nkey.is_some()));
+        nkeys.then(|| {
+            let bytes: [u8; 11] = rand::random();
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
         })
     }
 

@@ -34,7 +34,8 @@ pub(crate) async fn serve(
     cancel: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
-    let info = shared.info_for(id, peer);
+    let nonce = shared.new_nonce();
+    let info = shared.info_for(id, peer, nonce.as_deref());
     let handshake = async {
         stream.write_all(&info).await?;
         let mut first = [0u8; 1];
@@ -63,7 +64,7 @@ pub(crate) async fn serve(
         Ok(Ok(tls)) => {
             debug!(cid = id, %peer, "TLS handshake complete");
             let (reader, writer) = tokio::io::split(tls);
-            client::run_io(shared, reader, writer, peer, id, cancel, false).await;
+            client::run_io(shared, reader, writer, peer, id, cancel, false, nonce).await;
         }
         Ok(Err(e)) => {
             debug!(cid = id, %peer, error = %e, "TLS handshake error; closing");

@@ -20,6 +20,7 @@ fn user(name: &str, account: Option<&str>) -> User {
         password: format!("{name}-pw"),
         permissions: None,
         account: account.map(str::to_owned),
+        nkey: None,
     }
 }
 

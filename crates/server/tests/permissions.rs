@@ -28,6 +28,7 @@ fn user(name: &str, password: &str, permissions: Option<Permissions>) -> User {
         password: password.into(),
         permissions,
         account: None,
+        nkey: None,
     }
 }
 

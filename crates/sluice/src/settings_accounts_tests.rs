@@ -22,6 +22,7 @@ fn user(name: &str, password: &str, account: Option<&str>) -> User {
         password: password.into(),
         permissions: None,
         account: account.map(str::to_owned),
+        nkey: None,
     }
 }
 

@@ -25,6 +25,12 @@ impl Conn {
         if info.auth_token.is_some() {
             creds.auth_token.clone_from(&info.auth_token);
         }
+        if info.nkey.is_some() {
+            creds.nkey.clone_from(&info.nkey);
+        }
+        if info.sig.is_some() {
+            creds.sig.clone_from(&info.sig);
+        }
         let auth = self.shared.auth();
         let no_auth_user = self.shared.no_auth_user.as_deref();
         let Outcome::Granted {

@@ -101,12 +101,14 @@ pub(crate) async fn run(
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
-    run_io(shared, reader, writer, peer, id, cancel, true).await;
+    let nonce = shared.new_nonce();
+    run_io(shared, reader, writer, peer, id, cancel, true, nonce).await;
 }
 
 /// Runs a connection over any byte stream (a TCP socket's halves, or a TLS stream's; generic,
 /// so the plaintext path pays nothing for TLS). `send_info`: false when INFO already went out
-/// (in plaintext, before a TLS handshake).
+/// (in plaintext, before a TLS handshake). `nonce`: the one INFO carries (nkey users sign it).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_io<R, W>(
     shared: Arc<Shared>,
     mut reader: R,
@@ -115,6 +117,7 @@ pub(crate) async fn run_io<R, W>(
     id: u64,
     cancel: CancellationToken,
     send_info: bool,
+    nonce: Option<String>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -140,7 +143,7 @@ pub(crate) async fn run_io<R, W>(
     // Read before the INFO is made (a change in between only costs an extra update).
     let told_urls = shared.connect_urls();
     if send_info {
-        let info = shared.info_for(id, peer);
+        let info = shared.info_for(id, peer, nonce.as_deref());
         handle.out.push_now(|b| b.extend_from_slice(&info));
     }
     debug!(cid = id, %peer, "client connection created");
@@ -162,7 +165,10 @@ pub(crate) async fn run_io<R, W>(
         verbose: true,
         pedantic: true,
         no_responders: false,
-        credentials: Credentials::default(),
+        credentials: Credentials {
+            nonce,
+            ..Credentials::default()
+        },
         granted: None,
         perms: None,
         pings_out: 0,

@@ -10,7 +10,7 @@
 //!
 //! Stricter than nats-server where it would accept something Sluice does not do: an
 //! account's `exports`, `imports`, `jetstream`, `limits`, `mappings`, `default_permissions`
-//! and `nkey`, a user's `nkey`, and the operator, resolver, trusted-keys and system-account
+//! and `nkey`, and the operator, resolver, trusted-keys and system-account
 //! keys are refused as not served yet. A user name listed twice anywhere, an account named
 //! `$G` and an account listed twice are errors.
 
@@ -140,6 +140,7 @@ pub(super) fn authorization(key: &str, v: &Value) -> Result<AuthBlock, ConfError
                     password,
                     permissions: Some(p.clone()),
                     account: None,
+                    nkey: None,
                 }]),
             }
         }
@@ -165,8 +166,8 @@ pub(super) fn authorization(key: &str, v: &Value) -> Result<AuthBlock, ConfError
     })
 }
 
-/// `users [ { user, password, permissions } ... ]`, of the authorization block (`account`
-/// `None`) or of an account.
+/// `users [ { user, password, permissions } ... ]` (or `{ nkey: U..., permissions }`), of the
+/// authorization block (`account` `None`) or of an account.
 fn users_array(key: &str, v: &Value, account: Option<&str>) -> Result<Vec<Listed>, ConfError> {
     let Kind::Array(items) = &v.kind else {
         return Err(wrong_type(key, v, "an array of { user, password } blocks"));
@@ -179,16 +180,37 @@ fn users_array(key: &str, v: &Value, account: Option<&str>) -> Result<Vec<Listed
     let mut users: Vec<Listed> = Vec::new();
     for item in items {
         let block = map("users", item)?;
-        let (mut user, mut password, mut perms) = (None, None, None);
+        let (mut user, mut password, mut perms, mut nkey) = (None, None, None, None);
         for entry in &block.entries {
             let (k, v) = (entry.key.as_str(), &entry.value);
             match k {
                 "user" | "username" => user = Some(string(k, v)?),
                 "password" | "pass" => password = Some(string(k, v)?),
                 "permissions" => perms = Some(permissions(k, v)?),
-                "nkey" => return Err(not_served(entry, Some(block_name))),
+                "nkey" => nkey = Some((string(k, v)?, v.pos.clone())),
                 _ => unknown(entry, Some(block_name))?,
             }
+        }
+        if let Some((key, pos)) = &nkey {
+            // nats-server's checks, in its words.
+            if user.is_some() || password.is_some() {
+                return Err(ConfError::at(
+                    &item.pos,
+                    "Nkey users do not take usernames or passwords",
+                ));
+            }
+            if !sluice_server::is_user_nkey(key) {
+                return Err(ConfError::at(pos, "Not a valid public nkey for a user"));
+            }
+            if users.iter().any(|u| u.user.nkey.as_ref() == Some(key)) {
+                return Err(ConfError::at(
+                    &item.pos,
+                    format!("Duplicate nkey {key:?} detected"),
+                ));
+            }
+            // An nkey user's name is its key (for no_auth_user and the checks below).
+            user = Some(key.clone());
+            password = Some(String::new());
         }
         let Some(user) = user else {
             return Err(ConfError::at(
@@ -214,6 +236,7 @@ fn users_array(key: &str, v: &Value, account: Option<&str>) -> Result<Vec<Listed
                 password,
                 permissions: perms,
                 account: account.map(str::to_owned),
+                nkey: nkey.map(|(k, _)| k),
             },
             pos: item.pos.clone(),
         });
@@ -418,6 +441,7 @@ pub fn under_flags(flags: Auth, file: &FileOptions) -> Result<Auth, String> {
                     password: pass,
                     permissions: None,
                     account: None,
+                    nkey: None,
                 }],
                 Auth::Users(users) => users,
                 Auth::None => Vec::new(),

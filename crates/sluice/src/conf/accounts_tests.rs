@@ -27,6 +27,7 @@ fn user(name: &str, password: &str, account: Option<&str>) -> User {
         password: password.into(),
         permissions: None,
         account: account.map(str::to_owned),
+        nkey: None,
     }
 }
 
@@ -205,19 +206,82 @@ fn unserved_account_keys_are_refused_by_name() {
 }
 
 #[test]
-fn a_users_nkey_is_not_served_in_accounts_or_authorization() {
-    assert_eq!(
-        options_err("accounts { A { users [\n {nkey: UABC}\n] } }"),
-        "t.conf:2: key \"nkey\" in a user of account A is not served yet"
+fn nkey_users_in_accounts_and_authorization() {
+    let (a, g) = (
+        nkeys::KeyPair::new_user().public_key(),
+        nkeys::KeyPair::new_user().public_key(),
     );
+    let o = options(&format!(
+        "accounts {{ A {{ users [ {{nkey: {a}}}, {{user: u, password: p}} ] }} }}\n\
+         authorization {{ users [ {{nkey: {g}, permissions: {{publish: x}}}} ] }}\n\
+         no_auth_user: {a}"
+    ));
+    let Some(Auth::Users(users)) = o.auth else {
+        panic!("{:?}", o.auth)
+    };
+    let names: Vec<_> = users
+        .iter()
+        .map(|u| {
+            (
+                u.user.clone(),
+                u.nkey.clone(),
+                u.account.clone(),
+                u.password.clone(),
+            )
+        })
+        .collect();
     assert_eq!(
-        options_err("authorization { users [\n {user: a, password: p, nkey: UABC}\n] }"),
-        "t.conf:2: key \"nkey\" in a user is not served yet"
+        names,
+        [
+            (g.clone(), Some(g.clone()), None, String::new()),
+            (
+                a.clone(),
+                Some(a.clone()),
+                Some("A".to_owned()),
+                String::new()
+            ),
+            ("u".to_owned(), None, Some("A".to_owned()), "p".to_owned()),
+        ]
     );
-    assert_eq!(
-        options_err("accounts { A { users [\n {user: a, password: p, role: x}\n] } }"),
-        "t.conf:2: unknown key \"role\" in a user of account A"
-    );
+    assert!(users[0].permissions.is_some());
+    assert_eq!(o.no_auth_user.as_deref(), Some(a.as_str()));
+}
+
+/// nats-server 2.9.10's words for each.
+#[test]
+fn bad_nkey_users_are_refused() {
+    let key = nkeys::KeyPair::new_user().public_key();
+    let account_key = nkeys::KeyPair::new_account().public_key();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "accounts { A { users [\n {nkey: UABC}\n] } }".into(),
+            "t.conf:2: Not a valid public nkey for a user",
+        ),
+        (
+            format!("authorization {{ users [\n {{nkey: {account_key}}}\n] }}"),
+            "t.conf:2: Not a valid public nkey for a user",
+        ),
+        (
+            format!("authorization {{ users [\n {{user: a, password: p, nkey: {key}}}\n] }}"),
+            "t.conf:2: Nkey users do not take usernames or passwords",
+        ),
+        (
+            format!("authorization {{ users [\n {{nkey: {key}}}\n {{nkey: {key}}}\n] }}"),
+            "duplicate",
+        ),
+        (
+            "accounts { A { users [\n {user: a, password: p, role: x}\n] } }".into(),
+            "t.conf:2: unknown key \"role\" in a user of account A",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = options_err(&text);
+        if want == "duplicate" {
+            assert_eq!(got, format!("t.conf:3: Duplicate nkey {key:?} detected"));
+        } else {
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
 }
 
 #[test]

@@ -594,7 +594,8 @@ authorization {
             user: "admin".into(),
             password: "$2a$11$abcdefghijklmnopqrstuv".into(),
             permissions: None,
-            account: None
+            account: None,
+            nkey: None
         }
     );
     assert_eq!(
