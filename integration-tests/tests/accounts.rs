@@ -187,3 +187,63 @@ fn accounts_cross_a_route_between_sluice_and_nats_server() {
         );
     }
 }
+
+/// `$JS.API` request `subject` as `user` (a fresh connection): the JSON answer.
+fn js_request(addr: SocketAddr, user: &str, subject: &str, body: &str) -> serde_json::Value {
+    let mut c = login(addr, Some(user));
+    c.send(format!("SUB _r 1\r\nPUB {subject} _r {}\r\n{body}\r\n", body.len()).as_bytes());
+    let got = text(c.read_until(Duration::from_secs(5), |t| {
+        t.ends_with(b"}\r\n") && t.starts_with(b"MSG")
+    }));
+    let json = got.split("\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{subject}: {e}: {got:?}"))
+}
+
+both!(
+    /// An account without JetStream gets nats-server's 503 10039 for every API request, in
+    /// the response type of the request.
+    fn jetstream_is_not_enabled_for_an_account(kind) {
+        let store = std::env::temp_dir().join(format!(
+            "sluice-accounts-js-{kind:?}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&store);
+        let broker = start(
+            kind,
+            "js",
+            &format!("jetstream {{ store_dir: {:?} }}", store.display().to_string()),
+        );
+        let cases = [
+            ("$JS.API.INFO", "", "account_info_response"),
+            (
+                "$JS.API.STREAM.CREATE.S",
+                r#"{"name":"S","subjects":["s"]}"#,
+                "stream_create_response",
+            ),
+            ("$JS.API.STREAM.NAMES", "", "stream_names_response"),
+        ];
+        for (subject, body, kind_of) in cases {
+            let got = js_request(broker.addr, "a1", subject, body);
+            assert_eq!(
+                got["type"],
+                format!("io.nats.jetstream.api.v1.{kind_of}"),
+                "{got}"
+            );
+            assert_eq!(got["error"]["err_code"], 10039, "{subject}: {got}");
+            assert_eq!(got["error"]["code"], 503, "{got}");
+            assert_eq!(
+                got["error"]["description"],
+                "JetStream not enabled for account",
+                "{got}"
+            );
+        }
+        if kind == Kind::Sluice {
+            // A difference (protocol-spec/differences.md): Sluice serves the global account's
+            // JetStream; nats-server 2.9.10 enables none without `jetstream: enabled`.
+            let info = js_request(broker.addr, "g", "$JS.API.INFO", "");
+            assert!(info.get("error").is_none(), "{info}");
+            assert_eq!(info["streams"], 0, "{info}");
+        }
+        let _ = std::fs::remove_dir_all(&store);
+    }
+);

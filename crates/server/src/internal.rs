@@ -68,6 +68,16 @@ impl ServerHandle {
         })
     }
 
+    /// The names of the configured accounts besides the global one, sorted.
+    pub fn account_names(&self) -> Vec<String> {
+        self.shared
+            .accounts()
+            .iter()
+            .filter(|a| !Arc::ptr_eq(a, &self.shared.global))
+            .map(|a| a.name.to_string())
+            .collect()
+    }
+
     /// The account this handle acts in.
     pub fn account_name(&self) -> &str {
         &self.account.name

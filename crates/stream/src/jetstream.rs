@@ -167,6 +167,8 @@ pub(crate) struct Inner {
 pub struct JetStream {
     pub(crate) inner: Arc<Inner>,
     api_sub: Option<InternalSubscription>,
+    /// The other accounts' `$JS.API.>` (answered "not enabled for account").
+    not_enabled: Vec<InternalSubscription>,
     api_stop: Sender<Option<InternalMsg>>,
     api_thread: Option<JoinHandle<()>>,
 }
@@ -522,6 +524,20 @@ impl JetStream {
         let api_sub = server
             .subscribe("$JS.API.>", None, api_sink)
             .map_err(|e| StartError::Subscribe(e.to_string()))?;
+        // The other accounts' API: JetStream is not enabled for them (yet).
+        let mut not_enabled = Vec::new();
+        for name in server.account_names() {
+            let Some(handle) = server.in_account(&name) else {
+                continue;
+            };
+            let sink = Arc::new(crate::api::not_enabled::NotEnabled {
+                server: handle.clone(),
+            });
+            let sub = handle
+                .subscribe("$JS.API.>", None, sink)
+                .map_err(|e| StartError::Subscribe(e.to_string()))?;
+            not_enabled.push(sub);
+        }
         let api_inner = inner.clone();
         let api_thread = std::thread::Builder::new()
             .name("jetstream-api".into())
@@ -537,6 +553,7 @@ impl JetStream {
         Ok(JetStream {
             inner,
             api_sub: Some(api_sub),
+            not_enabled,
             api_stop: tx,
             api_thread: Some(api_thread),
         })
@@ -591,6 +608,9 @@ impl JetStream {
 
     fn stop(&mut self) {
         if let Some(sub) = self.api_sub.take() {
+            sub.unsubscribe();
+        }
+        for sub in self.not_enabled.drain(..) {
             sub.unsubscribe();
         }
         let _ = self.api_stop.send(None);

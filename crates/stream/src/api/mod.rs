@@ -8,4 +8,5 @@ pub mod consumer_types;
 pub(crate) mod deferred;
 pub mod errors;
 pub(crate) mod handlers;
+pub(crate) mod not_enabled;
 pub mod types;
