@@ -247,3 +247,80 @@ both!(
         let _ = std::fs::remove_dir_all(&store);
     }
 );
+
+/// The next MSG `c` receives on a subject starting with `prefix` (5 s) whose JSON body
+/// `wanted` takes.
+fn next_event(
+    c: &mut Raw,
+    prefix: &str,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let Some(line) = c.read_line(Duration::from_millis(200)) else {
+            continue;
+        };
+        if line.starts_with("MSG ") {
+            let body = c.read_line(Duration::from_secs(2)).unwrap_or_default();
+            if line
+                .split(' ')
+                .nth(1)
+                .is_some_and(|s| s.starts_with(prefix))
+            {
+                let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+                if wanted(&v) {
+                    return v;
+                }
+            }
+        } else if line == "PING" {
+            c.send(b"PONG\r\n");
+        }
+    }
+    panic!("no event on {prefix}");
+}
+
+both!(
+    /// The system account sees connect and disconnect advisories of every account and answers
+    /// `$SYS.REQ.SERVER.PING` with the server's statistics; other accounts see none of it.
+    fn the_system_account_sees_the_servers_events(kind) {
+        let conf = write_conf(
+            &format!("sys-{kind:?}"),
+            "accounts {\n  A: { users: [ {user: a1, password: a1pw}, {user: a2, password: a2pw} ] }\n  \
+             SYS: { users: [ {user: s, password: spw} ] }\n}\nsystem_account: SYS\n",
+        );
+        let broker = Broker::start(kind, &["-c", conf.to_str().unwrap()]);
+        let mut s = login(broker.addr, Some("s"));
+        s.send(b"SUB $SYS.ACCOUNT.*.CONNECT 1\r\nSUB $SYS.ACCOUNT.*.DISCONNECT 2\r\n");
+        s.sync();
+        let mut a_spy = login(broker.addr, Some("a2"));
+        a_spy.send(b"SUB $SYS.> 1\r\n");
+        a_spy.sync();
+
+        let (mut a1, info) = Raw::connect(broker.addr);
+        a1.send(b"CONNECT {\"user\":\"a1\",\"pass\":\"a1pw\",\"name\":\"evt\",\"verbose\":false}\r\nPUB x 2\r\nhi\r\nPING\r\n");
+        a1.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
+        let evt = |v: &serde_json::Value| v["client"]["name"] == "evt";
+        let connect = next_event(&mut s, "$SYS.ACCOUNT.A.CONNECT", evt);
+        assert_eq!(connect["type"], "io.nats.server.advisory.v1.client_connect", "{connect}");
+        assert_eq!(connect["client"]["acc"], "A", "{connect}");
+        assert_eq!(connect["client"]["name"], "evt", "{connect}");
+        assert_eq!(connect["client"]["user"], "a1", "{connect}");
+        assert_eq!(connect["server"]["id"], info["server_id"], "{connect}");
+        drop(a1);
+        let gone = next_event(&mut s, "$SYS.ACCOUNT.A.DISCONNECT", evt);
+        assert_eq!(gone["type"], "io.nats.server.advisory.v1.client_disconnect", "{gone}");
+        assert_eq!(gone["client"]["name"], "evt", "{gone}");
+        assert_eq!(gone["reason"], "Client Closed", "{gone}");
+        assert_eq!(gone["sent"]["msgs"], 1, "what the client published: {gone}");
+        assert_eq!(gone["sent"]["bytes"], 2, "{gone}");
+
+        s.send(b"SUB _ping 9\r\nPUB $SYS.REQ.SERVER.PING _ping 0\r\n\r\n");
+        let stats = next_event(&mut s, "_ping", |_| true);
+        assert_eq!(stats["server"]["id"], info["server_id"], "{stats}");
+        assert!(stats["statsz"]["connections"].as_u64().unwrap() >= 2, "{stats}");
+        assert!(stats["statsz"]["mem"].as_u64().unwrap() > 0, "{stats}");
+
+        let seen = text(a_spy.read_for(QUIET));
+        assert!(!seen.contains("$SYS"), "account A sees no system events: {seen:?}");
+    }
+);

@@ -129,9 +129,19 @@ fn a_node_speaks_the_route_protocol_as_nats_server_does() {
     assert_eq!(info["port"], port, "{info}");
     let mut lines = p.lines_for(Duration::from_millis(400));
     lines.sort();
+    // The system account's interest too, as nats-server announces its own (the server's
+    // requests: protocol-spec/routes.md).
+    let server_id = info["server_id"].as_str().unwrap();
     assert_eq!(
         lines,
-        ["RS+ $G bar.>", "RS+ $G foo", "RS+ $G work q1 2"],
+        [
+            "RS+ $G bar.>".to_owned(),
+            "RS+ $G foo".to_owned(),
+            "RS+ $G work q1 2".to_owned(),
+            format!("RS+ $SYS $SYS.REQ.SERVER.{server_id}.STATSZ"),
+            "RS+ $SYS $SYS.REQ.SERVER.PING".to_owned(),
+            "RS+ $SYS $SYS.REQ.SERVER.PING.STATSZ".to_owned(),
+        ],
         "the node's whole interest on joining"
     );
     // Interest changes as they happen.

@@ -248,6 +248,9 @@ pub struct ServerConfig {
     /// A client that presents no credentials is this user (nats-server's `no_auth_user`;
     /// one of the users in [`Auth::Users`]).
     pub no_auth_user: Option<String>,
+    /// The account whose users see the server's events and requests (nats-server's
+    /// `system_account`); `None`: an account `$SYS` of its own, without users.
+    pub system_account: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -272,6 +275,7 @@ impl Default for ServerConfig {
             cluster: None,
             accounts: Vec::new(),
             no_auth_user: None,
+            system_account: None,
         }
     }
 }

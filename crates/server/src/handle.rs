@@ -123,6 +123,9 @@ impl Owner {
 /// every client when no accounts are configured.
 pub(crate) const GLOBAL_ACCOUNT: &str = "$G";
 
+/// The name of nats-server's system account when `system_account` names none.
+pub(crate) const SYSTEM_ACCOUNT: &str = "$SYS";
+
 /// A subject space of its own (nats-server's account): a message published in one account
 /// reaches only the subscriptions of that account, whatever their subjects.
 pub(crate) struct Account {

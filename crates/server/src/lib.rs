@@ -35,6 +35,7 @@ mod cluster;
 pub mod cluster_config;
 pub mod config;
 mod error;
+mod events;
 mod handle;
 mod internal;
 mod js_monitor;

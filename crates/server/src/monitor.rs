@@ -87,7 +87,7 @@ fn bad_request(msg: String) -> Response {
 }
 
 /// RFC 3339 with nanoseconds in UTC, as Go's `time.Time` marshals.
-fn rfc3339(unix_ns: u64) -> String {
+pub(crate) fn rfc3339(unix_ns: u64) -> String {
     chrono::DateTime::from_timestamp_nanos(unix_ns as i64)
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
@@ -123,7 +123,7 @@ async fn js_stats(shared: &Arc<Shared>, detail: bool) -> Option<(JetStreamLimits
 }
 
 /// Messages and bytes in and out since start: closed connections plus open ones.
-fn totals(shared: &Shared, conns: &[Arc<ClientHandle>]) -> Totals {
+pub(crate) fn totals(shared: &Shared, conns: &[Arc<ClientHandle>]) -> Totals {
     let mut t = shared.stats.closed_totals();
     for c in conns {
         t += c.stats.totals();
@@ -208,7 +208,7 @@ struct Varz {
 }
 
 /// Resident set size in bytes (Linux: /proc/self/statm), 0 where unknown.
-fn resident_memory() -> u64 {
+pub(crate) fn resident_memory() -> u64 {
     let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
         return 0;
     };

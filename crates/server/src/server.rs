@@ -49,6 +49,7 @@ impl Server {
         let listener = listen(&config.host, config.port).await?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared::new(config, port));
+        crate::events::install(&shared);
         let cluster_listener = match &shared.cluster {
             Some(cluster) => Some(crate::cluster::bind_listener(cluster).await?),
             None => None,

@@ -2,7 +2,7 @@
 
 use crate::cluster::Cluster;
 use crate::config::{Auth, ServerConfig};
-use crate::handle::{Account, ClientHandle, Owner, SubRef, GLOBAL_ACCOUNT};
+use crate::handle::{Account, ClientHandle, Owner, SubRef, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
 use crate::js_monitor::JsRegistration;
 use crate::{NATS_COMPAT_VERSION, SLUICE_VERSION};
 use parking_lot::{Mutex, RwLock};
@@ -102,8 +102,13 @@ pub(crate) struct Shared {
     pub(crate) limits: LiveLimits,
     /// The global account (`$G`): every client's when no accounts are configured.
     pub(crate) global: Arc<Account>,
-    /// Every account by name, the global one included (fixed while the server runs).
+    /// Every account by name, the global and system ones included (fixed while the server
+    /// runs).
     accounts: HashMap<Arc<str>, Arc<Account>>,
+    /// The system account: where the server's events go and its requests are answered.
+    pub(crate) system: Arc<Account>,
+    /// Events sent so far (the `seq` of their `server` block).
+    pub(crate) event_seq: AtomicU64,
     /// A client that presents no credentials is this user (`no_auth_user`).
     pub(crate) no_auth_user: Option<String>,
     pub(crate) server_id: String,
@@ -175,9 +180,16 @@ impl Shared {
             let acc = Arc::new(Account::new(&a.name));
             accounts.insert(acc.name.clone(), acc);
         }
+        let system_name = config.system_account.as_deref().unwrap_or(SYSTEM_ACCOUNT);
+        let system = accounts
+            .entry(Arc::from(system_name))
+            .or_insert_with(|| Arc::new(Account::new(system_name)))
+            .clone();
         Shared {
             global,
             accounts,
+            system,
+            event_seq: AtomicU64::new(0),
             no_auth_user: config.no_auth_user.clone(),
             cluster,
             auth: RwLock::new(Arc::new(config.auth.clone())),

@@ -221,7 +221,7 @@ async fn monitoring_names_each_connections_account() {
     let list = get_json(http, "/accountz").await;
     assert_eq!(
         list["accounts"],
-        serde_json::json!(["$G", "A", "B"]),
+        serde_json::json!(["$G", "$SYS", "A", "B"]),
         "{list}"
     );
     let a = get_json(http, "/accountz?acc=A").await;

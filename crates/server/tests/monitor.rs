@@ -16,6 +16,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+/// The system account's own subscriptions: `$SYS.REQ.SERVER.PING`, `.PING.STATSZ` and
+/// `.<id>.STATSZ` (events.rs).
+const SYSTEM_SUBS: u64 = 3;
+
 struct Setup {
     client: SocketAddr,
     http: SocketAddr,
@@ -108,7 +112,9 @@ async fn endpoints_report_client_traffic() {
     assert_eq!(v["http_port"], srv.http.port());
     assert_eq!(v["connections"], 2);
     assert_eq!(v["total_connections"], 2);
-    assert_eq!(v["subscriptions"], 2);
+    // The clients' 2, and the system account's 3 (the server's requests), as nats-server
+    // counts its own.
+    assert_eq!(v["subscriptions"], 2 + SYSTEM_SUBS);
     assert_eq!(v["in_msgs"], 3);
     assert_eq!(v["out_msgs"], 3);
     // Payload and header bytes, as nats-server counts them: 5 + 3 + 14.
@@ -179,8 +185,8 @@ async fn endpoints_report_client_traffic() {
     assert!(body.contains("Invalid sorting option"), "{body}");
 
     let s = get_json(srv.http, "/subsz").await;
-    assert_eq!(s["num_subscriptions"], 2);
-    assert_eq!(s["num_inserts"], 2);
+    assert_eq!(s["num_subscriptions"], 2 + SYSTEM_SUBS);
+    assert_eq!(s["num_inserts"], 2 + SYSTEM_SUBS);
     assert_eq!(s["num_removes"], 0);
     for key in [
         "num_cache",
@@ -205,7 +211,10 @@ async fn endpoints_report_client_traffic() {
     let (status, m) = get(srv.http, "/metrics").await;
     assert_eq!(status, 200);
     assert_eq!(sample(&m, "sluice_connections"), Some(2.0));
-    assert_eq!(sample(&m, "sluice_subscriptions"), Some(2.0));
+    assert_eq!(
+        sample(&m, "sluice_subscriptions"),
+        Some((2 + SYSTEM_SUBS) as f64)
+    );
     assert_eq!(sample(&m, "sluice_in_msgs_total"), Some(3.0));
     assert_eq!(sample(&m, "sluice_out_msgs_total"), Some(3.0));
     assert_eq!(sample(&m, "sluice_in_bytes_total"), Some(22.0));

@@ -188,6 +188,7 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         cluster: cluster(cli, f.cluster.as_ref())?,
         accounts: f.accounts.clone().unwrap_or_default(),
         no_auth_user: f.no_auth_user.clone(),
+        system_account: f.system_account.clone(),
     };
     let monitor = monitor(cli, f, &server.host)?;
     let log = LogOptions {
@@ -500,6 +501,7 @@ pub fn diff(old: &Settings, new: &Settings) -> Changes {
         "accounts",
     );
     fixed(o.no_auth_user != n.no_auth_user, "no_auth_user");
+    fixed(o.system_account != n.system_account, "system_account");
     // nats-server's validateClusterOpts: the cluster host and port cannot change (turning
     // clustering on or off is a change of port there, 0 meaning off).
     match (&o.cluster, &n.cluster) {

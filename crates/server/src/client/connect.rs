@@ -106,6 +106,14 @@ impl Conn {
             version = info.version.as_deref().unwrap_or(""),
             "client connected"
         );
+        if self.just_connected {
+            crate::events::client_connected(
+                &self.shared,
+                &self.handle,
+                &self.account.name,
+                &self.user_name(),
+            );
+        }
         self.ok();
         Ok(())
     }

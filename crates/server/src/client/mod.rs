@@ -273,7 +273,30 @@ pub(crate) async fn run_io<R, W>(
     shared.unregister(id);
     shared.stats.closed(&handle.stats, handle.out.is_slow());
     let _ = writer_task.await;
+    if conn.connected {
+        // After the writer is done, so the advisory counts everything it sent.
+        crate::events::client_disconnected(
+            &shared,
+            &handle,
+            &conn.account.name,
+            &conn.user_name(),
+            advisory_reason(reason),
+        );
+    }
     shared.client_closed();
+}
+
+/// nats-server's words for why a client went, as its disconnect advisories give them.
+fn advisory_reason(reason: &str) -> &'static str {
+    match reason {
+        "client closed connection" | "read error" => "Client Closed",
+        "slow consumer" => "Slow Consumer (Write Deadline)",
+        "stale connection" => "Stale Connection",
+        "authentication timeout" => "Authentication Timeout",
+        "authorization revoked" | "user removed" => "Authentication Failure",
+        "protocol error" => "Parse Error",
+        _ => "Server Shutdown",
+    }
 }
 
 impl Drop for Conn {
@@ -285,6 +308,17 @@ impl Drop for Conn {
 }
 
 impl Conn {
+    /// The user the connection logged in as (its nkey for an nkey user), as advisories name
+    /// it; empty without one.
+    fn user_name(&self) -> String {
+        let c = &self.credentials;
+        c.nkey
+            .clone()
+            .or_else(|| c.user.clone())
+            .or_else(|| self.shared.no_auth_user.clone())
+            .unwrap_or_default()
+    }
+
     /// Moves the connection to `account` (before it has subscribed anywhere).
     fn bind_account(&mut self, account: Arc<Account>) {
         use std::sync::atomic::Ordering::Relaxed;

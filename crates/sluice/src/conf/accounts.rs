@@ -24,9 +24,8 @@ use std::time::Duration;
 pub const GLOBAL_ACCOUNT: &str = "$G";
 
 /// Top-level keys of nats-server's about accounts that Sluice does not serve yet (its
-/// decentralised, JWT-based authentication and its system account).
+/// decentralised, JWT-based authentication).
 pub(super) const NOT_SERVED: &[&str] = &[
-    "system_account",
     "system",
     "operator",
     "operators",
@@ -322,6 +321,24 @@ fn account(name: &str, v: &Value) -> Result<Vec<Listed>, ConfError> {
         }
     }
     Ok(users)
+}
+
+/// `system_account: NAME` must name a configured account, or `$SYS` (the system account
+/// the server makes when none is named); nats-server's words otherwise.
+pub(super) fn check_system_account(
+    name: &str,
+    pos: &Pos,
+    accounts: Option<&[AccountConfig]>,
+) -> Result<(), ConfError> {
+    let known = name == "$SYS" || accounts.is_some_and(|a| a.iter().any(|a| a.name == name));
+    if known {
+        Ok(())
+    } else {
+        Err(ConfError::at(
+            pos,
+            "error resolving system account: account missing",
+        ))
+    }
 }
 
 /// Puts the authorization block, the accounts and `no_auth_user` together into `o`: one

@@ -287,7 +287,6 @@ fn bad_nkey_users_are_refused() {
 #[test]
 fn unserved_top_level_keys_are_refused_by_name() {
     for key in [
-        "system_account",
         "operator",
         "resolver",
         "resolver_preload",

@@ -52,6 +52,8 @@ pub struct FileOptions {
     pub accounts: Option<Vec<AccountConfig>>,
     /// `no_auth_user`: the user a client that presents no credentials connects as.
     pub no_auth_user: Option<String>,
+    /// `system_account`: the account whose users see the server's events.
+    pub system_account: Option<String>,
 }
 
 /// The `tls { cert_file, key_file, ca_file, verify, timeout }` block.
@@ -96,6 +98,7 @@ pub struct JetStreamOptions {
 pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
     let mut o = FileOptions::default();
     let (mut authorization, mut accounts, mut no_auth_user) = (None, None, None);
+    let mut system_account = None;
     for entry in &map.entries {
         let v = &entry.value;
         let key = entry.key.as_str();
@@ -147,6 +150,7 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
                 // As nats-server: empty is none.
                 no_auth_user = (!name.is_empty()).then(|| (name, v.pos.clone()));
             }
+            "system_account" => system_account = Some((string(key, v)?, v.pos.clone())),
             _ if accounts::NOT_SERVED.contains(&key) => {
                 return Err(accounts::not_served(entry, None));
             }
@@ -159,6 +163,10 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
         }
     }
     accounts::finish(authorization, accounts, no_auth_user, &mut o)?;
+    if let Some((name, pos)) = system_account {
+        accounts::check_system_account(&name, &pos, o.accounts.as_deref())?;
+        o.system_account = Some(name);
+    }
     if let Some(payload) = o.max_payload {
         let pending = o
             .max_pending
