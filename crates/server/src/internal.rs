@@ -68,12 +68,14 @@ impl ServerHandle {
         })
     }
 
-    /// The names of the configured accounts besides the global one, sorted.
+    /// The names of the accounts besides the global one and the system one, sorted.
     pub fn account_names(&self) -> Vec<String> {
         self.shared
             .accounts()
             .iter()
-            .filter(|a| !Arc::ptr_eq(a, &self.shared.global))
+            .filter(|a| {
+                !Arc::ptr_eq(a, &self.shared.global) && !Arc::ptr_eq(a, &self.shared.system)
+            })
             .map(|a| a.name.to_string())
             .collect()
     }

@@ -257,3 +257,18 @@ async fn get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
     let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
 }
+
+/// The accounts a layer above serves on its own (the stream layer's "not enabled" answers):
+/// neither the global one nor the system one.
+#[tokio::test]
+async fn account_names_leave_out_the_global_and_system_accounts() {
+    let srv = start(config(None)).await;
+    assert_eq!(srv.handle.account_names(), ["A", "B"]);
+    let mut cfg = config(None);
+    cfg.accounts.push(AccountConfig { name: "SYS".into() });
+    cfg.system_account = Some("SYS".into());
+    let with_sys = start(cfg).await;
+    assert_eq!(with_sys.handle.account_names(), ["A", "B"]);
+    srv.stop().await;
+    with_sys.stop().await;
+}

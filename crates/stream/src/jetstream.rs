@@ -524,7 +524,9 @@ impl JetStream {
         let api_sub = server
             .subscribe("$JS.API.>", None, api_sink)
             .map_err(|e| StartError::Subscribe(e.to_string()))?;
-        // The other accounts' API: JetStream is not enabled for them (yet).
+        // The other accounts' API: JetStream is not enabled for them (yet). Not the system
+        // account's: its `$JS.API` requests are the meta group's (nats-server answers them
+        // there), and answering them here would race a nats-server peer's answers.
         let mut not_enabled = Vec::new();
         for name in server.account_names() {
             let Some(handle) = server.in_account(&name) else {
