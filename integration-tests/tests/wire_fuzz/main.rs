@@ -100,6 +100,8 @@ fn wire_fuzz_keeps_server_and_healthy_clients_up() {
     let monitor = monitor_addr(&broker);
     let started = Instant::now();
 
+    // The server's own subscriptions (the system account's requests) before any client.
+    let (_, own_subs) = counts(monitor);
     let stop = Arc::new(AtomicBool::new(false));
     let healthy: Vec<_> = (0..HEALTHY)
         .map(|i| {
@@ -109,7 +111,7 @@ fn wire_fuzz_keeps_server_and_healthy_clients_up() {
         .collect();
     // The baseline: the healthy clients, connected and subscribed.
     let deadline = Instant::now() + SETTLE_BOUND;
-    let baseline = (HEALTHY as u64, HEALTHY as u64);
+    let baseline = (HEALTHY as u64, HEALTHY as u64 + own_subs);
     while counts(monitor) != baseline {
         assert!(Instant::now() < deadline, "healthy clients did not connect");
         std::thread::sleep(Duration::from_millis(20));
