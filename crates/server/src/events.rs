@@ -5,12 +5,11 @@
 //! server's statistics. Only users of the system account can see them (it is an account of
 //! its own); an advisory nobody listens to is not built.
 
-use crate::handle::{ClientHandle, InternalOwner, Owner, Subscription};
+use crate::handle::ClientHandle;
 use crate::route::Publisher;
 use crate::shared::Shared;
 use crate::sink::{InternalMsg, InternalSink};
 use serde_json::{json, Value};
-use sluice_protocol::ByteStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
@@ -31,10 +30,10 @@ fn server_info(shared: &Shared, seq: u64) -> Value {
     v
 }
 
-/// Publishes `body` on `subject` in the system account.
+/// Publishes `body` (JSON) on `subject` in the system account.
 fn publish(shared: &Shared, subject: &str, body: &Value) {
-    let mut p = Publisher::new(shared.next_id());
     let bytes = serde_json::to_vec(body).expect("events serialize");
+    let mut p = Publisher::new(shared.next_id());
     p.publish(shared, &shared.system, subject, None, None, &bytes);
     p.wake_all();
 }
@@ -177,10 +176,7 @@ impl InternalSink for Requests {
         let (Some(shared), Some(reply)) = (self.shared.upgrade(), msg.reply.as_deref()) else {
             return;
         };
-        let body = serde_json::to_vec(&statsz(&shared)).expect("statsz serializes");
-        let mut p = Publisher::new(shared.next_id());
-        p.publish(&shared, &shared.system, reply, None, None, &body);
-        p.wake_all();
+        publish(&shared, reply, &statsz(&shared));
     }
 }
 
@@ -195,19 +191,7 @@ pub(crate) fn install(shared: &Arc<Shared>) {
         format!("$SYS.REQ.SERVER.{}.STATSZ", shared.server_id),
     ];
     for subject in subjects {
-        let id = shared.next_id();
-        let owner = Owner::Internal(Arc::new(InternalOwner {
-            id,
-            sink: sink.clone(),
-        }));
-        let sub = Arc::new(Subscription::new(
-            owner,
-            shared.system.clone(),
-            ByteStr::from(id.to_string()),
-            ByteStr::from(subject.as_str()),
-            None,
-        ));
-        if let Err(e) = shared.insert_local_sub(&sub) {
+        if let Err(e) = shared.subscribe_internal(&shared.system, &subject, None, sink.clone()) {
             tracing::warn!(%subject, error = %e, "system request not served");
         }
     }

@@ -4,13 +4,12 @@
 
 use crate::config::{Auth, ServerConfig};
 use crate::error::ServerError;
-use crate::handle::{Account, InternalOwner, Owner, SubRef, Subscription};
+use crate::handle::{Account, SubRef};
 use crate::js_monitor::{JetStreamLimits, JetStreamMonitor, JsRegistration};
 use crate::route::Publisher;
 use crate::shared::Shared;
 use crate::sink::InternalSink;
 use parking_lot::Mutex;
-use sluice_protocol::ByteStr;
 use std::sync::Arc;
 
 /// A handle on the running server for in-process clients. Cheap to clone.
@@ -49,9 +48,15 @@ impl Drop for InternalSubscription {
 
 impl ServerHandle {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let global = shared.global.clone();
+        Self::acting_in(shared, global)
+    }
+
+    /// A handle with a publisher of its own (its own lock and id) that acts in `account`.
+    fn acting_in(shared: Arc<Shared>, account: Arc<Account>) -> Self {
         let id = shared.next_id();
         ServerHandle {
-            account: shared.global.clone(),
+            account,
             shared,
             publisher: Arc::new(Mutex::new(Publisher::new(id))),
         }
@@ -61,11 +66,7 @@ impl ServerHandle {
     /// server has no such account.
     pub fn in_account(&self, name: &str) -> Option<ServerHandle> {
         let account = self.shared.account(name)?.clone();
-        Some(ServerHandle {
-            account,
-            shared: self.shared.clone(),
-            publisher: Arc::new(Mutex::new(Publisher::new(self.shared.next_id()))),
-        })
+        Some(Self::acting_in(self.shared.clone(), account))
     }
 
     /// The names of the accounts besides the global one and the system one, sorted.
@@ -80,11 +81,6 @@ impl ServerHandle {
             .collect()
     }
 
-    /// The account this handle acts in.
-    pub fn account_name(&self) -> &str {
-        &self.account.name
-    }
-
     /// Subscribes `sink` to `subject` (wildcards allowed), optionally in a queue group.
     pub fn subscribe(
         &self,
@@ -92,20 +88,13 @@ impl ServerHandle {
         queue: Option<&str>,
         sink: Arc<dyn InternalSink>,
     ) -> Result<InternalSubscription, ServerError> {
-        let id = self.shared.next_id();
-        let sid = ByteStr::from(id.to_string());
-        let owner = Owner::Internal(Arc::new(InternalOwner { id, sink }));
-        let sub = Arc::new(Subscription::new(
-            owner,
-            self.account.clone(),
-            sid,
-            ByteStr::from(subject),
-            queue.map(ByteStr::from),
-        ));
-        self.shared.insert_local_sub(&sub).map_err(|e| match e {
-            sluice_router::RouterError::InvalidQueue => ServerError::InvalidQueue,
-            sluice_router::RouterError::InvalidSubject => ServerError::InvalidSubject,
-        })?;
+        let sub = self
+            .shared
+            .subscribe_internal(&self.account, subject, queue, sink)
+            .map_err(|e| match e {
+                sluice_router::RouterError::InvalidQueue => ServerError::InvalidQueue,
+                sluice_router::RouterError::InvalidSubject => ServerError::InvalidSubject,
+            })?;
         Ok(InternalSubscription {
             shared: self.shared.clone(),
             sub: Some(sub),
@@ -170,11 +159,7 @@ impl ServerHandle {
     /// A handle with a publisher of its own (its own lock and id), for a party that publishes
     /// a lot from its own thread and should not contend with the others.
     pub fn fork(&self) -> ServerHandle {
-        ServerHandle {
-            account: self.account.clone(),
-            shared: self.shared.clone(),
-            publisher: Arc::new(Mutex::new(Publisher::new(self.shared.next_id()))),
-        }
+        Self::acting_in(self.shared.clone(), self.account.clone())
     }
 
     /// True if any subscription matches `subject`.

@@ -2,11 +2,16 @@
 
 use crate::cluster::Cluster;
 use crate::config::{Auth, ServerConfig};
-use crate::handle::{Account, ClientHandle, Owner, SubRef, GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
+use crate::handle::{
+    Account, ClientHandle, InternalOwner, Owner, SubRef, Subscription, GLOBAL_ACCOUNT,
+    SYSTEM_ACCOUNT,
+};
 use crate::js_monitor::JsRegistration;
+use crate::sink::InternalSink;
 use crate::{NATS_COMPAT_VERSION, SLUICE_VERSION};
 use parking_lot::{Mutex, RwLock};
 use rand::Rng;
+use sluice_protocol::ByteStr;
 use sluice_protocol::{Limits, ServerInfo};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -403,6 +408,28 @@ impl Shared {
     /// Subscriptions in every account's registry.
     pub(crate) fn sub_count(&self) -> usize {
         self.accounts.values().map(|a| a.sublist.count()).sum()
+    }
+
+    /// Subscribes in-process `sink` to `subject` (in queue group `queue`, if any) in
+    /// `account`, as [`Shared::insert_local_sub`] enters it.
+    pub(crate) fn subscribe_internal(
+        &self,
+        account: &Arc<Account>,
+        subject: &str,
+        queue: Option<&str>,
+        sink: Arc<dyn InternalSink>,
+    ) -> Result<SubRef, sluice_router::RouterError> {
+        let id = self.next_id();
+        let owner = Owner::Internal(Arc::new(InternalOwner { id, sink }));
+        let sub = Arc::new(Subscription::new(
+            owner,
+            account.clone(),
+            ByteStr::from(id.to_string()),
+            ByteStr::from(subject),
+            queue.map(ByteStr::from),
+        ));
+        self.insert_local_sub(&sub)?;
+        Ok(sub)
     }
 
     /// Enters a subscription of this server's own (a client's or an in-process one) in its
