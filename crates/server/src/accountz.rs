@@ -5,7 +5,7 @@ use crate::shared::Shared;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 
-/// `/accountz` (`acc`: `?acc=NAME`). `None`: no such account (nats-server answers with an
+/// `/accountz` (`acc`: `?acc=NAME`). `Err`: no such account (nats-server answers with an
 /// error object then).
 pub(crate) fn accountz(shared: &Shared, now: String, acc: Option<&str>) -> Result<Value, String> {
     let Some(name) = acc else {
@@ -29,7 +29,7 @@ pub(crate) fn accountz(shared: &Shared, now: String, acc: Option<&str>) -> Resul
         "now": now,
         "account_detail": {
             "account_name": &*a.name,
-            "is_system": false,
+            "is_system": std::sync::Arc::ptr_eq(a, &shared.system),
             "expired": false,
             "complete": true,
             // The stream layer serves the global account only (so far).

@@ -229,6 +229,9 @@ async fn monitoring_names_each_connections_account() {
     assert_eq!(d["account_name"], "A");
     assert_eq!(d["client_connections"], 1, "{a}");
     assert_eq!(d["subscriptions"], 2, "{a}");
+    assert_eq!(d["is_system"], false, "{a}");
+    let sys = get_json(http, "/accountz?acc=$SYS").await;
+    assert_eq!(sys["account_detail"]["is_system"], true, "{sys}");
     let g = get_json(http, "/accountz?acc=$G").await;
     assert_eq!(g["account_detail"]["client_connections"], 0, "{g}");
     let none = get_json(http, "/accountz?acc=NOPE").await;
