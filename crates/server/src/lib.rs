@@ -37,6 +37,7 @@ pub mod config;
 mod error;
 mod events;
 mod handle;
+pub mod imports;
 mod internal;
 mod js_monitor;
 mod monitor;
@@ -57,8 +58,8 @@ pub use cluster_config::{
     ClusterConfig, RouteAuth, RoutePermissions, RoutePool, RouteScheme, RouteUrl,
 };
 pub use config::{
-    AccountConfig, Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission,
-    TlsConfig, User,
+    AccountConfig, Auth, Export, ExportKind, Import, Permissions, ResponsePermission, ResponseType,
+    ServerConfig, SubjectPermission, TlsConfig, User,
 };
 pub use error::ServerError;
 pub use internal::{Batch, InternalSubscription, ServerHandle};

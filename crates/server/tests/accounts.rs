@@ -33,10 +33,7 @@ fn config(no_auth_user: Option<&str>) -> ServerConfig {
             user("b", Some("B")),
             user("g", None),
         ]),
-        accounts: vec![
-            AccountConfig { name: "A".into() },
-            AccountConfig { name: "B".into() },
-        ],
+        accounts: vec![AccountConfig::new("A"), AccountConfig::new("B")],
         no_auth_user: no_auth_user.map(str::to_owned),
         ..ServerConfig::default()
     }
@@ -268,7 +265,7 @@ async fn account_names_leave_out_the_global_and_system_accounts() {
     let srv = start(config(None)).await;
     assert_eq!(srv.handle.account_names(), ["A", "B"]);
     let mut cfg = config(None);
-    cfg.accounts.push(AccountConfig { name: "SYS".into() });
+    cfg.accounts.push(AccountConfig::new("SYS"));
     cfg.system_account = Some("SYS".into());
     let with_sys = start(cfg).await;
     assert_eq!(with_sys.handle.account_names(), ["A", "B"]);

@@ -3,11 +3,13 @@
 //! [`parser`] (driving the character scanner in [`lexer`]) turns the text into a
 //! [`value::Map`] whose every value remembers its file and line; [`options`] reads the
 //! keys sluice supports out of it into [`FileOptions`] (the `cluster` block in [`cluster`];
-//! `authorization`, `accounts` and `no_auth_user` in [`accounts`]). Every error reads
+//! `authorization`, `accounts` and `no_auth_user` in [`accounts`], an account's
+//! `exports` and `imports` in `exports`). Every error reads
 //! `FILE:LINE: what`.
 
 pub mod accounts;
 pub mod cluster;
+mod exports;
 pub mod lexer;
 pub mod options;
 pub mod parser;
