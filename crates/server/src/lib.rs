@@ -39,6 +39,7 @@ mod events;
 mod handle;
 mod internal;
 mod js_monitor;
+pub mod jwt;
 mod monitor;
 mod outbound;
 mod perms;
