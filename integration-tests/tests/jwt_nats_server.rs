@@ -278,7 +278,11 @@ fn a_user_of_a_signing_key_names_its_account() {
     let own = UserFixture::with("own", &s.acc.key, |c| {
         c.nats.issuer_account = Some(acc_pub.clone())
     });
-    eprintln!("identity key with issuer_account: {}", answer(&s, &own));
+    assert_eq!(
+        answer(&s, &own),
+        "PONG",
+        "the account's own key with issuer_account set"
+    );
 }
 
 #[test]
@@ -304,7 +308,7 @@ fn an_account_of_a_foreign_operator_is_refused() {
     let user = UserFixture::new("u", &b.key);
     let s = start("foreign", op, acc, &[(b.public_key(), b.jwt.clone())]);
     assert_eq!(answer(&s, &user), VIOLATION);
-    let _ = &s.op;
+    assert!(s.op.jwt != b.jwt);
 }
 
 #[test]
@@ -321,35 +325,181 @@ fn a_bearer_token_user_needs_no_signature() {
 }
 
 #[test]
-fn probe() {
+fn no_jwt_or_padded_base64_is_refused_and_a_standard_base64_nonce_signature_is_not() {
     if skip() {
         return;
     }
-    let s = setup("probe");
-    let user = UserFixture::new("u", &s.acc.key);
+    let s = setup("encoding");
     let (_, line) = login(s.broker.addr, "", |_| None);
-    eprintln!("no jwt: {line}");
-    let padded = {
-        let mut p: Vec<String> = user.jwt.split('.').map(str::to_owned).collect();
-        while p[1].len() % 4 != 0 {
-            p[1].push('=');
-        }
-        p.join(".")
-    };
+    assert_eq!(line, VIOLATION, "no jwt in CONNECT");
+    let user = UserFixture::new("u", &s.acc.key);
+    // The header segment is 46 characters: padded, it is 48, and the token is refused.
+    let (header, rest) = user.jwt.split_once('.').unwrap();
+    assert_eq!(header.len() % 4, 2);
+    let padded = format!("{header}==.{rest}");
     let (_, line) = login(s.broker.addr, &padded, |n| Some(user.sign_nonce(n)));
-    eprintln!("padded claims: {line}");
+    assert_eq!(line, VIOLATION, "padded base64url in the JWT");
     use base64::Engine;
     let (_, line) = login(s.broker.addr, &user.jwt, |n| {
         Some(base64::engine::general_purpose::STANDARD.encode(user.key.sign(n).unwrap()))
     });
-    eprintln!("std base64 sig: {line}");
-    let no_limits = UserFixture::with("nolimits", &s.acc.key, |c| c.nats.permissions.limits = None);
-    let (mut raw, line) = login(s.broker.addr, &no_limits.jwt, |n| {
-        Some(no_limits.sign_nonce(n))
+    assert_eq!(
+        line, "PONG",
+        "a padded standard-base64 nonce signature is accepted"
+    );
+}
+
+/// Sends `ops` after a login as `user` and returns what came back up to the PONG.
+fn session(s: &Setup, user: &UserFixture, ops: &[u8]) -> (String, String) {
+    let (mut raw, line) = login(s.broker.addr, &user.jwt, |n| Some(user.sign_nonce(n)));
+    raw.send(ops);
+    raw.send(b"PING\r\n");
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
+    (line, String::from_utf8_lossy(&got).into_owned())
+}
+
+#[test]
+fn absent_user_limits_are_zero_limits() {
+    if skip() {
+        return;
+    }
+    let s = setup("zero-limits");
+    let user = UserFixture::with("nolimits", &s.acc.key, |c| c.nats.permissions.limits = None);
+    let (line, got) = session(&s, &user, b"SUB x 1\r\nPUB x 2\r\nhi\r\n");
+    assert_eq!(line, "PONG");
+    // nats-server sends a new INFO with max_payload 0, then refuses both.
+    let info = got.lines().next().unwrap();
+    assert!(
+        info.starts_with("INFO ") && info.contains(r#""max_payload":0"#),
+        "{got}"
+    );
+    let rest: Vec<&str> = got.lines().skip(1).collect();
+    assert_eq!(
+        rest,
+        [
+            "-ERR 'maximum subscriptions exceeded'",
+            "-ERR 'maximum subscriptions exceeded'",
+            "-ERR 'Maximum Payload Violation'",
+        ],
+        "{got}"
+    );
+}
+
+#[test]
+fn users_without_permissions_get_the_accounts_default_permissions() {
+    if skip() {
+        return;
+    }
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::with("A", &op.signing_key, |c| {
+        c.nats.default_permissions.as_mut().unwrap().publish = Permission {
+            allow: vec!["d.>".into()],
+            deny: vec![],
+        };
     });
-    raw.send(b"SUB x 1\r\nPUB x 2\r\nhi\r\nPING\r\n");
-    let got = raw.read_until(Duration::from_secs(3), |b| b.ends_with(b"PONG\r\n"));
-    eprintln!("no limits: {line} then {}", String::from_utf8_lossy(&got));
-    let exp_acc_op = &s.op;
-    let _ = exp_acc_op;
+    let s = start("defaults", op, acc, &[]);
+    let plain = UserFixture::new("plain", &s.acc.key);
+    let (line, got) = session(&s, &plain, b"PUB x 0\r\n\r\nPUB d.x 0\r\n\r\n");
+    assert_eq!(line, "PONG");
+    assert_eq!(
+        got,
+        "-ERR 'Permissions Violation for Publish to \"x\"'\r\nPONG\r\n"
+    );
+}
+
+#[test]
+fn a_scoped_signing_key_gives_its_template_to_users_that_set_nothing() {
+    if skip() {
+        return;
+    }
+    use sluice_jwt_fixtures::nats_jwt_rs::types::{ScopeType, SigningKey, UserScope};
+    use sluice_jwt_fixtures::nats_jwt_rs::user::UserPermissionLimits;
+    let op = OperatorFixture::new("OP");
+    let scoped = KeyPair::new_account();
+    let key = scoped.public_key();
+    let acc = AccountFixture::with("A", &op.signing_key, |c| {
+        let mut template = UserPermissionLimits::default();
+        template.permissions.publish = Permission {
+            allow: vec!["s.>".into()],
+            deny: vec![],
+        };
+        let scope = UserScope {
+            kind: ScopeType::UserScope,
+            key: key.clone(),
+            role: Some("r".into()),
+            template: Some(template),
+            description: None,
+        };
+        c.nats.signing_keys.as_mut().unwrap().insert(SigningKey {
+            key: key.clone(),
+            scope: Some(scope),
+        });
+    });
+    let s = start("scoped", op, acc, &[]);
+    let acc_pub = s.acc.public_key();
+    let empty = UserFixture::with("empty", &scoped, |c| {
+        c.nats.issuer_account = Some(acc_pub.clone());
+        c.nats.permissions.limits = None;
+    });
+    let (line, got) = session(&s, &empty, b"PUB x 0\r\n\r\nPUB s.x 0\r\n\r\n");
+    assert_eq!(line, "PONG");
+    assert_eq!(
+        got,
+        "-ERR 'Permissions Violation for Publish to \"x\"'\r\nPONG\r\n"
+    );
+    // Limits of -1 (what nsc writes for a plain user) are "set": refused.
+    let with_limits = UserFixture::with("limits", &scoped, |c| {
+        c.nats.issuer_account = Some(acc_pub.clone())
+    });
+    assert_eq!(answer(&s, &with_limits), VIOLATION);
+    let with_perms = UserFixture::with("perms", &scoped, |c| {
+        c.nats.issuer_account = Some(acc_pub.clone());
+        c.nats.permissions.limits = None;
+        c.nats.permissions.permissions.publish.allow = vec!["z".into()];
+    });
+    assert_eq!(answer(&s, &with_perms), VIOLATION);
+}
+
+#[test]
+fn an_expired_or_not_yet_valid_account_refuses_its_users() {
+    if skip() {
+        return;
+    }
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::with("A", &op.signing_key, |c| c.exp = Some(now() - 10));
+    let early = AccountFixture::with("E", &op.signing_key, |c| c.nbf = Some(now() + 3600));
+    let user = UserFixture::new("u", &acc.key);
+    let early_user = UserFixture::new("e", &early.key);
+    let s = start(
+        "account-time",
+        op,
+        acc,
+        &[(early.public_key(), early.jwt.clone())],
+    );
+    assert_eq!(answer(&s, &user), VIOLATION);
+    assert_eq!(answer(&s, &early_user), VIOLATION);
+}
+
+#[test]
+fn an_operator_jwt_is_trusted_even_expired_or_signed_by_another_operator_key() {
+    if skip() {
+        return;
+    }
+    let base = OperatorFixture::new("OP");
+    let mut claims: sluice_jwt_fixtures::Claims<sluice_jwt_fixtures::Operator> =
+        sluice_jwt_fixtures::Claims::decode(&base.jwt).unwrap();
+    let not_self_signed = claims.encode(&KeyPair::new_operator()).unwrap();
+    claims.exp = Some(now() - 10);
+    let expired = claims.encode(&base.key).unwrap();
+    for (what, jwt) in [("not self-signed", not_self_signed), ("expired", expired)] {
+        let op = OperatorFixture {
+            key: KeyPair::from_seed(&base.key.seed().unwrap()).unwrap(),
+            signing_key: KeyPair::from_seed(&base.signing_key.seed().unwrap()).unwrap(),
+            jwt,
+        };
+        let acc = AccountFixture::new("A", &op.signing_key);
+        let s = start(&format!("operator-{}", &what[..3]), op, acc, &[]);
+        let user = UserFixture::new("u", &s.acc.key);
+        assert_eq!(answer(&s, &user), "PONG", "operator JWT {what}");
+    }
 }

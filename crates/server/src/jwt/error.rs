@@ -47,8 +47,6 @@ pub enum JwtError {
         not_before: i64,
         now: i64,
     },
-    #[error("operator JWT of {subject} is not self-signed (issuer {issuer})")]
-    OperatorNotSelfSigned { subject: String, issuer: String },
     #[error("account {account} is signed by {issuer}, which no trusted operator lists")]
     UntrustedAccountIssuer { account: String, issuer: String },
     #[error("account {0} is not known (no account JWT for it)")]

@@ -16,7 +16,7 @@
 //! The call a login makes:
 //!
 //! ```ignore
-//! let ops = vec![jwt::verify_operator(&operator_jwt, now)?];
+//! let ops = vec![jwt::verify_operator(&operator_jwt)?];
 //! let who = jwt::verify_user(
 //!     jwt::Login { jwt: &connect.jwt, sig: connect.sig.as_deref(), nonce: nonce.as_bytes() },
 //!     |account| resolver.get(account),

@@ -25,7 +25,7 @@ impl World {
     }
 
     fn with(op: OperatorFixture, acc: AccountFixture) -> World {
-        let trusted = vec![verify_operator(&op.jwt, now()).unwrap()];
+        let trusted = vec![verify_operator(&op.jwt).unwrap()];
         let accounts = [(acc.public_key(), acc.jwt.clone())].into_iter().collect();
         World {
             op,
@@ -354,19 +354,34 @@ fn users_without_permissions_get_the_accounts_defaults() {
 }
 
 #[test]
-fn an_untrusted_or_expired_operator_is_refused() {
+fn an_operator_jwt_is_trusted_even_expired_or_not_self_signed_as_nats_server_does() {
     let op = OperatorFixture::with("OP", |c| c.exp = Some(now() - 1));
-    assert!(matches!(
-        verify_operator(&op.jwt, now()),
-        Err(JwtError::Expired {
-            kind: ClaimType::Operator,
-            ..
-        })
-    ));
+    let claims = verify_operator(&op.jwt).unwrap();
+    let mut edited: sluice_jwt_fixtures::Claims<sluice_jwt_fixtures::Operator> =
+        sluice_jwt_fixtures::Claims::decode(&op.jwt).unwrap();
+    edited.exp = None;
+    let other = KeyPair::new_operator();
+    let not_self = verify_operator(&edited.encode(&other).unwrap()).unwrap();
+    assert_eq!(not_self.public_key(), claims.public_key());
+    assert_eq!(not_self.claims.issuer, other.public_key());
+    // Its accounts are trusted.
+    let acc = AccountFixture::new("A", &op.signing_key);
+    assert!(verify_account(&acc.jwt, &[not_self], now()).is_ok());
+    // An account JWT is no operator JWT; a bad signing key is refused.
     let w = World::new();
     assert!(matches!(
-        verify_operator(&w.acc.jwt, now()),
+        verify_operator(&w.acc.jwt),
         Err(JwtError::ClaimType { .. })
+    ));
+    let bad = OperatorFixture::with("B", |c| {
+        c.nats.signing_keys = Some(vec!["ANOTANOPERATOR".into()])
+    });
+    assert!(matches!(
+        verify_operator(&bad.jwt),
+        Err(JwtError::KeyType {
+            what: "operator signing key",
+            ..
+        })
     ));
 }
 
