@@ -78,13 +78,13 @@ impl<'de> Deserialize<'de> for SigningKey {
         #[serde(untagged)]
         enum KeyOrScope {
             Key(String),
-            Scope(UserScope),
+            Scope(Box<UserScope>),
         }
         Ok(match KeyOrScope::deserialize(d)? {
             KeyOrScope::Key(key) => SigningKey { key, scope: None },
             KeyOrScope::Scope(scope) => SigningKey {
                 key: scope.key.clone(),
-                scope: Some(scope),
+                scope: Some(*scope),
             },
         })
     }

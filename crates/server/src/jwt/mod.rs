@@ -59,3 +59,8 @@ pub use identity::{to_config_permissions, UserIdentity};
 pub use verify::{
     check_nonce_signature, check_times, verify_account, verify_operator, verify_user, Login,
 };
+
+/// Is `key` a well-formed public account nkey (`A...`, checksum included)?
+pub fn is_account_key(key: &str) -> bool {
+    decode::KeyKind::Account.is_valid(key)
+}

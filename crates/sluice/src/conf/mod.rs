@@ -3,12 +3,14 @@
 //! [`parser`] (driving the character scanner in [`lexer`]) turns the text into a
 //! [`value::Map`] whose every value remembers its file and line; [`options`] reads the
 //! keys sluice supports out of it into [`FileOptions`] (the `cluster` block in [`cluster`];
-//! `authorization`, `accounts` and `no_auth_user` in [`accounts`]). Every error reads
+//! `authorization`, `accounts` and `no_auth_user` in [`accounts`]; operator mode's
+//! `operator`, `resolver`, `resolver_preload` in [`operator`], not wired yet). Every error reads
 //! `FILE:LINE: what`.
 
 pub mod accounts;
 pub mod cluster;
 pub mod lexer;
+pub mod operator;
 pub mod options;
 pub mod parser;
 pub mod value;
@@ -23,5 +25,7 @@ pub fn load(path: &Path) -> Result<FileOptions, ConfError> {
     options::from_map(&parser::parse_file(path)?)
 }
 
+#[cfg(test)]
+mod operator_tests;
 #[cfg(test)]
 mod tests;
