@@ -3,7 +3,8 @@
 //! third-party JWT writer), nats-server is started with `operator:`, `system_account:`,
 //! `resolver: MEMORY` and `resolver_preload:`, and each case is put to it: a good user logs in
 //! and is held to its permissions; a bad signature, an expired, not-yet-valid or revoked user,
-//! a user of an untrusted key or an account of a foreign operator are refused. The exact texts
+//! a user of an untrusted key or an account of a foreign operator are refused; a connected user
+//! is told when its JWT expires or it is revoked. The exact texts
 //! nats-server sends are asserted here and documented in protocol-spec/jwt.md; Sluice's
 //! `sluice_server::jwt` is unit-tested on the same cases (crates/server/src/jwt/tests*.rs).
 //! Sluice does not serve operator mode yet, so only the nats-server half runs.
@@ -20,6 +21,7 @@ const VIOLATION: &str = "-ERR 'Authorization Violation'";
 /// and nats-server trusting them.
 struct Setup {
     op: OperatorFixture,
+    sys: AccountFixture,
     acc: AccountFixture,
     broker: Broker,
     dir: PathBuf,
@@ -59,6 +61,7 @@ fn start(tag: &str, op: OperatorFixture, acc: AccountFixture, extra: &[(String, 
     let broker = Broker::nats_server(&["-c", path.to_str().unwrap()]);
     Setup {
         op,
+        sys,
         acc,
         broker,
         dir,
@@ -502,4 +505,42 @@ fn an_operator_jwt_is_trusted_even_expired_or_signed_by_another_operator_key() {
         let user = UserFixture::new("u", &s.acc.key);
         assert_eq!(answer(&s, &user), "PONG", "operator JWT {what}");
     }
+}
+
+/// A revocation pushed while the user is connected (the system account's
+/// `$SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE` with the reissued account JWT, which the MEMORY
+/// resolver takes): nats-server tells the user and closes the connection.
+#[test]
+fn a_user_revoked_while_connected_is_told_and_closed() {
+    if skip() {
+        return;
+    }
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::new("A", &op.signing_key);
+    let s = start("revoke-live", op, acc, &[]);
+    let user = UserFixture::new("u", &s.acc.key);
+    let (mut raw, line) = login(s.broker.addr, &user.jwt, |n| Some(user.sign_nonce(n)));
+    assert_eq!(line, "PONG");
+    let sys_user = UserFixture::new("s", &s.sys.key);
+    let (mut sys, line) = login(s.broker.addr, &sys_user.jwt, |n| {
+        Some(sys_user.sign_nonce(n))
+    });
+    assert_eq!(line, "PONG");
+    let jwt = s.acc.reissue(&s.op.signing_key, |c| {
+        c.nats.revocations = Some([(user.public_key(), now() as u64)].into_iter().collect());
+    });
+    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", s.acc.public_key());
+    sys.send(format!("SUB r 1\r\nPUB {subject} r {}\r\n{jwt}\r\n", jwt.len()).as_bytes());
+    let reply = sys.read_until(Duration::from_secs(5), |b| b.ends_with(b"}\r\n"));
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("MSG r 1 ") && reply.contains("\"code\":200"),
+        "{reply}"
+    );
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"\r\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR 'User Authentication Revoked'\r\n"
+    );
+    assert!(raw.is_closed(Duration::from_secs(2)));
 }

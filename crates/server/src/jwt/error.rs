@@ -86,9 +86,9 @@ pub const AUTHORIZATION_VIOLATION: &str = "Authorization Violation";
 /// before the connection is closed (a JWT already expired at CONNECT gets
 /// [`AUTHORIZATION_VIOLATION`]).
 pub const USER_AUTHENTICATION_EXPIRED: &str = "User Authentication Expired";
-/// `-ERR 'User Authentication Revoked'`: nats-server's text for a connected user revoked by an
-/// account update (not exercised here: the MEMORY resolver takes no updates; a revoked user
-/// logging in gets [`AUTHORIZATION_VIOLATION`]).
+/// `-ERR 'User Authentication Revoked'`: sent to a connected user when an account update
+/// revokes it, before the connection is closed (a revoked user logging in gets
+/// [`AUTHORIZATION_VIOLATION`]).
 pub const USER_AUTHENTICATION_REVOKED: &str = "User Authentication Revoked";
 
 impl JwtError {
