@@ -12,6 +12,8 @@
 use integration_tests::raw::Raw;
 use integration_tests::{skip_without_nats_server, Broker};
 use sluice_jwt_fixtures::{now, AccountFixture, KeyPair, OperatorFixture, Permission, UserFixture};
+use sluice_server::jwt::{self, OperatorClaims};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,6 +27,9 @@ struct Setup {
     acc: AccountFixture,
     broker: Broker,
     dir: PathBuf,
+    /// What nats-server was given, for `sluice_server::jwt` to judge the same logins.
+    accounts: HashMap<String, String>,
+    trusted: Vec<OperatorClaims>,
 }
 
 impl Drop for Setup {
@@ -59,12 +64,19 @@ fn start(tag: &str, op: OperatorFixture, acc: AccountFixture, extra: &[(String, 
     let path = dir.join("server.conf");
     std::fs::write(&path, conf).unwrap();
     let broker = Broker::nats_server(&["-c", path.to_str().unwrap()]);
+    let mut accounts: HashMap<String, String> = extra.iter().cloned().collect();
+    accounts.insert(sys.public_key(), sys.jwt.clone());
+    accounts.insert(acc.public_key(), acc.jwt.clone());
+    let trusted =
+        vec![jwt::verify_operator(&op.jwt).expect("sluice_server::jwt reads the operator")];
     Setup {
         op,
         sys,
         acc,
         broker,
         dir,
+        accounts,
+        trusted,
     }
 }
 
@@ -74,30 +86,46 @@ fn setup(tag: &str) -> Setup {
     start(tag, op, acc, &[])
 }
 
-/// Sends CONNECT with `jwt` and `sig` (if any) and a PING; the first line answered.
-fn login(
-    addr: std::net::SocketAddr,
-    jwt: &str,
-    sig: impl FnOnce(&[u8]) -> Option<String>,
-) -> (Raw, String) {
-    let (mut raw, info) = Raw::connect(addr);
+/// Sends CONNECT with `jwt` and `sig` (if any) and a PING; the first line answered. Also
+/// asks `sluice_server::jwt::verify_user` about the same login (same nonce, signature,
+/// accounts and operator) and asserts it decides as nats-server did, with the same text.
+fn login(s: &Setup, jwt: &str, sig: impl FnOnce(&[u8]) -> Option<String>) -> (Raw, String) {
+    let (mut raw, info) = Raw::connect(s.broker.addr);
     let nonce = info["nonce"]
         .as_str()
         .expect("INFO has a nonce in operator mode");
     let mut connect = serde_json::json!({
         "verbose": false, "pedantic": false, "protocol": 1, "jwt": jwt,
     });
-    if let Some(s) = sig(nonce.as_bytes()) {
-        connect["sig"] = s.into();
+    let sig = sig(nonce.as_bytes());
+    if let Some(sig) = &sig {
+        connect["sig"] = sig.clone().into();
     }
     raw.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
     let line = raw.read_line(Duration::from_secs(5)).unwrap_or_default();
+    let login = jwt::Login {
+        jwt,
+        sig: sig.as_deref(),
+        nonce: nonce.as_bytes(),
+    };
+    let verdict = jwt::verify_user(login, |k| s.accounts.get(k).cloned(), &s.trusted, now());
+    match &verdict {
+        Ok(_) => assert_eq!(
+            line, "PONG",
+            "sluice_server::jwt accepts, nats-server does not"
+        ),
+        Err(e) => assert_eq!(
+            line,
+            format!("-ERR '{}'", e.wire_text()),
+            "sluice_server::jwt refuses ({e}), nats-server answers otherwise"
+        ),
+    }
     (raw, line)
 }
 
 /// The answer to a login as `user`, signing the nonce with its own key.
 fn answer(s: &Setup, user: &UserFixture) -> String {
-    login(s.broker.addr, &user.jwt, |n| Some(user.sign_nonce(n))).1
+    login(&s, &user.jwt, |n| Some(user.sign_nonce(n))).1
 }
 
 fn skip() -> bool {
@@ -121,7 +149,7 @@ fn a_good_user_logs_in_and_is_held_to_its_permissions() {
             deny: vec![],
         };
     });
-    let (mut raw, line) = login(s.broker.addr, &user.jwt, |n| Some(user.sign_nonce(n)));
+    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, "PONG");
     raw.send(b"SUB a.x 1\r\nPUB a.x 2\r\nhi\r\nPING\r\n");
     let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
@@ -172,11 +200,11 @@ fn a_signature_by_another_key_is_refused() {
     let s = setup("badsig");
     let user = UserFixture::new("u", &s.acc.key);
     let other = KeyPair::new_user();
-    let (_, line) = login(s.broker.addr, &user.jwt, |n| {
+    let (_, line) = login(&s, &user.jwt, |n| {
         Some(sluice_jwt_fixtures::sign_nonce(&other, n))
     });
     assert_eq!(line, VIOLATION);
-    let (_, line) = login(s.broker.addr, &user.jwt, |_| None);
+    let (_, line) = login(&s, &user.jwt, |_| None);
     assert_eq!(line, VIOLATION, "no signature at all");
 }
 
@@ -189,7 +217,7 @@ fn a_jwt_whose_signature_does_not_match_is_refused() {
     let user = UserFixture::new("u", &s.acc.key);
     let other = UserFixture::new("v", &s.acc.key);
     let forged = sluice_jwt_fixtures::swap_signature(&user.jwt, &other.jwt);
-    let (_, line) = login(s.broker.addr, &forged, |n| Some(user.sign_nonce(n)));
+    let (_, line) = login(&s, &forged, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, VIOLATION);
 }
 
@@ -212,7 +240,7 @@ fn a_user_whose_jwt_expires_while_connected_is_told_and_closed() {
     }
     let s = setup("expiring");
     let user = UserFixture::with("soon", &s.acc.key, |c| c.exp = Some(now() + 2));
-    let (mut raw, line) = login(s.broker.addr, &user.jwt, |n| Some(user.sign_nonce(n)));
+    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, "PONG");
     let got = raw.read_until(Duration::from_secs(6), |b| b.ends_with(b"\r\n"));
     assert_eq!(
@@ -323,7 +351,7 @@ fn a_bearer_token_user_needs_no_signature() {
     let bearer = UserFixture::with("bearer", &s.acc.key, |c| {
         c.nats.permissions.bearer_token = Some(true)
     });
-    let (_, line) = login(s.broker.addr, &bearer.jwt, |_| None);
+    let (_, line) = login(&s, &bearer.jwt, |_| None);
     assert_eq!(line, "PONG");
 }
 
@@ -333,17 +361,17 @@ fn no_jwt_or_padded_base64_is_refused_and_a_standard_base64_nonce_signature_is_n
         return;
     }
     let s = setup("encoding");
-    let (_, line) = login(s.broker.addr, "", |_| None);
+    let (_, line) = login(&s, "", |_| None);
     assert_eq!(line, VIOLATION, "no jwt in CONNECT");
     let user = UserFixture::new("u", &s.acc.key);
     // The header segment is 46 characters: padded, it is 48, and the token is refused.
     let (header, rest) = user.jwt.split_once('.').unwrap();
     assert_eq!(header.len() % 4, 2);
     let padded = format!("{header}==.{rest}");
-    let (_, line) = login(s.broker.addr, &padded, |n| Some(user.sign_nonce(n)));
+    let (_, line) = login(&s, &padded, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, VIOLATION, "padded base64url in the JWT");
     use base64::Engine;
-    let (_, line) = login(s.broker.addr, &user.jwt, |n| {
+    let (_, line) = login(&s, &user.jwt, |n| {
         Some(base64::engine::general_purpose::STANDARD.encode(user.key.sign(n).unwrap()))
     });
     assert_eq!(
@@ -354,9 +382,9 @@ fn no_jwt_or_padded_base64_is_refused_and_a_standard_base64_nonce_signature_is_n
 
 /// Sends `ops` after a login as `user` and returns what came back up to the PONG.
 fn session(s: &Setup, user: &UserFixture, ops: &[u8]) -> (String, String) {
-    let (mut raw, line) = login(s.broker.addr, &user.jwt, |n| Some(user.sign_nonce(n)));
-    raw.send(ops);
-    raw.send(b"PING\r\n");
+    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
+    // One write: nats-server may close the connection on what `ops` does.
+    raw.send(&[ops, b"PING\r\n"].concat());
     let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
     (line, String::from_utf8_lossy(&got).into_owned())
 }
@@ -368,24 +396,43 @@ fn absent_user_limits_are_zero_limits() {
     }
     let s = setup("zero-limits");
     let user = UserFixture::with("nolimits", &s.acc.key, |c| c.nats.permissions.limits = None);
-    let (line, got) = session(&s, &user, b"SUB x 1\r\nPUB x 2\r\nhi\r\n");
+    // Right after the PONG: a new INFO with max_payload 0, the subscription limit of 0
+    // reported, and the connection closed, whatever the client does.
+    for ops in [&b""[..], b"SUB x 1\r\n"] {
+        let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
+        assert_eq!(line, "PONG");
+        raw.send(ops);
+        let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"exceeded'\r\n"));
+        let got = String::from_utf8_lossy(&got);
+        let mut lines = got.lines();
+        let info = lines.next().unwrap_or_default();
+        assert!(
+            info.starts_with("INFO ") && info.contains(r#""max_payload":0"#),
+            "{got}"
+        );
+        assert_eq!(
+            lines.next(),
+            Some("-ERR 'maximum subscriptions exceeded'"),
+            "{got}"
+        );
+        assert!(raw.is_closed(Duration::from_secs(2)), "closed after {got}");
+    }
+    // `payload` alone absent (subs and data -1): a payload of 2 bytes is too large.
+    let user = UserFixture::with("nopayload", &s.acc.key, |c| {
+        let limits = c.nats.permissions.limits.as_mut().unwrap();
+        limits.nats_limits.as_mut().unwrap().payload = None;
+    });
+    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, "PONG");
-    // nats-server sends a new INFO with max_payload 0, then refuses both.
-    let info = got.lines().next().unwrap();
+    raw.send(b"PUB x 2\r\nhi\r\n");
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"Violation'\r\n"));
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.contains(r#""max_payload":0"#), "{got}");
     assert!(
-        info.starts_with("INFO ") && info.contains(r#""max_payload":0"#),
+        got.ends_with("-ERR 'Maximum Payload Violation'\r\n"),
         "{got}"
     );
-    let rest: Vec<&str> = got.lines().skip(1).collect();
-    assert_eq!(
-        rest,
-        [
-            "-ERR 'maximum subscriptions exceeded'",
-            "-ERR 'maximum subscriptions exceeded'",
-            "-ERR 'Maximum Payload Violation'",
-        ],
-        "{got}"
-    );
+    assert!(raw.is_closed(Duration::from_secs(2)), "closed after {got}");
 }
 
 #[test]
@@ -519,12 +566,10 @@ fn a_user_revoked_while_connected_is_told_and_closed() {
     let acc = AccountFixture::new("A", &op.signing_key);
     let s = start("revoke-live", op, acc, &[]);
     let user = UserFixture::new("u", &s.acc.key);
-    let (mut raw, line) = login(s.broker.addr, &user.jwt, |n| Some(user.sign_nonce(n)));
+    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, "PONG");
     let sys_user = UserFixture::new("s", &s.sys.key);
-    let (mut sys, line) = login(s.broker.addr, &sys_user.jwt, |n| {
-        Some(sys_user.sign_nonce(n))
-    });
+    let (mut sys, line) = login(&s, &sys_user.jwt, |n| Some(sys_user.sign_nonce(n)));
     assert_eq!(line, "PONG");
     let jwt = s.acc.reissue(&s.op.signing_key, |c| {
         c.nats.revocations = Some([(user.public_key(), now() as u64)].into_iter().collect());

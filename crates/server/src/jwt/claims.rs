@@ -1,7 +1,9 @@
 //! The claims common to every NATS JWT, and those of operators and users (accounts are in
 //! `account.rs`), as nats-io/jwt v2 writes them. Field names are the JSON ones; a field Go
 //! writes with `omitempty` may be absent, and then has Go's zero value (0, false, empty), not
-//! "no limit": nats-server 2.9.10 enforces a user JWT without `subs`/`payload` as a limit of 0.
+//! "no limit": nats-server 2.9.10 enforces a user JWT without `subs` as a limit of 0 (it
+//! reports "maximum subscriptions exceeded" right after the login and closes the connection)
+//! and one without `payload` as a max payload of 0.
 //! Unknown fields are ignored (newer writers add some).
 
 use serde::Deserialize;
