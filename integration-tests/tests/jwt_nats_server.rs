@@ -125,7 +125,7 @@ fn login(s: &Setup, jwt: &str, sig: impl FnOnce(&[u8]) -> Option<String>) -> (Ra
 
 /// The answer to a login as `user`, signing the nonce with its own key.
 fn answer(s: &Setup, user: &UserFixture) -> String {
-    login(&s, &user.jwt, |n| Some(user.sign_nonce(n))).1
+    login(s, &user.jwt, |n| Some(user.sign_nonce(n))).1
 }
 
 fn skip() -> bool {
@@ -382,7 +382,7 @@ fn no_jwt_or_padded_base64_is_refused_and_a_standard_base64_nonce_signature_is_n
 
 /// Sends `ops` after a login as `user` and returns what came back up to the PONG.
 fn session(s: &Setup, user: &UserFixture, ops: &[u8]) -> (String, String) {
-    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
+    let (mut raw, line) = login(s, &user.jwt, |n| Some(user.sign_nonce(n)));
     // One write: nats-server may close the connection on what `ops` does.
     raw.send(&[ops, b"PING\r\n"].concat());
     let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
