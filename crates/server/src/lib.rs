@@ -26,7 +26,8 @@
 //! shared half, the subscriptions that point at it, and the accounts whose registries hold
 //! them), `sink` (in-process deliveries),
 //! `js_monitor` (what the stream layer reports), `config`, `cluster_config` (clustering's
-//! configuration), `error` and `stats`.
+//! configuration), `error` and `stats`; and `jwt` (NATS JWTs for operator mode: decoding and
+//! verification, pure, not wired into authentication yet).
 
 mod accountz;
 mod auth;
@@ -40,6 +41,7 @@ mod handle;
 pub mod imports;
 mod internal;
 mod js_monitor;
+pub mod jwt;
 mod monitor;
 mod outbound;
 mod perms;
