@@ -4,7 +4,7 @@
 //! users, whose client signs the nonce of the connection's INFO with its ed25519 key (checked
 //! with the nkeys crate).
 
-use crate::config::{Auth, Permissions};
+use crate::config::{Auth, JwtAuth, Permissions};
 use subtle::ConstantTimeEq;
 
 /// Credentials a client has presented (merged over every CONNECT so far).
@@ -15,6 +15,8 @@ pub(crate) struct Credentials {
     pub(crate) auth_token: Option<String>,
     /// The public nkey the client claims, and its signature of `nonce`.
     pub(crate) nkey: Option<String>,
+    /// Operator mode: the user JWT.
+    pub(crate) jwt: Option<String>,
     pub(crate) sig: Option<String>,
     /// The nonce this connection's INFO carried (when nkey users are configured).
     pub(crate) nonce: Option<String>,
@@ -29,6 +31,8 @@ pub(crate) enum Outcome {
         permissions: Option<Permissions>,
         /// The user's account; `None`: the global one.
         account: Option<String>,
+        /// Operator mode: when the user's JWT expires (Unix seconds).
+        expires: Option<i64>,
     },
     /// Out. `unknown_user`: the client named a user that is not configured (on a reload,
     /// nats-server closes such a connection without an error).
@@ -112,6 +116,7 @@ pub(crate) fn authenticate(
         secret: Some(secret.to_owned()),
         permissions: permissions.cloned(),
         account: None,
+        expires: None,
     };
     let denied = Outcome::Denied {
         unknown_user: false,
@@ -121,7 +126,9 @@ pub(crate) fn authenticate(
             secret: None,
             permissions: None,
             account: None,
+            expires: None,
         },
+        Auth::Jwt(trust) => jwt_login(trust, creds),
         Auth::UserPass { user, pass } => {
             if creds.user.as_deref() == Some(user.as_str())
                 && secret_matches(pass, creds.pass.as_deref(), verified)
@@ -143,6 +150,7 @@ pub(crate) fn authenticate(
                 secret,
                 permissions: u.permissions.clone(),
                 account: u.account.clone(),
+                expires: None,
             };
             if let (true, Some(name)) = (creds.is_empty(), no_auth_user) {
                 return match users.iter().find(|u| u.user == name) {
@@ -174,6 +182,77 @@ pub(crate) fn authenticate(
             }
         }
     }
+}
+
+/// Operator mode: the client's user JWT, checked through its account to a trusted
+/// operator, and its signature of this connection's nonce (`jwt/`). What a user JWT asks for
+/// that Sluice does not enforce yet (connection limits, source networks, time windows, other
+/// connection types) refuses the login, with the reason in the log.
+fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
+    let denied = Outcome::Denied {
+        unknown_user: false,
+    };
+    let operators: Vec<_> = trust
+        .operators
+        .iter()
+        .filter_map(|o| crate::jwt::verify_operator(o).ok())
+        .collect();
+    let login = crate::jwt::Login {
+        jwt: creds.jwt.as_deref().unwrap_or_default(),
+        sig: creds.sig.as_deref(),
+        nonce: creds.nonce.as_deref().unwrap_or_default().as_bytes(),
+    };
+    let lookup = |key: &str| {
+        trust
+            .accounts
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, jwt)| jwt.clone())
+    };
+    let now = i64::try_from(crate::stats::unix_nanos() / 1_000_000_000).unwrap_or(i64::MAX);
+    let who = match crate::jwt::verify_user(login, lookup, &operators, now) {
+        Ok(who) => who,
+        Err(e) => {
+            tracing::debug!(error = %e, "user JWT refused");
+            return denied;
+        }
+    };
+    if let Some(reason) = unserved_user_limits(&who) {
+        tracing::warn!(user = %who.user, account = %who.account, "{reason}: login refused");
+        return denied;
+    }
+    Outcome::Granted {
+        secret: None,
+        permissions: who.permissions,
+        account: Some(who.account),
+        expires: who.expires,
+    }
+}
+
+/// What a verified user's JWT asks for that Sluice does not enforce yet, if anything.
+fn unserved_user_limits(who: &crate::jwt::UserIdentity) -> Option<String> {
+    let l = &who.limits;
+    let finite = [("subs", l.subs), ("data", l.data), ("payload", l.payload)]
+        .into_iter()
+        .filter(|(_, v)| *v != -1)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>();
+    if !finite.is_empty() {
+        return Some(format!(
+            "the user JWT limits {} (only -1, no limit, is served yet)",
+            finite.join(", ")
+        ));
+    }
+    if !who.user_limits.src.is_empty() || !who.user_limits.times.is_empty() {
+        return Some("the user JWT's src or times limits are not served yet".into());
+    }
+    let types = &who.allowed_connection_types;
+    if !types.is_empty() && !types.iter().any(|t| t.eq_ignore_ascii_case("STANDARD")) {
+        return Some(format!(
+            "the user JWT allows only {types:?} connections (Sluice serves STANDARD ones)"
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

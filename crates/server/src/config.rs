@@ -20,6 +20,20 @@ pub enum Auth {
     /// CONNECT must carry the user and password of one of these users (nats-server's
     /// `authorization { users [...] }`); each may have permissions.
     Users(Vec<User>),
+    /// Operator mode: CONNECT must carry a user JWT issued (through its account) by one of
+    /// the trusted operators, and the user's signature of the INFO's nonce.
+    Jwt(JwtAuth),
+}
+
+/// Operator mode's trust: the operators' JWTs and the accounts' (nats-server's `operator`
+/// and the resolver's contents). Each account is a configured account named by its public
+/// key ([`ServerConfig::accounts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JwtAuth {
+    /// The trusted operators' JWTs.
+    pub operators: Vec<String>,
+    /// Account public key and its JWT.
+    pub accounts: Vec<(String, String)>,
 }
 
 /// One configured user.

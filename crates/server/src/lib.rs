@@ -60,8 +60,8 @@ pub use cluster_config::{
     ClusterConfig, RouteAuth, RoutePermissions, RoutePool, RouteScheme, RouteUrl,
 };
 pub use config::{
-    AccountConfig, Auth, Export, ExportKind, Import, Permissions, ResponsePermission, ResponseType,
-    ServerConfig, SubjectPermission, TlsConfig, User,
+    AccountConfig, Auth, Export, ExportKind, Import, JwtAuth, Permissions, ResponsePermission,
+    ResponseType, ServerConfig, SubjectPermission, TlsConfig, User,
 };
 pub use error::ServerError;
 pub use internal::{Batch, InternalSubscription, ServerHandle};

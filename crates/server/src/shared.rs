@@ -354,8 +354,11 @@ impl Shared {
     /// URL-safe without padding.
     pub(crate) fn new_nonce(&self) -> Option<String> {
         use base64::Engine;
-        let nkeys =
-            matches!(&*self.auth(), Auth::Users(users) if users.iter().any(|u| u.nkey.is_some()));
+        let nkeys = match &*self.auth() {
+            Auth::Users(users) => users.iter().any(|u| u.nkey.is_some()),
+            Auth::Jwt(_) => true,
+            _ => false,
+        };
         nkeys.then(|| {
             let bytes: [u8; 11] = rand::random();
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

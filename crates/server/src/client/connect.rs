@@ -31,12 +31,16 @@ impl Conn {
         if info.sig.is_some() {
             creds.sig.clone_from(&info.sig);
         }
+        if info.jwt.is_some() {
+            creds.jwt.clone_from(&info.jwt);
+        }
         let auth = self.shared.auth();
         let no_auth_user = self.shared.no_auth_user.as_deref();
         let Outcome::Granted {
             secret,
             permissions,
             account,
+            expires,
         } = authenticate(&auth, creds, None, no_auth_user)
         else {
             return Err(ServerError::AuthorizationViolation);
@@ -91,6 +95,7 @@ impl Conn {
             }
         }
         self.no_responders = no_responders;
+        self.expires = expires;
         self.granted = Some(Granted { auth, secret });
         self.set_permissions(permissions.as_ref(), false)?;
         *self.handle.stats.meta.lock() = crate::stats::ClientMeta {
@@ -143,6 +148,7 @@ impl Conn {
                 secret,
                 permissions,
                 account,
+                expires: _,
             } => {
                 if account.as_deref().unwrap_or(crate::handle::GLOBAL_ACCOUNT)
                     != &*self.account.name

@@ -35,6 +35,7 @@ mod creds;
 mod decode;
 mod error;
 mod identity;
+mod served;
 mod verify;
 
 #[cfg(test)]
@@ -56,6 +57,7 @@ pub use error::{
     JwtError, AUTHORIZATION_VIOLATION, USER_AUTHENTICATION_EXPIRED, USER_AUTHENTICATION_REVOKED,
 };
 pub use identity::{to_config_permissions, UserIdentity};
+pub use served::account_config;
 pub use verify::{
     check_nonce_signature, check_times, verify_account, verify_operator, verify_user, Login,
 };

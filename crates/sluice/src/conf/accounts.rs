@@ -28,18 +28,7 @@ pub const GLOBAL_ACCOUNT: &str = "$G";
 /// Top-level keys of nats-server's about accounts that Sluice does not serve yet (its
 /// decentralised, JWT-based authentication).
 pub(super) const NOT_SERVED: &[&str] = &[
-    "system",
-    "operator",
-    "operators",
-    "root",
-    "roots",
-    "root_operator",
-    "root_operators",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
     "trusted",
     "trusted_keys",
@@ -399,7 +388,8 @@ fn all_users(
     let mut all: Vec<(User, Pos, String)> = match authorization {
         None => Vec::new(),
         Some(block) => match &block.auth {
-            Auth::None => Vec::new(),
+            // An authorization block never reads as operator mode.
+            Auth::None | Auth::Jwt(_) => Vec::new(),
             // nats-server 2.9.10's checks, in its words (it accepts either with accounts
             // that have no users).
             Auth::Token(_) => {
@@ -482,7 +472,8 @@ pub fn under_flags(flags: Auth, file: &FileOptions) -> Result<Auth, String> {
                     nkey: None,
                 }],
                 Auth::Users(users) => users,
-                Auth::None => Vec::new(),
+                // Flags never give operator mode.
+                Auth::None | Auth::Jwt(_) => Vec::new(),
             };
             for u in account_users {
                 if all.iter().any(|a| a.user == u.user) {

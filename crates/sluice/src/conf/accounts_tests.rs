@@ -278,9 +278,8 @@ fn bad_nkey_users_are_refused() {
 #[test]
 fn unserved_top_level_keys_are_refused_by_name() {
     for key in [
-        "operator",
-        "resolver",
-        "resolver_preload",
+        "resolver_tls",
+        "resolver_pinned_accounts",
         "trusted_keys",
         "trusted",
     ] {

@@ -3,9 +3,10 @@
 //! `system_account` (also `system`), `resolver` (also `account_resolver`,
 //! `accounts_resolver`) and `resolver_preload`, into an [`OperatorConfig`].
 //!
-//! Not wired yet: [`operator_config`] reads these keys out of a parsed file and ignores every
-//! other key; `options::from_map` still refuses them as not served (accounts.rs), until the
-//! server authenticates with `sluice_server::jwt`.
+//! [`operator_config`] reads these keys out of a parsed file and ignores every other key;
+//! `options::from_map` calls it first, and in operator mode refuses `authorization`,
+//! `accounts` and `no_auth_user`. `settings` turns the result into the server's
+//! `Auth::Jwt` and one account per account JWT ([`server_accounts`]).
 //!
 //! Errors are nats-server's words where it has them (checked with `nats-server -c FILE -t`
 //! and by starting it): "error parsing operator JWT: ...", "dir has no value and needs to
@@ -37,6 +38,22 @@ const OPERATOR_KEYS: &[&str] = &[
 ];
 const RESOLVER_KEYS: &[&str] = &["resolver", "account_resolver", "accounts_resolver"];
 const SYSTEM_KEYS: &[&str] = &["system_account", "system"];
+
+/// Every top-level key [`operator_config`] reads in operator mode (`system_account` too).
+pub const KEYS: &[&str] = &[
+    "operator",
+    "operators",
+    "root",
+    "roots",
+    "root_operator",
+    "root_operators",
+    "resolver",
+    "account_resolver",
+    "accounts_resolver",
+    "resolver_preload",
+    "system_account",
+    "system",
+];
 
 /// nats-server's message for a resolver it cannot read.
 const RESOLVER_SHAPE: &str = "error parsing account resolver, should be MEM or  URL(\"url\") \
@@ -81,6 +98,69 @@ pub enum Resolver {
         /// How long a lookup asks other servers (nats-server's `timeout`).
         timeout: Option<Duration>,
     },
+}
+
+/// What the server is given in operator mode: the trust (operators and account JWTs), one
+/// account per account JWT (named by its public key), and the system account's key. The
+/// full resolver's directory is read now (`<dir>/*.jwt`, as nats-server stores it); its
+/// JWTs and the preloaded ones are all the accounts there are until a restart (updates
+/// through `$SYS.REQ.CLAIMS.UPDATE` are not served yet).
+pub fn server_accounts(
+    op: &OperatorConfig,
+) -> Result<
+    (
+        sluice_server::JwtAuth,
+        Vec<sluice_server::AccountConfig>,
+        Option<String>,
+    ),
+    String,
+> {
+    let mut jwts: Vec<(String, String)> = op.preload.clone();
+    if let Resolver::Full { dir, .. } = &op.resolver {
+        std::fs::create_dir_all(dir).map_err(|e| format!("resolver dir {}: {e}", dir.display()))?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("resolver dir {}: {e}", dir.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jwt"))
+            .collect();
+        files.sort();
+        for path in files {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let token = jwt::parse_decorated_jwt(&text);
+            let claims = jwt::decode_account(&token)
+                .map_err(|e| format!("{}: not an account JWT: {e}", path.display()))?;
+            let key = claims.public_key().to_owned();
+            if !jwts.iter().any(|(k, _)| *k == key) {
+                jwts.push((key, token));
+            }
+        }
+    }
+    let mut accounts = Vec::with_capacity(jwts.len());
+    for (key, token) in &jwts {
+        let claims = jwt::decode_account(token).map_err(|e| format!("account {key}: {e}"))?;
+        accounts.push(jwt::account_config(&claims)?);
+    }
+    let system = op.system_account.clone().or_else(|| {
+        op.operators
+            .iter()
+            .map(|o| o.claims.nats.system_account.clone())
+            .find(|s| !s.is_empty())
+    });
+    if let Some(sys) = &system {
+        if !accounts.iter().any(|a| a.name == *sys) {
+            return Err(format!(
+                "error resolving system account: account {sys} has no JWT (preload it, or put \
+                 it in the resolver's directory)"
+            ));
+        }
+    }
+    let auth = sluice_server::JwtAuth {
+        operators: op.operators.iter().map(|o| o.jwt.clone()).collect(),
+        accounts: jwts,
+    };
+    Ok((auth, accounts, system))
 }
 
 /// Reads the operator-mode keys of the top-level `map`; `None` if it has none of them.

@@ -296,3 +296,63 @@ fn operator_and_resolver_go_together() {
         "t.conf:1: \"resolver_preload\" needs an operator (operator mode)"
     );
 }
+
+/// What the server is given: one account per account JWT (named by its key), the system
+/// account, and the trust; the full resolver's directory is read at startup.
+#[test]
+fn server_accounts_from_preload_and_the_full_resolvers_directory() {
+    use crate::conf::operator::server_accounts;
+    let k = keys();
+    let (auth, accounts, system) = server_accounts(&config(&memory_conf(&k))).unwrap();
+    let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, [k.sys.public_key(), k.acc.public_key()]);
+    assert_eq!(system, Some(k.sys.public_key()));
+    assert_eq!(auth.operators, std::slice::from_ref(&k.op.jwt));
+    assert_eq!(auth.accounts.len(), 2);
+
+    let dir = std::env::temp_dir().join(format!("sluice-opdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{}.jwt", k.acc.public_key())), &k.acc.jwt).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a JWT").unwrap();
+    let text = format!(
+        "operator: \"{}\"\nsystem_account: {}\nresolver: {{ type: full, dir: \"{}\" }}\n\
+         resolver_preload: {{ {}: \"{}\" }}\n",
+        k.op.jwt,
+        k.sys.public_key(),
+        dir.display(),
+        k.sys.public_key(),
+        k.sys.jwt,
+    );
+    let (_, accounts, _) = server_accounts(&config(&text)).unwrap();
+    let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, [k.sys.public_key(), k.acc.public_key()]);
+
+    // An account JWT asking for what is not served yet is refused, naming the account.
+    let js = AccountFixture::with("JS", &k.op.signing_key, |c| {
+        let l = c.nats.limits.get_or_insert_with(Default::default);
+        l.jetstream.get_or_insert_with(Default::default).disk_storage = Some(1 << 20);
+    });
+    std::fs::write(dir.join(format!("{}.jwt", js.public_key())), &js.jwt).unwrap();
+    let e = server_accounts(&config(&text)).unwrap_err();
+    assert!(e.contains(&js.public_key()) && e.contains("JetStream"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn operator_mode_refuses_users_and_accounts_in_the_file() {
+    let k = keys();
+    for extra in [
+        "authorization { users: [ {user: a, password: b} ] }",
+        "accounts { X: {} }",
+        "no_auth_user: a",
+    ] {
+        let text = format!("{}\n{extra}\n", memory_conf(&k));
+        let map = parse_str(&text, Path::new("t.conf")).unwrap();
+        let e = crate::conf::options::from_map(&map).unwrap_err().to_string();
+        assert!(e.contains("cannot be used with an operator"), "{extra}: {e}");
+    }
+    let map = parse_str(&memory_conf(&k), Path::new("t.conf")).unwrap();
+    let o = crate::conf::options::from_map(&map).unwrap();
+    assert!(o.operator.is_some());
+}

@@ -1,4 +1,4 @@
-//! Operator mode (NATS JWTs) against the reference, nats-server 2.9.10: an operator, a system
+//! Operator mode (NATS JWTs), Sluice against the reference, nats-server 2.9.10: an operator, a system
 //! account, an account and users are made at test time (sluice-jwt-fixtures, written by a
 //! third-party JWT writer), nats-server is started with `operator:`, `system_account:`,
 //! `resolver: MEMORY` and `resolver_preload:`, and each case is put to it: a good user logs in
@@ -10,7 +10,7 @@
 //! Sluice does not serve operator mode yet, so only the nats-server half runs.
 
 use integration_tests::raw::Raw;
-use integration_tests::{skip_without_nats_server, Broker};
+use integration_tests::{both, skip_without_nats_server, Broker, Kind};
 use sluice_jwt_fixtures::{now, AccountFixture, KeyPair, OperatorFixture, Permission, UserFixture};
 use sluice_server::jwt::{self, OperatorClaims};
 use std::collections::HashMap;
@@ -40,9 +40,16 @@ impl Drop for Setup {
 
 /// Starts nats-server trusting `op`, with `accounts` (public key, JWT) preloaded besides the
 /// system account; `acc` is the account the tests' users belong to.
-fn start(tag: &str, op: OperatorFixture, acc: AccountFixture, extra: &[(String, String)]) -> Setup {
+fn start(
+    kind: Kind,
+    tag: &str,
+    op: OperatorFixture,
+    acc: AccountFixture,
+    extra: &[(String, String)],
+) -> Setup {
     let sys = AccountFixture::new("SYS", &op.signing_key);
-    let dir = std::env::temp_dir().join(format!("sluice-jwt-{tag}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("sluice-jwt-{tag}-{kind:?}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let op_file = dir.join("op.jwt");
     std::fs::write(&op_file, &op.jwt).unwrap();
@@ -63,7 +70,7 @@ fn start(tag: &str, op: OperatorFixture, acc: AccountFixture, extra: &[(String, 
     );
     let path = dir.join("server.conf");
     std::fs::write(&path, conf).unwrap();
-    let broker = Broker::nats_server(&["-c", path.to_str().unwrap()]);
+    let broker = Broker::start(kind, &["-c", path.to_str().unwrap()]);
     let mut accounts: HashMap<String, String> = extra.iter().cloned().collect();
     accounts.insert(sys.public_key(), sys.jwt.clone());
     accounts.insert(acc.public_key(), acc.jwt.clone());
@@ -80,10 +87,10 @@ fn start(tag: &str, op: OperatorFixture, acc: AccountFixture, extra: &[(String, 
     }
 }
 
-fn setup(tag: &str) -> Setup {
+fn setup(kind: Kind, tag: &str) -> Setup {
     let op = OperatorFixture::new("OP");
     let acc = AccountFixture::new("A", &op.signing_key);
-    start(tag, op, acc, &[])
+    start(kind, tag, op, acc, &[])
 }
 
 /// Sends CONNECT with `jwt` and `sig` (if any) and a PING; the first line answered. Also
@@ -132,12 +139,9 @@ fn skip() -> bool {
     skip_without_nats_server()
 }
 
-#[test]
-fn a_good_user_logs_in_and_is_held_to_its_permissions() {
-    if skip() {
-        return;
-    }
-    let s = setup("good");
+both!(
+    fn a_good_user_logs_in_and_is_held_to_its_permissions(kind) {
+    let s = setup(kind, "good");
     let user = UserFixture::with("alice", &s.acc.key, |c| {
         let p = &mut c.nats.permissions.permissions;
         p.publish = Permission {
@@ -190,14 +194,12 @@ fn a_good_user_logs_in_and_is_held_to_its_permissions() {
                     .unwrap();
             assert_eq!(&msg.payload[..], b"hello");
         });
-}
-
-#[test]
-fn a_signature_by_another_key_is_refused() {
-    if skip() {
-        return;
     }
-    let s = setup("badsig");
+);
+
+both!(
+    fn a_signature_by_another_key_is_refused(kind) {
+    let s = setup(kind, "badsig");
     let user = UserFixture::new("u", &s.acc.key);
     let other = KeyPair::new_user();
     let (_, line) = login(&s, &user.jwt, |n| {
@@ -206,39 +208,33 @@ fn a_signature_by_another_key_is_refused() {
     assert_eq!(line, VIOLATION);
     let (_, line) = login(&s, &user.jwt, |_| None);
     assert_eq!(line, VIOLATION, "no signature at all");
-}
-
-#[test]
-fn a_jwt_whose_signature_does_not_match_is_refused() {
-    if skip() {
-        return;
     }
-    let s = setup("forged");
+);
+
+both!(
+    fn a_jwt_whose_signature_does_not_match_is_refused(kind) {
+    let s = setup(kind, "forged");
     let user = UserFixture::new("u", &s.acc.key);
     let other = UserFixture::new("v", &s.acc.key);
     let forged = sluice_jwt_fixtures::swap_signature(&user.jwt, &other.jwt);
     let (_, line) = login(&s, &forged, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, VIOLATION);
-}
-
-#[test]
-fn expired_and_not_yet_valid_users_are_refused() {
-    if skip() {
-        return;
     }
-    let s = setup("time");
+);
+
+both!(
+    fn expired_and_not_yet_valid_users_are_refused(kind) {
+    let s = setup(kind, "time");
     let expired = UserFixture::with("old", &s.acc.key, |c| c.exp = Some(now() - 10));
     assert_eq!(answer(&s, &expired), VIOLATION);
     let early = UserFixture::with("early", &s.acc.key, |c| c.nbf = Some(now() + 3600));
     assert_eq!(answer(&s, &early), VIOLATION);
-}
-
-#[test]
-fn a_user_whose_jwt_expires_while_connected_is_told_and_closed() {
-    if skip() {
-        return;
     }
-    let s = setup("expiring");
+);
+
+both!(
+    fn a_user_whose_jwt_expires_while_connected_is_told_and_closed(kind) {
+    let s = setup(kind, "expiring");
     let user = UserFixture::with("soon", &s.acc.key, |c| c.exp = Some(now() + 2));
     let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, "PONG");
@@ -248,13 +244,11 @@ fn a_user_whose_jwt_expires_while_connected_is_told_and_closed() {
         "-ERR 'User Authentication Expired'\r\n"
     );
     assert!(raw.is_closed(Duration::from_secs(2)));
-}
-
-#[test]
-fn a_revoked_user_is_refused() {
-    if skip() {
-        return;
     }
+);
+
+both!(
+    fn a_revoked_user_is_refused(kind) {
     let op = OperatorFixture::new("OP");
     let acc = AccountFixture::new("A", &op.signing_key);
     let revoked = UserFixture::new("revoked", &acc.key);
@@ -263,16 +257,14 @@ fn a_revoked_user_is_refused() {
         c.nats.revocations = Some([(revoked.public_key(), now() as u64)].into_iter().collect());
     });
     let acc = AccountFixture { jwt, ..acc };
-    let s = start("revoked", op, acc, &[]);
+    let s = start(kind, "revoked", op, acc, &[]);
     assert_eq!(answer(&s, &revoked), VIOLATION);
     assert_eq!(answer(&s, &kept), "PONG");
-}
-
-#[test]
-fn revoking_everyone_refuses_users_issued_before() {
-    if skip() {
-        return;
     }
+);
+
+both!(
+    fn revoking_everyone_refuses_users_issued_before(kind) {
     let op = OperatorFixture::new("OP");
     let acc = AccountFixture::new("A", &op.signing_key);
     let user = UserFixture::new("u", &acc.key);
@@ -280,16 +272,14 @@ fn revoking_everyone_refuses_users_issued_before() {
         c.nats.revocations = Some([("*".to_string(), now() as u64)].into_iter().collect());
     });
     let acc = AccountFixture { jwt, ..acc };
-    let s = start("revoke-all", op, acc, &[]);
+    let s = start(kind, "revoke-all", op, acc, &[]);
     assert_eq!(answer(&s, &user), VIOLATION);
-}
-
-#[test]
-fn a_user_of_a_signing_key_names_its_account() {
-    if skip() {
-        return;
     }
-    let s = setup("signing-key");
+);
+
+both!(
+    fn a_user_of_a_signing_key_names_its_account(kind) {
+    let s = setup(kind, "signing-key");
     let acc_pub = s.acc.public_key();
     let good = UserFixture::with("sk", &s.acc.signing_key, |c| {
         c.nats.issuer_account = Some(acc_pub.clone())
@@ -314,53 +304,45 @@ fn a_user_of_a_signing_key_names_its_account() {
         "PONG",
         "the account's own key with issuer_account set"
     );
-}
-
-#[test]
-fn a_user_of_an_unknown_account_is_refused() {
-    if skip() {
-        return;
     }
-    let s = setup("unknown-account");
+);
+
+both!(
+    fn a_user_of_an_unknown_account_is_refused(kind) {
+    let s = setup(kind, "unknown-account");
     let stranger = KeyPair::new_account();
     let user = UserFixture::new("u", &stranger);
     assert_eq!(answer(&s, &user), VIOLATION);
-}
-
-#[test]
-fn an_account_of_a_foreign_operator_is_refused() {
-    if skip() {
-        return;
     }
+);
+
+both!(
+    fn an_account_of_a_foreign_operator_is_refused(kind) {
     let op = OperatorFixture::new("OP");
     let acc = AccountFixture::new("A", &op.signing_key);
     let foreign = OperatorFixture::new("FOREIGN");
     let b = AccountFixture::new("B", &foreign.signing_key);
     let user = UserFixture::new("u", &b.key);
-    let s = start("foreign", op, acc, &[(b.public_key(), b.jwt.clone())]);
+    let s = start(kind, "foreign", op, acc, &[(b.public_key(), b.jwt.clone())]);
     assert_eq!(answer(&s, &user), VIOLATION);
     assert!(s.op.jwt != b.jwt);
-}
-
-#[test]
-fn a_bearer_token_user_needs_no_signature() {
-    if skip() {
-        return;
     }
-    let s = setup("bearer");
+);
+
+both!(
+    fn a_bearer_token_user_needs_no_signature(kind) {
+    let s = setup(kind, "bearer");
     let bearer = UserFixture::with("bearer", &s.acc.key, |c| {
         c.nats.permissions.bearer_token = Some(true)
     });
     let (_, line) = login(&s, &bearer.jwt, |_| None);
     assert_eq!(line, "PONG");
-}
-
-#[test]
-fn no_jwt_or_padded_base64_is_refused_and_a_standard_base64_nonce_signature_is_not() {
-    if skip() {
-        return;
     }
-    let s = setup("encoding");
+);
+
+both!(
+    fn no_jwt_or_padded_base64_is_refused_and_a_standard_base64_nonce_signature_is_not(kind) {
+    let s = setup(kind, "encoding");
     let (_, line) = login(&s, "", |_| None);
     assert_eq!(line, VIOLATION, "no jwt in CONNECT");
     let user = UserFixture::new("u", &s.acc.key);
@@ -378,7 +360,8 @@ fn no_jwt_or_padded_base64_is_refused_and_a_standard_base64_nonce_signature_is_n
         line, "PONG",
         "a padded standard-base64 nonce signature is accepted"
     );
-}
+    }
+);
 
 /// Sends `ops` after a login as `user` and returns what came back up to the PONG.
 fn session(s: &Setup, user: &UserFixture, ops: &[u8]) -> (String, String) {
@@ -394,7 +377,8 @@ fn absent_user_limits_are_zero_limits() {
     if skip() {
         return;
     }
-    let s = setup("zero-limits");
+    let kind = Kind::NatsServer;
+    let s = setup(kind, "zero-limits");
     let user = UserFixture::with("nolimits", &s.acc.key, |c| c.nats.permissions.limits = None);
     // Right after the PONG: a new INFO with max_payload 0, the subscription limit of 0
     // reported, and the connection closed, whatever the client does.
@@ -435,11 +419,8 @@ fn absent_user_limits_are_zero_limits() {
     assert!(raw.is_closed(Duration::from_secs(2)), "closed after {got}");
 }
 
-#[test]
-fn users_without_permissions_get_the_accounts_default_permissions() {
-    if skip() {
-        return;
-    }
+both!(
+    fn users_without_permissions_get_the_accounts_default_permissions(kind) {
     let op = OperatorFixture::new("OP");
     let acc = AccountFixture::with("A", &op.signing_key, |c| {
         c.nats.default_permissions.as_mut().unwrap().publish = Permission {
@@ -447,7 +428,7 @@ fn users_without_permissions_get_the_accounts_default_permissions() {
             deny: vec![],
         };
     });
-    let s = start("defaults", op, acc, &[]);
+    let s = start(kind, "defaults", op, acc, &[]);
     let plain = UserFixture::new("plain", &s.acc.key);
     let (line, got) = session(&s, &plain, b"PUB x 0\r\n\r\nPUB d.x 0\r\n\r\n");
     assert_eq!(line, "PONG");
@@ -455,13 +436,11 @@ fn users_without_permissions_get_the_accounts_default_permissions() {
         got,
         "-ERR 'Permissions Violation for Publish to \"x\"'\r\nPONG\r\n"
     );
-}
-
-#[test]
-fn a_scoped_signing_key_gives_its_template_to_users_that_set_nothing() {
-    if skip() {
-        return;
     }
+);
+
+both!(
+    fn a_scoped_signing_key_gives_its_template_to_users_that_set_nothing(kind) {
     use sluice_jwt_fixtures::nats_jwt_rs::types::{ScopeType, SigningKey, UserScope};
     use sluice_jwt_fixtures::nats_jwt_rs::user::UserPermissionLimits;
     let op = OperatorFixture::new("OP");
@@ -485,7 +464,7 @@ fn a_scoped_signing_key_gives_its_template_to_users_that_set_nothing() {
             scope: Some(scope),
         });
     });
-    let s = start("scoped", op, acc, &[]);
+    let s = start(kind, "scoped", op, acc, &[]);
     let acc_pub = s.acc.public_key();
     let empty = UserFixture::with("empty", &scoped, |c| {
         c.nats.issuer_account = Some(acc_pub.clone());
@@ -508,19 +487,18 @@ fn a_scoped_signing_key_gives_its_template_to_users_that_set_nothing() {
         c.nats.permissions.permissions.publish.allow = vec!["z".into()];
     });
     assert_eq!(answer(&s, &with_perms), VIOLATION);
-}
-
-#[test]
-fn an_expired_or_not_yet_valid_account_refuses_its_users() {
-    if skip() {
-        return;
     }
+);
+
+both!(
+    fn an_expired_or_not_yet_valid_account_refuses_its_users(kind) {
     let op = OperatorFixture::new("OP");
     let acc = AccountFixture::with("A", &op.signing_key, |c| c.exp = Some(now() - 10));
     let early = AccountFixture::with("E", &op.signing_key, |c| c.nbf = Some(now() + 3600));
     let user = UserFixture::new("u", &acc.key);
     let early_user = UserFixture::new("e", &early.key);
     let s = start(
+            kind,
         "account-time",
         op,
         acc,
@@ -528,13 +506,11 @@ fn an_expired_or_not_yet_valid_account_refuses_its_users() {
     );
     assert_eq!(answer(&s, &user), VIOLATION);
     assert_eq!(answer(&s, &early_user), VIOLATION);
-}
-
-#[test]
-fn an_operator_jwt_is_trusted_even_expired_or_signed_by_another_operator_key() {
-    if skip() {
-        return;
     }
+);
+
+both!(
+    fn an_operator_jwt_is_trusted_even_expired_or_signed_by_another_operator_key(kind) {
     let base = OperatorFixture::new("OP");
     let mut claims: sluice_jwt_fixtures::Claims<sluice_jwt_fixtures::Operator> =
         sluice_jwt_fixtures::Claims::decode(&base.jwt).unwrap();
@@ -548,11 +524,12 @@ fn an_operator_jwt_is_trusted_even_expired_or_signed_by_another_operator_key() {
             jwt,
         };
         let acc = AccountFixture::new("A", &op.signing_key);
-        let s = start(&format!("operator-{}", &what[..3]), op, acc, &[]);
+        let s = start(kind, &format!("operator-{}", &what[..3]), op, acc, &[]);
         let user = UserFixture::new("u", &s.acc.key);
         assert_eq!(answer(&s, &user), "PONG", "operator JWT {what}");
     }
-}
+    }
+);
 
 /// A revocation pushed while the user is connected (the system account's
 /// `$SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE` with the reissued account JWT, which the MEMORY
@@ -562,9 +539,10 @@ fn a_user_revoked_while_connected_is_told_and_closed() {
     if skip() {
         return;
     }
+    let kind = Kind::NatsServer;
     let op = OperatorFixture::new("OP");
     let acc = AccountFixture::new("A", &op.signing_key);
-    let s = start("revoke-live", op, acc, &[]);
+    let s = start(kind, "revoke-live", op, acc, &[]);
     let user = UserFixture::new("u", &s.acc.key);
     let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, "PONG");
@@ -588,4 +566,57 @@ fn a_user_revoked_while_connected_is_told_and_closed() {
         "-ERR 'User Authentication Revoked'\r\n"
     );
     assert!(raw.is_closed(Duration::from_secs(2)));
+}
+
+both!(
+    /// nats-py logs in with a `.creds` file (its `user_credentials`), and a `.creds` whose
+    /// seed is not the JWT's user is refused.
+    fn nats_py_logs_in_with_a_creds_file(kind) {
+        if integration_tests::py::skip_without_nats_py("the nats-py .creds test") {
+            return;
+        }
+        let s = setup(kind, "py-creds");
+        let user = UserFixture::new("py", &s.acc.key);
+        let other = UserFixture::new("other", &s.acc.key);
+        let good = s.dir.join("good.creds");
+        std::fs::write(&good, user.creds()).unwrap();
+        let bad = s.dir.join("bad.creds");
+        std::fs::write(&bad, sluice_jwt_fixtures::creds(&user.jwt, &other.seed())).unwrap();
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py/creds_login.py");
+        for (file, refused) in [(&good, false), (&bad, true)] {
+            let mut cmd = std::process::Command::new("python3");
+            cmd.arg(&script).arg(s.broker.url()).arg(file).arg("py.x");
+            if refused {
+                cmd.arg("bad");
+            }
+            let (status, out) =
+                integration_tests::py::run_bounded(cmd, Duration::from_secs(30));
+            assert!(
+                status.is_some_and(|s| s.success()),
+                "{kind:?} ({}): {out}",
+                file.display()
+            );
+        }
+    }
+);
+
+/// Sluice enforces only "no limit" (-1) of a user JWT's subs, data and payload yet: a user
+/// whose JWT leaves them out (0, as nats-server reads them) is refused at login, where
+/// nats-server lets it in and then refuses its first subscription or publish.
+#[test]
+fn sluice_refuses_a_user_with_limits_it_does_not_enforce() {
+    let s = setup(Kind::Sluice, "limits");
+    let user = UserFixture::with("limited", &s.acc.key, |c| {
+        let limits = c.nats.permissions.limits.as_mut().unwrap();
+        limits.nats_limits.as_mut().unwrap().subs = Some(5);
+    });
+    let (mut raw, info) = Raw::connect(s.broker.addr);
+    let nonce = info["nonce"].as_str().unwrap().to_owned();
+    let connect = serde_json::json!({
+        "verbose": false, "jwt": user.jwt, "sig": user.sign_nonce(nonce.as_bytes()),
+    });
+    raw.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+    let line = raw.read_line(Duration::from_secs(5)).unwrap_or_default();
+    assert_eq!(line, VIOLATION);
 }
