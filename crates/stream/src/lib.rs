@@ -39,6 +39,7 @@
 //! sending connections stop being read), or send an ack before the promised durability is
 //! reached.
 
+pub mod accounts;
 pub mod api;
 mod apply;
 pub mod cluster;
@@ -52,11 +53,13 @@ pub mod fuzzing;
 pub mod headers;
 mod inline;
 pub mod jetstream;
+pub mod limits;
 pub mod meta;
 mod monitor;
 pub mod op;
 mod oplog;
 mod pool;
+pub mod quota;
 mod replication;
 mod serde_util;
 mod shell;
@@ -66,6 +69,7 @@ pub mod stream;
 pub mod time;
 pub mod writer;
 
+pub use accounts::{JetStreamAccounts, GLOBAL_ACCOUNT};
 pub use jetstream::{
     default_store_dir, JetStream, JetStreamConfig, StartError, DEFAULT_QUEUE_BYTES,
 };

@@ -8,8 +8,10 @@
 //! block's default `permissions` apply to its own users only. As in nats-server 2.9.10, a
 //! single `user`/`password` or a `token` cannot go with accounts that have users.
 //!
+//! An account's `jetstream` is read in `account_jetstream.rs`.
+//!
 //! Stricter than nats-server where it would accept something Sluice does not do: an
-//! account's `exports`, `imports`, `jetstream`, `limits`, `mappings`, `default_permissions`
+//! account's `exports`, `imports`, `limits`, `mappings`, `default_permissions`
 //! and `nkey`, and the operator, resolver, trusted-keys and system-account
 //! keys are refused as not served yet. A user name listed twice anywhere, an account named
 //! `$G` and an account listed twice are errors.
@@ -47,7 +49,6 @@ pub(super) const NOT_SERVED: &[&str] = &[
 const NOT_SERVED_IN_ACCOUNT: &[&str] = &[
     "exports",
     "imports",
-    "jetstream",
     "limits",
     "mappings",
     "maps",
@@ -93,6 +94,8 @@ pub(super) struct Account {
     pub name: String,
     pub pos: Pos,
     pub users: Vec<Listed>,
+    /// `jetstream` (`account_jetstream.rs`): `Some` when enabled in the account.
+    pub jetstream: Option<sluice_stream::api::types::AccountLimits>,
 }
 
 /// `authorization { user password token timeout users permissions }`.
@@ -247,7 +250,7 @@ fn users_array(key: &str, v: &Value, account: Option<&str>) -> Result<Vec<Listed
 /// users).
 pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> {
     let mut list: Vec<Account> = Vec::new();
-    let mut add = |name: &str, pos: &Pos, users| {
+    let mut add = |name: &str, pos: &Pos, (users, jetstream)| {
         if name == GLOBAL_ACCOUNT {
             return Err(ConfError::at(
                 pos,
@@ -273,6 +276,7 @@ pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> 
             name: name.to_owned(),
             pos: pos.clone(),
             users,
+            jetstream,
         });
         Ok(())
     };
@@ -280,7 +284,7 @@ pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> 
         Kind::Array(items) => {
             for item in items {
                 let name = string("accounts", item)?;
-                add(&name, &item.pos, Vec::new())?;
+                add(&name, &item.pos, (Vec::new(), None))?;
             }
         }
         Kind::Map(block) => {
@@ -304,23 +308,28 @@ pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> 
     Ok(list)
 }
 
-/// One account's block: its users (the rest is refused).
-fn account(name: &str, v: &Value) -> Result<Vec<Listed>, ConfError> {
+/// One account's block: its users and its `jetstream` (the rest is refused).
+type AccountBlock = (
+    Vec<Listed>,
+    Option<sluice_stream::api::types::AccountLimits>,
+);
+fn account(name: &str, v: &Value) -> Result<AccountBlock, ConfError> {
     let place = format!("account {name}");
     let block = map(&place, v)?;
-    let mut users = Vec::new();
+    let (mut users, mut jetstream) = (Vec::new(), None);
     for entry in &block.entries {
         let v = &entry.value;
         // nats-server lower-cases the keys of an account's block.
         match entry.key.to_ascii_lowercase().as_str() {
             "users" => users = users_array(&entry.key, v, Some(name))?,
+            "jetstream" => jetstream = super::account_jetstream::parse(name, v)?,
             k if NOT_SERVED_IN_ACCOUNT.contains(&k) => {
                 return Err(not_served(entry, Some(&place)));
             }
             _ => unknown(entry, Some(&place))?,
         }
     }
-    Ok(users)
+    Ok((users, jetstream))
 }
 
 /// `system_account: NAME` must name a configured account, or `$SYS` (the system account
@@ -357,6 +366,9 @@ pub(super) fn finish(
             .collect()
     });
     let accounts = accounts.unwrap_or_default();
+    o.jetstream_accounts = (accounts.iter())
+        .filter_map(|a| Some((a.name.clone(), a.jetstream.clone()?)))
+        .collect();
     o.auth = authorization.as_ref().map(|a| a.auth.clone());
     if accounts.iter().any(|a| !a.users.is_empty()) {
         o.auth = Some(Auth::Users(all_users(authorization.as_ref(), &accounts)?));

@@ -183,7 +183,6 @@ fn unserved_account_keys_are_refused_by_name() {
     for key in [
         "exports",
         "imports",
-        "jetstream",
         "limits",
         "mappings",
         "default_permissions",

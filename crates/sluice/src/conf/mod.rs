@@ -6,6 +6,7 @@
 //! `authorization`, `accounts` and `no_auth_user` in [`accounts`]). Every error reads
 //! `FILE:LINE: what`.
 
+pub mod account_jetstream;
 pub mod accounts;
 pub mod cluster;
 pub mod lexer;
