@@ -17,7 +17,7 @@ use std::time::Duration;
 fn config_text(store: &StoreDir, server_js: &str) -> String {
     format!(
         r#"
-jetstream {{ store_dir: {store:?} {server_js} }}
+jetstream {{ store_dir: {store:?}, {server_js} }}
 accounts {{
   A: {{ users: [ {{user: a, password: apw}} ], jetstream: enabled }}
   B: {{
@@ -284,9 +284,17 @@ both!(
             10028,
             "insufficient memory resources available",
         );
-        // Freed by a delete in another account.
+        // The server is fully reserved (B's own limit would allow 5000 more) ...
+        let b2 = json!({"name": "B2", "subjects": ["b2"], "max_bytes": 5000});
+        assert_error(
+            &b.create(b2.clone()),
+            500,
+            10047,
+            "insufficient storage resources available",
+        );
+        // ... until a delete in another account frees some.
         assert_ok(&a.req("$JS.API.STREAM.DELETE.A1", ""));
-        assert_ok(&b.create(json!({"name": "B2", "subjects": ["b2"], "max_bytes": 6000})));
+        assert_ok(&b.create(b2));
     }
 );
 
