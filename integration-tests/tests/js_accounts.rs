@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Accounts: A (JetStream, no limits), B (limits), C (no JetStream), E (max bytes rules),
-/// and `g` in `$G`. Each user's password is `<user>pw`.
+/// F (200 bytes of file storage), and `g` in `$G`. Each user's password is `<user>pw`.
 fn config_text(store: &StoreDir, server_js: &str) -> String {
     format!(
         r#"
@@ -25,6 +25,7 @@ accounts {{
     jetstream: {{ max_streams: 2, max_consumers: 1, max_file: 10000, max_mem: 5000 }}
   }}
   C: {{ users: [ {{user: c, password: cpw}} ] }}
+  F: {{ users: [ {{user: f, password: fpw}} ], jetstream: {{ max_file: 200 }} }}
   E: {{
     users: [ {{user: e, password: epw}} ]
     jetstream: {{ max_bytes_required: true, store_max_stream_bytes: 4096, max_ack_pending: 100 }}
@@ -332,6 +333,87 @@ both!(
             500,
             10047,
             "insufficient storage resources available",
+        );
+    }
+);
+
+/// A message of 50 bytes on subject `f`, as nats-server's file store counts it: 22 + 1 + 50 +
+/// 8 = 81 bytes.
+const FIFTY: &str = "01234567890123456789012345678901234567890123456789";
+
+both!(
+    /// A publish after which the account would store more than its max_file is refused with
+    /// 10002 and not kept.
+    fn a_full_account_refuses_publishes(kind) {
+        let store = StoreDir::new("jsacct-full");
+        let broker = start(kind, &write_conf(&store, ""));
+        let mut f = User::login(broker.addr, "f");
+        assert_ok(&f.create(json!({"name": "F", "subjects": ["f"]})));
+        for seq in 1..=2 {
+            assert_eq!(f.req("f", FIFTY)["seq"], seq);
+        }
+        let refused = f.req("f", FIFTY);
+        assert_error(&refused, 400, 10002, "resource limits exceeded for account");
+        assert_eq!(refused["stream"], "F", "{refused}");
+        let info = f.req("$JS.API.STREAM.INFO.F", "");
+        assert_eq!(info["state"]["messages"], 2, "{info}");
+        assert_eq!(info["state"]["bytes"], 162, "{info}");
+        let account = f.req("$JS.API.INFO", "");
+        assert_eq!(account["storage"], 162, "{account}");
+        // A smaller message still fits (162 + 22 + 1 + 1 + 8 = 194).
+        let ack = f.req("f", "x");
+        assert!(ack.get("error").is_none(), "{ack}");
+        // Purged, the account has room again.
+        assert_ok(&f.req("$JS.API.STREAM.PURGE.F", ""));
+        let ack = f.req("f", FIFTY);
+        assert!(ack.get("error").is_none(), "{ack}");
+    }
+);
+
+both!(
+    /// Once the server stores more than its max_file_store, publishes get 10023 (the one
+    /// that goes over is stored: nats-server checks before storing).
+    fn a_full_server_refuses_publishes(kind) {
+        let store = StoreDir::new("jsacct-server-full");
+        let conf = store.path().join("server.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "jetstream {{ store_dir: {:?}, max_file_store: 200 }}\n\
+                 accounts {{ A: {{ users: [ {{user: a, password: apw}} ], jetstream: enabled }} }}\n",
+                store.as_str()
+            ),
+        )
+        .unwrap();
+        let broker = start(kind, &conf);
+        let mut a = User::login(broker.addr, "a");
+        assert_ok(&a.create(json!({"name": "S", "subjects": ["s"]})));
+        for seq in 1..=3 {
+            assert_eq!(a.req("s", FIFTY)["seq"], seq);
+        }
+        let refused = a.req("s", FIFTY);
+        assert_error(&refused, 503, 10023, "insufficient resources");
+        let info = a.req("$JS.API.STREAM.INFO.S", "");
+        assert_eq!(info["state"]["messages"], 3, "{info}");
+    }
+);
+
+both!(
+    /// Accounts whose limits add up to more than the server's stop it at startup.
+    fn accounts_over_the_server_limits_stop_startup(kind) {
+        let store = StoreDir::new("jsacct-startup");
+        let conf = write_conf(&store, "max_file_store: 5000");
+        let out = integration_tests::command(kind, &["-c", conf.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            log.contains(
+                "Error enabling jetstream on configured accounts: insufficient storage resources \
+                 available (10047)"
+            ),
+            "{log}"
         );
     }
 );

@@ -77,6 +77,8 @@ impl JetStreamAccounts {
             wanted.push((GLOBAL_ACCOUNT, limits));
         }
         wanted.extend(enabled.accounts.iter().map(|(n, l)| (n.as_str(), l)));
+        crate::limits::accounts_fit(&base.reservations.limits, wanted.iter().map(|(_, l)| *l))
+            .map_err(StartError::AccountLimits)?;
         let mut me = JetStreamAccounts {
             layers: Vec::new(),
             not_enabled: Vec::new(),

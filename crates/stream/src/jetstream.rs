@@ -76,6 +76,9 @@ pub enum StartError {
     Subscribe(String),
     #[error("account {0:?} has JetStream enabled but the server does not know it")]
     Account(String),
+    /// nats-server's words when the accounts' limits do not fit the server's.
+    #[error("Error enabling jetstream on configured accounts: {}", .0.api())]
+    AccountLimits(crate::limits::LimitError),
 }
 
 /// What sled keeps per stream.

@@ -208,6 +208,27 @@ fn bytes_fit(
     Ok(())
 }
 
+/// nats-server's `sufficientResources` when it enables JetStream in the accounts at
+/// startup: the accounts' positive `max_memory` and `max_file`, summed, must fit the server's
+/// limits (memory checked first).
+pub fn accounts_fit<'a>(
+    server: &ServerLimits,
+    accounts: impl IntoIterator<Item = &'a AccountLimits>,
+) -> Result<(), LimitError> {
+    let (mut memory, mut store) = (0i64, 0i64);
+    for limits in accounts {
+        memory = memory.saturating_add(limits.max_memory.max(0));
+        store = store.saturating_add(limits.max_storage.max(0));
+        if server.max_memory >= 0 && memory > server.max_memory {
+            return Err(LimitError::Memory);
+        }
+        if server.max_store >= 0 && store > server.max_store {
+            return Err(LimitError::Storage);
+        }
+    }
+    Ok(())
+}
+
 /// The server-wide reservations of every account's streams, checked and changed under one
 /// lock (accounts create streams concurrently).
 #[derive(Debug, Default)]

@@ -325,3 +325,29 @@ fn server_reservations_check_and_change_together() {
     assert_eq!(r.reserve(None, &c, |_| Ok::<(), LimitError>(())), Ok(()));
     assert_eq!(r.reserved(), Reserved::default());
 }
+
+#[test]
+fn accounts_must_fit_the_server_at_startup() {
+    let server = ServerLimits {
+        max_memory: 100,
+        max_store: 1000,
+    };
+    let acc = |max_memory, max_storage| AccountLimits {
+        max_memory,
+        max_storage,
+        ..none()
+    };
+    assert_eq!(accounts_fit(&server, &[acc(50, 500), acc(50, 500)]), Ok(()));
+    assert_eq!(
+        accounts_fit(&server, &[acc(50, 500), acc(-1, 501)]),
+        Err(LimitError::Storage)
+    );
+    assert_eq!(
+        accounts_fit(&server, &[acc(101, 2000)]),
+        Err(LimitError::Memory)
+    );
+    // Unlimited accounts, or an unlimited server, always fit.
+    assert_eq!(accounts_fit(&server, &[none(), none()]), Ok(()));
+    let open = ServerLimits::default();
+    assert_eq!(accounts_fit(&open, &[acc(i64::MAX, i64::MAX)]), Ok(()));
+}
