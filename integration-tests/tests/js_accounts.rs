@@ -191,6 +191,14 @@ both!(
             10027,
             "maximum number of streams reached",
         );
+        // At the limit, even creating an existing stream again is refused (nats-server checks
+        // the limits before looking for it).
+        assert_error(
+            &b.create(json!({"name": "S1", "subjects": ["s1"], "max_bytes": 6000})),
+            400,
+            10027,
+            "maximum number of streams reached",
+        );
         // max_consumers 1 (per stream).
         let durable = |name: &str| {
             json!({"stream_name": "S1", "config": {"durable_name": name, "ack_policy": "explicit"}})
