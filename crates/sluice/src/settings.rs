@@ -811,3 +811,7 @@ mod cluster_tests;
 #[cfg(test)]
 #[path = "settings_accounts_tests.rs"]
 mod accounts_tests;
+
+#[cfg(test)]
+#[path = "settings_js_accounts_tests.rs"]
+mod js_accounts_tests;
