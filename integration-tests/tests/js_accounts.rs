@@ -239,8 +239,9 @@ both!(
 );
 
 both!(
-    /// `max_bytes_required` and the per-stream cap, as upstream nats.py's AccountLimitsTest
-    /// checks them.
+    /// `max_bytes_required` and the per-stream cap, and the account info after, in the steps
+    /// of upstream nats.py's AccountLimitsTest (v2.9.0 tests/test_js.py; its config adds a
+    /// JetStream domain and a user without password, which Sluice does not serve).
     fn max_bytes_required_and_stream_cap(kind) {
         let store = StoreDir::new("jsacct-maxbytes");
         let broker = start(kind, &write_conf(&store, ""));
@@ -259,11 +260,27 @@ both!(
         );
         let si = e.create(json!({"name": "limits", "subjects": ["limits"], "max_bytes": 128}));
         assert_eq!(si["config"]["max_bytes"], 128, "{si}");
+        // The rest of nats.py's test_account_limits: usage, limits and API counts.
+        e.req("limits", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        let si = e.req("$JS.API.STREAM.INFO.limits", "");
+        assert_eq!(si["state"]["messages"], 1, "{si}");
+        for _ in 0..5 {
+            e.req("limits", "A");
+        }
         let info = e.req("$JS.API.INFO", "");
-        assert_eq!(info["limits"]["max_ack_pending"], 100, "{info}");
-        assert_eq!(info["limits"]["max_bytes_required"], true, "{info}");
-        assert_eq!(info["limits"]["storage_max_stream_bytes"], 4096, "{info}");
-        assert_eq!(info["api"]["errors"], 2, "{info}");
+        assert_eq!(
+            info["limits"],
+            json!({"max_memory": -1, "max_storage": -1, "max_streams": -1,
+                "max_consumers": -1, "max_ack_pending": 100, "memory_max_stream_bytes": -1,
+                "storage_max_stream_bytes": 4096, "max_bytes_required": true}),
+            "{info}"
+        );
+        assert_eq!(info["storage"], 111, "{info}");
+        assert_eq!(info["memory"], 0, "{info}");
+        assert_eq!((&info["streams"], &info["consumers"]), (&json!(1), &json!(0)));
+        assert_eq!(info["api"], json!({"total": 4, "errors": 2}), "{info}");
+        let si = e.req("$JS.API.STREAM.INFO.limits", "");
+        assert_eq!(si["state"]["messages"], 3, "{si}");
     }
 );
 

@@ -204,7 +204,8 @@ fn account_info(js: &Inner) -> Vec<u8> {
         consumers,
         limits: js.config.limits.clone(),
         api: ApiStats {
-            total: js.api_requests.load(Ordering::Relaxed),
+            // nats-server counts a request once answered: this one is not in its total yet.
+            total: js.api_requests.load(Ordering::Relaxed).saturating_sub(1),
             errors: js.api_errors.load(Ordering::Relaxed),
             inflight: 0,
         },
