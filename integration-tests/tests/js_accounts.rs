@@ -229,6 +229,18 @@ both!(
         assert_eq!(info["memory"], 0, "{info}");
         // One message of subject "s1" and payload "x": nats-server's 22 + 2 + 1 + 8 bytes.
         assert_eq!(info["storage"], 33, "{info}");
+        // An update reserves the difference: S1 (6000) and S3 (4000) fill max_file.
+        let update = |max_bytes: u64| {
+            json!({"name": "S1", "subjects": ["s1"], "max_bytes": max_bytes}).to_string()
+        };
+        assert_error(
+            &b.req("$JS.API.STREAM.UPDATE.S1", &update(6001)),
+            500,
+            10047,
+            "insufficient storage resources available",
+        );
+        assert_ok(&b.req("$JS.API.STREAM.UPDATE.S1", &update(5000)));
+        assert_ok(&b.req("$JS.API.STREAM.UPDATE.S3", &update(5000).replace("S1", "S3").replace("s1", "s3")));
         // A's limits are none.
         let mut a = User::login(broker.addr, "a");
         let info = a.req("$JS.API.INFO", "");
@@ -281,6 +293,22 @@ both!(
         assert_eq!(info["api"], json!({"total": 4, "errors": 2}), "{info}");
         let si = e.req("$JS.API.STREAM.INFO.limits", "");
         assert_eq!(si["state"]["messages"], 3, "{si}");
+        // The account's max_ack_pending: a consumer's default, and its ceiling.
+        let consumer = |name: &str, extra: Value| {
+            let mut config = json!({"durable_name": name, "ack_policy": "explicit"});
+            config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            json!({"stream_name": "limits", "config": config}).to_string()
+        };
+        let c = e.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.limits.C1",
+            &consumer("C1", json!({})),
+        );
+        assert_eq!(c["config"]["max_ack_pending"], 100, "{c}");
+        let c = e.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.limits.C2",
+            &consumer("C2", json!({"max_ack_pending": 200})),
+        );
+        assert_eq!(c["error"]["err_code"], 10121, "{c}");
     }
 );
 

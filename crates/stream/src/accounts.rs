@@ -13,6 +13,7 @@
 //! restores its own streams at startup. Server-wide reservations (`limits.rs`) are shared.
 
 use crate::api::types::AccountLimits;
+use crate::config::StorageType;
 use crate::jetstream::{JetStream, JetStreamConfig, StartError};
 use sluice_server::{InternalSubscription, JetStreamMonitor, JetStreamStats, ServerHandle};
 use std::path::{Path, PathBuf};
@@ -191,6 +192,44 @@ impl JetStreamMonitor for AllAccounts {
         }
         all.accounts = self.0.len() as u64;
         all
+    }
+}
+
+impl crate::jetstream::Inner {
+    /// The account's limits on its consumers, for each stream's owner.
+    pub(crate) fn consumer_limits(&self) -> crate::consumer::config::LimitOpts {
+        crate::consumer::config::LimitOpts {
+            account_max_consumers: self.config.limits.max_consumers,
+            account_max_ack_pending: self.config.limits.max_ack_pending,
+            ..Default::default()
+        }
+    }
+
+    /// What a stream of `storage` counts against, when its account or the server limits it.
+    pub(crate) fn quota(&self, storage: StorageType) -> Option<crate::quota::Quota> {
+        let (account, server) = match storage {
+            StorageType::Memory => (
+                self.config.limits.max_memory,
+                self.config.reservations.limits.max_memory,
+            ),
+            StorageType::File => (
+                self.config.limits.max_storage,
+                self.config.reservations.limits.max_store,
+            ),
+        };
+        (account >= 0 || server >= 0).then(|| {
+            crate::quota::Quota::new(
+                storage,
+                crate::quota::Bound {
+                    stored: self.stored.clone(),
+                    limit: account,
+                },
+                crate::quota::Bound {
+                    stored: self.config.reservations.stored.clone(),
+                    limit: server,
+                },
+            )
+        })
     }
 }
 

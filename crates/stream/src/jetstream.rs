@@ -206,42 +206,6 @@ pub(crate) fn policy(cfg: &StreamConfig) -> Policy {
 }
 
 impl Inner {
-    /// The account's limits on its consumers, for each stream's owner.
-    pub(crate) fn consumer_limits(&self) -> crate::consumer::config::LimitOpts {
-        crate::consumer::config::LimitOpts {
-            account_max_consumers: self.config.limits.max_consumers,
-            account_max_ack_pending: self.config.limits.max_ack_pending,
-            ..Default::default()
-        }
-    }
-
-    /// What a stream of `storage` counts against, when its account or the server limits it.
-    fn quota(&self, storage: StorageType) -> Option<crate::quota::Quota> {
-        let (account, server) = match storage {
-            StorageType::Memory => (
-                self.config.limits.max_memory,
-                self.config.reservations.limits.max_memory,
-            ),
-            StorageType::File => (
-                self.config.limits.max_storage,
-                self.config.reservations.limits.max_store,
-            ),
-        };
-        (account >= 0 || server >= 0).then(|| {
-            crate::quota::Quota::new(
-                storage,
-                crate::quota::Bound {
-                    stored: self.stored.clone(),
-                    limit: account,
-                },
-                crate::quota::Bound {
-                    stored: self.config.reservations.stored.clone(),
-                    limit: server,
-                },
-            )
-        })
-    }
-
     pub(crate) fn stream_dir(&self, name: &str) -> PathBuf {
         self.config.store_dir.join("streams").join(name)
     }
