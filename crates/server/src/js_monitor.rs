@@ -10,6 +10,11 @@ pub struct JetStreamStats {
     pub memory: u64,
     /// Bytes in file streams.
     pub storage: u64,
+    /// Bytes the streams' `max_bytes` reserve of the server's limits, by storage.
+    pub reserved_memory: u64,
+    pub reserved_storage: u64,
+    /// Accounts with JetStream.
+    pub accounts: u64,
     pub streams: u64,
     pub consumers: u64,
     /// Messages in all streams.

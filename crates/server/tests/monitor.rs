@@ -246,6 +246,9 @@ impl JetStreamMonitor for FakeJs {
         JetStreamStats {
             memory: 10,
             storage: 20,
+            reserved_memory: 4,
+            reserved_storage: 5,
+            accounts: 3,
             streams: 1,
             consumers: 1,
             messages: 3,
@@ -348,6 +351,18 @@ async fn jetstream_provider_and_health() {
         (Some(10), Some(20))
     );
     assert_eq!(j["api"], serde_json::json!({"total": 7, "errors": 2}));
+    assert_eq!(
+        (
+            &j["accounts"],
+            &j["reserved_memory"],
+            &j["reserved_storage"]
+        ),
+        (
+            &serde_json::json!(3),
+            &serde_json::json!(4),
+            &serde_json::json!(5)
+        )
+    );
     // nats-server's MetaClusterInfo: offline and lag only when set.
     assert_eq!(
         j["meta_cluster"],
@@ -370,6 +385,8 @@ async fn jetstream_provider_and_health() {
     assert_eq!(v["jetstream"]["config"]["max_storage"], 2000);
     assert_eq!(v["jetstream"]["stats"]["api"]["total"], 7);
     assert_eq!(v["jetstream"]["stats"]["storage"], 20);
+    assert_eq!(v["jetstream"]["stats"]["accounts"], 3);
+    assert_eq!(v["jetstream"]["stats"]["reserved_storage"], 5);
 
     let (_, m) = get(srv.http, "/metrics").await;
     assert_eq!(sample(&m, "sluice_raft_groups"), Some(2.0));

@@ -36,9 +36,11 @@ use sluice_server::{
     CancellationToken, JetStreamLimits, Monitor, Server, ServerHandle, NATS_COMPAT_VERSION,
     SLUICE_VERSION,
 };
-use sluice_stream::{JetStream, JetStreamConfig, SyncPolicy};
+use sluice_stream::limits::{ServerLimits, ServerReservations};
+use sluice_stream::{JetStreamAccounts, JetStreamConfig, SyncPolicy};
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, info, warn};
 
@@ -162,9 +164,13 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
                 ("Max Storage:    ", jetstream.max_file_store),
             ] {
                 if let Some(bytes) = limit {
-                    info!("  {what} {bytes} bytes (from the configuration file; not enforced yet)");
+                    info!("  {what} {bytes} bytes");
                 }
             }
+            let reservations = Arc::new(ServerReservations::new(ServerLimits {
+                max_memory: jetstream.max_memory_store.unwrap_or(-1),
+                max_store: jetstream.max_file_store.unwrap_or(-1),
+            }));
             let config = JetStreamConfig {
                 store_dir: jetstream.store_dir.clone(),
                 sync: jetstream.sync,
@@ -172,9 +178,13 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
                     .clone()
                     .unwrap_or_else(|| server.server_id().to_owned()),
                 queue_bytes: jetstream.queue_bytes,
+                limits: Default::default(),
+                reservations,
             };
-            let js = JetStream::start(server.handle(), config)
+            let js = JetStreamAccounts::start(&server.handle(), &config, &jetstream.accounts)
                 .map_err(|e| format!("cannot start JetStream: {e}"))?;
+            let names: Vec<&str> = js.names().collect();
+            info!("  Accounts:        {}", names.join(", "));
             info!("  Streams:         {}", js.stream_count());
             let limits = JetStreamLimits {
                 max_memory: jetstream.max_memory_store.unwrap_or(-1),
@@ -190,7 +200,10 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
                         "  Cluster:         {} (meta group over the routes)",
                         cluster.name.as_deref().unwrap_or("")
                     );
-                    Some(js_cluster::start(&js, cluster, jetstream).await?)
+                    let global = js.global().ok_or(
+                        "clustered JetStream runs in the global account, which has no JetStream",
+                    )?;
+                    Some(js_cluster::start(global, cluster, jetstream).await?)
                 }
                 None => None,
             };
@@ -222,7 +235,9 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("server stopped with an error: {e}"))?;
     monitor_stop.cancel();
     if let Some((js, wal)) = js {
-        js.stop_cluster().await;
+        if let Some(global) = js.global() {
+            global.stop_cluster().await;
+        }
         if let Some(wal) = wal {
             if let Err(e) = wal.shutdown().await {
                 error!("closing the cluster log: {e}");

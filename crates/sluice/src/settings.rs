@@ -34,8 +34,8 @@ pub struct MonitorSettings {
 pub struct JetStreamSettings {
     pub store_dir: PathBuf,
     pub sync: SyncPolicy,
-    /// `max_memory_store` / `max_file_store` from the file: reported at startup, not yet
-    /// enforced by the stream layer.
+    /// `max_memory_store` / `max_file_store` from the file (unset: not limited): streams'
+    /// `max_bytes` reservations across every account must fit them (`sluice_stream::limits`).
     pub max_memory_store: Option<i64>,
     pub max_file_store: Option<i64>,
     /// `max_queued` from the file, or [`sluice_stream::DEFAULT_QUEUE_BYTES`].
@@ -44,6 +44,10 @@ pub struct JetStreamSettings {
     pub server_tags: Vec<String>,
     /// `jetstream.unique_tag` (empty: none).
     pub unique_tag: String,
+    /// Which accounts have JetStream, with their limits (nats-server's rule: `$G` when no
+    /// account is configured, else each account whose `jetstream` key enables it; a
+    /// clustered server keeps it in `$G` only).
+    pub accounts: sluice_stream::accounts::Enabled,
 }
 
 /// The configuration file `-c` names, if any.
@@ -63,6 +67,14 @@ pub const CLUSTER_RELOAD_UNAVAILABLE: &str =
 fn refuse_unserved(settings: &Settings, file: Option<&FileOptions>) -> Result<(), String> {
     if settings.server.cluster.is_none() {
         return Ok(());
+    }
+    if let Some(js) = &settings.jetstream {
+        if let Some((name, _)) = js.accounts.accounts.first() {
+            return Err(format!(
+                "accounts.{name}.jetstream: account jetstream is not served in clustered mode \
+                 yet (clustered JetStream runs in the global account only)"
+            ));
+        }
     }
     if settings.server.jetstream {
         // nats-server's checks (`validateJetStreamOptions`), with its words.
@@ -147,6 +159,7 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
     }
     .filter(|n| !n.is_empty());
 
+    let cluster_config = cluster(cli, f.cluster.as_ref())?;
     let js_file = f.jetstream.clone().unwrap_or_default();
     let jetstream_on = if cli.given("jetstream") {
         cli.jetstream
@@ -173,6 +186,20 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
             .unwrap_or(sluice_stream::DEFAULT_QUEUE_BYTES),
         server_tags: f.server_tags.clone().unwrap_or_default(),
         unique_tag: js_file.unique_tag.clone().unwrap_or_default(),
+        accounts: if cluster_config.is_some() {
+            // Clustered JetStream stays in `$G` (account JetStream is refused above).
+            sluice_stream::accounts::Enabled {
+                global: Some(Default::default()),
+                accounts: f.jetstream_accounts.clone(),
+            }
+        } else {
+            sluice_stream::accounts::Enabled::from_config(
+                &(f.accounts.iter().flatten())
+                    .map(|a| a.name.clone())
+                    .collect::<Vec<_>>(),
+                f.jetstream_accounts.clone(),
+            )
+        },
     });
 
     let lame_duck_duration = f.lame_duck_duration.unwrap_or(d.lame_duck_duration);
@@ -201,7 +228,7 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         tls: tls(cli, f.tls.as_ref())?,
         lame_duck_duration,
         lame_duck_grace_period,
-        cluster: cluster(cli, f.cluster.as_ref())?,
+        cluster: cluster_config,
         accounts,
         no_auth_user: f.no_auth_user.clone(),
         system_account,
@@ -800,3 +827,7 @@ mod cluster_tests;
 #[cfg(test)]
 #[path = "settings_accounts_tests.rs"]
 mod accounts_tests;
+
+#[cfg(test)]
+#[path = "settings_js_accounts_tests.rs"]
+mod js_accounts_tests;

@@ -58,6 +58,8 @@ pub(crate) struct ApplyCtx {
     /// Where the records of persisted consumers go (`None` for a memory stream): the shell's,
     /// for the effects; apply does not touch it.
     pub(crate) meta: Option<Meta>,
+    /// The account's limits on consumers (`max_consumers`, `max_ack_pending`).
+    pub(crate) limits: LimitOpts,
 }
 
 /// What applying an op came to: the answer, and what the shell is to do, in order.
@@ -216,7 +218,14 @@ fn apply_api(
             advisory_id,
         } => {
             let stamp = Stamp::new(&advisory_id, now_ns);
-            let plan = plan(consumers, &ctx.config, &config, action, &generated_name);
+            let plan = plan(
+                consumers,
+                &ctx.config,
+                &ctx.limits,
+                &config,
+                action,
+                &generated_name,
+            );
             let new = New {
                 created,
                 now_ns,
@@ -315,6 +324,7 @@ fn update_config(
 fn plan(
     consumers: &Consumers,
     scfg: &StreamConfig,
+    limits: &LimitOpts,
     config: &ConsumerConfig,
     action: crate::consumer::config::ConsumerAction,
     generated: &str,
@@ -331,7 +341,7 @@ fn plan(
         config,
         action,
         scfg,
-        &LimitOpts::default(),
+        limits,
         &existing,
         derived_names(generated),
     )

@@ -1,6 +1,7 @@
-//! The layer itself: opens the store directory, brings every stream back, subscribes to
-//! `$JS.API.>` and to each stream's subjects through the server's in-process client, and
-//! shuts it all down explicitly.
+//! The layer itself, for one account: opens the store directory, brings every stream back,
+//! subscribes to `$JS.API.>` and to each stream's subjects through the server's in-process
+//! client (in the account its `ServerHandle` acts in), and shuts it all down explicitly.
+//! Several accounts' layers are started and answered for by `accounts.rs`.
 
 use crate::api::deferred::{answer_stopping, read_stopping, Request};
 use crate::api::errors::ApiError;
@@ -42,6 +43,11 @@ pub struct JetStreamConfig {
     /// Bytes of messages, acks and pull requests that may wait for one stream's writer (and
     /// of requests for the API) before the client connections sending them stop being read.
     pub queue_bytes: usize,
+    /// The account's JetStream limits (`limits.rs`; `Default`: none).
+    pub limits: crate::api::types::AccountLimits,
+    /// The server's `max_memory_store` / `max_file_store` and what streams reserve of them,
+    /// shared by every account's JetStream.
+    pub reservations: Arc<crate::limits::ServerReservations>,
 }
 
 /// The default [`JetStreamConfig::queue_bytes`].
@@ -68,6 +74,11 @@ pub enum StartError {
     Record { name: String, reason: String },
     #[error("subscribing: {0}")]
     Subscribe(String),
+    #[error("account {0:?} has JetStream enabled but the server does not know it")]
+    Account(String),
+    /// nats-server's words when the accounts' limits do not fit the server's.
+    #[error("Error enabling jetstream on configured accounts: {}", .0.api())]
+    AccountLimits(crate::limits::LimitError),
 }
 
 /// What sled keeps per stream.
@@ -96,6 +107,8 @@ pub(crate) struct Entry {
     subs: Vec<InternalSubscription>,
     /// Its Raft group, when replicated (`cluster/replica.rs`).
     pub(crate) replica: Option<Arc<crate::replication::Replica>>,
+    /// What its `max_bytes` reserves of the server's limits (given back when dropped).
+    pub(crate) reservation: Option<crate::limits::Reservation>,
 }
 
 impl Entry {
@@ -161,14 +174,14 @@ pub(crate) struct Inner {
     pub(crate) cluster_name: Arc<std::sync::OnceLock<String>>,
     /// Clustered JetStream, once started (`cluster/service.rs`).
     pub(crate) cluster: std::sync::OnceLock<Arc<crate::cluster::service::JsCluster>>,
+    /// What the account's streams store, for its limits (`quota.rs`).
+    pub(crate) stored: Arc<crate::quota::StoredBytes>,
 }
 
 /// The running stream layer.
 pub struct JetStream {
     pub(crate) inner: Arc<Inner>,
     api_sub: Option<InternalSubscription>,
-    /// The other accounts' `$JS.API.>` (answered "not enabled for account").
-    not_enabled: Vec<InternalSubscription>,
     api_stop: Sender<Option<InternalMsg>>,
     api_thread: Option<JoinHandle<()>>,
 }
@@ -260,6 +273,9 @@ impl Inner {
             store.set_next_seq(cfg.first_seq).map_err(store_err)?;
         }
         let mut stream = Stream::open(policy(&cfg), store, now_ns()).map_err(store_err)?;
+        if replica.is_none() {
+            stream.set_quota(self.quota(cfg.storage));
+        }
         let gate = Arc::new(Gate::new(self.config.queue_bytes));
         // Each stream publishes (acks, deliveries, answers) through a publisher of its own.
         let server = self.server.fork();
@@ -268,6 +284,7 @@ impl Inner {
         let ctx = ApplyCtx {
             config: cfg.clone(),
             meta: meta.clone(),
+            limits: self.consumer_limits(),
         };
         // The mailbox exists before its owner (the consumers send to it), so the owner is
         // set once built.
@@ -314,6 +331,7 @@ impl Inner {
             tx: Some(tx),
             subs: Vec::new(),
             replica,
+            reservation: None,
         };
         self.subscribe_entry(&mut entry)?;
         Ok(entry)
@@ -495,6 +513,7 @@ impl JetStream {
             deleting: Deleting::default(),
             cluster_name: Default::default(),
             cluster: Default::default(),
+            stored: Default::default(),
             pool: Pool::start("stream", pool_workers())
                 .map_err(|e| StartError::Subscribe(e.to_string()))?,
         });
@@ -506,7 +525,11 @@ impl JetStream {
                     name: name.clone(),
                     reason: e.to_string(),
                 })?;
-            let entry = inner.start_stream(record.config, record.created)?;
+            let mut entry = inner.start_stream(record.config, record.created)?;
+            entry.reservation = Some(crate::limits::Reservation::force(
+                &inner.config.reservations,
+                (&entry.config).into(),
+            ));
             let state = entry.snapshot.get().state;
             info!(
                 stream = %name,
@@ -524,22 +547,6 @@ impl JetStream {
         let api_sub = server
             .subscribe("$JS.API.>", None, api_sink)
             .map_err(|e| StartError::Subscribe(e.to_string()))?;
-        // The other accounts' API: JetStream is not enabled for them (yet). Not the system
-        // account's: its `$JS.API` requests are the meta group's (nats-server answers them
-        // there), and answering them here would race a nats-server peer's answers.
-        let mut not_enabled = Vec::new();
-        for name in server.account_names() {
-            let Some(handle) = server.in_account(&name) else {
-                continue;
-            };
-            let sink = Arc::new(crate::api::not_enabled::NotEnabled {
-                server: handle.clone(),
-            });
-            let sub = handle
-                .subscribe("$JS.API.>", None, sink)
-                .map_err(|e| StartError::Subscribe(e.to_string()))?;
-            not_enabled.push(sub);
-        }
         let api_inner = inner.clone();
         let api_thread = std::thread::Builder::new()
             .name("jetstream-api".into())
@@ -555,7 +562,6 @@ impl JetStream {
         Ok(JetStream {
             inner,
             api_sub: Some(api_sub),
-            not_enabled,
             api_stop: tx,
             api_thread: Some(api_thread),
         })
@@ -610,9 +616,6 @@ impl JetStream {
 
     fn stop(&mut self) {
         if let Some(sub) = self.api_sub.take() {
-            sub.unsubscribe();
-        }
-        for sub in self.not_enabled.drain(..) {
             sub.unsubscribe();
         }
         let _ = self.api_stop.send(None);

@@ -23,6 +23,12 @@
 //! answers changes and reads of its store itself, and stream info, lists and monitoring read
 //! the snapshot each owner publishes after each step (`snapshot.rs`).
 //!
+//! Accounts ([`accounts`]): one layer ([`JetStream`]) per account with JetStream, subscribed in
+//! that account, with its own streams, consumers, `$JS.API` and store directory; the others
+//! are answered 10039. The account's and the server's limits are pure decisions in
+//! [`limits`] (reservations of `max_bytes`, `max_streams`, ...) and [`quota`] (stored bytes,
+//! checked on the publish path only when a limit applies).
+//!
 //! In a cluster ([`cluster`]), the JetStream servers share a meta group (a `sluice_raft`
 //! group over the routes) that places each stream on a server; every server receives every
 //! `$JS.API` request and only the one whose business it is answers. A stream with more than
@@ -39,6 +45,7 @@
 //! sending connections stop being read), or send an ack before the promised durability is
 //! reached.
 
+pub mod accounts;
 pub mod api;
 mod apply;
 pub mod cluster;
@@ -52,11 +59,13 @@ pub mod fuzzing;
 pub mod headers;
 mod inline;
 pub mod jetstream;
+pub mod limits;
 pub mod meta;
 mod monitor;
 pub mod op;
 mod oplog;
 mod pool;
+pub mod quota;
 mod replication;
 mod serde_util;
 mod shell;
@@ -66,6 +75,7 @@ pub mod stream;
 pub mod time;
 pub mod writer;
 
+pub use accounts::{JetStreamAccounts, GLOBAL_ACCOUNT};
 pub use jetstream::{
     default_store_dir, JetStream, JetStreamConfig, StartError, DEFAULT_QUEUE_BYTES,
 };

@@ -22,6 +22,9 @@ impl JetStreamMonitor for Stats {
             api_total: js.api_requests.load(Ordering::Relaxed),
             api_errors: js.api_errors.load(Ordering::Relaxed),
             meta: js.cluster.get().map(|c| c.meta_info()),
+            accounts: 1,
+            reserved_memory: js.config.reservations.reserved().memory.max(0) as u64,
+            reserved_storage: js.config.reservations.reserved().store.max(0) as u64,
             ..JetStreamStats::default()
         };
         if let Some(c) = js.cluster.get() {

@@ -87,6 +87,12 @@ pub enum PublishError {
     TtlDisabled,
     #[error("invalid per-message TTL {0:?}")]
     InvalidTtl(String),
+    /// The stored message took the account over its `max_file` / `max_memory` (removed again).
+    #[error("resource limits exceeded for account")]
+    AccountLimits,
+    /// The server already stores more than its `max_file_store` / `max_memory_store`.
+    #[error("insufficient resources")]
+    InsufficientResources,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -111,6 +117,8 @@ pub struct Stream {
     ttls: BinaryHeap<Reverse<(i64, u64)>>,
     /// Sequences that carry `Nats-TTL: never` (exempt from max_age).
     never_expire: std::collections::BTreeSet<u64>,
+    /// What its bytes count against, when its account or the server limits them.
+    quota: Option<crate::quota::Quota>,
 }
 
 impl Stream {
@@ -128,6 +136,7 @@ impl Stream {
             last_msg_id: None,
             ttls: BinaryHeap::new(),
             never_expire: Default::default(),
+            quota: None,
         };
         stream.rebuild(stream.window_start(now_ns))?;
         Ok(stream)
@@ -304,7 +313,13 @@ impl Stream {
             }
         }
 
+        if self.quota.as_ref().is_some_and(|q| q.server_full()) {
+            return Err(PublishError::InsufficientResources);
+        }
         let seq = self.store.append(subject, headers, payload, now_ns)?;
+        if self.quota.is_some() {
+            self.within_account(seq, subject)?;
+        }
         if let Some(id) = &h.msg_id {
             self.dedup.insert(id, seq, now_ns);
         }
@@ -334,7 +349,34 @@ impl Stream {
             None => {}
         }
         self.enforce_limits(Some(subject))?;
+        self.count_quota();
         Ok(Stored::New(seq))
+    }
+
+    /// Sets what the stream's bytes count against (counted from now).
+    pub fn set_quota(&mut self, quota: Option<crate::quota::Quota>) {
+        self.quota = quota;
+        self.count_quota();
+    }
+
+    /// Brings the account's and the server's totals up to date with the stream's bytes.
+    pub fn count_quota(&self) {
+        if let Some(q) = &self.quota {
+            q.count(self.store.state().bytes);
+        }
+    }
+
+    /// As nats-server: once the message at `seq` is stored (and the stream's own limits
+    /// applied), an account over its limit gets it removed again and the publish refused.
+    fn within_account(&mut self, seq: u64, subject: &str) -> Result<(), PublishError> {
+        self.enforce_limits(Some(subject))?;
+        self.count_quota();
+        if self.quota.as_ref().is_some_and(|q| q.account_over()) {
+            self.remove(seq)?;
+            self.count_quota();
+            return Err(PublishError::AccountLimits);
+        }
+        Ok(())
     }
 
     /// Drops the oldest messages while the stream is over a limit (discard old), and the

@@ -310,6 +310,8 @@ impl StreamOwner {
     /// Publishes what readers see: the state, the consumers' names, and (at most every
     /// [`STATS_EVERY_NS`], when they changed) the consumers' numbers.
     fn publish_snapshot(&mut self, s: &Stream, now: i64) {
+        // Purges, deletes, expiries and acks change the account's bytes too.
+        s.count_quota();
         let old = self.parts.snapshot.get();
         let names_same = self
             .consumers

@@ -9,11 +9,12 @@
 //! single `user`/`password` or a `token` cannot go with accounts that have users.
 //!
 //! An account's `exports` and `imports` are read in `exports.rs` and checked against each
-//! other by `sluice_server::imports::check_accounts`.
+//! other by `sluice_server::imports::check_accounts`; its `jetstream` in
+//! `account_jetstream.rs`.
 //!
 //! Stricter than nats-server where it would accept something Sluice does not do: an
-//! account's `jetstream`, `limits`, `mappings`, `default_permissions` and `nkey`, and the
-//! operator, resolver and trusted-keys keys are refused as not served yet. A user name listed twice anywhere, an account named
+//! account's `limits`, `mappings`, `default_permissions` and `nkey`, and the trusted-keys
+//! keys are refused as not served yet. A user name listed twice anywhere, an account named
 //! `$G` and an account listed twice are errors.
 
 use super::options::{map, permissions, positive_duration, string, unknown, wrong_type};
@@ -36,7 +37,6 @@ pub(super) const NOT_SERVED: &[&str] = &[
 
 /// Keys of an account block that Sluice does not serve yet.
 const NOT_SERVED_IN_ACCOUNT: &[&str] = &[
-    "jetstream",
     "limits",
     "mappings",
     "maps",
@@ -84,6 +84,8 @@ pub(super) struct Account {
     pub users: Vec<Listed>,
     pub exports: Vec<Export>,
     pub imports: Vec<Import>,
+    /// `jetstream` (`account_jetstream.rs`): `Some` when enabled in the account.
+    pub jetstream: Option<sluice_stream::api::types::AccountLimits>,
 }
 
 /// `authorization { user password token timeout users permissions }`.
@@ -266,6 +268,7 @@ pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> 
             users: block.users,
             exports: block.exports,
             imports: block.imports,
+            jetstream: block.jetstream,
         });
         Ok(())
     };
@@ -303,9 +306,11 @@ struct AccountBlock {
     users: Vec<Listed>,
     exports: Vec<Export>,
     imports: Vec<Import>,
+    /// `jetstream` (`account_jetstream.rs`): `Some` when enabled in the account.
+    jetstream: Option<sluice_stream::api::types::AccountLimits>,
 }
 
-/// One account's block: its users, exports and imports (the rest is refused).
+/// One account's block: its users, exports, imports and `jetstream` (the rest is refused).
 fn account(name: &str, v: &Value) -> Result<AccountBlock, ConfError> {
     let place = format!("account {name}");
     let block = map(&place, v)?;
@@ -317,6 +322,7 @@ fn account(name: &str, v: &Value) -> Result<AccountBlock, ConfError> {
             "users" => out.users = users_array(&entry.key, v, Some(name))?,
             "exports" => out.exports = super::exports::exports(&entry.key, v)?,
             "imports" => out.imports = super::exports::imports(&entry.key, v)?,
+            "jetstream" => out.jetstream = super::account_jetstream::parse(name, v)?,
             k if NOT_SERVED_IN_ACCOUNT.contains(&k) => {
                 return Err(not_served(entry, Some(&place)));
             }
@@ -367,6 +373,9 @@ pub(super) fn finish(
             .map_err(|e| ConfError::at(&first.pos, e))?;
     }
     let accounts = accounts.unwrap_or_default();
+    o.jetstream_accounts = (accounts.iter())
+        .filter_map(|a| Some((a.name.clone(), a.jetstream.clone()?)))
+        .collect();
     o.auth = authorization.as_ref().map(|a| a.auth.clone());
     if accounts.iter().any(|a| !a.users.is_empty()) {
         o.auth = Some(Auth::Users(all_users(authorization.as_ref(), &accounts)?));

@@ -174,7 +174,6 @@ fn account_names_global_and_twice_are_refused() {
 #[test]
 fn unserved_account_keys_are_refused_by_name() {
     for key in [
-        "jetstream",
         "limits",
         "mappings",
         "default_permissions",

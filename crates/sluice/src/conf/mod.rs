@@ -8,6 +8,7 @@
 //! `resolver_preload` in [`operator`]). Every error reads
 //! `FILE:LINE: what`.
 
+pub mod account_jetstream;
 pub mod accounts;
 pub mod cluster;
 mod exports;

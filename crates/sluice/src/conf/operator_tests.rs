@@ -331,11 +331,16 @@ fn server_accounts_from_preload_and_the_full_resolvers_directory() {
     // An account JWT asking for what is not served yet is refused, naming the account.
     let js = AccountFixture::with("JS", &k.op.signing_key, |c| {
         let l = c.nats.limits.get_or_insert_with(Default::default);
-        l.jetstream.get_or_insert_with(Default::default).disk_storage = Some(1 << 20);
+        l.jetstream
+            .get_or_insert_with(Default::default)
+            .disk_storage = Some(1 << 20);
     });
     std::fs::write(dir.join(format!("{}.jwt", js.public_key())), &js.jwt).unwrap();
     let e = server_accounts(&config(&text)).unwrap_err();
-    assert!(e.contains(&js.public_key()) && e.contains("JetStream"), "{e}");
+    assert!(
+        e.contains(&js.public_key()) && e.contains("JetStream"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -349,8 +354,13 @@ fn operator_mode_refuses_users_and_accounts_in_the_file() {
     ] {
         let text = format!("{}\n{extra}\n", memory_conf(&k));
         let map = parse_str(&text, Path::new("t.conf")).unwrap();
-        let e = crate::conf::options::from_map(&map).unwrap_err().to_string();
-        assert!(e.contains("cannot be used with an operator"), "{extra}: {e}");
+        let e = crate::conf::options::from_map(&map)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot be used with an operator"),
+            "{extra}: {e}"
+        );
     }
     let map = parse_str(&memory_conf(&k), Path::new("t.conf")).unwrap();
     let o = crate::conf::options::from_map(&map).unwrap();

@@ -50,6 +50,9 @@ pub struct FileOptions {
     pub cluster: Option<ClusterOptions>,
     /// `accounts { ... }` (their users are in `auth`).
     pub accounts: Option<Vec<AccountConfig>>,
+    /// The accounts whose `jetstream` key enables JetStream, with their limits
+    /// (`account_jetstream.rs`).
+    pub jetstream_accounts: Vec<(String, sluice_stream::api::types::AccountLimits)>,
     /// `no_auth_user`: the user a client that presents no credentials connects as.
     pub no_auth_user: Option<String>,
     /// `system_account`: the account whose users see the server's events.

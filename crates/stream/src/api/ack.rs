@@ -21,6 +21,8 @@ impl PublishError {
             PublishError::InvalidRollup(_) => return None,
             PublishError::TtlDisabled => ApiError::message_ttl_disabled(),
             PublishError::InvalidTtl(_) => ApiError::message_ttl_invalid(),
+            PublishError::AccountLimits => ApiError::account_resources_exceeded(),
+            PublishError::InsufficientResources => ApiError::insufficient_resources(),
             PublishError::Store(e) => ApiError::stream_store_failed(e),
         })
     }

@@ -11,6 +11,7 @@ use crate::api::types::*;
 use crate::cluster::api::{route, route_direct, Routed};
 use crate::config::{subjects_overlap, StorageType, StreamConfig};
 use crate::jetstream::{Entry, Inner};
+use crate::limits::{check_stream, AccountUsage, LimitError, Reservation, StreamAsk};
 use crate::op::StreamOp;
 use crate::store::{Purge, StoreState};
 use crate::time::{now_ns, Timestamp};
@@ -201,14 +202,64 @@ fn account_info(js: &Inner) -> Vec<u8> {
         storage,
         streams: streams.len(),
         consumers,
+        limits: js.config.limits.clone(),
         api: ApiStats {
-            total: js.api_requests.load(Ordering::Relaxed),
+            // nats-server counts a request once answered: this one is not in its total yet.
+            total: js.api_requests.load(Ordering::Relaxed).saturating_sub(1),
             errors: js.api_errors.load(Ordering::Relaxed),
             inflight: 0,
         },
         ..Default::default()
     })
     .to_json()
+}
+
+/// The account's streams and what all but `except` reserve (`limits.rs`).
+fn account_usage(streams: &BTreeMap<String, Entry>, except: &str) -> AccountUsage {
+    let mut usage = AccountUsage {
+        streams: streams.len(),
+        ..Default::default()
+    };
+    for (name, e) in streams {
+        if name != except {
+            usage.reserved.add(&StreamAsk::from(&e.config), 1);
+        }
+    }
+    usage
+}
+
+/// Checks `cfg` against the account's and the server's limits (single server: a clustered
+/// server's meta group has decided already) and reserves its `max_bytes`: for a create
+/// (`old` `None`) a new reservation, for an update `old`'s changed.
+fn reserve(
+    js: &Inner,
+    streams: &BTreeMap<String, Entry>,
+    cfg: &StreamConfig,
+    old: Option<&mut Option<Reservation>>,
+) -> Result<Option<Reservation>, ApiError> {
+    let ask = StreamAsk::from(cfg);
+    let usage = account_usage(streams, &cfg.name);
+    let pool = &js.config.reservations;
+    let clustered = js.cluster.get().is_some();
+    let creating = old.is_none();
+    let check = |server_reserved: &crate::limits::Reserved| {
+        if clustered {
+            return Ok(());
+        }
+        check_stream(
+            &js.config.limits,
+            &pool.limits,
+            &usage,
+            server_reserved,
+            &ask,
+            creating,
+        )
+        .map_err(LimitError::api)
+    };
+    match old {
+        Some(Some(reservation)) => reservation.change(ask, check).map(|()| None),
+        Some(None) | None => Reservation::take(pool, ask, check).map(Some),
+    }
 }
 
 fn overlap_with_others(
@@ -236,6 +287,8 @@ pub(crate) fn create_checked(
     created: Timestamp,
 ) -> Result<StreamCreateResponse, ApiError> {
     let mut streams = js.streams.write();
+    // nats-server checks the limits before looking for a stream of that name.
+    let reservation = reserve(js, &streams, &cfg, None)?;
     if let Some(existing) = streams.get(&cfg.name) {
         if existing.config == cfg {
             return Ok(StreamCreateResponse::new(info_of(existing), true));
@@ -256,6 +309,8 @@ pub(crate) fn create_checked(
             return Err(ApiError::stream_create(e));
         }
     };
+    let mut entry = entry;
+    entry.reservation = reservation;
     let mut info = info_of(&entry);
     if let Some(cluster) = js.cluster_name.get() {
         // In a cluster, the holder's answer names the cluster and itself, as nats-server's.
@@ -287,9 +342,22 @@ pub(crate) fn update_to(js: &Inner, reply: &str, name: &str, raw: StreamConfig) 
             .clone();
         let cfg = old.check_update(&raw)?;
         overlap_with_others(&streams, &cfg)?;
+        let mut held = streams
+            .get_mut(name)
+            .ok_or_else(ApiError::stream_not_found)?
+            .reservation
+            .take();
+        let reserved = reserve(js, &streams, &cfg, Some(&mut held));
         let entry = streams
             .get_mut(name)
             .ok_or_else(ApiError::stream_not_found)?;
+        entry.reservation = match reserved {
+            Ok(new) => held.or(new),
+            Err(e) => {
+                entry.reservation = held;
+                return Err(e);
+            }
+        };
         js.save(&cfg, entry.created)?;
         let op = StreamOp::UpdateConfig {
             config: Box::new(cfg.clone()),

@@ -53,7 +53,11 @@ pub(super) fn writer_parts(
     let tx = WriterTx::new(crate::pool::detached(), Arc::new(Backlog::new(1 << 20)));
     let rx = tx.clone();
     let consumers = Consumers::new(&cfg.name, tx, server.fork(), meta.is_some(), cfg.retention);
-    let ctx = ApplyCtx { config: cfg, meta };
+    let ctx = ApplyCtx {
+        config: cfg,
+        meta,
+        limits: Default::default(),
+    };
     (stream, consumers, ctx, rx)
 }
 

@@ -251,6 +251,8 @@ fn config_in(dir: &std::path::Path) -> JetStreamConfig {
         sync: SyncPolicy::Always,
         server_name: "test".into(),
         queue_bytes: crate::DEFAULT_QUEUE_BYTES,
+        limits: Default::default(),
+        reservations: Default::default(),
     }
 }
 

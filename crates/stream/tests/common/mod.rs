@@ -100,6 +100,8 @@ pub async fn start_node_timed(
             sync: SyncPolicy::Always,
             server_name: name.clone(),
             queue_bytes: sluice_stream::DEFAULT_QUEUE_BYTES,
+            limits: Default::default(),
+            reservations: Default::default(),
         },
     )
     .unwrap();
