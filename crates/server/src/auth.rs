@@ -18,6 +18,11 @@ pub(crate) struct Credentials {
     pub(crate) sig: Option<String>,
     /// The nonce this connection's INFO carried (when nkey users are configured).
     pub(crate) nonce: Option<String>,
+    /// `verify_and_map` is on: a users list is matched against the client certificate
+    /// (`cert`; `None`: a plaintext client, or one whose certificate could not be read),
+    /// not against CONNECT's user and password.
+    pub(crate) map_cert: bool,
+    pub(crate) cert: Option<std::sync::Arc<crate::cert_names::CertNames>>,
 }
 
 /// What [`authenticate`] decided.
@@ -144,6 +149,20 @@ pub(crate) fn authenticate(
                 permissions: u.permissions.clone(),
                 account: u.account.clone(),
             };
+            // As nats-server: an nkey the client presents goes to the nkey users; otherwise,
+            // with verify_and_map, the certificate names the user (no password needed), and
+            // neither no_auth_user nor CONNECT's user/password is looked at.
+            let by_nkey = creds.nkey.is_some() && users.iter().any(|u| u.nkey.is_some());
+            if creds.map_cert && !by_nkey && users.iter().any(|u| u.nkey.is_none()) {
+                let found = creds
+                    .cert
+                    .as_deref()
+                    .and_then(|c| crate::tls_map::find_user(c, users));
+                return match found {
+                    Some(u) => as_user(u, None),
+                    None => denied,
+                };
+            }
             if let (true, Some(name)) = (creds.is_empty(), no_auth_user) {
                 return match users.iter().find(|u| u.user == name) {
                     Some(u) => as_user(u, None),

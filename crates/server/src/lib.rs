@@ -1,7 +1,8 @@
 //! sluice-server: the tokio server.
 //!
 //! Owns: accepting connections (plaintext, or TLS with rustls as nats-server does it: INFO
-//! in plaintext, then the client's handshake), the per-connection read loop (socket -> codec
+//! in plaintext, then the client's handshake; or the handshake first; or either, with
+//! `allow_non_tls`; users named by their client certificate with `verify_and_map`), the per-connection read loop (socket -> codec
 //! -> router -> outbound buffers -> socket), CONNECT handling and auth, limits, keepalive,
 //! slow-consumer protection, graceful shutdown through a cancellation token, lame-duck mode,
 //! accounts (each a subject space with its own subscription registry; a client is bound to
@@ -30,6 +31,7 @@
 
 mod accountz;
 mod auth;
+mod cert_names;
 mod client;
 mod cluster;
 pub mod cluster_config;
@@ -50,6 +52,7 @@ mod shared;
 mod sink;
 mod stats;
 mod tls;
+mod tls_map;
 
 pub use auth::is_user_nkey;
 pub use cluster::peer::{Peer, PeerError, PeerHandler, PEER_ACCOUNT};
@@ -57,8 +60,8 @@ pub use cluster_config::{
     ClusterConfig, RouteAuth, RoutePermissions, RoutePool, RouteScheme, RouteUrl,
 };
 pub use config::{
-    AccountConfig, Auth, Permissions, ResponsePermission, ServerConfig, SubjectPermission,
-    TlsConfig, User,
+    AccountConfig, Auth, HandshakeFirst, Permissions, ResponsePermission, ServerConfig,
+    SubjectPermission, TlsConfig, User,
 };
 pub use error::ServerError;
 pub use internal::{Batch, InternalSubscription, ServerHandle};

@@ -101,13 +101,18 @@ pub(crate) async fn run(
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
-    let nonce = shared.new_nonce();
-    run_io(shared, reader, writer, peer, id, cancel, true, nonce).await;
+    let creds = Credentials {
+        nonce: shared.new_nonce(),
+        ..Credentials::default()
+    };
+    run_io(shared, reader, writer, peer, id, cancel, true, creds).await;
 }
 
 /// Runs a connection over any byte stream (a TCP socket's halves, or a TLS stream's; generic,
 /// so the plaintext path pays nothing for TLS). `send_info`: false when INFO already went out
-/// (in plaintext, before a TLS handshake). `nonce`: the one INFO carries (nkey users sign it).
+/// (in plaintext, before a TLS handshake, or over TLS after it). `creds`: what the client
+/// has proved before CONNECT: the nonce its INFO carries (nkey users sign it), and its
+/// certificate's names (`verify_and_map`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_io<R, W>(
     shared: Arc<Shared>,
@@ -117,7 +122,7 @@ pub(crate) async fn run_io<R, W>(
     id: u64,
     cancel: CancellationToken,
     send_info: bool,
-    nonce: Option<String>,
+    creds: Credentials,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -143,7 +148,7 @@ pub(crate) async fn run_io<R, W>(
     // Read before the INFO is made (a change in between only costs an extra update).
     let told_urls = shared.connect_urls();
     if send_info {
-        let info = shared.info_for(id, peer, nonce.as_deref());
+        let info = shared.info_for(id, peer, creds.nonce.as_deref());
         handle.out.push_now(|b| b.extend_from_slice(&info));
     }
     debug!(cid = id, %peer, "client connection created");
@@ -165,10 +170,7 @@ pub(crate) async fn run_io<R, W>(
         verbose: true,
         pedantic: true,
         no_responders: false,
-        credentials: Credentials {
-            nonce,
-            ..Credentials::default()
-        },
+        credentials: creds,
         granted: None,
         perms: None,
         pings_out: 0,

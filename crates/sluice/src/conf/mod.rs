@@ -2,7 +2,8 @@
 //!
 //! [`parser`] (driving the character scanner in [`lexer`]) turns the text into a
 //! [`value::Map`] whose every value remembers its file and line; [`options`] reads the
-//! keys sluice supports out of it into [`FileOptions`] (the `cluster` block in [`cluster`];
+//! keys sluice supports out of it into [`FileOptions`] (the `cluster` block in [`cluster`]; the
+//! `tls` blocks in [`tls`];
 //! `authorization`, `accounts` and `no_auth_user` in [`accounts`]). Every error reads
 //! `FILE:LINE: what`.
 
@@ -11,6 +12,7 @@ pub mod cluster;
 pub mod lexer;
 pub mod options;
 pub mod parser;
+pub mod tls;
 pub mod value;
 
 pub use options::FileOptions;
