@@ -150,17 +150,21 @@ pub(crate) fn authenticate(
                 account: u.account.clone(),
             };
             // As nats-server: an nkey the client presents goes to the nkey users; otherwise,
-            // with verify_and_map, the certificate names the user (no password needed), and
-            // neither no_auth_user nor CONNECT's user/password is looked at.
+            // with verify_and_map, the certificate names the user (CONNECT's user name and
+            // no_auth_user are not looked at), and CONNECT's password must be that user's:
+            // none for a user configured without one (nats-server's comparePasswords).
             let by_nkey = creds.nkey.is_some() && users.iter().any(|u| u.nkey.is_some());
             if creds.map_cert && !by_nkey && users.iter().any(|u| u.nkey.is_none()) {
                 let found = creds
                     .cert
                     .as_deref()
                     .and_then(|c| crate::tls_map::find_user(c, users));
+                let given = Some(creds.pass.as_deref().unwrap_or(""));
                 return match found {
-                    Some(u) => as_user(u, None),
-                    None => denied,
+                    Some(u) if secret_matches(&u.password, given, verified) => {
+                        as_user(u, Some(u.password.clone()))
+                    }
+                    _ => denied,
                 };
             }
             if let (true, Some(name)) = (creds.is_empty(), no_auth_user) {

@@ -20,6 +20,8 @@
 //!
 //! A certificate with no email, no URI and an empty subject matches nobody, even by DNS
 //! name (as in nats-server). nkey users are not candidates (they prove their key instead).
+//! The user found still has its password checked against CONNECT's (`auth.rs`): a user
+//! configured without one takes a client that sends none.
 
 use crate::cert_names::{Attr, CertNames};
 use crate::config::User;

@@ -289,6 +289,24 @@ fn authenticate_maps_the_certificate_instead_of_connects_user() {
         ..CertNames::default()
     };
     assert!(denied(&mapped(Some(stranger), None)));
+    // CONNECT's password must be the mapped user's: none for one configured without.
+    let mut with_pass = mapped(Some(alice()), None);
+    with_pass.pass = Some("x".into());
+    assert!(denied(&with_pass));
+    let mut secret = user("alice@acme.test");
+    secret.password = "s3cret".into();
+    let auth_pw = Auth::Users(vec![secret]);
+    let pw_ok = |pass: Option<&str>| {
+        let mut c = mapped(Some(alice()), None);
+        c.pass = pass.map(str::to_owned);
+        matches!(
+            authenticate(&auth_pw, &c, None, None),
+            Outcome::Granted { .. }
+        )
+    };
+    assert!(pw_ok(Some("s3cret")));
+    assert!(!pw_ok(Some("wrong")));
+    assert!(!pw_ok(None));
     // Without verify_and_map, the same certificate means nothing.
     let mut plain = mapped(Some(alice()), Some("bob"));
     plain.map_cert = false;
