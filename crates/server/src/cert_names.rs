@@ -24,7 +24,7 @@ pub(crate) struct CertNames {
 }
 
 /// Most RDNs, attributes and names read from one certificate (bounds the work).
-const MAX_ITEMS: usize = 256;
+const MAX_ITEMS: usize = 4096;
 
 const OID_SAN: &str = "2.5.29.17";
 
@@ -109,7 +109,7 @@ fn string_value(t: &Tlv<'_>) -> Option<String> {
         // T61String: Go takes its bytes as they are (Latin-1 in practice).
         0x14 => Some(t.body.iter().map(|&b| char::from(b)).collect()),
         0x1e => {
-            if t.body.len() % 2 != 0 {
+            if !t.body.len().is_multiple_of(2) {
                 return None;
             }
             let units = t
