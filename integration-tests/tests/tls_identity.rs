@@ -218,6 +218,30 @@ async fn tls_session(
     exchange(&mut tls, &format!("CONNECT {connect}\r\n{more}PING\r\n")).await
 }
 
+/// Waits until `sub` (of `client`) is in place at the server: async-nats may send a SUB after
+/// a flush's PING, so a flush alone does not prove it. Publishes probes on `subject` from
+/// `client` itself until one comes back (5 s at most).
+async fn subscribed(client: &async_nats::Client, sub: &mut async_nats::Subscriber, subject: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        client
+            .publish(subject.to_owned(), "probe".into())
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
+        let got = tokio::time::timeout(Duration::from_millis(200), futures::StreamExt::next(sub));
+        if let Ok(Some(_)) = got.await {
+            // Let any other probes in flight arrive, and drop them.
+            while let Ok(Some(_)) =
+                tokio::time::timeout(Duration::from_millis(100), futures::StreamExt::next(sub))
+                    .await
+            {}
+            return;
+        }
+    }
+    panic!("the subscription to {subject} never came into effect");
+}
+
 const QUIET: &str = r#"{"verbose":false,"pedantic":false,"protocol":1}"#;
 
 /// The users each client certificate names, alice's with permissions.
@@ -263,7 +287,7 @@ both_async!(
         // async-nats with a client certificate: a round trip as alice.
         let alice = pki.nats_options("alice").connect(b.url()).await.expect("alice");
         let mut sub = alice.subscribe("alice.x").await.unwrap();
-        alice.flush().await.unwrap();
+        subscribed(&alice, &mut sub, "alice.x").await;
         let bob = pki.nats_options("bob").connect(b.url()).await.expect("bob");
         bob.publish("alice.x", "hi".into()).await.unwrap();
         bob.flush().await.unwrap();
@@ -288,7 +312,7 @@ both_async!(
         let b = pki.broker(kind, "acct", &conf);
         let alice = pki.nats_options("alice").connect(b.url()).await.expect("alice");
         let mut sub = alice.subscribe("x").await.unwrap();
-        alice.flush().await.unwrap();
+        subscribed(&alice, &mut sub, "x").await;
         for who in ["bob", "carol"] {
             let c = pki.nats_options(who).connect(b.url()).await.expect(who);
             c.publish("x", who.to_owned().into()).await.unwrap();
@@ -331,7 +355,7 @@ both_async!(
             .await
             .expect("TLS client");
         let mut sub = plain.subscribe("y").await.unwrap();
-        plain.flush().await.unwrap();
+        subscribed(&plain, &mut sub, "y").await;
         tls.publish("y", "over tls".into()).await.unwrap();
         tls.flush().await.unwrap();
         let msg = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut sub))
@@ -474,7 +498,7 @@ async fn handshake_first_with_a_fallback_delay_serves_both_kinds_of_client() {
         .await
         .expect("a tls_first client");
     let mut sub = first.subscribe("z").await.unwrap();
-    first.flush().await.unwrap();
+    subscribed(&first, &mut sub, "z").await;
     // A client that waits for INFO gets it after the delay, in plaintext, as without the key.
     let mut tcp = TcpStream::connect(b.addr).await.unwrap();
     let started = std::time::Instant::now();
@@ -517,4 +541,80 @@ fn route_tls_refuses_client_only_keys() {
             "{key}: {err}"
         );
     }
+}
+
+/// nats-py: connects over TLS (args: url, CA, client certificate and key or "-", "first" for
+/// `tls_handshake_first`), subscribes to `alice.py`, publishes to it, prints `got <payload>`.
+const PY_CLIENT: &str = r#"
+import asyncio, ssl, sys
+import nats
+
+async def main():
+    url, ca, cert, key, mode = sys.argv[1:6]
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    if cert != "-":
+        ctx.load_cert_chain(cert, key)
+    nc = await nats.connect(url, tls=ctx, tls_hostname="localhost",
+                            tls_handshake_first=(mode == "first"),
+                            allow_reconnect=False, connect_timeout=5)
+    sub = await nc.subscribe("alice.py")
+    await nc.flush()
+    await nc.publish("alice.py", b"from python")
+    msg = await sub.next_msg(timeout=5)
+    print("got", msg.data.decode())
+    await nc.close()
+
+asyncio.run(main())
+"#;
+
+/// Runs [`PY_CLIENT`] against `b`; what it printed, if it succeeded.
+fn nats_py(pki: &Pki, b: &Broker, who: Option<&str>, mode: &str) -> Result<String, String> {
+    let (cert, key) = match who {
+        Some(who) => (
+            pki.path(&format!("{who}.pem")),
+            pki.path(&format!("{who}-key.pem")),
+        ),
+        None => ("-".into(), "-".into()),
+    };
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", PY_CLIENT, &format!("tls://{}", b.addr)])
+        .arg(pki.path("ca.pem"))
+        .args([cert, key])
+        .arg(mode);
+    match integration_tests::py::run_bounded(cmd, Duration::from_secs(30)) {
+        (Some(status), out) if status.success() => Ok(out),
+        (_, out) => Err(out),
+    }
+}
+
+both_async!(
+    async fn nats_py_with_a_client_certificate_is_its_mapped_user(kind) {
+        if integration_tests::py::skip_without_nats_py("nats-py over verify_and_map") {
+            return;
+        }
+        let pki = Pki::new(&format!("py-map-{kind:?}"));
+        let conf = format!("{}{MAPPED_USERS}", pki.tls_block("verify_and_map: true"));
+        let b = pki.broker(kind, "pymap", &conf);
+        let out = nats_py(&pki, &b, Some("alice"), "info-first").expect("alice from python");
+        assert!(out.contains("got from python"), "{out}");
+        let out = nats_py(&pki, &b, Some("eve"), "info-first").expect_err("eve from python");
+        assert!(out.to_lowercase().contains("authorization"), "{out}");
+    }
+);
+
+#[test]
+fn nats_py_tls_handshake_first() {
+    if integration_tests::py::skip_without_nats_py("nats-py with tls_handshake_first") {
+        return;
+    }
+    let pki = Pki::new("py-first");
+    let b = pki.broker(
+        Kind::Sluice,
+        "pyfirst",
+        &pki.tls_block("handshake_first: true"),
+    );
+    let out = nats_py(&pki, &b, None, "first").expect("a tls_handshake_first client");
+    assert!(out.contains("got from python"), "{out}");
+    let out = nats_py(&pki, &b, None, "info-first");
+    assert!(out.is_err(), "an INFO-first client got through: {out:?}");
 }
