@@ -797,3 +797,7 @@ mod cluster_tests;
 #[cfg(test)]
 #[path = "settings_accounts_tests.rs"]
 mod accounts_tests;
+
+#[cfg(test)]
+#[path = "settings_tls_tests.rs"]
+mod tls_tests;
