@@ -34,6 +34,9 @@ pub(crate) enum Outcome {
         permissions: Option<Permissions>,
         /// The user's account; `None`: the global one.
         account: Option<String>,
+        /// The user the client certificate named (`verify_and_map`): reported as the
+        /// connection's user instead of CONNECT's `user` (nats-server does the same).
+        cert_user: Option<String>,
     },
     /// Out. `unknown_user`: the client named a user that is not configured (on a reload,
     /// nats-server closes such a connection without an error).
@@ -117,6 +120,7 @@ pub(crate) fn authenticate(
         secret: Some(secret.to_owned()),
         permissions: permissions.cloned(),
         account: None,
+        cert_user: None,
     };
     let denied = Outcome::Denied {
         unknown_user: false,
@@ -126,6 +130,7 @@ pub(crate) fn authenticate(
             secret: None,
             permissions: None,
             account: None,
+            cert_user: None,
         },
         Auth::UserPass { user, pass } => {
             if creds.user.as_deref() == Some(user.as_str())
@@ -148,6 +153,7 @@ pub(crate) fn authenticate(
                 secret,
                 permissions: u.permissions.clone(),
                 account: u.account.clone(),
+                cert_user: None,
             };
             // As nats-server: an nkey the client presents goes to the nkey users; otherwise,
             // with verify_and_map, the certificate names the user (CONNECT's user name and
@@ -161,9 +167,12 @@ pub(crate) fn authenticate(
                     .and_then(|c| crate::tls_map::find_user(c, users));
                 let given = Some(creds.pass.as_deref().unwrap_or(""));
                 return match found {
-                    Some(u) if secret_matches(&u.password, given, verified) => {
-                        as_user(u, Some(u.password.clone()))
-                    }
+                    Some(u) if secret_matches(&u.password, given, verified) => Outcome::Granted {
+                        secret: Some(u.password.clone()),
+                        permissions: u.permissions.clone(),
+                        account: u.account.clone(),
+                        cert_user: Some(u.user.clone()),
+                    },
                     _ => denied,
                 };
             }

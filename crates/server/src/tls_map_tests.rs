@@ -271,7 +271,13 @@ fn authenticate_maps_the_certificate_instead_of_connects_user() {
         None,
         Some("bob"),
     ) {
-        Outcome::Granted { account, .. } => assert_eq!(account.as_deref(), Some("A")),
+        Outcome::Granted {
+            account, cert_user, ..
+        } => {
+            assert_eq!(account.as_deref(), Some("A"));
+            // Reported as the connection's user (events), not CONNECT's "bob".
+            assert_eq!(cert_user.as_deref(), Some("alice@acme.test"));
+        }
         Outcome::Denied { .. } => panic!("alice's certificate is refused"),
     }
     let denied = |c: &Credentials| {

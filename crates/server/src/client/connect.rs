@@ -37,6 +37,7 @@ impl Conn {
             secret,
             permissions,
             account,
+            cert_user,
         } = authenticate(&auth, creds, None, no_auth_user)
         else {
             return Err(ServerError::AuthorizationViolation);
@@ -91,6 +92,7 @@ impl Conn {
             }
         }
         self.no_responders = no_responders;
+        self.cert_user = cert_user;
         self.granted = Some(Granted { auth, secret });
         self.set_permissions(permissions.as_ref(), false)?;
         *self.handle.stats.meta.lock() = crate::stats::ClientMeta {
@@ -143,6 +145,7 @@ impl Conn {
                 secret,
                 permissions,
                 account,
+                ..
             } => {
                 if account.as_deref().unwrap_or(crate::handle::GLOBAL_ACCOUNT)
                     != &*self.account.name

@@ -74,6 +74,8 @@ struct Conn {
     credentials: Credentials,
     /// Set once authorized.
     granted: Option<Granted>,
+    /// The user its client certificate named (`verify_and_map`), if any.
+    cert_user: Option<String>,
     /// The user's permissions; `None` (no checks at all) when it has none.
     perms: Option<Box<ConnPerms>>,
     pings_out: u32,
@@ -172,6 +174,7 @@ pub(crate) async fn run_io<R, W>(
         no_responders: false,
         credentials: creds,
         granted: None,
+        cert_user: None,
         perms: None,
         pings_out: 0,
         active: false,
@@ -314,8 +317,9 @@ impl Conn {
     /// it; empty without one.
     fn user_name(&self) -> String {
         let c = &self.credentials;
-        c.nkey
+        self.cert_user
             .clone()
+            .or_else(|| c.nkey.clone())
             .or_else(|| c.user.clone())
             .or_else(|| self.shared.no_auth_user.clone())
             .unwrap_or_default()
