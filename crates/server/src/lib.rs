@@ -18,8 +18,9 @@
 //! Must never: know about streams or JetStream (the stream layer sits above and attaches as
 //! an internal client), block a publisher on a slow reader, or panic on client input.
 //!
-//! Modules import one way only (no import cycles). On top, the accept loop (`server`, `tls`)
-//! and the per-connection read loop (`client`), which routes messages (`route`) through the
+//! Modules import one way only (no import cycles). On top, the accept loop (`server`, `tls`;
+//! `tls_map` finds the user a client certificate names, from what `cert_names` reads out of
+//! it) and the per-connection read loop (`client`), which routes messages (`route`) through the
 //! subscription registry (`shared`) into outbound buffers (`outbound`); `cluster` runs the
 //! routes (a route's interest is registry entries owned by it, `handle::Owner::Route`) and
 //! `routez` reports them. What several modules
