@@ -7,8 +7,8 @@
 # SERVER_BINARY defaults to $SLUICE_BIN, else $CARGO_TARGET_DIR/debug/sluice (target/debug/sluice);
 # `scripts/upstream_nats_py.sh /usr/sbin/nats-server` checks the harness against the reference.
 #
-# The tests are upstream's, unchanged: tests/__init__.py, tests/utils.py and tests/test_client.py
-# at the v2.9.0 commit, checked against pinned SHA-256 sums. They come from, in order:
+# The tests are upstream's, unchanged: tests/__init__.py, tests/utils.py, tests/test_client.py and
+# tests/conf/no_auth_user.conf at the v2.9.0 commit, checked against pinned SHA-256 sums. They come from, in order:
 #   1. $NATS_PY_GIT, a git directory (a clone or mirror of nats-io/nats.py) holding the commit;
 #   2. the cache, $SLUICE_UPSTREAM_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/sluice), filled by
 #      an earlier run;
@@ -23,10 +23,13 @@
 # server's output (upstream sends them to /dev/null); both are printed after the run.
 #
 # Selected: tests/test_client.py::ClusterDiscoveryTest (servers started with --cluster_listen,
-# --routes, --cluster_name; connect_urls discovery on first connect and after) and
+# --routes, --cluster_name; connect_urls discovery on first connect and after),
 # ::ClusterDiscoveryReconnectTest (the same with --user/--pass; reconnect to a discovered
-# server, pending buffer limits). Two of the latter are skipped by upstream itself ("flaky test").
-# They use fixed ports: clients 4223-4225, routes 6223-6225, monitoring 8223-8225.
+# server, pending buffer limits; two are skipped by upstream itself, "flaky test") and
+# ::NoAuthUserClientTest (tests/conf/no_auth_user.conf: two accounts with permissions and
+# no_auth_user; a user of the other account is refused its subscription, the anonymous client
+# is the no_auth_user). They use fixed ports: clients 4223-4225 and 4555, routes 6223-6225,
+# monitoring 8223-8225.
 #
 # Needs python3 with nats-py (pip install nats-py==2.9.0); installs pytest if it is missing.
 # Exit status: 0 all selected tests passed (or were skipped by upstream), 1 a test failed or the
@@ -45,12 +48,14 @@ UPSTREAM_FILES=(
     "tests/__init__.py e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     "tests/utils.py 318b5a7a20e762c5495af0eb7c32a41027b804423260d9833f937fd47e07c7f4"
     "tests/test_client.py c4febf147a19d3b69c08fdc9c3c639bc116aaaccb674e80d0ca38403a7b36575"
+    "tests/conf/no_auth_user.conf 31e0e12a488d00e06bd472564a885158836e927969d82407cdeefa87b090576d"
 )
 SELECTED=(
     "tests/test_client.py::ClusterDiscoveryTest"
     "tests/test_client.py::ClusterDiscoveryReconnectTest"
+    "tests/test_client.py::NoAuthUserClientTest"
 )
-PORTS=(4223 4224 4225 6223 6224 6225 8223 8224 8225)
+PORTS=(4223 4224 4225 4555 6223 6224 6225 8223 8224 8225)
 TIME_LIMIT="${UPSTREAM_NATS_PY_TIMEOUT:-120}"
 
 SERVER_BIN="${1:-${SLUICE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/sluice}}"
@@ -95,7 +100,7 @@ fi
 # --- the upstream sources -------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/upstream-nats-py.XXXXXX")"
 CACHE="${SLUICE_UPSTREAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice}/nats.py-$NATS_PY_TAG"
-mkdir -p "$WORK/src/tests" "$WORK/bin" "$WORK/logs"
+mkdir -p "$WORK/src/tests/conf" "$WORK/bin" "$WORK/logs"
 
 sha_ok() { [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
@@ -107,7 +112,7 @@ fill_from() {
         path="${entry%% *}"
         sum="${entry##* }"
         if ! "$getter" "$path" "$WORK/src/$path" 2>/dev/null || ! sha_ok "$WORK/src/$path" "$sum"; then
-            rm -rf "$WORK/src/tests" && mkdir -p "$WORK/src/tests"
+            rm -rf "$WORK/src/tests" && mkdir -p "$WORK/src/tests/conf"
             return 1
         fi
     done
@@ -133,7 +138,7 @@ if [ -z "$SOURCE" ]; then
         "cannot get nats.py $NATS_PY_TAG's tests: not in \$NATS_PY_GIT, not cached in $CACHE," \
         "and not downloadable from raw.githubusercontent.com (offline?)"
 fi
-if [ "$SOURCE" != "cache $CACHE" ] && mkdir -p "$CACHE/tests" 2>/dev/null; then
+if [ "$SOURCE" != "cache $CACHE" ] && mkdir -p "$CACHE/tests/conf" 2>/dev/null; then
     for entry in "${UPSTREAM_FILES[@]}"; do
         cp "$WORK/src/${entry%% *}" "$CACHE/${entry%% *}" 2>/dev/null || true
     done

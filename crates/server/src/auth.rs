@@ -4,7 +4,7 @@
 //! users, whose client signs the nonce of the connection's INFO with its ed25519 key (checked
 //! with the nkeys crate).
 
-use crate::config::{Auth, Permissions};
+use crate::config::{Auth, JwtAuth, Permissions};
 use subtle::ConstantTimeEq;
 
 /// Credentials a client has presented (merged over every CONNECT so far).
@@ -15,6 +15,8 @@ pub(crate) struct Credentials {
     pub(crate) auth_token: Option<String>,
     /// The public nkey the client claims, and its signature of `nonce`.
     pub(crate) nkey: Option<String>,
+    /// Operator mode: the user JWT.
+    pub(crate) jwt: Option<String>,
     pub(crate) sig: Option<String>,
     /// The nonce this connection's INFO carried (when nkey users are configured).
     pub(crate) nonce: Option<String>,
@@ -26,6 +28,8 @@ pub(crate) struct Credentials {
 }
 
 /// What [`authenticate`] decided.
+// A return value, consumed at once (never stored or collected): its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Outcome {
     /// In: `secret` is the configured password or token that matched (so a reload that
     /// keeps it need not run bcrypt again), `permissions` the user's.
@@ -37,6 +41,8 @@ pub(crate) enum Outcome {
         /// The user the client certificate named (`verify_and_map`): reported as the
         /// connection's user instead of CONNECT's `user` (nats-server does the same).
         cert_user: Option<String>,
+        /// Operator mode: when the user's JWT expires (Unix seconds).
+        expires: Option<i64>,
     },
     /// Out. `unknown_user`: the client named a user that is not configured (on a reload,
     /// nats-server closes such a connection without an error).
@@ -121,6 +127,7 @@ pub(crate) fn authenticate(
         permissions: permissions.cloned(),
         account: None,
         cert_user: None,
+        expires: None,
     };
     let denied = Outcome::Denied {
         unknown_user: false,
@@ -131,7 +138,9 @@ pub(crate) fn authenticate(
             permissions: None,
             account: None,
             cert_user: None,
+            expires: None,
         },
+        Auth::Jwt(trust) => jwt_login(trust, creds),
         Auth::UserPass { user, pass } => {
             if creds.user.as_deref() == Some(user.as_str())
                 && secret_matches(pass, creds.pass.as_deref(), verified)
@@ -154,6 +163,7 @@ pub(crate) fn authenticate(
                 permissions: u.permissions.clone(),
                 account: u.account.clone(),
                 cert_user: None,
+                expires: None,
             };
             // As nats-server: an nkey the client presents goes to the nkey users; otherwise,
             // with verify_and_map, the certificate names the user (CONNECT's user name and
@@ -172,6 +182,7 @@ pub(crate) fn authenticate(
                         permissions: u.permissions.clone(),
                         account: u.account.clone(),
                         cert_user: Some(u.user.clone()),
+                        expires: None,
                     },
                     _ => denied,
                 };
@@ -206,6 +217,78 @@ pub(crate) fn authenticate(
             }
         }
     }
+}
+
+/// Operator mode: the client's user JWT, checked through its account to a trusted
+/// operator, and its signature of this connection's nonce (`jwt/`). What a user JWT asks for
+/// that Sluice does not enforce yet (connection limits, source networks, time windows, other
+/// connection types) refuses the login, with the reason in the log.
+fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
+    let denied = Outcome::Denied {
+        unknown_user: false,
+    };
+    let operators: Vec<_> = trust
+        .operators
+        .iter()
+        .filter_map(|o| crate::jwt::verify_operator(o).ok())
+        .collect();
+    let login = crate::jwt::Login {
+        jwt: creds.jwt.as_deref().unwrap_or_default(),
+        sig: creds.sig.as_deref(),
+        nonce: creds.nonce.as_deref().unwrap_or_default().as_bytes(),
+    };
+    let lookup = |key: &str| {
+        trust
+            .accounts
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, jwt)| jwt.clone())
+    };
+    let now = i64::try_from(crate::stats::unix_nanos() / 1_000_000_000).unwrap_or(i64::MAX);
+    let who = match crate::jwt::verify_user(login, lookup, &operators, now) {
+        Ok(who) => who,
+        Err(e) => {
+            tracing::debug!(error = %e, "user JWT refused");
+            return denied;
+        }
+    };
+    if let Some(reason) = unserved_user_limits(&who) {
+        tracing::warn!(user = %who.user, account = %who.account, "{reason}: login refused");
+        return denied;
+    }
+    Outcome::Granted {
+        secret: None,
+        permissions: who.permissions,
+        account: Some(who.account),
+        cert_user: None,
+        expires: who.expires,
+    }
+}
+
+/// What a verified user's JWT asks for that Sluice does not enforce yet, if anything.
+fn unserved_user_limits(who: &crate::jwt::UserIdentity) -> Option<String> {
+    let l = &who.limits;
+    let finite = [("subs", l.subs), ("data", l.data), ("payload", l.payload)]
+        .into_iter()
+        .filter(|(_, v)| *v != -1)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>();
+    if !finite.is_empty() {
+        return Some(format!(
+            "the user JWT limits {} (only -1, no limit, is served yet)",
+            finite.join(", ")
+        ));
+    }
+    if !who.user_limits.src.is_empty() || !who.user_limits.times.is_empty() {
+        return Some("the user JWT's src or times limits are not served yet".into());
+    }
+    let types = &who.allowed_connection_types;
+    if !types.is_empty() && !types.iter().any(|t| t.eq_ignore_ascii_case("STANDARD")) {
+        return Some(format!(
+            "the user JWT allows only {types:?} connections (Sluice serves STANDARD ones)"
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -20,6 +20,20 @@ pub enum Auth {
     /// CONNECT must carry the user and password of one of these users (nats-server's
     /// `authorization { users [...] }`); each may have permissions.
     Users(Vec<User>),
+    /// Operator mode: CONNECT must carry a user JWT issued (through its account) by one of
+    /// the trusted operators, and the user's signature of the INFO's nonce.
+    Jwt(JwtAuth),
+}
+
+/// Operator mode's trust: the operators' JWTs and the accounts' (nats-server's `operator`
+/// and the resolver's contents). Each account is a configured account named by its public
+/// key ([`ServerConfig::accounts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JwtAuth {
+    /// The trusted operators' JWTs.
+    pub operators: Vec<String>,
+    /// Account public key and its JWT.
+    pub accounts: Vec<(String, String)>,
 }
 
 /// One configured user.
@@ -44,6 +58,70 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AccountConfig {
     pub name: String,
+    /// What other accounts may import from this one.
+    pub exports: Vec<Export>,
+    /// What this account takes from others' exports.
+    pub imports: Vec<Import>,
+}
+
+impl AccountConfig {
+    /// An account with no exports or imports.
+    pub fn new(name: &str) -> AccountConfig {
+        AccountConfig {
+            name: name.to_owned(),
+            ..AccountConfig::default()
+        }
+    }
+}
+
+/// How many responses a service import's request may get (nats-server's `response`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseType {
+    /// One: the reply mapping ends with the first response.
+    #[default]
+    Singleton,
+    /// Any number, until the response threshold passes.
+    Stream,
+    /// Any number, until the response threshold passes (nats-server keeps it apart from
+    /// `Stream` for latency tracking only, which Sluice does not serve).
+    Chunked,
+}
+
+/// What an export offers: messages (a stream) or requests (a service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportKind {
+    Stream,
+    Service {
+        response: ResponseType,
+        /// How long a request's reply mapping lives (nats-server's `response_threshold`,
+        /// 2 minutes by default).
+        threshold: std::time::Duration,
+    },
+}
+
+/// One entry of an account's `exports`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// The subjects offered (wildcards allowed).
+    pub subject: String,
+    pub kind: ExportKind,
+    /// The accounts that may import it; `None`: any account.
+    pub accounts: Option<Vec<String>>,
+}
+
+/// One entry of an account's `imports`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Messages (`true`: a stream import) or requests (a service import).
+    pub stream: bool,
+    /// The exporting account.
+    pub account: String,
+    /// The subjects in the exporting account.
+    pub subject: String,
+    /// The subjects in this account: where a stream import's messages are delivered, or
+    /// what this account's clients publish a service import's requests to. Wildcards in the
+    /// same order as `subject`'s carry the tokens across.
+    pub to: String,
 }
 
 /// nats-server's `permissions { publish {...} subscribe {...} allow_responses ... }`.

@@ -28,6 +28,9 @@ pub enum ServerError {
     #[error("Authorization Violation")]
     AuthorizationViolation,
     /// No CONNECT within the auth timeout.
+    /// An operator-mode user whose JWT expired while it was connected.
+    #[error("User Authentication Expired")]
+    AuthExpired,
     #[error("Authentication Timeout")]
     AuthTimeout,
     /// Too many unanswered PINGs.
@@ -117,6 +120,7 @@ mod tests {
             (ServerError::InvalidQueue, false),
             (ServerError::AuthorizationViolation, true),
             (ServerError::AuthTimeout, true),
+            (ServerError::AuthExpired, true),
             (ServerError::StaleConnection, true),
             (ServerError::SlowConsumer, true),
             (ServerError::SecureConnectionRequired, true),

@@ -7,6 +7,9 @@
 //! modules, it imports nothing from the modules that use it (the read loop, the router, the
 //! registry, monitoring).
 
+use crate::config::ResponseType;
+use crate::imports::mapping::Mapping;
+use crate::imports::responses::Responses;
 use crate::outbound::Outbound;
 use crate::perms::ClientPerms;
 use crate::sink::InternalSink;
@@ -16,7 +19,8 @@ use sluice_protocol::ByteStr;
 use sluice_router::Sublist;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// [`ClientHandle::flags`]: the client sent `headers: true`: deliver HMSG, not MSG.
@@ -91,6 +95,7 @@ impl RouteHandle {
 }
 
 /// Who a subscription delivers to.
+#[derive(Clone)]
 pub(crate) enum Owner {
     /// A client connection: messages are encoded into its outbound buffer.
     Client(Arc<ClientHandle>),
@@ -127,7 +132,8 @@ pub(crate) const GLOBAL_ACCOUNT: &str = "$G";
 pub(crate) const SYSTEM_ACCOUNT: &str = "$SYS";
 
 /// A subject space of its own (nats-server's account): a message published in one account
-/// reaches only the subscriptions of that account, whatever their subjects.
+/// reaches only the subscriptions of that account, whatever their subjects, and the
+/// accounts that import them.
 pub(crate) struct Account {
     pub(crate) name: Arc<str>,
     /// The account's subscriptions: its clients', in-process ones', and other servers'
@@ -135,6 +141,9 @@ pub(crate) struct Account {
     pub(crate) sublist: Sublist<SubRef>,
     /// Client connections bound to it now (monitoring).
     pub(crate) conns: AtomicUsize,
+    /// What it imports from other accounts and the replies it maps for them (set once,
+    /// before the server takes connections; see `imports/`).
+    pub(crate) imports: OnceLock<AccountImports>,
 }
 
 impl Account {
@@ -143,8 +152,58 @@ impl Account {
             name: Arc::from(name),
             sublist: Sublist::new(),
             conns: AtomicUsize::new(0),
+            imports: OnceLock::new(),
         }
     }
+
+    /// Its service imports, if it has any.
+    #[inline]
+    pub(crate) fn service_imports(&self) -> Option<&[ServiceImport]> {
+        self.imports
+            .get()
+            .map(|i| i.services.as_slice())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// An account's part in exports and imports.
+#[derive(Default)]
+pub(crate) struct AccountImports {
+    /// Messages it takes from other accounts.
+    pub(crate) streams: Vec<StreamImport>,
+    /// Requests its clients send to other accounts' services.
+    pub(crate) services: Vec<ServiceImport>,
+    /// When it exports services: where its responders' replies go back to.
+    pub(crate) responses: Option<Responses<Weak<Account>>>,
+}
+
+/// A stream import: the exporter's messages on the mapping's export side are delivered to
+/// the importer's subscriptions on its import side (through [`Shadow`] subscriptions).
+pub(crate) struct StreamImport {
+    pub(crate) exporter: Weak<Account>,
+    pub(crate) mapping: Arc<Mapping>,
+    /// The importer's subjects (the mapping's import side).
+    pub(crate) to: String,
+}
+
+/// A service import: what the importer's clients publish on `to` is also published in the
+/// exporter, mapped, with a reply subject that brings the responses back.
+pub(crate) struct ServiceImport {
+    pub(crate) importer: Weak<Account>,
+    pub(crate) exporter: Weak<Account>,
+    pub(crate) mapping: Mapping,
+    pub(crate) to: String,
+    pub(crate) response: ResponseType,
+    pub(crate) threshold: Duration,
+}
+
+/// What makes a subscription a shadow: one the server enters in an exporting account for an
+/// importer's subscription, delivering to it under the importer's subject.
+pub(crate) struct Shadow {
+    pub(crate) original: Weak<Subscription>,
+    pub(crate) mapping: Arc<Mapping>,
+    /// The shadow covers more than the original's subject: check each delivery against it.
+    pub(crate) filter: bool,
 }
 
 /// One `SUB`: who it belongs to, its sid, and its auto-unsubscribe state.
@@ -158,6 +217,10 @@ pub(crate) struct Subscription {
     /// Auto-unsubscribe after this many deliveries; 0 means never.
     max: AtomicU64,
     delivered: AtomicU64,
+    /// Set when this is a shadow of another subscription (a stream import's).
+    pub(crate) shadow: Option<Shadow>,
+    /// The shadows entered for it, removed with it.
+    pub(crate) shadows: Mutex<Vec<SubRef>>,
 }
 
 /// Whether a delivery may go ahead, and whether it is the subscription's last.
@@ -187,7 +250,32 @@ impl Subscription {
             queue,
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+            shadow: None,
+            shadows: Mutex::new(Vec::new()),
         }
+    }
+
+    /// A shadow of `original` in `account` on `subject` (same owner, sid and queue group).
+    pub(crate) fn shadow_of(
+        original: &SubRef,
+        account: Arc<Account>,
+        subject: &str,
+        mapping: Arc<Mapping>,
+        filter: bool,
+    ) -> Self {
+        let mut sub = Subscription::new(
+            original.owner.clone(),
+            account,
+            original.sid.clone(),
+            ByteStr::from(subject),
+            original.queue.clone(),
+        );
+        sub.shadow = Some(Shadow {
+            original: Arc::downgrade(original),
+            mapping,
+            filter,
+        });
+        sub
     }
 
     /// Counts one delivery against the auto-unsubscribe limit.

@@ -28,7 +28,8 @@
 //! shared half, the subscriptions that point at it, and the accounts whose registries hold
 //! them), `sink` (in-process deliveries),
 //! `js_monitor` (what the stream layer reports), `config`, `cluster_config` (clustering's
-//! configuration), `error` and `stats`.
+//! configuration), `error` and `stats`; and `jwt` (NATS JWTs for operator mode: decoding and
+//! verification, pure, not wired into authentication yet).
 
 mod accountz;
 mod auth;
@@ -40,8 +41,10 @@ pub mod config;
 mod error;
 mod events;
 mod handle;
+pub mod imports;
 mod internal;
 mod js_monitor;
+pub mod jwt;
 mod monitor;
 mod outbound;
 mod perms;
@@ -61,8 +64,8 @@ pub use cluster_config::{
     ClusterConfig, RouteAuth, RoutePermissions, RoutePool, RouteScheme, RouteUrl,
 };
 pub use config::{
-    AccountConfig, Auth, HandshakeFirst, Permissions, ResponsePermission, ServerConfig,
-    SubjectPermission, TlsConfig, User,
+    AccountConfig, Auth, Export, ExportKind, HandshakeFirst, Import, JwtAuth, Permissions,
+    ResponsePermission, ResponseType, ServerConfig, SubjectPermission, TlsConfig, User,
 };
 pub use error::ServerError;
 pub use internal::{Batch, InternalSubscription, ServerHandle};

@@ -6,7 +6,8 @@
 //! once the current batch is done.
 
 use crate::handle::{
-    Account, Admit, ClientHandle, Owner, RouteHandle, SubRef, DENY_FILTER, HEADERS, TRACK_REPLIES,
+    Account, Admit, ClientHandle, Owner, RouteHandle, Shadow, SubRef, DENY_FILTER, HEADERS,
+    TRACK_REPLIES,
 };
 use crate::outbound::Pushed;
 use crate::pressure::Backlog;
@@ -41,6 +42,8 @@ pub(crate) struct Publisher {
     /// An in-process sink's backlog this batch found over its limit: a client publisher stops
     /// reading until it has room (see `pressure.rs`).
     pub(crate) blocked: Option<Arc<Backlog>>,
+    /// How many service imports the message being routed has gone through.
+    pub(crate) import_depth: u8,
 }
 
 impl Publisher {
@@ -57,11 +60,13 @@ impl Publisher {
             stalled_route: None,
             stalled: None,
             blocked: None,
+            import_depth: 0,
         }
     }
 
     /// Routes one message to every matching subscription of account `acc` (one member per
-    /// queue group). True if anyone received it.
+    /// queue group), and through the account's service imports that take it. True if anyone
+    /// received it.
     #[inline]
     pub(crate) fn publish(
         &mut self,
@@ -72,7 +77,12 @@ impl Publisher {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
-        self.publish_as(shared, acc, subject, subject, reply, headers, payload)
+        let mut delivered = self.publish_as(shared, acc, subject, subject, reply, headers, payload);
+        if acc.service_imports().is_some() {
+            delivered |=
+                self.through_service_imports(shared, acc, subject, reply, headers, payload);
+        }
+        delivered
     }
 
     /// Routes a message by `route` but delivers it showing `subject` (how a stream consumer
@@ -217,6 +227,9 @@ impl Publisher {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
+        if let Some(shadow) = &sub.shadow {
+            return self.deliver_shadow(shared, shadow, subject, reply, headers, payload);
+        }
         if !self.echo && sub.owner.id() == self.id {
             return false;
         }
@@ -287,6 +300,29 @@ impl Publisher {
             }
         }
         true
+    }
+
+    /// Delivers to the subscription a stream import's shadow stands for, under its
+    /// account's subject.
+    #[inline(never)]
+    fn deliver_shadow(
+        &mut self,
+        shared: &Shared,
+        shadow: &Shadow,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let (Some(original), Some(mapped)) =
+            (shadow.original.upgrade(), shadow.mapping.f_to_q(subject))
+        else {
+            return false;
+        };
+        if shadow.filter && !sluice_protocol::subject::subject_matches(&original.subject, &mapped) {
+            return false;
+        }
+        self.deliver(shared, &original, &mapped, reply, headers, payload)
     }
 
     /// Appends to `target`'s outbound buffer (a reply to a client itself).

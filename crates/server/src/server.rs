@@ -46,10 +46,13 @@ impl Server {
             )),
             None => None,
         };
+        crate::imports::check_accounts(&config.accounts)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = listen(&config.host, config.port).await?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared::new(config, port));
         crate::events::install(&shared);
+        crate::imports::install(&shared);
         let cluster_listener = match &shared.cluster {
             Some(cluster) => Some(crate::cluster::bind_listener(cluster).await?),
             None => None,

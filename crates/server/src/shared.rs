@@ -375,8 +375,11 @@ impl Shared {
     /// URL-safe without padding.
     pub(crate) fn new_nonce(&self) -> Option<String> {
         use base64::Engine;
-        let nkeys =
-            matches!(&*self.auth(), Auth::Users(users) if users.iter().any(|u| u.nkey.is_some()));
+        let nkeys = match &*self.auth() {
+            Auth::Users(users) => users.iter().any(|u| u.nkey.is_some()),
+            Auth::Jwt(_) => true,
+            _ => false,
+        };
         nkeys.then(|| {
             let bytes: [u8; 11] = rand::random();
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -456,12 +459,24 @@ impl Shared {
     /// Enters a subscription of this server's own (a client's or an in-process one) in its
     /// account's registry; the cluster's routes are told of new interest.
     pub(crate) fn insert_local_sub(&self, sub: &SubRef) -> Result<(), sluice_router::RouterError> {
+        self.insert_shadow(sub, 0)
+    }
+
+    /// [`Shared::insert_local_sub`] for a subscription `depth` stream imports away from its
+    /// subscriber (0: the subscriber's own), with the shadows its account's stream imports
+    /// need.
+    pub(crate) fn insert_shadow(
+        &self,
+        sub: &SubRef,
+        depth: u8,
+    ) -> Result<(), sluice_router::RouterError> {
         sub.account
             .sublist
             .insert(&sub.subject, sub.queue.as_deref(), sub.clone())?;
         if let Some(cluster) = &self.cluster {
             cluster.local_sub_added(&sub.account.name, &sub.subject, sub.queue.as_ref());
         }
+        crate::imports::add_shadows(self, sub, depth);
         Ok(())
     }
 
@@ -490,6 +505,10 @@ impl Shared {
             if let Some(cluster) = &self.cluster {
                 cluster.local_sub_removed(&sub.account.name, &sub.subject, sub.queue.as_ref());
             }
+        }
+        let shadows = std::mem::take(&mut *sub.shadows.lock());
+        for shadow in &shadows {
+            self.remove_local_sub(shadow);
         }
     }
 }

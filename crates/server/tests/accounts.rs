@@ -33,10 +33,7 @@ fn config(no_auth_user: Option<&str>) -> ServerConfig {
             user("b", Some("B")),
             user("g", None),
         ]),
-        accounts: vec![
-            AccountConfig { name: "A".into() },
-            AccountConfig { name: "B".into() },
-        ],
+        accounts: vec![AccountConfig::new("A"), AccountConfig::new("B")],
         no_auth_user: no_auth_user.map(str::to_owned),
         ..ServerConfig::default()
     }
@@ -245,6 +242,74 @@ async fn monitoring_names_each_connections_account() {
     let _ = mtask.await;
 }
 
+#[tokio::test]
+async fn accountz_shows_the_system_account_and_exports_and_imports_as_nats_server() {
+    use sluice_server::{Export, ExportKind, Import, ResponseType};
+    let mut cfg = config(None);
+    cfg.jetstream = false;
+    cfg.accounts[0].exports = vec![
+        Export {
+            subject: "pub.>".into(),
+            kind: ExportKind::Stream,
+            accounts: Some(vec!["B".into()]),
+        },
+        Export {
+            subject: "help.>".into(),
+            kind: ExportKind::Service {
+                response: ResponseType::Stream,
+                threshold: Duration::from_secs(120),
+            },
+            accounts: None,
+        },
+    ];
+    cfg.accounts[1].imports = vec![
+        Import {
+            stream: true,
+            account: "A".into(),
+            subject: "pub.>".into(),
+            to: "fa.pub.>".into(),
+        },
+        Import {
+            stream: false,
+            account: "A".into(),
+            subject: "help.>".into(),
+            to: "ah.>".into(),
+        },
+    ];
+    let srv = start(cfg).await;
+    let monitor = sluice_server::Monitor::bind(&srv.handle, "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let http = monitor.local_addr();
+    let t = srv.token.clone();
+    let mtask = tokio::spawn(async move { monitor.run(t).await });
+    let list = get_json(http, "/accountz").await;
+    assert_eq!(list["system_account"], "$SYS", "{list}");
+    let a = get_json(http, "/accountz?acc=A").await;
+    assert_eq!(a["system_account"], "$SYS", "{a}");
+    assert_eq!(
+        a["account_detail"]["exports"],
+        serde_json::json!([
+            {"subject": "pub.>", "type": "stream", "approved_accounts": ["B"]},
+            {"subject": "help.>", "type": "service", "response_type": "Streamed"},
+        ]),
+        "{a}"
+    );
+    let b = get_json(http, "/accountz?acc=B").await;
+    assert_eq!(
+        b["account_detail"]["imports"],
+        serde_json::json!([
+            {"subject": "pub.>", "account": "A", "local_subject": "fa.pub.>", "type": "stream",
+             "invalid": false, "share": false, "tracking": false},
+            {"subject": "ah.>", "account": "A", "to": "help.>", "type": "service",
+             "invalid": false, "share": false, "tracking": false},
+        ]),
+        "{b}"
+    );
+    srv.stop().await;
+    let _ = mtask.await;
+}
+
 /// GET `path` from the monitor at `addr`, as JSON.
 async fn get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -268,7 +333,7 @@ async fn account_names_leave_out_the_global_and_system_accounts() {
     let srv = start(config(None)).await;
     assert_eq!(srv.handle.account_names(), ["A", "B"]);
     let mut cfg = config(None);
-    cfg.accounts.push(AccountConfig { name: "SYS".into() });
+    cfg.accounts.push(AccountConfig::new("SYS"));
     cfg.system_account = Some("SYS".into());
     let with_sys = start(cfg).await;
     assert_eq!(with_sys.handle.account_names(), ["A", "B"]);

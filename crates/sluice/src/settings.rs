@@ -108,7 +108,23 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
     let f = file.unwrap_or(&default);
     let d = ServerConfig::default();
     let flag_auth = cli.given("user") || cli.given("pass") || cli.given("auth");
-    let auth = if flag_auth {
+    let mut accounts = f.accounts.clone().unwrap_or_default();
+    let mut system_account = f.system_account.clone();
+    let operator = f
+        .operator
+        .as_ref()
+        .map(conf::operator::server_accounts)
+        .transpose()?;
+    let auth = if let Some((trust, op_accounts, system)) = operator {
+        if flag_auth {
+            return Err(
+                "--user, --pass and --auth cannot be used with an operator (operator mode)".into(),
+            );
+        }
+        accounts = op_accounts;
+        system_account = system;
+        Auth::Jwt(trust)
+    } else if flag_auth {
         // In place of the file's authorization block; the file's accounts keep their users.
         conf::accounts::under_flags(cli.server_config().auth, f)?
     } else {
@@ -186,9 +202,9 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         lame_duck_duration,
         lame_duck_grace_period,
         cluster: cluster(cli, f.cluster.as_ref())?,
-        accounts: f.accounts.clone().unwrap_or_default(),
+        accounts,
         no_auth_user: f.no_auth_user.clone(),
-        system_account: f.system_account.clone(),
+        system_account,
     };
     let monitor = monitor(cli, f, &server.host)?;
     let log = LogOptions {

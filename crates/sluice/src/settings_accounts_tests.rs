@@ -27,12 +27,7 @@ fn user(name: &str, password: &str, account: Option<&str>) -> User {
 }
 
 fn accounts(names: &[&str]) -> Vec<AccountConfig> {
-    names
-        .iter()
-        .map(|n| AccountConfig {
-            name: (*n).to_owned(),
-        })
-        .collect()
+    names.iter().map(|n| AccountConfig::new(n)).collect()
 }
 
 const EXAMPLE: &str = "\

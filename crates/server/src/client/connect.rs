@@ -31,6 +31,9 @@ impl Conn {
         if info.sig.is_some() {
             creds.sig.clone_from(&info.sig);
         }
+        if info.jwt.is_some() {
+            creds.jwt.clone_from(&info.jwt);
+        }
         let auth = self.shared.auth();
         let no_auth_user = self.shared.no_auth_user.as_deref();
         let Outcome::Granted {
@@ -38,6 +41,7 @@ impl Conn {
             permissions,
             account,
             cert_user,
+            expires,
         } = authenticate(&auth, creds, None, no_auth_user)
         else {
             return Err(ServerError::AuthorizationViolation);
@@ -93,6 +97,7 @@ impl Conn {
         }
         self.no_responders = no_responders;
         self.cert_user = cert_user;
+        self.expires = expires;
         self.granted = Some(Granted { auth, secret });
         self.set_permissions(permissions.as_ref(), false)?;
         *self.handle.stats.meta.lock() = crate::stats::ClientMeta {

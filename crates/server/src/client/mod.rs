@@ -70,6 +70,9 @@ struct Conn {
     verbose: bool,
     pedantic: bool,
     no_responders: bool,
+    /// Operator mode: when the user's JWT expires (Unix seconds); the connection is then
+    /// closed with `User Authentication Expired`, as nats-server does.
+    expires: Option<i64>,
     /// Credentials as merged from every CONNECT so far.
     credentials: Credentials,
     /// Set once authorized.
@@ -172,6 +175,7 @@ pub(crate) async fn run_io<R, W>(
         verbose: true,
         pedantic: true,
         no_responders: false,
+        expires: None,
         credentials: creds,
         granted: None,
         cert_user: None,
@@ -185,6 +189,10 @@ pub(crate) async fn run_io<R, W>(
     };
     let auth_timer = tokio::time::sleep(shared.limits.auth_timeout());
     tokio::pin!(auth_timer);
+    // Armed when a CONNECT's user JWT has an expiry.
+    let expiry = tokio::time::sleep(std::time::Duration::ZERO);
+    tokio::pin!(expiry);
+    let mut expiring: Option<i64> = None;
     // Reloadable: a new ping_interval takes effect at the next tick.
     let mut period = shared.limits.ping_interval();
     let mut ping_timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -212,6 +220,16 @@ pub(crate) async fn run_io<R, W>(
                         conn.first_ping = true;
                     }
                     conn.publisher.wake_all();
+                    if conn.expires != expiring {
+                        // A CONNECT's user JWT expires: arm (or re-arm) the timer.
+                        if let Some(at) = conn.expires {
+                            let now = crate::stats::unix_nanos() / 1_000_000_000;
+                            let left = u64::try_from(at).unwrap_or(0).saturating_sub(now);
+                            let left = std::time::Duration::from_secs(left);
+                            expiry.as_mut().reset(tokio::time::Instant::now() + left);
+                        }
+                        expiring = conn.expires;
+                    }
                     if let Err(e) = result {
                         debug!(cid = id, error = %e, "closing after protocol error");
                         conn.fail(e);
@@ -253,6 +271,10 @@ pub(crate) async fn run_io<R, W>(
                     conn.fail(e);
                     break "stale connection";
                 }
+            },
+            _ = &mut expiry, if expiring.is_some() => {
+                conn.fail(ServerError::AuthExpired);
+                break "user JWT expired";
             },
             _ = &mut auth_timer, if !conn.connected && shared.auth_required() => {
                 conn.fail(ServerError::AuthTimeout);

@@ -8,16 +8,18 @@
 //! block's default `permissions` apply to its own users only. As in nats-server 2.9.10, a
 //! single `user`/`password` or a `token` cannot go with accounts that have users.
 //!
+//! An account's `exports` and `imports` are read in `exports.rs` and checked against each
+//! other by `sluice_server::imports::check_accounts`.
+//!
 //! Stricter than nats-server where it would accept something Sluice does not do: an
-//! account's `exports`, `imports`, `jetstream`, `limits`, `mappings`, `default_permissions`
-//! and `nkey`, and the operator, resolver, trusted-keys and system-account
-//! keys are refused as not served yet. A user name listed twice anywhere, an account named
+//! account's `jetstream`, `limits`, `mappings`, `default_permissions` and `nkey`, and the
+//! operator, resolver and trusted-keys keys are refused as not served yet. A user name listed twice anywhere, an account named
 //! `$G` and an account listed twice are errors.
 
 use super::options::{map, permissions, positive_duration, string, unknown, wrong_type};
 use super::value::{ConfError, Entry, Kind, Pos, Value};
 use super::FileOptions;
-use sluice_server::{AccountConfig, Auth, User};
+use sluice_server::{AccountConfig, Auth, Export, Import, User};
 use std::time::Duration;
 
 /// The name nats-server gives its global account (reserved: no configured account has it).
@@ -26,18 +28,7 @@ pub const GLOBAL_ACCOUNT: &str = "$G";
 /// Top-level keys of nats-server's about accounts that Sluice does not serve yet (its
 /// decentralised, JWT-based authentication).
 pub(super) const NOT_SERVED: &[&str] = &[
-    "system",
-    "operator",
-    "operators",
-    "root",
-    "roots",
-    "root_operator",
-    "root_operators",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
     "trusted",
     "trusted_keys",
@@ -45,8 +36,6 @@ pub(super) const NOT_SERVED: &[&str] = &[
 
 /// Keys of an account block that Sluice does not serve yet.
 const NOT_SERVED_IN_ACCOUNT: &[&str] = &[
-    "exports",
-    "imports",
     "jetstream",
     "limits",
     "mappings",
@@ -98,6 +87,8 @@ pub(super) struct Account {
     pub name: String,
     pub pos: Pos,
     pub users: Vec<Listed>,
+    pub exports: Vec<Export>,
+    pub imports: Vec<Import>,
 }
 
 /// `authorization { user password token timeout users permissions }`.
@@ -260,7 +251,7 @@ fn users_array(key: &str, v: &Value, account: Option<&str>) -> Result<Vec<Listed
 /// users).
 pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> {
     let mut list: Vec<Account> = Vec::new();
-    let mut add = |name: &str, pos: &Pos, users| {
+    let mut add = |name: &str, pos: &Pos, block: AccountBlock| {
         if name == GLOBAL_ACCOUNT {
             return Err(ConfError::at(
                 pos,
@@ -285,7 +276,9 @@ pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> 
         list.push(Account {
             name: name.to_owned(),
             pos: pos.clone(),
-            users,
+            users: block.users,
+            exports: block.exports,
+            imports: block.imports,
         });
         Ok(())
     };
@@ -293,7 +286,7 @@ pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> 
         Kind::Array(items) => {
             for item in items {
                 let name = string("accounts", item)?;
-                add(&name, &item.pos, Vec::new())?;
+                add(&name, &item.pos, AccountBlock::default())?;
             }
         }
         Kind::Map(block) => {
@@ -302,8 +295,8 @@ pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> 
                 if entry.used_as_variable {
                     continue;
                 }
-                let users = account(&entry.key, &entry.value)?;
-                add(&entry.key, &entry.pos, users)?;
+                let block = account(&entry.key, &entry.value)?;
+                add(&entry.key, &entry.pos, block)?;
             }
         }
         _ => {
@@ -317,23 +310,33 @@ pub(super) fn accounts(key: &str, v: &Value) -> Result<Vec<Account>, ConfError> 
     Ok(list)
 }
 
-/// One account's block: its users (the rest is refused).
-fn account(name: &str, v: &Value) -> Result<Vec<Listed>, ConfError> {
+/// What one account's block says.
+#[derive(Debug, Default)]
+struct AccountBlock {
+    users: Vec<Listed>,
+    exports: Vec<Export>,
+    imports: Vec<Import>,
+}
+
+/// One account's block: its users, exports and imports (the rest is refused).
+fn account(name: &str, v: &Value) -> Result<AccountBlock, ConfError> {
     let place = format!("account {name}");
     let block = map(&place, v)?;
-    let mut users = Vec::new();
+    let mut out = AccountBlock::default();
     for entry in &block.entries {
         let v = &entry.value;
         // nats-server lower-cases the keys of an account's block.
         match entry.key.to_ascii_lowercase().as_str() {
-            "users" => users = users_array(&entry.key, v, Some(name))?,
+            "users" => out.users = users_array(&entry.key, v, Some(name))?,
+            "exports" => out.exports = super::exports::exports(&entry.key, v)?,
+            "imports" => out.imports = super::exports::imports(&entry.key, v)?,
             k if NOT_SERVED_IN_ACCOUNT.contains(&k) => {
                 return Err(not_served(entry, Some(&place)));
             }
             _ => unknown(entry, Some(&place))?,
         }
     }
-    Ok(users)
+    Ok(out)
 }
 
 /// `system_account: NAME` must name a configured account, or `$SYS` (the system account
@@ -384,9 +387,16 @@ pub(super) fn finish(
         list.iter()
             .map(|a| AccountConfig {
                 name: a.name.clone(),
+                exports: a.exports.clone(),
+                imports: a.imports.clone(),
             })
             .collect()
     });
+    if let (Some(configs), Some(first)) = (&o.accounts, accounts.as_ref().and_then(|l| l.first())) {
+        // nats-server names no position for these; the first account's will do.
+        sluice_server::imports::check_accounts(configs)
+            .map_err(|e| ConfError::at(&first.pos, e))?;
+    }
     let accounts = accounts.unwrap_or_default();
     o.auth = authorization.as_ref().map(|a| a.auth.clone());
     if accounts.iter().any(|a| !a.users.is_empty()) {
@@ -409,7 +419,8 @@ fn all_users(
     let mut all: Vec<(User, Pos, String)> = match authorization {
         None => Vec::new(),
         Some(block) => match &block.auth {
-            Auth::None => Vec::new(),
+            // An authorization block never reads as operator mode.
+            Auth::None | Auth::Jwt(_) => Vec::new(),
             // nats-server 2.9.10's checks, in its words (it accepts either with accounts
             // that have no users).
             Auth::Token(_) => {
@@ -492,7 +503,8 @@ pub fn under_flags(flags: Auth, file: &FileOptions) -> Result<Auth, String> {
                     nkey: None,
                 }],
                 Auth::Users(users) => users,
-                Auth::None => Vec::new(),
+                // Flags never give operator mode.
+                Auth::None | Auth::Jwt(_) => Vec::new(),
             };
             for u in account_users {
                 if all.iter().any(|a| a.user == u.user) {

@@ -42,14 +42,7 @@ fn publish_only(subject: &str) -> Option<Permissions> {
 }
 
 fn accounts(names: &[&str]) -> Option<Vec<AccountConfig>> {
-    Some(
-        names
-            .iter()
-            .map(|n| AccountConfig {
-                name: (*n).to_owned(),
-            })
-            .collect(),
-    )
+    Some(names.iter().map(|n| AccountConfig::new(n)).collect())
 }
 
 const EXAMPLE: &str = "\
@@ -181,14 +174,12 @@ fn account_names_global_and_twice_are_refused() {
 #[test]
 fn unserved_account_keys_are_refused_by_name() {
     for key in [
-        "exports",
-        "imports",
         "jetstream",
         "limits",
         "mappings",
         "default_permissions",
         "nkey",
-        "Exports",
+        "Limits",
     ] {
         let text = format!(
             "accounts {{\n A {{\n  users [ {{user: a, password: p}} ]\n  {key}: x\n }}\n}}"
@@ -287,9 +278,8 @@ fn bad_nkey_users_are_refused() {
 #[test]
 fn unserved_top_level_keys_are_refused_by_name() {
     for key in [
-        "operator",
-        "resolver",
-        "resolver_preload",
+        "resolver_tls",
+        "resolver_pinned_accounts",
         "trusted_keys",
         "trusted",
     ] {

@@ -2,14 +2,18 @@
 //!
 //! [`parser`] (driving the character scanner in [`lexer`]) turns the text into a
 //! [`value::Map`] whose every value remembers its file and line; [`options`] reads the
-//! keys sluice supports out of it into [`FileOptions`] (the `cluster` block in [`cluster`]; the
-//! `tls` blocks in [`tls`];
-//! `authorization`, `accounts` and `no_auth_user` in [`accounts`]). Every error reads
+//! keys sluice supports out of it into [`FileOptions`] (the `cluster` block in [`cluster`];
+//! the `tls` blocks in [`tls`];
+//! `authorization`, `accounts` and `no_auth_user` in [`accounts`], an account's
+//! `exports` and `imports` in `exports`; operator mode's `operator`, `resolver`,
+//! `resolver_preload` in [`operator`]). Every error reads
 //! `FILE:LINE: what`.
 
 pub mod accounts;
 pub mod cluster;
+mod exports;
 pub mod lexer;
+pub mod operator;
 pub mod options;
 pub mod parser;
 pub mod tls;
@@ -25,5 +29,7 @@ pub fn load(path: &Path) -> Result<FileOptions, ConfError> {
     options::from_map(&parser::parse_file(path)?)
 }
 
+#[cfg(test)]
+mod operator_tests;
 #[cfg(test)]
 mod tests;

@@ -58,6 +58,8 @@ pub struct FileOptions {
     pub no_auth_user: Option<String>,
     /// `system_account`: the account whose users see the server's events.
     pub system_account: Option<String>,
+    /// Operator mode (`operator`, `resolver`, `resolver_preload`; see [`super::operator`]).
+    pub operator: Option<super::operator::OperatorConfig>,
 }
 
 /// Where HTTP monitoring listens, as the file says.
@@ -91,9 +93,26 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
     let mut o = FileOptions::default();
     let (mut authorization, mut accounts, mut no_auth_user) = (None, None, None);
     let mut system_account = None;
+    o.operator = super::operator::operator_config(map)?;
     for entry in &map.entries {
         let v = &entry.value;
         let key = entry.key.as_str();
+        if o.operator.is_some() {
+            // Operator mode: users and accounts come from JWTs.
+            match key {
+                "authorization" | "accounts" | "no_auth_user" => {
+                    return Err(ConfError::at(
+                        &entry.pos,
+                        format!(
+                            "{key:?} cannot be used with an operator (operator mode takes users \
+                             and accounts from JWTs)"
+                        ),
+                    ))
+                }
+                _ if super::operator::KEYS.contains(&key) => continue,
+                _ => {}
+            }
+        }
         match key {
             "listen" => {
                 let (host, port) = listen(key, v)?;
@@ -142,7 +161,11 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
                 // As nats-server: empty is none.
                 no_auth_user = (!name.is_empty()).then(|| (name, v.pos.clone()));
             }
-            "system_account" => system_account = Some((string(key, v)?, v.pos.clone())),
+            "system_account" | "system" => system_account = Some((string(key, v)?, v.pos.clone())),
+            _ if super::operator::KEYS.contains(&key) => {
+                // operator_config refuses these without an operator; kept for safety.
+                return Err(accounts::not_served(entry, None));
+            }
             _ if accounts::NOT_SERVED.contains(&key) => {
                 return Err(accounts::not_served(entry, None));
             }
