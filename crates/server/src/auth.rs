@@ -20,9 +20,16 @@ pub(crate) struct Credentials {
     pub(crate) sig: Option<String>,
     /// The nonce this connection's INFO carried (when nkey users are configured).
     pub(crate) nonce: Option<String>,
+    /// `verify_and_map` is on: a users list is matched against the client certificate
+    /// (`cert`; `None`: a plaintext client, or one whose certificate could not be read),
+    /// not against CONNECT's user and password.
+    pub(crate) map_cert: bool,
+    pub(crate) cert: Option<std::sync::Arc<crate::cert_names::CertNames>>,
 }
 
 /// What [`authenticate`] decided.
+// A return value, consumed at once (never stored or collected): its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Outcome {
     /// In: `secret` is the configured password or token that matched (so a reload that
     /// keeps it need not run bcrypt again), `permissions` the user's.
@@ -31,6 +38,9 @@ pub(crate) enum Outcome {
         permissions: Option<Permissions>,
         /// The user's account; `None`: the global one.
         account: Option<String>,
+        /// The user the client certificate named (`verify_and_map`): reported as the
+        /// connection's user instead of CONNECT's `user` (nats-server does the same).
+        cert_user: Option<String>,
         /// Operator mode: when the user's JWT expires (Unix seconds).
         expires: Option<i64>,
     },
@@ -116,6 +126,7 @@ pub(crate) fn authenticate(
         secret: Some(secret.to_owned()),
         permissions: permissions.cloned(),
         account: None,
+        cert_user: None,
         expires: None,
     };
     let denied = Outcome::Denied {
@@ -126,6 +137,7 @@ pub(crate) fn authenticate(
             secret: None,
             permissions: None,
             account: None,
+            cert_user: None,
             expires: None,
         },
         Auth::Jwt(trust) => jwt_login(trust, creds),
@@ -150,8 +162,31 @@ pub(crate) fn authenticate(
                 secret,
                 permissions: u.permissions.clone(),
                 account: u.account.clone(),
+                cert_user: None,
                 expires: None,
             };
+            // As nats-server: an nkey the client presents goes to the nkey users; otherwise,
+            // with verify_and_map, the certificate names the user (CONNECT's user name and
+            // no_auth_user are not looked at), and CONNECT's password must be that user's:
+            // none for a user configured without one (nats-server's comparePasswords).
+            let by_nkey = creds.nkey.is_some() && users.iter().any(|u| u.nkey.is_some());
+            if creds.map_cert && !by_nkey && users.iter().any(|u| u.nkey.is_none()) {
+                let found = creds
+                    .cert
+                    .as_deref()
+                    .and_then(|c| crate::tls_map::find_user(c, users));
+                let given = Some(creds.pass.as_deref().unwrap_or(""));
+                return match found {
+                    Some(u) if secret_matches(&u.password, given, verified) => Outcome::Granted {
+                        secret: Some(u.password.clone()),
+                        permissions: u.permissions.clone(),
+                        account: u.account.clone(),
+                        cert_user: Some(u.user.clone()),
+                        expires: None,
+                    },
+                    _ => denied,
+                };
+            }
             if let (true, Some(name)) = (creds.is_empty(), no_auth_user) {
                 return match users.iter().find(|u| u.user == name) {
                     Some(u) => as_user(u, None),
@@ -225,6 +260,7 @@ fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
         secret: None,
         permissions: who.permissions,
         account: Some(who.account),
+        cert_user: None,
         expires: who.expires,
     }
 }

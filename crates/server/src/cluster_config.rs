@@ -684,6 +684,9 @@ mod tests {
             ca_file: Some("ca".into()),
             verify: true,
             timeout: Duration::from_secs(5),
+            map: false,
+            allow_non_tls: false,
+            handshake_first: crate::HandshakeFirst::Off,
         };
         assert_eq!(
             ClusterConfig::default_auth_timeout(Some(&tls)),

@@ -164,7 +164,8 @@ impl Default for ResponsePermission {
 }
 
 /// TLS for client connections (nats-server's `--tls`/`--tlsverify` and `tls {}` block): INFO
-/// goes out in plaintext with `tls_required`, then the client starts the TLS handshake.
+/// goes out in plaintext with `tls_required`, then the client starts the TLS handshake
+/// (unless `handshake_first`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsConfig {
     /// The server's certificate chain, PEM.
@@ -177,6 +178,27 @@ pub struct TlsConfig {
     pub verify: bool,
     /// How long a client has to complete the handshake (nats-server's default: 2 s).
     pub timeout: Duration,
+    /// `verify_and_map`: `verify`, and the client certificate names the user (of a users
+    /// list; see `tls_map.rs`), which then needs no password.
+    pub map: bool,
+    /// nats-server's top-level `allow_non_tls`: INFO says `tls_available` instead of
+    /// `tls_required`, and a client may go on in plaintext instead of starting TLS.
+    pub allow_non_tls: bool,
+    /// nats-server 2.10's `handshake_first`: TLS before INFO.
+    pub handshake_first: HandshakeFirst,
+}
+
+/// When the TLS handshake comes: after the plaintext INFO (nats-server's way), or first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HandshakeFirst {
+    /// INFO in plaintext, then the client's handshake.
+    #[default]
+    Off,
+    /// The client starts TLS at once; INFO goes out over TLS. Other clients fail.
+    On,
+    /// As `On` if the client sends something within this time; if it sends nothing, the
+    /// server goes on as with `Off` (nats-server's `TLSHandshakeFirstFallback`).
+    Fallback(Duration),
 }
 
 impl TlsConfig {
@@ -204,7 +226,7 @@ pub(crate) fn server_config(cfg: &TlsConfig) -> Result<Arc<rustls::ServerConfig>
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?;
-    let builder = if cfg.verify {
+    let builder = if cfg.verify || cfg.map {
         let Some(ca_file) = &cfg.ca_file else {
             return Err(
                 "TLS: verifying client certificates needs a CA file (--tlscacert, or ca_file \

@@ -1,7 +1,8 @@
 //! sluice-server: the tokio server.
 //!
 //! Owns: accepting connections (plaintext, or TLS with rustls as nats-server does it: INFO
-//! in plaintext, then the client's handshake), the per-connection read loop (socket -> codec
+//! in plaintext, then the client's handshake; or the handshake first; or either, with
+//! `allow_non_tls`; users named by their client certificate with `verify_and_map`), the per-connection read loop (socket -> codec
 //! -> router -> outbound buffers -> socket), CONNECT handling and auth, limits, keepalive,
 //! slow-consumer protection, graceful shutdown through a cancellation token, lame-duck mode,
 //! accounts (each a subject space with its own subscription registry; a client is bound to
@@ -17,8 +18,9 @@
 //! Must never: know about streams or JetStream (the stream layer sits above and attaches as
 //! an internal client), block a publisher on a slow reader, or panic on client input.
 //!
-//! Modules import one way only (no import cycles). On top, the accept loop (`server`, `tls`)
-//! and the per-connection read loop (`client`), which routes messages (`route`) through the
+//! Modules import one way only (no import cycles). On top, the accept loop (`server`, `tls`;
+//! `tls_map` finds the user a client certificate names, from what `cert_names` reads out of
+//! it) and the per-connection read loop (`client`), which routes messages (`route`) through the
 //! subscription registry (`shared`) into outbound buffers (`outbound`); `cluster` runs the
 //! routes (a route's interest is registry entries owned by it, `handle::Owner::Route`) and
 //! `routez` reports them. What several modules
@@ -31,6 +33,7 @@
 
 mod accountz;
 mod auth;
+mod cert_names;
 mod client;
 mod cluster;
 pub mod cluster_config;
@@ -53,6 +56,7 @@ mod shared;
 mod sink;
 mod stats;
 mod tls;
+mod tls_map;
 
 pub use auth::is_user_nkey;
 pub use cluster::peer::{Peer, PeerError, PeerHandler, PEER_ACCOUNT};
@@ -60,8 +64,8 @@ pub use cluster_config::{
     ClusterConfig, RouteAuth, RoutePermissions, RoutePool, RouteScheme, RouteUrl,
 };
 pub use config::{
-    AccountConfig, Auth, Export, ExportKind, Import, JwtAuth, Permissions, ResponsePermission,
-    ResponseType, ServerConfig, SubjectPermission, TlsConfig, User,
+    AccountConfig, Auth, Export, ExportKind, HandshakeFirst, Import, JwtAuth, Permissions,
+    ResponsePermission, ResponseType, ServerConfig, SubjectPermission, TlsConfig, User,
 };
 pub use error::ServerError;
 pub use internal::{Batch, InternalSubscription, ServerHandle};

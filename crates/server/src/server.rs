@@ -139,15 +139,8 @@ impl Server {
                             tracker.spawn(client::run(shared, stream, peer, id, cancel));
                         }
                         Some(acceptor) => {
-                            let timeout = shared
-                                .config
-                                .tls
-                                .as_ref()
-                                .map_or(crate::TlsConfig::DEFAULT_TIMEOUT, |t| t.timeout);
                             let acceptor = acceptor.clone();
-                            tracker.spawn(tls::serve(
-                                shared, acceptor, timeout, stream, peer, id, cancel,
-                            ));
+                            tracker.spawn(tls::serve(shared, acceptor, stream, peer, id, cancel));
                         }
                     }
                 }

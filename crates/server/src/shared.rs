@@ -163,12 +163,17 @@ impl Shared {
             auth_required: config.auth != Auth::None,
             jetstream: config.jetstream,
             sluice_version: Some(SLUICE_VERSION.to_owned()),
-            tls_required: config.tls.is_some(),
+            tls_required: config.tls.as_ref().is_some_and(|t| !t.allow_non_tls),
             ..ServerInfo::default()
         };
-        if config.tls.as_ref().is_some_and(|t| t.verify) {
-            // As nats-server with --tlsverify.
-            info.extra.insert("tls_verify".into(), true.into());
+        if let Some(tls) = &config.tls {
+            if tls.verify || tls.map {
+                // As nats-server with --tlsverify (or verify_and_map).
+                info.extra.insert("tls_verify".into(), true.into());
+            }
+            if tls.allow_non_tls {
+                info.extra.insert("tls_available".into(), true.into());
+            }
         }
         let cluster = config.cluster.clone().map(|c| {
             Arc::new(Cluster::new(
@@ -346,6 +351,22 @@ impl Shared {
             info.client_id = Some(cid);
             info.client_ip = Some(peer.ip().to_string());
             info.nonce = nonce.map(str::to_owned);
+        })
+    }
+
+    /// The INFO for a client that did the TLS handshake first: as [`Shared::info_for`], but
+    /// `tls_required` whatever `allow_non_tls` says (as nats-server).
+    pub(crate) fn info_tls_first(
+        &self,
+        cid: u64,
+        peer: SocketAddr,
+        nonce: Option<&str>,
+    ) -> Vec<u8> {
+        self.info_line(|info| {
+            info.client_id = Some(cid);
+            info.client_ip = Some(peer.ip().to_string());
+            info.nonce = nonce.map(str::to_owned);
+            info.tls_required = true;
         })
     }
 

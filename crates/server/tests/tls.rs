@@ -64,6 +64,9 @@ impl Pki {
             ca_file: Some(self.path("ca.pem")),
             verify,
             timeout: Duration::from_secs(2),
+            map: false,
+            allow_non_tls: false,
+            handshake_first: sluice_server::HandshakeFirst::Off,
         }
     }
 

@@ -225,7 +225,7 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         write_deadline: f.write_deadline.unwrap_or(d.write_deadline),
         auth,
         jetstream: jetstream.is_some(),
-        tls: tls(cli, f.tls.as_ref())?,
+        tls: tls(cli, f.tls.as_ref(), f.allow_non_tls.unwrap_or(false))?,
         lame_duck_duration,
         lame_duck_grace_period,
         cluster: cluster_config,
@@ -285,7 +285,11 @@ fn monitor(
 
 /// TLS: the file's `tls {}` block with the TLS flags given over it. `--tls` or
 /// `--tlsverify` turn it on (and `--tls=false` off); a certificate and a key are required.
-fn tls(cli: &Cli, file: Option<&TlsOptions>) -> Result<Option<TlsConfig>, String> {
+fn tls(
+    cli: &Cli,
+    file: Option<&TlsOptions>,
+    allow_non_tls: bool,
+) -> Result<Option<TlsConfig>, String> {
     let on = if cli.given("tls") || cli.given("tlsverify") {
         cli.tls || cli.tlsverify
     } else {
@@ -317,11 +321,14 @@ fn tls(cli: &Cli, file: Option<&TlsOptions>) -> Result<Option<TlsConfig>, String
         )
     })?;
     let ca_file = pick(&cli.tlscacert, file.and_then(|t| t.ca_file.as_ref()));
-    let verify = if cli.given("tlsverify") {
-        cli.tlsverify
-    } else {
-        file.and_then(|t| t.verify).unwrap_or(false)
-    };
+    let map = file.and_then(|t| t.verify_and_map).unwrap_or(false);
+    // verify_and_map verifies, whatever --tlsverify or verify say.
+    let verify = map
+        || if cli.given("tlsverify") {
+            cli.tlsverify
+        } else {
+            file.and_then(|t| t.verify).unwrap_or(false)
+        };
     if verify && ca_file.is_none() {
         return Err(format!(
             "verifying client certificates needs a CA ({})",
@@ -336,6 +343,9 @@ fn tls(cli: &Cli, file: Option<&TlsOptions>) -> Result<Option<TlsConfig>, String
         timeout: file
             .and_then(|t| t.timeout)
             .unwrap_or(TlsConfig::DEFAULT_TIMEOUT),
+        map,
+        allow_non_tls,
+        handshake_first: file.and_then(|t| t.handshake_first).unwrap_or_default(),
     }))
 }
 
@@ -487,6 +497,9 @@ fn cluster_tls(t: &TlsOptions) -> Result<TlsConfig, String> {
         })?),
         verify: true,
         timeout: t.timeout.unwrap_or(TlsConfig::DEFAULT_TIMEOUT),
+        map: false,
+        allow_non_tls: false,
+        handshake_first: sluice_server::HandshakeFirst::Off,
     })
 }
 
@@ -831,3 +844,7 @@ mod accounts_tests;
 #[cfg(test)]
 #[path = "settings_js_accounts_tests.rs"]
 mod js_accounts_tests;
+
+#[cfg(test)]
+#[path = "settings_tls_tests.rs"]
+mod tls_tests;

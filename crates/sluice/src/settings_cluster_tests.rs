@@ -142,6 +142,9 @@ fn auth_timeout_defaults_and_tls() {
             ca_file: Some("ca".into()),
             verify: true,
             timeout: Duration::from_secs(4),
+            map: false,
+            allow_non_tls: false,
+            handshake_first: sluice_server::HandshakeFirst::Off,
         }
     );
     let c = cluster_of(

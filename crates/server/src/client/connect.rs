@@ -40,6 +40,7 @@ impl Conn {
             secret,
             permissions,
             account,
+            cert_user,
             expires,
         } = authenticate(&auth, creds, None, no_auth_user)
         else {
@@ -95,6 +96,7 @@ impl Conn {
             }
         }
         self.no_responders = no_responders;
+        self.cert_user = cert_user;
         self.expires = expires;
         self.granted = Some(Granted { auth, secret });
         self.set_permissions(permissions.as_ref(), false)?;
@@ -148,7 +150,7 @@ impl Conn {
                 secret,
                 permissions,
                 account,
-                expires: _,
+                ..
             } => {
                 if account.as_deref().unwrap_or(crate::handle::GLOBAL_ACCOUNT)
                     != &*self.account.name

@@ -77,6 +77,8 @@ struct Conn {
     credentials: Credentials,
     /// Set once authorized.
     granted: Option<Granted>,
+    /// The user its client certificate named (`verify_and_map`), if any.
+    cert_user: Option<String>,
     /// The user's permissions; `None` (no checks at all) when it has none.
     perms: Option<Box<ConnPerms>>,
     pings_out: u32,
@@ -104,13 +106,18 @@ pub(crate) async fn run(
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
-    let nonce = shared.new_nonce();
-    run_io(shared, reader, writer, peer, id, cancel, true, nonce).await;
+    let creds = Credentials {
+        nonce: shared.new_nonce(),
+        ..Credentials::default()
+    };
+    run_io(shared, reader, writer, peer, id, cancel, true, creds).await;
 }
 
 /// Runs a connection over any byte stream (a TCP socket's halves, or a TLS stream's; generic,
 /// so the plaintext path pays nothing for TLS). `send_info`: false when INFO already went out
-/// (in plaintext, before a TLS handshake). `nonce`: the one INFO carries (nkey users sign it).
+/// (in plaintext, before a TLS handshake, or over TLS after it). `creds`: what the client
+/// has proved before CONNECT: the nonce its INFO carries (nkey users sign it), and its
+/// certificate's names (`verify_and_map`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_io<R, W>(
     shared: Arc<Shared>,
@@ -120,7 +127,7 @@ pub(crate) async fn run_io<R, W>(
     id: u64,
     cancel: CancellationToken,
     send_info: bool,
-    nonce: Option<String>,
+    creds: Credentials,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -146,7 +153,7 @@ pub(crate) async fn run_io<R, W>(
     // Read before the INFO is made (a change in between only costs an extra update).
     let told_urls = shared.connect_urls();
     if send_info {
-        let info = shared.info_for(id, peer, nonce.as_deref());
+        let info = shared.info_for(id, peer, creds.nonce.as_deref());
         handle.out.push_now(|b| b.extend_from_slice(&info));
     }
     debug!(cid = id, %peer, "client connection created");
@@ -169,11 +176,9 @@ pub(crate) async fn run_io<R, W>(
         pedantic: true,
         no_responders: false,
         expires: None,
-        credentials: Credentials {
-            nonce,
-            ..Credentials::default()
-        },
+        credentials: creds,
         granted: None,
+        cert_user: None,
         perms: None,
         pings_out: 0,
         active: false,
@@ -334,8 +339,9 @@ impl Conn {
     /// it; empty without one.
     fn user_name(&self) -> String {
         let c = &self.credentials;
-        c.nkey
+        self.cert_user
             .clone()
+            .or_else(|| c.nkey.clone())
             .or_else(|| c.user.clone())
             .or_else(|| self.shared.no_auth_user.clone())
             .unwrap_or_default()

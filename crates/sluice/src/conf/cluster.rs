@@ -9,9 +9,9 @@
 //! in nats-server) are errors.
 
 use super::options::{
-    boolean, integer, map, positive_duration, string, subject_permission, tls, unknown, wrong_type,
-    TlsOptions,
+    boolean, integer, map, positive_duration, string, subject_permission, unknown, wrong_type,
 };
+use super::tls::{tls, ClientTls, TlsOptions};
 use super::value::{ConfError, Kind, Pos, Value};
 use sluice_server::cluster_config::{check_advertise, check_cluster_name};
 use sluice_server::{RoutePermissions, RoutePool, RouteUrl};
@@ -94,7 +94,7 @@ pub fn cluster(key: &str, v: &Value) -> Result<ClusterOptions, ConfError> {
             "authorization" => c.authorization = Some(authorization(k, v)?),
             "routes" => c.routes = Some(routes(k, v)?),
             "tls" => {
-                let t = tls(k, v, "cluster tls")?;
+                let t = tls(k, v, ClientTls::Routes)?;
                 if t.verify == Some(false) {
                     return Err(ConfError::at(
                         &v.pos,

@@ -3,6 +3,7 @@
 //! [`parser`] (driving the character scanner in [`lexer`]) turns the text into a
 //! [`value::Map`] whose every value remembers its file and line; [`options`] reads the
 //! keys sluice supports out of it into [`FileOptions`] (the `cluster` block in [`cluster`];
+//! the `tls` blocks in [`tls`];
 //! `authorization`, `accounts` and `no_auth_user` in [`accounts`], an account's
 //! `exports` and `imports` in `exports`; operator mode's `operator`, `resolver`,
 //! `resolver_preload` in [`operator`]). Every error reads
@@ -16,6 +17,7 @@ pub mod lexer;
 pub mod operator;
 pub mod options;
 pub mod parser;
+pub mod tls;
 pub mod value;
 
 pub use options::FileOptions;

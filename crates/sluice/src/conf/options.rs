@@ -7,6 +7,8 @@
 use super::accounts;
 use super::cluster::{self, ClusterOptions};
 use super::lexer::classify;
+pub use super::tls::TlsOptions;
+use super::tls::{tls, ClientTls};
 use super::value::{ConfError, Entry, Kind, Map, Pos, Value};
 use sluice_server::{AccountConfig, Auth, Permissions, ResponsePermission, SubjectPermission};
 use sluice_stream::SyncPolicy;
@@ -44,6 +46,8 @@ pub struct FileOptions {
     pub jetstream: Option<JetStreamOptions>,
     /// `tls { ... }`.
     pub tls: Option<TlsOptions>,
+    /// `allow_non_tls` (nats-server reads it at the top level, not in `tls {}`).
+    pub allow_non_tls: Option<bool>,
     pub lame_duck_duration: Option<Duration>,
     pub lame_duck_grace_period: Option<Duration>,
     /// `cluster { ... }` (see [`super::cluster`]).
@@ -59,18 +63,6 @@ pub struct FileOptions {
     pub system_account: Option<String>,
     /// Operator mode (`operator`, `resolver`, `resolver_preload`; see [`super::operator`]).
     pub operator: Option<super::operator::OperatorConfig>,
-}
-
-/// The `tls { cert_file, key_file, ca_file, verify, timeout }` block.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TlsOptions {
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
-    pub ca_file: Option<PathBuf>,
-    pub verify: Option<bool>,
-    pub timeout: Option<Duration>,
-    /// Where the block was written, for errors about what it lacks.
-    pub pos: Pos,
 }
 
 /// Where HTTP monitoring listens, as the file says.
@@ -181,7 +173,8 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
                 return Err(accounts::not_served(entry, None));
             }
             "jetstream" => o.jetstream = Some(jetstream(key, v)?),
-            "tls" => o.tls = Some(tls(key, v, "tls")?),
+            "tls" => o.tls = Some(tls(key, v, ClientTls::Clients)?),
+            "allow_non_tls" => o.allow_non_tls = Some(boolean(key, v)?),
             "cluster" => o.cluster = Some(cluster::cluster(key, v)?),
             "lame_duck_duration" => o.lame_duck_duration = Some(positive_duration(key, v)?),
             "lame_duck_grace_period" => o.lame_duck_grace_period = Some(duration(key, v)?),
@@ -487,32 +480,6 @@ fn allow_responses(key: &str, v: &Value) -> Result<Option<ResponsePermission>, C
         }
         _ => Err(wrong_type(key, v, "true, false or { max, expires }")),
     }
-}
-
-/// `tls { cert_file key_file ca_file verify timeout }` (also the cluster's; `block_name` is
-/// what an unknown-key error calls it).
-pub(super) fn tls(key: &str, v: &Value, block_name: &str) -> Result<TlsOptions, ConfError> {
-    let block = map(key, v)?;
-    let mut t = TlsOptions {
-        cert_file: None,
-        key_file: None,
-        ca_file: None,
-        verify: None,
-        timeout: None,
-        pos: v.pos.clone(),
-    };
-    for entry in &block.entries {
-        let (k, v) = (entry.key.as_str(), &entry.value);
-        match k {
-            "cert_file" => t.cert_file = Some(PathBuf::from(string(k, v)?)),
-            "key_file" => t.key_file = Some(PathBuf::from(string(k, v)?)),
-            "ca_file" => t.ca_file = Some(PathBuf::from(string(k, v)?)),
-            "verify" => t.verify = Some(boolean(k, v)?),
-            "timeout" => t.timeout = Some(positive_duration(k, v)?),
-            _ => unknown(entry, Some(block_name))?,
-        }
-    }
-    Ok(t)
 }
 
 /// `server_tags`: an array of strings, or one string of comma-separated tags; each trimmed
