@@ -321,3 +321,32 @@ both!(
         assert!(!seen.contains("$SYS"), "account A sees no system events: {seen:?}");
     }
 );
+
+both!(
+    /// A user listed without a password logs in with its name and no password (or an empty
+    /// one); any other password is refused.
+    fn a_user_without_a_password_logs_in_without_one(kind) {
+        let conf = write_conf(
+            &format!("nopass-{kind:?}"),
+            "accounts { A: { users: [ {user: foo} ] } }\n",
+        );
+        let broker = Broker::start(kind, &["-c", conf.to_str().unwrap()]);
+        for (connect, ok) in [
+            (r#"{"user":"foo","verbose":false}"#, true),
+            (r#"{"user":"foo","pass":"","verbose":false}"#, true),
+            (r#"{"user":"foo","pass":"x","verbose":false}"#, false),
+        ] {
+            let (mut c, _) = Raw::connect(broker.addr);
+            c.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+            let got = text(c.read_until(Duration::from_secs(5), |t| {
+                let t = String::from_utf8_lossy(t);
+                t.contains("PONG") || t.contains("-ERR")
+            }));
+            if ok {
+                assert_eq!(got, "PONG\r\n", "{connect}");
+            } else {
+                assert!(got.contains("-ERR 'Authorization Violation'"), "{connect}: {got}");
+            }
+        }
+    }
+);

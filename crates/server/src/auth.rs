@@ -208,9 +208,15 @@ pub(crate) fn authenticate(
                 return denied;
             };
             // An nkey user's name is its key: it has no password to match.
+            // A user configured without a password takes none, or an empty one (nats-server's
+            // comparePasswords).
+            let given = |u: &crate::config::User| match creds.pass.as_deref() {
+                None if u.password.is_empty() => Some(""),
+                given => given,
+            };
             match users.iter().find(|u| u.user == name && u.nkey.is_none()) {
                 None => Outcome::Denied { unknown_user: true },
-                Some(u) if secret_matches(&u.password, creds.pass.as_deref(), verified) => {
+                Some(u) if secret_matches(&u.password, given(u), verified) => {
                     as_user(u, Some(u.password.clone()))
                 }
                 Some(_) => denied,
@@ -295,6 +301,28 @@ fn unserved_user_limits(who: &crate::jwt::UserIdentity) -> Option<String> {
 mod tests {
     use super::*;
     use crate::config::User;
+
+    /// As nats-server 2.9.10 (checked against it): a user configured without a password
+    /// logs in with its name and no password, or an empty one; any other password is
+    /// refused.
+    #[test]
+    fn a_user_without_a_password_logs_in_without_one() {
+        let users = Auth::Users(vec![User {
+            user: "foo".into(),
+            ..User::default()
+        }]);
+        let ok = |c: &Credentials| {
+            matches!(authenticate(&users, c, None, None), Outcome::Granted { .. })
+        };
+        let name_only = Credentials {
+            user: Some("foo".into()),
+            ..Credentials::default()
+        };
+        assert!(ok(&name_only));
+        assert!(ok(&creds("foo", "")));
+        assert!(!ok(&creds("foo", "x")));
+        assert!(!ok(&creds("bar", "")));
+    }
 
     fn creds(user: &str, pass: &str) -> Credentials {
         Credentials {

@@ -63,9 +63,6 @@ pub(super) fn not_served(entry: &Entry, block: Option<&str>) -> ConfError {
 pub(super) struct Listed {
     pub user: User,
     pub pos: Pos,
-    /// Listed without a password: only `tls { verify_and_map }` users may be (see
-    /// [`finish`]).
-    pub passwordless: bool,
 }
 
 /// What one `authorization { ... }` block says.
@@ -77,8 +74,6 @@ pub(super) struct AuthBlock {
     pub pos: Pos,
     /// Where each of `auth`'s users was written (for a single user/password: its `user`).
     pub user_pos: Vec<Pos>,
-    /// The first user listed without a password, and where.
-    pub passwordless: Option<(String, Pos)>,
 }
 
 /// One account of `accounts { ... }`.
@@ -122,7 +117,6 @@ pub(super) fn authorization(key: &str, v: &Value) -> Result<AuthBlock, ConfError
         return here("cannot have both a single user/password and a users array");
     }
     let mut user_pos = Vec::new();
-    let mut passwordless = None;
     let auth = match (user, password, token, users) {
         (Some(_), None, _, _) => return here("user without a password"),
         (None, Some(_), _, _) => return here("password without a user"),
@@ -145,15 +139,7 @@ pub(super) fn authorization(key: &str, v: &Value) -> Result<AuthBlock, ConfError
         (None, None, Some(token), _) => Auth::Token(token),
         (None, None, None, Some(users)) => {
             let mut list = Vec::with_capacity(users.len());
-            for Listed {
-                mut user,
-                pos,
-                passwordless: none,
-            } in users
-            {
-                if none && passwordless.is_none() {
-                    passwordless = Some((user.user.clone(), pos.clone()));
-                }
+            for Listed { mut user, pos } in users {
                 if user.permissions.is_none() {
                     user.permissions.clone_from(&defaults);
                 }
@@ -169,7 +155,6 @@ pub(super) fn authorization(key: &str, v: &Value) -> Result<AuthBlock, ConfError
         timeout,
         pos: v.pos.clone(),
         user_pos,
-        passwordless,
     })
 }
 
@@ -225,8 +210,8 @@ fn users_array(key: &str, v: &Value, account: Option<&str>) -> Result<Vec<Listed
                 format!("users: a user without \"user\"{in_account}"),
             ));
         };
-        // Allowed here, checked in `finish` (it depends on the tls block).
-        let passwordless = password.is_none();
+        // As nats-server: a user listed without a password logs in with none (or an empty
+        // one), or is named by its client certificate (`tls { verify_and_map }`).
         let password = password.unwrap_or_default();
         if users.iter().any(|u| u.user.user == user) {
             return Err(ConfError::at(
@@ -243,7 +228,6 @@ fn users_array(key: &str, v: &Value, account: Option<&str>) -> Result<Vec<Listed
                 nkey: nkey.map(|(k, _)| k),
             },
             pos: item.pos.clone(),
-            passwordless,
         });
     }
     Ok(users)
@@ -371,24 +355,6 @@ pub(super) fn finish(
     no_auth_user: Option<(String, Pos)>,
     o: &mut FileOptions,
 ) -> Result<(), ConfError> {
-    // A user without a password is named by its client certificate (nats-server lets one
-    // in with any password, or none, otherwise; Sluice refuses it).
-    let mapped = o.tls.as_ref().and_then(|t| t.verify_and_map) == Some(true);
-    let passwordless = authorization
-        .as_ref()
-        .and_then(|a| a.passwordless.clone())
-        .or_else(|| {
-            let mut listed = accounts.iter().flatten().flat_map(|a| &a.users);
-            listed
-                .find(|l| l.passwordless)
-                .map(|l| (l.user.user.clone(), l.pos.clone()))
-        });
-    if let (false, Some((user, pos))) = (mapped, passwordless) {
-        return Err(ConfError::at(
-            &pos,
-            format!("users: user {user:?} has no password"),
-        ));
-    }
     o.accounts = accounts.as_ref().map(|list| {
         list.iter()
             .map(|a| AccountConfig {

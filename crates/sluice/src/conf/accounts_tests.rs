@@ -307,10 +307,6 @@ fn wrong_types_in_accounts() {
             "t.conf:1: users: expected an array of { user, password } blocks, got a block",
         ),
         (
-            "accounts { A { users [\n {user: a}\n] } }",
-            "t.conf:2: users: user \"a\" has no password",
-        ),
-        (
             "no_auth_user: 5",
             "t.conf:1: no_auth_user: expected a string, got the integer 5",
         ),

@@ -961,10 +961,6 @@ fn bad_authorization_combinations() {
             "t.conf:2: users: a user without \"user\"",
         ),
         (
-            "authorization { users: [\n { user: a }\n] }",
-            "t.conf:2: users: user \"a\" has no password",
-        ),
-        (
             "authorization { users: [\n { user: a, password: b }\n { user: a, password: c }\n] }",
             "t.conf:3: users: user \"a\" is listed twice",
         ),
