@@ -7,8 +7,9 @@
 # SERVER_BINARY defaults to $SLUICE_BIN, else $CARGO_TARGET_DIR/debug/sluice (target/debug/sluice);
 # `scripts/upstream_nats_py.sh /usr/sbin/nats-server` checks the harness against the reference.
 #
-# The tests are upstream's, unchanged: tests/__init__.py, tests/utils.py, tests/test_client.py and
-# tests/conf/no_auth_user.conf at the v2.9.0 commit, checked against pinned SHA-256 sums. They come from, in order:
+# The tests are upstream's, unchanged: tests/__init__.py, tests/utils.py, tests/test_client.py,
+# tests/test_js.py, tests/conf/no_auth_user.conf and tests/conf/js-limits.conf at the v2.9.0
+# commit, checked against pinned SHA-256 sums. They come from, in order:
 #   1. $NATS_PY_GIT, a git directory (a clone or mirror of nats-io/nats.py) holding the commit;
 #   2. the cache, $SLUICE_UPSTREAM_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/sluice), filled by
 #      an earlier run;
@@ -28,8 +29,10 @@
 # server, pending buffer limits; two are skipped by upstream itself, "flaky test") and
 # ::NoAuthUserClientTest (tests/conf/no_auth_user.conf: two accounts with permissions and
 # no_auth_user; a user of the other account is refused its subscription, the anonymous client
-# is the no_auth_user). They use fixed ports: clients 4223-4225 and 4555, routes 6223-6225,
-# monitoring 8223-8225.
+# is the no_auth_user) and tests/test_js.py::AccountLimitsTest (tests/conf/js-limits.conf: a
+# JetStream domain, an account with JetStream limits, a user without a password as
+# no_auth_user; the limit errors, account info and the domain's API). They use fixed ports:
+# clients 4222-4225 and 4555, routes 6223-6225, monitoring 8222-8225.
 #
 # Needs python3 with nats-py (pip install nats-py==2.9.0); installs pytest if it is missing.
 # Exit status: 0 all selected tests passed (or were skipped by upstream), 1 a test failed or the
@@ -49,13 +52,16 @@ UPSTREAM_FILES=(
     "tests/utils.py 318b5a7a20e762c5495af0eb7c32a41027b804423260d9833f937fd47e07c7f4"
     "tests/test_client.py c4febf147a19d3b69c08fdc9c3c639bc116aaaccb674e80d0ca38403a7b36575"
     "tests/conf/no_auth_user.conf 31e0e12a488d00e06bd472564a885158836e927969d82407cdeefa87b090576d"
+    "tests/test_js.py f62e433cb7080a8514f12593a2f6990dabdb0d15cf6afb3030d0855ddcd9c2b0"
+    "tests/conf/js-limits.conf 31a018a4dbe0040352a63248dc6b617aed0042086f90199962d620ca2c8c6f8f"
 )
 SELECTED=(
     "tests/test_client.py::ClusterDiscoveryTest"
     "tests/test_client.py::ClusterDiscoveryReconnectTest"
     "tests/test_client.py::NoAuthUserClientTest"
+    "tests/test_js.py::AccountLimitsTest"
 )
-PORTS=(4223 4224 4225 4555 6223 6224 6225 8223 8224 8225)
+PORTS=(4222 4223 4224 4225 4555 6223 6224 6225 8222 8223 8224 8225)
 TIME_LIMIT="${UPSTREAM_NATS_PY_TIMEOUT:-120}"
 
 SERVER_BIN="${1:-${SLUICE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/sluice}}"

@@ -470,3 +470,38 @@ both!(
         );
     }
 );
+
+both!(
+    /// `jetstream { domain }`: the API answers under `$JS.<domain>.API` too, and account info
+    /// and publish acks name the domain (nats.py's AccountLimitsTest uses both).
+    fn a_domain_prefixes_the_api_and_is_named_in_acks_and_info(kind) {
+        let store = StoreDir::new("jsacct-domain");
+        let conf = store.path().join("server.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "jetstream {{ store_dir: {:?}, domain: hub }}\n\
+                 accounts {{ A: {{ users: [ {{user: a, password: apw}} ], jetstream: enabled }} }}\n",
+                store.as_str()
+            ),
+        )
+        .unwrap();
+        let broker = start(kind, &conf);
+        let mut a = User::login(broker.addr, "a");
+        let info = a.req("$JS.hub.API.INFO", "");
+        assert_eq!(info["domain"], "hub", "{info}");
+        assert_eq!(a.req("$JS.API.INFO", "")["domain"], "hub");
+        let created = a.req(
+            "$JS.hub.API.STREAM.CREATE.S",
+            &json!({"name": "S", "subjects": ["s.>"]}).to_string(),
+        );
+        assert_ok(&created);
+        let ack = a.req("s.x", "hi");
+        assert_eq!(ack, json!({"stream": "S", "domain": "hub", "seq": 1}), "{ack}");
+        let si = a.req("$JS.hub.API.STREAM.INFO.S", "");
+        assert_eq!(si["state"]["messages"], 1, "{si}");
+        // Another domain's prefix is nobody's.
+        let names = a.req("$JS.API.STREAM.NAMES", "");
+        assert_eq!(names["streams"], json!(["S"]));
+    }
+);

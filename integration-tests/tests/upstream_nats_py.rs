@@ -3,8 +3,10 @@
 //! `::NoAuthUserClientTest`), unchanged, against Sluice: upstream's launcher starts three servers
 //! with `--cluster_listen`, `--routes` and `--cluster_name` (and `--user`/`--pass`, `-m`), and the
 //! client must learn the other two from `connect_urls`, on its first connect and after, and
-//! reconnect to one when its server dies; and one server with upstream's
-//! `tests/conf/no_auth_user.conf` (two accounts, permissions, `no_auth_user`).
+//! reconnect to one when its server dies; one server with upstream's
+//! `tests/conf/no_auth_user.conf` (two accounts, permissions, `no_auth_user`); and
+//! `tests/test_js.py::AccountLimitsTest` with `tests/conf/js-limits.conf` (a JetStream domain,
+//! account JetStream limits, a user without a password).
 //!
 //! `scripts/upstream_nats_py.sh` does the work (fetches the pinned upstream files, puts a
 //! `nats-server` wrapper that execs sluice first on PATH, runs pytest on the selected classes);
@@ -16,8 +18,8 @@
 //! (no network, nothing cached, no `$NATS_PY_GIT`) the script exits 77 and the test prints a
 //! note and passes, unless `SLUICE_REQUIRE_UPSTREAM_NATS_PY` is set.
 //!
-//! The upstream tests use fixed ports (clients 4223-4225 and 4555, routes 6223-6225, monitoring
-//! 8223-8225); the other tests in this suite use ephemeral ports, so they do not collide.
+//! The upstream tests use fixed ports (clients 4222-4225 and 4555, routes 6223-6225, monitoring
+//! 8222-8225); the other tests in this suite use ephemeral ports, so they do not collide.
 
 use integration_tests::py::{run_bounded, skip_without_nats_py};
 use integration_tests::sluice_bin;

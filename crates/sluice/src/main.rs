@@ -180,6 +180,7 @@ async fn serve(settings: Settings, cli: Cli) -> Result<(), String> {
                 queue_bytes: jetstream.queue_bytes,
                 limits: Default::default(),
                 reservations,
+                domain: jetstream.domain.clone(),
             };
             let js = JetStreamAccounts::start(&server.handle(), &config, &jetstream.accounts)
                 .map_err(|e| format!("cannot start JetStream: {e}"))?;

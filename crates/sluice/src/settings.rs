@@ -48,6 +48,8 @@ pub struct JetStreamSettings {
     /// account is configured, else each account whose `jetstream` key enables it; a
     /// clustered server keeps it in `$G` only).
     pub accounts: sluice_stream::accounts::Enabled,
+    /// `jetstream { domain }`.
+    pub domain: Option<String>,
 }
 
 /// The configuration file `-c` names, if any.
@@ -186,6 +188,7 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
             .unwrap_or(sluice_stream::DEFAULT_QUEUE_BYTES),
         server_tags: f.server_tags.clone().unwrap_or_default(),
         unique_tag: js_file.unique_tag.clone().unwrap_or_default(),
+        domain: js_file.domain.clone(),
         accounts: if cluster_config.is_some() {
             // Clustered JetStream stays in `$G` (account JetStream is refused above).
             sluice_stream::accounts::Enabled {

@@ -79,6 +79,8 @@ pub(crate) struct Inline {
     pub server: ServerHandle,
     /// The stream's number of consumers (inline only while it is 0).
     pub consumers: Arc<AtomicU64>,
+    /// The JetStream domain, named in publish acks.
+    pub domain: Option<String>,
 }
 
 impl InternalSink for PublishSink {
@@ -165,7 +167,10 @@ impl Inline {
         let name = s.name().to_owned();
         drop(s);
         drop(stream);
-        if let (Some(reply), Some(ack)) = (reply.as_deref(), encode_ack(&name, &r)) {
+        if let (Some(reply), Some(ack)) = (
+            reply.as_deref(),
+            encode_ack(&name, self.domain.as_deref(), &r),
+        ) {
             self.server.publish(reply, None, None, &ack);
         }
         Ok(first_dirty)

@@ -48,6 +48,9 @@ pub struct JetStreamConfig {
     /// The server's `max_memory_store` / `max_file_store` and what streams reserve of them,
     /// shared by every account's JetStream.
     pub reservations: Arc<crate::limits::ServerReservations>,
+    /// The JetStream domain (`jetstream { domain }`): the API also answers on
+    /// `$JS.<domain>.API.>`, and account info and publish acks name it.
+    pub domain: Option<String>,
 }
 
 /// The default [`JetStreamConfig::queue_bytes`].
@@ -143,6 +146,25 @@ impl Entry {
 /// until handled.
 struct ToApi(Sender<Option<InternalMsg>>, Arc<Backlog>);
 
+/// The API under the domain's prefix: requests go on as `$JS.API.<rest>`.
+struct DomainApi {
+    prefix: String,
+    api: Arc<ToApi>,
+}
+
+impl InternalSink for DomainApi {
+    fn deliver(&self, mut msg: InternalMsg) {
+        if let Some(rest) = msg.subject.strip_prefix(self.prefix.as_str()) {
+            msg.subject = format!("$JS.API.{rest}").into();
+        }
+        self.api.deliver(msg);
+    }
+
+    fn backlog(&self) -> Option<&Arc<Backlog>> {
+        self.api.backlog()
+    }
+}
+
 impl InternalSink for ToApi {
     fn deliver(&self, msg: InternalMsg) {
         let cost = Backlog::cost(&msg);
@@ -182,6 +204,8 @@ pub(crate) struct Inner {
 pub struct JetStream {
     pub(crate) inner: Arc<Inner>,
     api_sub: Option<InternalSubscription>,
+    /// The API under the domain's prefix (`jetstream { domain }`).
+    domain_sub: Option<InternalSubscription>,
     api_stop: Sender<Option<InternalMsg>>,
     api_thread: Option<JoinHandle<()>>,
 }
@@ -317,6 +341,7 @@ impl Inner {
                 cluster_name: self.cluster_name.clone(),
                 api_errors: self.api_errors.clone(),
                 replica: replica.clone(),
+                domain: self.config.domain.clone(),
             },
         );
         mailbox.set_owner(owner);
@@ -382,6 +407,7 @@ impl Inner {
                     stream: Arc::downgrade(&entry.stream),
                     server: entry.server.clone(),
                     consumers: entry.consumers.clone(),
+                    domain: self.config.domain.clone(),
                 }),
             });
             let sub = self
@@ -545,8 +571,25 @@ impl JetStream {
         let api_backlog = Arc::new(Backlog::new(inner.config.queue_bytes));
         let api_sink = Arc::new(ToApi(tx.clone(), api_backlog.clone()));
         let api_sub = server
-            .subscribe("$JS.API.>", None, api_sink)
+            .subscribe("$JS.API.>", None, api_sink.clone())
             .map_err(|e| StartError::Subscribe(e.to_string()))?;
+        // The domain's prefix: the same API, as nats-server maps `$JS.<domain>.API.>` onto
+        // `$JS.API.>` in each account with JetStream.
+        let domain_sub = match &inner.config.domain {
+            None => None,
+            Some(domain) => {
+                let sink = Arc::new(DomainApi {
+                    prefix: format!("$JS.{domain}.API."),
+                    api: api_sink,
+                });
+                let subject = format!("$JS.{domain}.API.>");
+                Some(
+                    server
+                        .subscribe(&subject, None, sink)
+                        .map_err(|e| StartError::Subscribe(e.to_string()))?,
+                )
+            }
+        };
         let api_inner = inner.clone();
         let api_thread = std::thread::Builder::new()
             .name("jetstream-api".into())
@@ -562,6 +605,7 @@ impl JetStream {
         Ok(JetStream {
             inner,
             api_sub: Some(api_sub),
+            domain_sub,
             api_stop: tx,
             api_thread: Some(api_thread),
         })
@@ -615,7 +659,10 @@ impl JetStream {
     }
 
     fn stop(&mut self) {
-        if let Some(sub) = self.api_sub.take() {
+        for sub in [self.api_sub.take(), self.domain_sub.take()]
+            .into_iter()
+            .flatten()
+        {
             sub.unsubscribe();
         }
         let _ = self.api_stop.send(None);

@@ -220,6 +220,8 @@ pub(crate) struct OwnerParts {
     pub api_errors: Arc<AtomicU64>,
     /// The stream's Raft group, when it is replicated (`replicated.rs`).
     pub replica: Option<Arc<crate::replication::Replica>>,
+    /// The JetStream domain, named in publish acks.
+    pub domain: Option<String>,
 }
 
 /// One stream's owner: the stream, its consumers and everything needed to apply what comes
@@ -404,6 +406,7 @@ impl StreamOwner {
             return;
         }
         let name = &self.name;
+        let domain = self.parts.domain.as_deref();
         let (acks, answers) = (&mut self.acks, &mut self.answers);
         let errors = answers[..n_answers]
             .iter()
@@ -414,7 +417,7 @@ impl StreamOwner {
         }
         self.parts.server.batch(|b| {
             for (_, reply, r) in acks.drain(..n_acks) {
-                if let (Some(reply), Some(ack)) = (reply, encode_ack(name, &r)) {
+                if let (Some(reply), Some(ack)) = (reply, encode_ack(name, domain, &r)) {
                     b.publish(&reply, None, None, &ack);
                 }
             }

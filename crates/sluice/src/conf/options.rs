@@ -89,6 +89,8 @@ pub struct JetStreamOptions {
     /// `unique_tag: PREFIX`: servers sharing a tag with this prefix never hold replicas of
     /// the same stream.
     pub unique_tag: Option<String>,
+    /// `domain: NAME`: the JetStream domain (`$JS.<domain>.API`).
+    pub domain: Option<String>,
 }
 
 /// Reads the top-level block of a configuration file.
@@ -538,6 +540,25 @@ fn jetstream(key: &str, v: &Value) -> Result<JetStreamOptions, ConfError> {
             "max_file_store" | "max_file" => js.max_file_store = Some(size(k, v)?),
             "max_queued" => js.max_queued = Some(positive_size(k, v)?),
             "unique_tag" => js.unique_tag = Some(string(k, v)?.to_lowercase()),
+            "domain" => {
+                let d = string(k, v)?;
+                // nats-server's checks, in its words: the domain is a token of
+                // `$JS.<domain>.API.>`. Empty is none.
+                if d.contains(['.', '*', '>']) {
+                    return Err(ConfError::at(
+                        &v.pos,
+                        "invalid domain name: may not contain ., * or >",
+                    ));
+                }
+                let api = format!("$JS.{d}.API.>");
+                if !d.is_empty() && !sluice_protocol::subject::is_valid_subject(&api) {
+                    return Err(ConfError::at(
+                        &v.pos,
+                        format!("invalid domain name: derived {api:?} is not a valid subject"),
+                    ));
+                }
+                js.domain = (!d.is_empty()).then_some(d);
+            }
             "sync_interval" | "sync" => {
                 js.sync = Some(match &v.kind {
                     Kind::Str(s) if s.eq_ignore_ascii_case("always") => SyncPolicy::Always,

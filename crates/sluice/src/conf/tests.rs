@@ -713,6 +713,30 @@ fn jetstream_forms() {
 }
 
 #[test]
+fn jetstream_domain_in_nats_servers_words() {
+    let js = options("jetstream { domain: hub-1 }").jetstream.unwrap();
+    assert_eq!(js.domain.as_deref(), Some("hub-1"));
+    assert_eq!(
+        options("jetstream { domain: \"\" }")
+            .jetstream
+            .unwrap()
+            .domain,
+        None
+    );
+    for (bad, want) in [
+        ("\"a.b\"", "invalid domain name: may not contain ., * or >"),
+        ("\"a*\"", "invalid domain name: may not contain ., * or >"),
+        (
+            "\"a b\"",
+            "invalid domain name: derived \"$JS.a b.API.>\" is not a valid subject",
+        ),
+    ] {
+        let text = format!("jetstream {{ domain: {bad} }}");
+        assert_eq!(options_err(&text), format!("t.conf:1: {want}"), "{bad}");
+    }
+}
+
+#[test]
 fn jetstream_max_queued_is_a_positive_size() {
     let js = options("jetstream { max_queued: 16MB }").jetstream.unwrap();
     assert_eq!(js.max_queued, Some(16 << 20));

@@ -28,11 +28,26 @@ impl PublishError {
     }
 }
 
-/// The bytes to send to a publisher's reply subject, or `None` for no answer.
-pub fn encode_ack(stream: &str, result: &Result<Stored, PublishError>) -> Option<Vec<u8>> {
+/// The bytes to send to a publisher's reply subject, or `None` for no answer; an ack names
+/// the JetStream `domain`, if there is one, as nats-server's does.
+pub fn encode_ack(
+    stream: &str,
+    domain: Option<&str>,
+    result: &Result<Stored, PublishError>,
+) -> Option<Vec<u8>> {
+    let with_domain = |mut ack: PubAck| {
+        if let Some(d) = domain {
+            ack.domain = d.to_owned();
+        }
+        ack
+    };
     Some(match result {
-        Ok(Stored::New(seq)) => PubAckResponse::ok(PubAck::new(stream, *seq)).to_wire(),
-        Ok(Stored::Duplicate(seq)) => PubAckResponse::ok(PubAck::duplicate(stream, *seq)).to_wire(),
+        Ok(Stored::New(seq)) => {
+            PubAckResponse::ok(with_domain(PubAck::new(stream, *seq))).to_wire()
+        }
+        Ok(Stored::Duplicate(seq)) => {
+            PubAckResponse::ok(with_domain(PubAck::duplicate(stream, *seq))).to_wire()
+        }
         Err(e) => PubAckResponse::error(stream, e.to_api_error()?).to_wire(),
     })
 }

@@ -209,6 +209,7 @@ fn account_info(js: &Inner) -> Vec<u8> {
             errors: js.api_errors.load(Ordering::Relaxed),
             inflight: 0,
         },
+        domain: js.config.domain.clone().unwrap_or_default(),
         ..Default::default()
     })
     .to_json()

@@ -247,6 +247,7 @@ pub(super) async fn start() -> (tempfile::TempDir, Server, ServerHandle, JetStre
 
 fn config_in(dir: &std::path::Path) -> JetStreamConfig {
     JetStreamConfig {
+        domain: None,
         store_dir: dir.to_owned(),
         sync: SyncPolicy::Always,
         server_name: "test".into(),

@@ -96,6 +96,7 @@ pub async fn start_node_timed(
     let js = JetStream::start(
         server.handle(),
         JetStreamConfig {
+            domain: None,
             store_dir: dir.path().to_path_buf(),
             sync: SyncPolicy::Always,
             server_name: name.clone(),
