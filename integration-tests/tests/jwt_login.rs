@@ -620,3 +620,62 @@ fn sluice_refuses_a_user_with_limits_it_does_not_enforce() {
     let line = raw.read_line(Duration::from_secs(5)).unwrap_or_default();
     assert_eq!(line, VIOLATION);
 }
+
+/// nats.c's example programs log in with a `.creds` file. nats.c is not packaged here:
+/// `SLUICE_NATS_C_EXAMPLES` names a directory holding its `nats-replier` and
+/// `nats-requestor` (built from nats.c's source, `make nats-replier nats-requestor`); without
+/// it the test says so and passes.
+fn nats_c_examples() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("SLUICE_NATS_C_EXAMPLES")?);
+    (dir.join("nats-replier").exists() && dir.join("nats-requestor").exists()).then_some(dir)
+}
+
+both!(
+    fn nats_c_logs_in_with_a_creds_file(kind) {
+        let Some(bin) = nats_c_examples() else {
+            eprintln!("SLUICE_NATS_C_EXAMPLES not set: the nats.c .creds test is skipped");
+            return;
+        };
+        let s = setup(kind, "nats-c");
+        let user = UserFixture::new("c", &s.acc.key);
+        let other = UserFixture::new("other", &s.acc.key);
+        let good = s.dir.join("c.creds");
+        std::fs::write(&good, user.creds()).unwrap();
+        let bad = s.dir.join("bad.creds");
+        std::fs::write(&bad, sluice_jwt_fixtures::creds(&user.jwt, &other.seed())).unwrap();
+        let url = s.broker.url();
+        let run = |prog: &str, creds: &std::path::Path| {
+            let mut cmd = std::process::Command::new(bin.join(prog));
+            cmd.args(["-s", &url, "-creds", creds.to_str().unwrap()])
+                .args(["-subj", "c.req", "-print"]);
+            // The replier answers until killed; the requestor sends one request.
+            cmd.args(["-count", if prog == "nats-replier" { "1000" } else { "1" }]);
+            cmd
+        };
+        let mut replier = run("nats-replier", &good)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("replier starts");
+        // The replier's subscription is in place once a request gets an answer.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut out = String::new();
+        while std::time::Instant::now() < deadline && !out.contains("Received reply") {
+            let (_, o) = integration_tests::py::run_bounded(
+                run("nats-requestor", &good),
+                Duration::from_secs(10),
+            );
+            out = o;
+        }
+        let _ = replier.kill();
+        let _ = replier.wait();
+        assert!(out.contains("Received reply"), "{kind:?}: {out}");
+        let (status, out) =
+            integration_tests::py::run_bounded(run("nats-requestor", &bad), Duration::from_secs(10));
+        assert!(
+            !status.is_some_and(|s| s.success()) || out.contains("Authorization"),
+            "{kind:?}: a bad .creds: {out}"
+        );
+        assert!(out.contains("Authorization Violation"), "{kind:?}: {out}");
+    }
+);
