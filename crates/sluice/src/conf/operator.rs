@@ -39,21 +39,13 @@ const OPERATOR_KEYS: &[&str] = &[
 const RESOLVER_KEYS: &[&str] = &["resolver", "account_resolver", "accounts_resolver"];
 const SYSTEM_KEYS: &[&str] = &["system_account", "system"];
 
-/// Every top-level key [`operator_config`] reads in operator mode (`system_account` too).
-pub const KEYS: &[&str] = &[
-    "operator",
-    "operators",
-    "root",
-    "roots",
-    "root_operator",
-    "root_operators",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
-    "resolver_preload",
-    "system_account",
-    "system",
-];
+/// Is `key` one of the top-level keys [`operator_config`] reads (`system_account` too)?
+pub fn is_operator_key(key: &str) -> bool {
+    OPERATOR_KEYS.contains(&key)
+        || RESOLVER_KEYS.contains(&key)
+        || SYSTEM_KEYS.contains(&key)
+        || key == "resolver_preload"
+}
 
 /// nats-server's message for a resolver it cannot read.
 const RESOLVER_SHAPE: &str = "error parsing account resolver, should be MEM or  URL(\"url\") \

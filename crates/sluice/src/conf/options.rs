@@ -114,7 +114,7 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
                         ),
                     ))
                 }
-                _ if super::operator::KEYS.contains(&key) => continue,
+                _ if super::operator::is_operator_key(key) => continue,
                 _ => {}
             }
         }
@@ -167,7 +167,7 @@ pub fn from_map(map: &Map) -> Result<FileOptions, ConfError> {
                 no_auth_user = (!name.is_empty()).then(|| (name, v.pos.clone()));
             }
             "system_account" | "system" => system_account = Some((string(key, v)?, v.pos.clone())),
-            _ if super::operator::KEYS.contains(&key) => {
+            _ if super::operator::is_operator_key(key) => {
                 // operator_config refuses these without an operator; kept for safety.
                 return Err(accounts::not_served(entry, None));
             }
