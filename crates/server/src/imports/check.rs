@@ -30,6 +30,22 @@ pub(crate) fn mapping_of(import: &Import) -> Result<Mapping, String> {
     })
 }
 
+/// The export of `exporter` that covers `importer`'s `import`: same kind, a subject that
+/// takes all of the import's, and open to the importer.
+pub(crate) fn covering_export<'a>(
+    exporter: &'a AccountConfig,
+    importer: &str,
+    import: &Import,
+) -> Option<&'a crate::config::Export> {
+    exporter.exports.iter().find(|e| {
+        matches!(e.kind, ExportKind::Stream) == import.stream
+            && is_subset(&import.subject, &e.subject)
+            && e.accounts
+                .as_ref()
+                .is_none_or(|l| l.iter().any(|a| a == importer))
+    })
+}
+
 /// Checks every account's exports and imports: the accounts they name exist, every import
 /// is covered by an export open to it, mappings are valid, nothing is imported twice, and no
 /// chain of imports comes back to where it started.
@@ -61,12 +77,7 @@ pub fn check_accounts(accounts: &[AccountConfig]) -> Result<(), String> {
                     import.subject, acc.name
                 ));
             }
-            let authorized = exporter.exports.iter().any(|e| {
-                matches!(e.kind, ExportKind::Stream) == import.stream
-                    && is_subset(&import.subject, &e.subject)
-                    && e.accounts.as_ref().is_none_or(|l| l.contains(&acc.name))
-            });
-            if !authorized {
+            if covering_export(exporter, &acc.name, import).is_none() {
                 return Err(format!(
                     "Error adding {k} import {:?}: {k} import not authorized",
                     import.subject

@@ -66,12 +66,7 @@ pub(crate) fn install(shared: &Arc<Shared>) {
                     .accounts
                     .iter()
                     .find(|a| a.name == import.account)
-                    .and_then(|a| {
-                        a.exports.iter().find(|e| {
-                            matches!(e.kind, ExportKind::Service { .. })
-                                && is_subset(&import.subject, &e.subject)
-                        })
-                    });
+                    .and_then(|a| check::covering_export(a, &config.name, import));
                 let Some(ExportKind::Service {
                     response,
                     threshold,

@@ -32,20 +32,8 @@ fn items<'v>(v: &'v Value, what: &str) -> Result<&'v [Value], ConfError> {
         Kind::Array(items) => Ok(items),
         other => Err(ConfError::at(
             &v.pos,
-            format!("{what} should be an array, got {}", go_type(other)),
+            format!("{what} should be an array, got {}", other.go_type()),
         )),
-    }
-}
-
-/// How nats-server names a value's type in "should be an array, got ...".
-fn go_type(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Str(_) => "string",
-        Kind::Int { .. } => "int64",
-        Kind::Float(_) => "float64",
-        Kind::Bool(_) => "bool",
-        Kind::Map(_) => "map[string]interface {}",
-        Kind::Array(_) => "[]interface {}",
     }
 }
 

@@ -249,13 +249,7 @@ fn read_operators(v: &Value) -> Result<Vec<TrustedOperator>, ConfError> {
 /// like a JWT, `eyJ`) the JWT itself; decorated or bare.
 fn read_operator(v: &Value) -> Result<TrustedOperator, ConfError> {
     let Kind::Str(text) = &v.kind else {
-        let what = match &v.kind {
-            Kind::Int { .. } => "int64",
-            Kind::Bool(_) => "bool",
-            Kind::Float(_) => "float64",
-            Kind::Map(_) => "map[string]interface {}",
-            _ => "[]interface {}",
-        };
+        let what = v.kind.go_type();
         return Err(ConfError::at(
             &v.pos,
             format!("error parsing operators: unsupported type {what}"),

@@ -90,6 +90,19 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// How nats-server (Go) names this kind's type in its errors ("got string", "unsupported
+    /// type int64").
+    pub fn go_type(&self) -> &'static str {
+        match self {
+            Kind::Str(_) => "string",
+            Kind::Int { .. } => "int64",
+            Kind::Float(_) => "float64",
+            Kind::Bool(_) => "bool",
+            Kind::Map(_) => "map[string]interface {}",
+            Kind::Array(_) => "[]interface {}",
+        }
+    }
+
     /// What to call this kind in a "wrong type" error.
     pub fn describe(&self) -> &'static str {
         match self {
