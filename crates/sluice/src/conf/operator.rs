@@ -108,6 +108,33 @@ pub fn server_accounts(
     String,
 > {
     let mut jwts: Vec<(String, String)> = op.preload.clone();
+    if let Resolver::Full {
+        allow_delete,
+        interval,
+        limit,
+        timeout,
+        ..
+    } = &op.resolver
+    {
+        // What these set happens on claim updates and lookups between servers, which are
+        // not served yet: refused rather than accepted and ignored.
+        let set: Vec<&str> = [
+            ("allow_delete", *allow_delete),
+            ("interval", interval.is_some()),
+            ("limit", limit.is_some()),
+            ("timeout", timeout.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, on)| on.then_some(k))
+        .collect();
+        if !set.is_empty() {
+            return Err(format!(
+                "resolver: {} not served yet (the full resolver's directory is read at \
+                 startup; claim updates and lookups are not served)",
+                set.join(", ")
+            ));
+        }
+    }
     if let Resolver::Full { dir, .. } = &op.resolver {
         std::fs::create_dir_all(dir).map_err(|e| format!("resolver dir {}: {e}", dir.display()))?;
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

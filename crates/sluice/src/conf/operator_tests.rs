@@ -366,3 +366,30 @@ fn operator_mode_refuses_users_and_accounts_in_the_file() {
     let o = crate::conf::options::from_map(&map).unwrap();
     assert!(o.operator.is_some());
 }
+
+/// The full resolver's `allow_delete`, `interval`, `limit` and `timeout` act on claim updates
+/// and lookups, which are not served: the server refuses them rather than ignore them.
+#[test]
+fn full_resolver_options_for_updates_are_refused_by_the_server() {
+    use crate::conf::operator::server_accounts;
+    let k = keys();
+    for extra in [
+        "allow_delete: true",
+        "interval: \"2m\"",
+        "limit: 10",
+        "timeout: \"1s\"",
+    ] {
+        let text = format!(
+            "operator: \"{}\"\nsystem_account: {}\nresolver: {{ type: full, dir: \"{}\", {extra} }}\n\
+             resolver_preload: {{ {}: \"{}\" }}\n",
+            k.op.jwt,
+            k.sys.public_key(),
+            std::env::temp_dir().join("sluice-opdir-unused").display(),
+            k.sys.public_key(),
+            k.sys.jwt,
+        );
+        let e = server_accounts(&config(&text)).unwrap_err();
+        let key = extra.split(':').next().unwrap();
+        assert!(e.contains(key) && e.contains("not served"), "{extra}: {e}");
+    }
+}
