@@ -6,7 +6,10 @@
 //! -> router -> outbound buffers -> socket), CONNECT handling and auth, limits, keepalive,
 //! slow-consumer protection, graceful shutdown through a cancellation token, lame-duck mode,
 //! accounts (each a subject space with its own subscription registry; a client is bound to
-//! its user's account at CONNECT),
+//! its user's account at CONNECT) and their exports and imports (`imports/`: shadow
+//! subscriptions for stream imports, `_R_` reply mappings for service imports), nkey and
+//! operator-mode logins (`auth`, with the pure JWT checks of `jwt/`), the system account's
+//! events and requests (`events`),
 //! routes to the other servers of a cluster (nats-server's route protocol: interest announced
 //! with `RS+`/`RS-` per account, messages forwarded one hop with `RMSG` in their account,
 //! gossip to a full mesh),
