@@ -146,17 +146,23 @@ async fn consume(
         }
         // A double ack whose answer was lost (the broker died in between) may have been
         // applied or not: ask again until it is answered, or the message comes again.
-        let waiting: Vec<String> = unanswered.keys().cloned().collect();
-        for id in waiting {
-            let (seq, m) = &unanswered[&id];
-            if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), m.double_ack()).await {
-                let seq = *seq;
+        // All at once: a crash can leave a whole batch unanswered (deliveries the restarted
+        // broker has no record of), and one at a time they would hold this loop for minutes.
+        let retried = futures::future::join_all(unanswered.iter().map(|(id, (seq, m))| async {
+            let answered = tokio::time::timeout(Duration::from_secs(1), m.double_ack()).await;
+            (id.clone(), *seq, matches!(answered, Ok(Ok(()))))
+        }))
+        .await;
+        for (id, seq, answered) in retried {
+            if answered {
                 unanswered.remove(&id);
                 report.confirm(&id, seq, pulls);
             }
         }
         pulls += 1;
-        for m in pull_batch(&consumer, 50, Duration::from_millis(300)).await {
+        let batch = pull_batch(&consumer, 50, Duration::from_millis(300)).await;
+        let mut delivered_ids = Vec::with_capacity(batch.len());
+        for m in &batch {
             let info = m.info().expect("JetStream message");
             let (seq, delivered) = (info.stream_sequence, info.delivered);
             let id = m
@@ -179,16 +185,25 @@ async fn consume(
                     ));
                 }
             }
-            match tokio::time::timeout(Duration::from_secs(2), m.double_ack()).await {
-                Ok(Ok(())) => {
-                    unanswered.remove(&id);
-                    report.confirm(&id, seq, pulls);
-                }
-                Ok(Err(_)) | Err(_) => {
-                    report.unanswered += 1;
-                    if !report.confirmed.contains_key(&id) {
-                        unanswered.insert(id, (seq, m));
-                    }
+            delivered_ids.push((id, seq));
+        }
+        // The batch's double acks go out together (in delivery order) and are awaited
+        // together, for the same reason as the retries above.
+        let answers = futures::future::join_all(batch.iter().map(|m| async {
+            matches!(
+                tokio::time::timeout(Duration::from_secs(2), m.double_ack()).await,
+                Ok(Ok(()))
+            )
+        }))
+        .await;
+        for (((id, seq), m), answered) in delivered_ids.into_iter().zip(batch).zip(answers) {
+            if answered {
+                unanswered.remove(&id);
+                report.confirm(&id, seq, pulls);
+            } else {
+                report.unanswered += 1;
+                if !report.confirmed.contains_key(&id) {
+                    unanswered.insert(id, (seq, m));
                 }
             }
         }
