@@ -13,10 +13,14 @@
 //!   account no client reaches ([`transport`] is the seam; [`testing`] has an in-memory one).
 //! - `liveness.rs`: servers beat each other so that idle groups can stop their own heartbeats
 //!   and timers; [`config::Timing`] holds every timing.
+//! - `amnesia.rs`: a group started empty on a node that may have lost its store (the layer
+//!   above says so: [`GroupOptions::recovering`]) refuses to vote until it has caught up.
 //!
 //! Must never: know what an entry means (streams, consumers and assignments are the stream
-//! layer's), acknowledge an append before it is on disk, or queue without bound.
+//! layer's), acknowledge an append before it is on disk, vote with a log that may have lost
+//! what it acknowledged, or queue without bound.
 
+mod amnesia;
 pub mod config;
 mod liveness;
 pub mod machine;

@@ -1,6 +1,7 @@
 //! A node's groups: [`RaftNode`] starts, finds and stops the groups this node is a member of,
 //! and answers the Raft messages other nodes send them (`handle`: one frame in, one out).
 
+use crate::amnesia::Amnesia;
 use crate::config::Timing;
 use crate::liveness::Heard;
 use crate::machine::{Machine, MachineStore};
@@ -42,11 +43,19 @@ pub struct GroupOptions {
     /// measure) or never. Either way the log is purged below a snapshot taken. (openraft
     /// treats a failed snapshot as fatal and stops the group.)
     pub snapshots: bool,
+    /// Whether this node may have lost what it promised in this group (its store was wiped,
+    /// or it cannot tell yet): if the group starts on an empty log with no vote, it refuses
+    /// every vote until it has caught up with a leader (`amnesia.rs`), or until
+    /// [`RaftNode::declare_fresh`]. False for a group known to be new here.
+    pub recovering: bool,
 }
 
 impl Default for GroupOptions {
     fn default() -> Self {
-        GroupOptions { snapshots: true }
+        GroupOptions {
+            snapshots: true,
+            recovering: false,
+        }
     }
 }
 
@@ -63,6 +72,9 @@ pub struct RaftNode {
     /// Groups whose leadership this node is handing over (`step_down`): the liveness loop
     /// leaves their timers alone meanwhile.
     stepping: parking_lot::Mutex<std::collections::HashSet<String>>,
+    /// Groups started empty that may have lost their state: no vote from them until they
+    /// have caught up (`amnesia.rs`).
+    amnesia: parking_lot::Mutex<HashMap<String, Amnesia>>,
 }
 
 impl RaftNode {
@@ -80,6 +92,7 @@ impl RaftNode {
             heard: Heard::default(),
             stopping: AtomicBool::new(false),
             stepping: Default::default(),
+            amnesia: Default::default(),
         });
         if quiesce {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -227,7 +240,7 @@ impl RaftNode {
     pub async fn start_group_with<LS, M>(
         &self,
         group: &str,
-        log: LS,
+        mut log: LS,
         machine: M,
         dir: &Path,
         options: GroupOptions,
@@ -253,6 +266,17 @@ impl RaftNode {
                 group: group.to_string(),
                 error,
             })?;
+        let storage = |error| NodeError::Storage {
+            group: group.to_string(),
+            error,
+        };
+        let empty = log
+            .get_log_state()
+            .await
+            .map_err(storage)?
+            .last_log_id
+            .is_none()
+            && log.read_vote().await.map_err(storage)?.is_none();
         let network = Network::new(group, self.transport.clone());
         let raft = Raft::new(self.id, config, network, log, store.clone())
             .await
@@ -272,6 +296,17 @@ impl RaftNode {
             let _ = raft.shutdown().await;
             return Err(NodeError::Running(group.to_string()));
         }
+        if options.recovering && empty {
+            tracing::info!(
+                group,
+                "started on an empty log: no vote until caught up with a leader"
+            );
+            self.amnesia
+                .lock()
+                .insert(group.to_string(), Amnesia::default());
+        } else {
+            self.amnesia.lock().remove(group);
+        }
         Ok((raft, store))
     }
 
@@ -285,8 +320,61 @@ impl RaftNode {
         self.groups.read().keys().cloned().collect()
     }
 
+    /// Whether group `group` is held back from voting because it started empty on a node
+    /// that may have lost its state and has not caught up with a leader yet (`amnesia.rs`).
+    /// Checked against the group's metrics: once caught up, it votes again for good.
+    pub fn is_recovering(&self, group: &str) -> bool {
+        let mut amnesia = self.amnesia.lock();
+        let Some(a) = amnesia.get(group) else {
+            return false;
+        };
+        let Some(raft) = self.group(group) else {
+            return true;
+        };
+        let m = raft.metrics().borrow().clone();
+        if a.recovered(m.last_applied.as_ref()) {
+            tracing::info!(group, "caught up with its leader: votes again");
+            amnesia.remove(group);
+            return false;
+        }
+        tracing::debug!(group, amnesia = ?a, applied = ?m.last_applied, vote = %m.vote, "not caught up yet");
+        true
+    }
+
+    /// Declares group `group` new everywhere (the layer above saw every member start it
+    /// empty): it may vote at once. Refused (false) if the group has heard from a leader or a
+    /// candidate already, or holds a log: then it is not new, and must catch up first.
+    pub fn declare_fresh(&self, group: &str) -> bool {
+        let mut amnesia = self.amnesia.lock();
+        if !amnesia.contains_key(group) {
+            return true;
+        }
+        let Some(raft) = self.group(group) else {
+            return false;
+        };
+        let m = raft.metrics().borrow().clone();
+        if m.vote != openraft::Vote::default() || m.last_log_index.is_some() {
+            return false;
+        }
+        amnesia.remove(group);
+        true
+    }
+
+    /// The answer to a vote request in a group that is recovering: not granted, with the
+    /// group's own vote (lower than the candidate's, so it changes nothing there).
+    fn refuse_vote(&self, group: &str, raft: &Raft<TypeConfig>) -> Option<Reply> {
+        if !self.is_recovering(group) {
+            return None;
+        }
+        let vote = raft.metrics().borrow().vote;
+        Some(Reply::Vote(Ok(openraft::raft::VoteResponse::new(
+            vote, None, false,
+        ))))
+    }
+
     /// Stops group `group` (its log and snapshot stay on disk). Returns whether it ran.
     pub async fn stop_group(&self, group: &str) -> bool {
+        self.amnesia.lock().remove(group);
         let raft = self.groups.write().remove(group);
         self.heard.forget_group(group);
         match raft {
@@ -332,9 +420,17 @@ impl RaftNode {
         let reply = match req.rpc {
             Rpc::AppendEntries(r) => {
                 self.heard.group(&req.group);
+                if r.vote.is_committed() {
+                    if let Some(a) = self.amnesia.lock().get_mut(&req.group) {
+                        a.heard_leader(r.vote.leader_id().term, r.leader_commit.map(|c| c.index));
+                    }
+                }
                 Reply::AppendEntries(raft.append_entries(r).await)
             }
-            Rpc::Vote(r) => Reply::Vote(raft.vote(r).await),
+            Rpc::Vote(r) => match self.refuse_vote(&req.group, &raft) {
+                Some(refusal) => refusal,
+                None => Reply::Vote(raft.vote(r).await),
+            },
             Rpc::InstallSnapshot(r) => {
                 self.heard.group(&req.group);
                 Reply::InstallSnapshot(raft.install_snapshot(r).await)

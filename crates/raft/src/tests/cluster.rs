@@ -151,6 +151,38 @@ impl TestCluster {
         m.store = store;
     }
 
+    /// Restarts member `i` on an empty log and snapshot directory (its store was wiped), as a
+    /// node that may have lost its state (`recovering`) or not.
+    async fn wipe_and_restart(&mut self, i: usize, recovering: bool) {
+        self.members[i].log = MemLog::default();
+        self.members[i].dir = tempfile::tempdir().unwrap();
+        let name = self.members[i].name.clone();
+        let node = RaftNode::new(
+            &name,
+            self.timing.clone(),
+            self.net.transport(node_id(&name)),
+        );
+        self.net.join(&node);
+        let options = crate::GroupOptions {
+            recovering,
+            ..Default::default()
+        };
+        let (raft, store) = node
+            .start_group_with(
+                GROUP,
+                self.members[i].log.clone(),
+                ListMachine::default(),
+                self.members[i].dir.path(),
+                options,
+            )
+            .await
+            .unwrap();
+        let m = &mut self.members[i];
+        m.node = node;
+        m.raft = raft;
+        m.store = store;
+    }
+
     async fn shutdown(self) {
         for m in &self.members {
             m.node.shutdown().await;
@@ -385,4 +417,128 @@ async fn a_leader_steps_down_to_a_follower_even_when_the_group_is_idle() {
     // Not the leader any more: refused.
     assert!(c.members[old].node.step_down(GROUP).await.is_err());
     c.shutdown().await;
+}
+
+/// Regression (chaos run `wipe-node`, seed 20261207, lost one acked publish): entries
+/// committed by the leader and one follower; that follower's store is wiped and it comes back
+/// empty under the same id; the leader dies. The third member, cut off while the entries were
+/// committed, must not win an election with the empty member's vote: that would drop
+/// committed entries. The wiped member votes again only once it has caught up.
+async fn committed_entries_after_a_wipe(recovering: bool) -> (bool, Vec<String>) {
+    let mut c = TestCluster::start(3, Timing::default()).await;
+    let l = c.leader(&[0, 1, 2]).await;
+    c.write(l, "before").await.unwrap();
+    c.converged(&[0, 1, 2], 1).await;
+    let (w, y) = ((l + 1) % 3, (l + 2) % 3);
+    c.net.partition(&[c.members[y].node.id()]);
+    for k in 0..5 {
+        c.write(l, &format!("e{k}")).await.unwrap();
+    }
+    c.converged(&[l, w], 6).await;
+    c.crash(w).await;
+    c.wipe_and_restart(w, recovering).await;
+    c.crash(l).await;
+    c.net.heal();
+    // Only the lagging member and the wiped one are up: give them many election timeouts.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut elected = false;
+    while Instant::now() < deadline && !elected {
+        for i in [w, y] {
+            let m = c.members[i].raft.metrics().borrow().clone();
+            elected |= m.state == openraft::ServerState::Leader;
+        }
+        sleep(Duration::from_millis(20)).await;
+    }
+    if elected {
+        c.shutdown().await;
+        return (true, Vec::new());
+    }
+    assert!(c.members[w].node.is_recovering(GROUP));
+    // The old leader comes back: it leads (the lagging member votes for its longer log), and
+    // the wiped member catches up and votes again.
+    c.restart(l).await;
+    let got = strings(&c.converged(&[0, 1, 2], 6).await);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.members[w].node.is_recovering(GROUP) {
+        assert!(
+            Instant::now() < deadline,
+            "the wiped member never recovered"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+    c.shutdown().await;
+    (false, got)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wiped_member_does_not_vote_until_it_has_caught_up() {
+    let (elected, got) = committed_entries_after_a_wipe(true).await;
+    assert!(!elected, "a leader lacking committed entries was elected");
+    assert_eq!(got, ["before", "e0", "e1", "e2", "e3", "e4"]);
+}
+
+/// The danger is real: a wiped member that votes at once elects the member lacking entries.
+#[tokio::test(start_paused = true)]
+async fn a_wiped_member_voting_at_once_elects_a_leader_lacking_committed_entries() {
+    let (elected, _) = committed_entries_after_a_wipe(false).await;
+    assert!(elected);
+}
+
+/// Liveness after wipes (regression: a wiped member that caught up but then turned candidate
+/// judged its recovery by its own, uncommitted, vote and refused every vote for good, and the
+/// group had no leader once the old leader was wiped in turn). One member is wiped and even
+/// re-initialises the group (as a wiped former may), writes go on, then the leader is wiped:
+/// each time the group elects a leader, takes writes, and keeps every acknowledged one.
+#[tokio::test(start_paused = true)]
+async fn a_group_stays_available_through_a_member_wipe_then_a_leader_wipe() {
+    for round in 0..12u64 {
+        let mut c = TestCluster::start(3, Timing::default()).await;
+        let l = c.leader(&[0, 1, 2]).await;
+        let mut acked = Vec::new();
+        for k in 0..20 {
+            c.write(l, &format!("e{k}")).await.unwrap();
+            acked.push(format!("e{k}"));
+        }
+        c.converged(&[0, 1, 2], 20).await;
+        let w = (l + 1 + (round as usize % 2)) % 3;
+        c.crash(w).await;
+        c.wipe_and_restart(w, true).await;
+        let all: BTreeMap<NodeId, BasicNode> = c
+            .members
+            .iter()
+            .map(|m| (m.node.id(), BasicNode::new(m.name.clone())))
+            .collect();
+        assert!(c.members[w].raft.initialize(all).await.is_ok());
+        for k in 0..20 {
+            let now = c.leader(&[0, 1, 2]).await;
+            if c.write(now, &format!("f{k}")).await.is_ok() {
+                acked.push(format!("f{k}"));
+            }
+        }
+        sleep(Duration::from_millis(100 * round)).await;
+        let l = c.leader(&[0, 1, 2]).await;
+        c.crash(l).await;
+        c.wipe_and_restart(l, true).await;
+        for k in 0..20 {
+            let now = c.leader(&[0, 1, 2]).await;
+            if c.write(now, &format!("g{k}")).await.is_ok() {
+                acked.push(format!("g{k}"));
+            }
+        }
+        let n = c.applied(c.leader(&[0, 1, 2]).await).await.len();
+        let got = strings(&c.converged(&[0, 1, 2], n).await);
+        for a in &acked {
+            assert!(got.contains(a), "round {round}: acked {a} lost: {got:?}");
+        }
+        assert!(acked.iter().filter(|a| a.starts_with('g')).count() > 0);
+        for m in &c.members {
+            let met = m.raft.metrics().borrow().clone();
+            assert!(
+                met.running_state.is_ok(),
+                "round {round}: {:?}",
+                met.running_state
+            );
+        }
+        c.shutdown().await;
+    }
 }

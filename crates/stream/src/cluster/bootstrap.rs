@@ -9,6 +9,13 @@
 //! nats-server adds the servers it discovers. Give every server the full route list (as
 //! nats-server's documentation recommends): then all of them wait for the same set and one of
 //! them starts the group.
+//!
+//! Every server of that set also declares its meta group new ([`Formation::members`]), so
+//! that it may vote in the first election: a server whose meta log is empty otherwise
+//! refuses to vote until it has caught up with a leader, since it may be one whose store was
+//! wiped (sluice-raft's `amnesia.rs`). A wiped server does not get here: the meta leader
+//! reaches it within a beat of its return, long before [`SETTLE`], and a server that has heard
+//! from a leader cannot be declared new.
 
 use std::time::{Duration, Instant};
 
@@ -36,9 +43,10 @@ impl Bootstrap {
         }
     }
 
-    /// Given the JetStream servers seen now (not this one), the members to initialise the
-    /// group with, if this server should do it now.
-    pub fn decide(&mut self, mut peers: Vec<String>, now: Instant) -> Option<Vec<String>> {
+    /// Given the JetStream servers seen now (not this one), the members a new group is formed
+    /// with, once that set is settled; [`Formation::former`] says whether this server
+    /// initialises it.
+    pub fn decide(&mut self, mut peers: Vec<String>, now: Instant) -> Option<Formation> {
         peers.retain(|p| *p != self.me);
         peers.push(self.me.clone());
         peers.sort();
@@ -49,8 +57,20 @@ impl Bootstrap {
         }
         let settled = self.since.is_some_and(|s| now.duration_since(s) >= SETTLE);
         let enough = self.expected >= 2 && peers.len() >= self.expected;
-        (settled && enough && peers[0] == self.me).then_some(peers)
+        (settled && enough).then(|| Formation {
+            former: peers[0] == self.me,
+            members: peers,
+        })
     }
+}
+
+/// A settled set of servers to form the meta group with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Formation {
+    /// Every member, sorted (this server included).
+    pub members: Vec<String>,
+    /// Whether this server initialises the group (the smallest name).
+    pub former: bool,
 }
 
 #[cfg(test)]
@@ -74,13 +94,19 @@ mod tests {
         );
         assert_eq!(
             a.decide(names(&["b", "c"]), t0 + SETTLE / 2 + SETTLE),
-            Some(names(&["a", "b", "c"]))
+            Some(Formation {
+                members: names(&["a", "b", "c"]),
+                former: true
+            })
         );
         assert_eq!(b.decide(names(&["a", "c"]), t0), None);
         assert_eq!(
             b.decide(names(&["a", "c"]), t0 + SETTLE * 3),
-            None,
-            "b is not the smallest"
+            Some(Formation {
+                members: names(&["a", "b", "c"]),
+                former: false
+            }),
+            "b is a member, not the former: a is the smallest"
         );
     }
 
@@ -101,7 +127,8 @@ mod tests {
         assert_eq!(a.decide(names(&["b"]), t0), None);
         assert_eq!(a.decide(names(&["b", "c"]), t0 + SETTLE), None);
         assert_eq!(
-            a.decide(names(&["b", "c"]), t0 + SETTLE * 2),
+            a.decide(names(&["b", "c"]), t0 + SETTLE * 2)
+                .map(|f| f.members),
             Some(names(&["a", "b", "c"]))
         );
     }

@@ -5,7 +5,11 @@
 //! subject). Entries applied while the server replays its own log at startup are marked
 //! `live: false`: their answers were given long ago, and nothing they would remove is removed
 //! on the word of a log that may be behind the group's.
+//!
+//! Every assignment applied (or restored) is also shown to [`LostGroups`], which keeps those
+//! applied while this server's meta group has not caught up after starting empty.
 
+use crate::cluster::lost::LostGroups;
 use crate::cluster::meta::{MetaOp, MetaOutcome, MetaState};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -47,18 +51,21 @@ pub struct MetaMachine {
     events: mpsc::Sender<Applied>,
     /// Entries up to this index are replays of this server's log (not live).
     replay_upto: u64,
+    lost: LostGroups,
 }
 
 impl MetaMachine {
-    pub fn new(
+    pub(crate) fn new(
         state: Arc<RwLock<MetaState>>,
         events: mpsc::Sender<Applied>,
         replay_upto: u64,
+        lost: LostGroups,
     ) -> MetaMachine {
         MetaMachine {
             state,
             events,
             replay_upto,
+            lost,
         }
     }
 }
@@ -75,6 +82,9 @@ impl Machine for MetaMachine {
                 }
             };
             let outcome = self.state.write().apply(entry.op.clone());
+            if let Ok(Some(sa)) = &outcome {
+                self.lost.applied([sa.group.as_str()]);
+            }
             let applied = Applied {
                 index: c.log_id.index,
                 entry,
@@ -92,7 +102,10 @@ impl Machine for MetaMachine {
     }
 
     async fn restore(&mut self, data: &[u8]) -> Result<(), String> {
-        *self.state.write() = MetaState::decode(data)?;
+        let restored = MetaState::decode(data)?;
+        self.lost
+            .applied(restored.streams.values().map(|sa| sa.group.as_str()));
+        *self.state.write() = restored;
         Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //! server does about the assignments (`local.rs`), the servers' reports to each other
 //! (`peers.rs`), how the meta group is first formed (`bootstrap.rs`) and the log entry of a
 //! replicated stream's group (`entry.rs`: one owner step's ops and answer routes). The Raft
-//! groups themselves are `sluice_raft`'s.
+//! groups themselves are `sluice_raft`'s; `lost.rs` names the groups a server back on a wiped
+//! store may have lost its state in, which must catch up before they vote.
 //!
 //! Served: streams with one replica, placed on any JetStream server of the cluster and
 //! reachable from every one; replicated streams (2 to 5 replicas), each on a Raft group of its
@@ -19,6 +20,7 @@ pub mod bootstrap;
 pub mod entry;
 pub(crate) mod local;
 pub mod logs;
+pub(crate) mod lost;
 pub(crate) mod manage;
 pub mod meta;
 pub mod meta_machine;

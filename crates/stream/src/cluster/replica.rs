@@ -90,7 +90,12 @@ pub(crate) fn start(
                 &sa.group,
                 machine,
                 &gdir,
-                GroupOptions { snapshots: false },
+                GroupOptions {
+                    snapshots: false,
+                    // A group assigned before this server came back on a wiped store: it
+                    // may have been a member, and promised entries.
+                    recovering: c.lost.contains(&sa.group),
+                },
             )
             .await
             .map_err(|e| e.to_string())?;
@@ -264,7 +269,9 @@ pub(crate) fn on_assignment(
     let first = former(&sa) == Some(c.me.as_str());
     match op {
         MetaOp::AddStream(_) if holds => {
-            let r = start(js, c, &sa, live && first);
+            // A group this server may have lost its state in exists elsewhere already: it
+            // is not formed again from here.
+            let r = start(js, c, &sa, live && first && !c.lost.contains(&sa.group));
             match (r, reply) {
                 (Err(e), Some(reply)) if first => {
                     let a = respond::<StreamCreateResponse>(Err(ApiError::stream_create(e)));

@@ -13,6 +13,7 @@
 use crate::api::errors::ApiError;
 use crate::api::types::ErrorResponse;
 use crate::cluster::bootstrap::Bootstrap;
+use crate::cluster::lost::LostGroups;
 use crate::cluster::meta::MetaState;
 use crate::cluster::meta_machine::{MetaEntry, MetaMachine};
 use crate::cluster::peers::{PeerTable, Report, REPORT};
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use openraft::storage::RaftLogStorage;
 use openraft::{BasicNode, ChangeMembers, Raft, ServerState};
 use parking_lot::RwLock;
-use sluice_raft::{node_id, RaftNode, RouteTransport, Timing, Transport, TypeConfig};
+use sluice_raft::{node_id, GroupOptions, RaftNode, RouteTransport, Timing, Transport, TypeConfig};
 use sluice_server::{CancellationToken, PeerHandler, ServerHandle};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -71,6 +72,8 @@ pub struct JsCluster {
     pub(crate) rt: tokio::runtime::Handle,
     /// Where the groups' logs go.
     pub(crate) logs: crate::cluster::logs::Logs,
+    /// The stream groups this server may have lost its state in (`lost.rs`).
+    pub(crate) lost: LostGroups,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
@@ -111,6 +114,7 @@ impl JsCluster {
         let transport = RouteTransport::new(server.clone());
         let t: Arc<dyn Transport> = Arc::new(transport.clone());
         let node = RaftNode::new(&me, settings.timing.clone(), t);
+        let lost = LostGroups::new(node.clone(), META_GROUP);
         transport.attach(&node);
         let peers = Arc::new(PeerTable::default());
         server.set_peer_handler(Arc::new(Mux {
@@ -122,11 +126,11 @@ impl JsCluster {
         let (meta, _store) = match &logs {
             crate::cluster::logs::Logs::Wal(wal) => {
                 let log = wal.group(META_GROUP);
-                start_meta(&node, log, state.clone(), events, dir).await?
+                start_meta(&node, log, state.clone(), events, lost.clone(), dir).await?
             }
             crate::cluster::logs::Logs::Memory => {
                 let log = sluice_raft::testing::MemLog::default();
-                start_meta(&node, log, state.clone(), events, dir).await?
+                start_meta(&node, log, state.clone(), events, lost.clone(), dir).await?
             }
         };
         let cluster = Arc::new(JsCluster {
@@ -140,6 +144,7 @@ impl JsCluster {
             server,
             rt: tokio::runtime::Handle::current(),
             logs,
+            lost,
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
@@ -292,6 +297,7 @@ async fn start_meta<L: RaftLogStorage<TypeConfig>>(
     mut log: L,
     state: Arc<RwLock<MetaState>>,
     events: mpsc::Sender<crate::cluster::meta_machine::Applied>,
+    lost: LostGroups,
     dir: &Path,
 ) -> Result<(Raft<TypeConfig>, sluice_raft::MachineStore<MetaMachine>), String> {
     let replay_upto = log
@@ -299,8 +305,14 @@ async fn start_meta<L: RaftLogStorage<TypeConfig>>(
         .await
         .map_err(|e| format!("meta group log: {e}"))?
         .map_or(0, |c| c.index);
-    let machine = MetaMachine::new(state, events, replay_upto);
-    node.start_group(META_GROUP, log, machine, dir)
+    let machine = MetaMachine::new(state, events, replay_upto, lost);
+    // A server back on a wiped store must not vote in the meta group until it has caught
+    // up (a new cluster's servers are declared new by the membership loop).
+    let options = GroupOptions {
+        recovering: true,
+        ..Default::default()
+    };
+    node.start_group_with(META_GROUP, log, machine, dir, options)
         .await
         .map_err(|e| e.to_string())
 }
@@ -323,7 +335,16 @@ async fn membership_loop(c: Arc<JsCluster>, stop: CancellationToken) {
         let m = c.meta.metrics().borrow().clone();
         let formed = m.membership_config.nodes().next().is_some();
         if !formed {
-            if let Some(members) = boot.decide(seen, Instant::now()) {
+            if let Some(formation) = boot.decide(seen, Instant::now()) {
+                // A new cluster: every member may vote in the first election (unless it has
+                // heard from a leader already: then it is a server back on a wiped store).
+                if !c.node.declare_fresh(META_GROUP) {
+                    continue;
+                }
+                if !formation.former {
+                    continue;
+                }
+                let members = formation.members;
                 let nodes: BTreeMap<u64, BasicNode> = members
                     .iter()
                     .map(|n| (node_id(n), BasicNode::new(n.clone())))
