@@ -7,10 +7,11 @@
 //! is told when its JWT expires or it is revoked. The exact texts
 //! nats-server sends are asserted here and documented in protocol-spec/jwt.md; Sluice's
 //! `sluice_server::jwt` is unit-tested on the same cases (crates/server/src/jwt/tests*.rs).
-//! Sluice does not serve operator mode yet, so only the nats-server half runs.
+//! Each case runs against both brokers, but for what Sluice refuses instead of ignoring (a
+//! user JWT's `data` limit, which nats-server does not enforce).
 
 use integration_tests::raw::Raw;
-use integration_tests::{both, skip_without_nats_server, Broker, Kind};
+use integration_tests::{both, Broker, Kind};
 use sluice_jwt_fixtures::{now, AccountFixture, KeyPair, OperatorFixture, Permission, UserFixture};
 use sluice_server::jwt::{self, OperatorClaims};
 use std::collections::HashMap;
@@ -133,10 +134,6 @@ fn login(s: &Setup, jwt: &str, sig: impl FnOnce(&[u8]) -> Option<String>) -> (Ra
 /// The answer to a login as `user`, signing the nonce with its own key.
 fn answer(s: &Setup, user: &UserFixture) -> String {
     login(s, &user.jwt, |n| Some(user.sign_nonce(n))).1
-}
-
-fn skip() -> bool {
-    skip_without_nats_server()
 }
 
 both!(
@@ -374,14 +371,16 @@ fn session(s: &Setup, user: &UserFixture, ops: &[u8]) -> (String, String) {
     (line, String::from_utf8_lossy(&got).into_owned())
 }
 
-#[test]
-fn absent_user_limits_are_zero_limits() {
-    if skip() {
-        return;
-    }
-    let kind = Kind::NatsServer;
+both!(
+    /// As nats-server 2.9.10 reads a user JWT: an absent `subs` or `payload` is a limit of 0.
+    /// (`data` is -1 here: Sluice refuses a finite one, nats-server ignores it.)
+    fn absent_user_limits_are_zero_limits(kind) {
     let s = setup(kind, "zero-limits");
-    let user = UserFixture::with("nolimits", &s.acc.key, |c| c.nats.permissions.limits = None);
+    let user = UserFixture::with("nolimits", &s.acc.key, |c| {
+        let limits = c.nats.permissions.limits.as_mut().unwrap();
+        let nats = limits.nats_limits.as_mut().unwrap();
+        (nats.subs, nats.payload) = (None, None);
+    });
     // Right after the PONG: a new INFO with max_payload 0, the subscription limit of 0
     // reported, and the connection closed, whatever the client does.
     for ops in [&b""[..], b"SUB x 1\r\n"] {
@@ -419,7 +418,50 @@ fn absent_user_limits_are_zero_limits() {
         "{got}"
     );
     assert!(raw.is_closed(Duration::from_secs(2)), "closed after {got}");
-}
+    }
+);
+
+both!(
+    /// A user JWT's `subs` and `payload` limits, as nats-server enforces them: a SUB beyond
+    /// `subs` is refused and the connection goes on (an UNSUB makes room again); the INFO after
+    /// the first PONG carries the user's `max_payload`; a larger publish closes the
+    /// connection with `Maximum Payload Violation`.
+    fn subs_and_payload_limits_are_enforced(kind) {
+    let s = setup(kind, "limits");
+    let user = UserFixture::with("limited", &s.acc.key, |c| {
+        let limits = c.nats.permissions.limits.as_mut().unwrap();
+        let nats = limits.nats_limits.as_mut().unwrap();
+        (nats.subs, nats.payload) = (Some(2), Some(4));
+    });
+    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
+    assert_eq!(line, "PONG");
+    let info = raw.read_line(Duration::from_secs(5)).unwrap_or_default();
+    assert!(
+        info.starts_with("INFO ") && info.contains(r#""max_payload":4"#),
+        "{info}"
+    );
+    raw.send(b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nPING\r\n");
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n"
+    );
+    // Subscriptions 1 and 2 work; 3 was not made. Freed room takes a new one.
+    raw.send(b"PUB a 1\r\nx\r\nPUB b 1\r\ny\r\nPUB c 1\r\nz\r\nUNSUB 1\r\nSUB c 3\r\nPUB c 4\r\nabcd\r\nPING\r\n");
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "MSG a 1 1\r\nx\r\nMSG b 2 1\r\ny\r\nMSG c 3 4\r\nabcd\r\nPONG\r\n"
+    );
+    raw.send(b"PUB a 5\r\nhello\r\n");
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"Violation'\r\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR 'Maximum Payload Violation'\r\n"
+    );
+    assert!(raw.is_closed(Duration::from_secs(2)), "closed");
+    }
+);
 
 both!(
     fn users_without_permissions_get_the_accounts_default_permissions(kind) {
@@ -536,39 +578,152 @@ both!(
 /// A revocation pushed while the user is connected (the system account's
 /// `$SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE` with the reissued account JWT, which the MEMORY
 /// resolver takes): nats-server tells the user and closes the connection.
-#[test]
-fn a_user_revoked_while_connected_is_told_and_closed() {
-    if skip() {
-        return;
-    }
-    let kind = Kind::NatsServer;
-    let op = OperatorFixture::new("OP");
-    let acc = AccountFixture::new("A", &op.signing_key);
-    let s = start(kind, "revoke-live", op, acc, &[]);
+/// Revokes `user` of account `s.acc` through a system account user's update on `subject`
+/// (`{key}` is replaced by the account's key); returns the update's reply and what the
+/// connected user then got.
+fn revoke_live(s: &Setup, subject: &str) -> (String, String, bool) {
     let user = UserFixture::new("u", &s.acc.key);
-    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
+    let (mut raw, line) = login(s, &user.jwt, |n| Some(user.sign_nonce(n)));
     assert_eq!(line, "PONG");
     let sys_user = UserFixture::new("s", &s.sys.key);
-    let (mut sys, line) = login(&s, &sys_user.jwt, |n| Some(sys_user.sign_nonce(n)));
+    let (mut sys, line) = login(s, &sys_user.jwt, |n| Some(sys_user.sign_nonce(n)));
     assert_eq!(line, "PONG");
     let jwt = s.acc.reissue(&s.op.signing_key, |c| {
         c.nats.revocations = Some([(user.public_key(), now() as u64)].into_iter().collect());
     });
-    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", s.acc.public_key());
+    let subject = subject.replace("{key}", &s.acc.public_key());
     sys.send(format!("SUB r 1\r\nPUB {subject} r {}\r\n{jwt}\r\n", jwt.len()).as_bytes());
     let reply = sys.read_until(Duration::from_secs(5), |b| b.ends_with(b"}\r\n"));
-    let reply = String::from_utf8_lossy(&reply);
-    assert!(
-        reply.starts_with("MSG r 1 ") && reply.contains("\"code\":200"),
-        "{reply}"
-    );
+    let reply = String::from_utf8_lossy(&reply).into_owned();
     // A keepalive PING may come first: only the other lines count.
     let got = raw.read_until(Duration::from_secs(5), |b| {
         String::from_utf8_lossy(b).contains("Revoked'\r\n")
     });
     let got = String::from_utf8_lossy(&got).replace("PING\r\n", "");
+    (reply, got, raw.is_closed(Duration::from_secs(2)))
+}
+
+both!(
+    /// An account update from a system account user (what `nsc push` sends) revokes a
+    /// connected user: it is told and closed; the update is answered with code 200.
+    fn a_user_revoked_while_connected_is_told_and_closed(kind) {
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::new("A", &op.signing_key);
+    let s = start(kind, "revoke-live", op, acc, &[]);
+    let (reply, got, closed) = revoke_live(&s, "$SYS.REQ.ACCOUNT.{key}.CLAIMS.UPDATE");
+    assert!(
+        reply.starts_with("MSG r 1 ") && reply.contains(r#""data":{"account":""#)
+            && reply.contains(r#""code":200,"message":"jwt updated"}"#),
+        "{reply}"
+    );
     assert_eq!(got, "-ERR 'User Authentication Revoked'\r\n");
-    assert!(raw.is_closed(Duration::from_secs(2)));
+    assert!(closed);
+    }
+);
+
+both!(
+    /// Update requests that are not applied, as both servers answer them: an empty body, a
+    /// JWT of another account than the subject names, and an account the server does not
+    /// have.
+    fn claim_updates_that_are_not_applied(kind) {
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::new("A", &op.signing_key);
+    let stranger = AccountFixture::new("X", &op.signing_key);
+    let s = start(kind, "claims-refused", op, acc, &[]);
+    let sys_user = UserFixture::new("s", &s.sys.key);
+    let (mut sys, line) = login(&s, &sys_user.jwt, |n| Some(sys_user.sign_nonce(n)));
+    assert_eq!(line, "PONG");
+    let key = s.acc.public_key();
+    sys.send(b"SUB r 1\r\n");
+    let mut ask = |subject: &str, body: &str| {
+        sys.send(format!("PUB {subject} r {}\r\n{body}\r\n", body.len()).as_bytes());
+        let reply = sys.read_until(Duration::from_secs(5), |b| b.ends_with(b"}\r\n"));
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        let json = reply.lines().nth(1).unwrap_or_default().to_owned();
+        serde_json::from_str::<serde_json::Value>(&json)
+            .unwrap_or_else(|e| panic!("{e}: {reply}"))
+    };
+    let update = |k: &str| format!("$SYS.REQ.ACCOUNT.{k}.CLAIMS.UPDATE");
+    let r = ask(&update(&key), "");
+    assert_eq!(
+        r["error"],
+        serde_json::json!({"account": key, "code": 500,
+            "description": "jwt update error - request body is empty"}),
+        "{r}"
+    );
+    let r = ask(&update(&key), &stranger.jwt);
+    assert_eq!(
+        r["error"],
+        serde_json::json!({"account": key, "code": 500,
+            "description": "jwt update resulted in error - subject does not match jwt content"}),
+        "{r}"
+    );
+    let x = stranger.public_key();
+    let r = ask(&update(&x), &stranger.jwt);
+    assert_eq!(
+        r["data"],
+        serde_json::json!({"account": x, "code": 200, "message": "jwt update skipped"}),
+        "{r}"
+    );
+    assert!(r["server"]["id"].is_string(), "{r}");
+    }
+);
+
+/// A full resolver (`resolver { type: full, dir }`) takes `$SYS.REQ.CLAIMS.UPDATE` (the key
+/// from the JWT), stores the JWT in its directory, and applies it. Sluice only: nats-server's
+/// full resolver answers the same but applies it through its directory watcher, after a
+/// delay this test does not wait for.
+#[test]
+fn a_full_resolver_stores_and_applies_an_update() {
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::new("A", &op.signing_key);
+    let sys = AccountFixture::new("SYS", &op.signing_key);
+    let dir = std::env::temp_dir().join(format!("sluice-jwt-full-{}", std::process::id()));
+    let jwts = dir.join("jwt");
+    std::fs::create_dir_all(&jwts).unwrap();
+    for a in [&acc, &sys] {
+        std::fs::write(jwts.join(format!("{}.jwt", a.public_key())), &a.jwt).unwrap();
+    }
+    let op_file = dir.join("op.jwt");
+    std::fs::write(&op_file, &op.jwt).unwrap();
+    let conf = format!(
+        "operator: \"{}\"\nsystem_account: {}\nresolver: {{ type: full, dir: \"{}\" }}\n",
+        op_file.display(),
+        sys.public_key(),
+        jwts.display()
+    );
+    let path = dir.join("server.conf");
+    std::fs::write(&path, conf).unwrap();
+    let broker = Broker::start(Kind::Sluice, &["-c", path.to_str().unwrap()]);
+    let mut accounts = HashMap::new();
+    accounts.insert(sys.public_key(), sys.jwt.clone());
+    accounts.insert(acc.public_key(), acc.jwt.clone());
+    let trusted = vec![jwt::verify_operator(&op.jwt).unwrap()];
+    let s = Setup {
+        op,
+        sys,
+        acc,
+        broker,
+        dir,
+        accounts,
+        trusted,
+    };
+    let (reply, got, closed) = revoke_live(&s, "$SYS.REQ.CLAIMS.UPDATE");
+    assert!(
+        reply.contains(r#""code":200,"message":"jwt updated"}"#),
+        "{reply}"
+    );
+    assert_eq!(got, "-ERR 'User Authentication Revoked'\r\n");
+    assert!(closed);
+    let stored = std::fs::read_to_string(jwts.join(format!("{}.jwt", s.acc.public_key())));
+    let stored = stored.unwrap();
+    assert_ne!(stored, s.acc.jwt, "the directory keeps the new JWT");
+    let claims = jwt::decode_account(&stored).expect("the stored JWT decodes");
+    assert_eq!(
+        claims.nats.revocations.len(),
+        1,
+        "the update's revocation is stored"
+    );
 }
 
 both!(
@@ -604,15 +759,14 @@ both!(
     }
 );
 
-/// Sluice enforces only "no limit" (-1) of a user JWT's subs, data and payload yet: a user
-/// whose JWT leaves them out (0, as nats-server reads them) is refused at login, where
-/// nats-server lets it in and then refuses its first subscription or publish.
+/// A user JWT's `data` limit: nats-server 2.9.10 accepts it and enforces nothing; Sluice
+/// refuses the login rather than accept a limit it does not serve (differences.md 28).
 #[test]
-fn sluice_refuses_a_user_with_limits_it_does_not_enforce() {
-    let s = setup(Kind::Sluice, "limits");
+fn sluice_refuses_a_user_with_a_data_limit() {
+    let s = setup(Kind::Sluice, "data-limit");
     let user = UserFixture::with("limited", &s.acc.key, |c| {
         let limits = c.nats.permissions.limits.as_mut().unwrap();
-        limits.nats_limits.as_mut().unwrap().subs = Some(5);
+        limits.nats_limits.as_mut().unwrap().data = Some(5);
     });
     let (mut raw, info) = Raw::connect(s.broker.addr);
     let nonce = info["nonce"].as_str().unwrap().to_owned();

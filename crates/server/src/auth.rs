@@ -27,6 +27,29 @@ pub(crate) struct Credentials {
     pub(crate) cert: Option<std::sync::Arc<crate::cert_names::CertNames>>,
 }
 
+/// A connection's own limits (operator mode: a user JWT's `subs` and `payload`, or its
+/// scoped signing key's template's), besides the server's. `None`: no limit of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ConnLimits {
+    /// The most subscriptions it may hold; more are refused with `maximum subscriptions
+    /// exceeded` (0: the connection is closed with that error, as nats-server does).
+    pub(crate) max_subs: Option<usize>,
+    /// The largest payload it may publish (the smaller of this and the server's
+    /// `max_payload` applies; its INFO says so).
+    pub(crate) max_payload: Option<usize>,
+}
+
+impl ConnLimits {
+    /// From a JWT's `subs` and `payload`: -1 (or any negative) is no limit.
+    pub(crate) fn from_jwt(subs: i64, payload: i64) -> ConnLimits {
+        let limit = |v: i64| usize::try_from(v).ok();
+        ConnLimits {
+            max_subs: limit(subs),
+            max_payload: limit(payload),
+        }
+    }
+}
+
 /// What [`authenticate`] decided.
 // A return value, consumed at once (never stored or collected): its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -43,10 +66,15 @@ pub(crate) enum Outcome {
         cert_user: Option<String>,
         /// Operator mode: when the user's JWT expires (Unix seconds).
         expires: Option<i64>,
+        /// Operator mode: the user JWT's subscription and payload limits.
+        limits: ConnLimits,
     },
     /// Out. `unknown_user`: the client named a user that is not configured (on a reload,
     /// nats-server closes such a connection without an error).
     Denied { unknown_user: bool },
+    /// Out: operator mode, the user's JWT is revoked by its account (a connected user is
+    /// then told `User Authentication Revoked`).
+    Revoked,
 }
 
 /// True if `secret` is a bcrypt hash, as nats-server recognises one.
@@ -128,6 +156,7 @@ pub(crate) fn authenticate(
         account: None,
         cert_user: None,
         expires: None,
+        limits: ConnLimits::default(),
     };
     let denied = Outcome::Denied {
         unknown_user: false,
@@ -139,6 +168,7 @@ pub(crate) fn authenticate(
             account: None,
             cert_user: None,
             expires: None,
+            limits: ConnLimits::default(),
         },
         Auth::Jwt(trust) => jwt_login(trust, creds),
         Auth::UserPass { user, pass } => {
@@ -164,6 +194,7 @@ pub(crate) fn authenticate(
                 account: u.account.clone(),
                 cert_user: None,
                 expires: None,
+                limits: ConnLimits::default(),
             };
             // As nats-server: an nkey the client presents goes to the nkey users; otherwise,
             // with verify_and_map, the certificate names the user (CONNECT's user name and
@@ -183,6 +214,7 @@ pub(crate) fn authenticate(
                         account: u.account.clone(),
                         cert_user: Some(u.user.clone()),
                         expires: None,
+                        limits: ConnLimits::default(),
                     },
                     _ => denied,
                 };
@@ -226,9 +258,10 @@ pub(crate) fn authenticate(
 }
 
 /// Operator mode: the client's user JWT, checked through its account to a trusted
-/// operator, and its signature of this connection's nonce (`jwt/`). What a user JWT asks for
-/// that Sluice does not enforce yet (connection limits, source networks, time windows, other
-/// connection types) refuses the login, with the reason in the log.
+/// operator, and its signature of this connection's nonce (`jwt/`). Its `subs` and `payload`
+/// limits go with the grant; what it asks for that Sluice does not enforce yet (a `data`
+/// limit, source networks, time windows, other connection types) refuses the login, with
+/// the reason in the log.
 fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
     let denied = Outcome::Denied {
         unknown_user: false,
@@ -253,6 +286,10 @@ fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
     let now = i64::try_from(crate::stats::unix_nanos() / 1_000_000_000).unwrap_or(i64::MAX);
     let who = match crate::jwt::verify_user(login, lookup, &operators, now) {
         Ok(who) => who,
+        Err(e @ crate::jwt::JwtError::Revoked { .. }) => {
+            tracing::debug!(error = %e, "user JWT refused");
+            return Outcome::Revoked;
+        }
         Err(e) => {
             tracing::debug!(error = %e, "user JWT refused");
             return denied;
@@ -268,21 +305,17 @@ fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
         account: Some(who.account),
         cert_user: None,
         expires: who.expires,
+        limits: ConnLimits::from_jwt(who.limits.subs, who.limits.payload),
     }
 }
 
 /// What a verified user's JWT asks for that Sluice does not enforce yet, if anything.
 fn unserved_user_limits(who: &crate::jwt::UserIdentity) -> Option<String> {
     let l = &who.limits;
-    let finite = [("subs", l.subs), ("data", l.data), ("payload", l.payload)]
-        .into_iter()
-        .filter(|(_, v)| *v != -1)
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect::<Vec<_>>();
-    if !finite.is_empty() {
+    if l.data != -1 {
         return Some(format!(
-            "the user JWT limits {} (only -1, no limit, is served yet)",
-            finite.join(", ")
+            "the user JWT's data limit {} (only -1, no limit, is served)",
+            l.data
         ));
     }
     if !who.user_limits.src.is_empty() || !who.user_limits.times.is_empty() {
@@ -300,6 +333,16 @@ fn unserved_user_limits(who: &crate::jwt::UserIdentity) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JWT's -1 is no limit; 0 (also what an absent field reads as) is a limit of 0.
+    #[test]
+    fn jwt_limits_become_connection_limits() {
+        let l = ConnLimits::from_jwt(-1, 4);
+        assert_eq!((l.max_subs, l.max_payload), (None, Some(4)));
+        let l = ConnLimits::from_jwt(0, 0);
+        assert_eq!((l.max_subs, l.max_payload), (Some(0), Some(0)));
+        assert_eq!(ConnLimits::from_jwt(-1, -1), ConnLimits::default());
+    }
     use crate::config::User;
 
     /// As nats-server 2.9.10 (checked against it): a user configured without a password
@@ -363,7 +406,7 @@ mod tests {
         let login = |c: &Credentials| authenticate(&users, c, None, None);
         match login(&signed(&alice, "n0nce", "n0nce")) {
             Outcome::Granted { account, .. } => assert_eq!(account.as_deref(), Some("A")),
-            Outcome::Denied { .. } => panic!("a good signature is refused"),
+            Outcome::Denied { .. } | Outcome::Revoked => panic!("a good signature is refused"),
         }
         // A signature of another nonce (replayed from another connection), or by another key.
         assert!(!ok(login(&signed(&alice, "n0nce", "other"))));

@@ -34,6 +34,9 @@ pub struct JwtAuth {
     pub operators: Vec<String>,
     /// Account public key and its JWT.
     pub accounts: Vec<(String, String)>,
+    /// The full resolver's directory (`None`: `resolver: MEMORY`): account JWTs updated at
+    /// runtime are written there as `<key>.jwt` (`claim_updates.rs`).
+    pub resolver_dir: Option<std::path::PathBuf>,
 }
 
 /// One configured user.

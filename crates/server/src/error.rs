@@ -27,12 +27,22 @@ pub enum ServerError {
     /// Missing or wrong credentials, or an op before CONNECT on a server requiring auth.
     #[error("Authorization Violation")]
     AuthorizationViolation,
-    /// No CONNECT within the auth timeout.
     /// An operator-mode user whose JWT expired while it was connected.
     #[error("User Authentication Expired")]
     AuthExpired,
+    /// An operator-mode user revoked, while connected, by an update of its account's JWT.
+    #[error("User Authentication Revoked")]
+    AuthRevoked,
+    /// No CONNECT within the auth timeout.
     #[error("Authentication Timeout")]
     AuthTimeout,
+    /// SUB beyond the user JWT's `subs` limit (the SUB is refused, the connection goes on).
+    #[error("maximum subscriptions exceeded")]
+    TooManySubs,
+    /// CONNECT as a user whose JWT allows no subscriptions at all (`subs` 0; nats-server
+    /// sends this and closes the connection).
+    #[error("maximum subscriptions exceeded")]
+    NoSubsAllowed,
     /// Too many unanswered PINGs.
     #[error("Stale Connection")]
     StaleConnection,
@@ -85,6 +95,7 @@ impl ServerError {
             ServerError::InvalidSubject
                 | ServerError::InvalidPublishSubject
                 | ServerError::InvalidQueue
+                | ServerError::TooManySubs
                 | ServerError::ReservedReply(_)
                 | ServerError::PublishViolation(_)
                 | ServerError::SubscribeViolation { .. }
@@ -121,6 +132,9 @@ mod tests {
             (ServerError::AuthorizationViolation, true),
             (ServerError::AuthTimeout, true),
             (ServerError::AuthExpired, true),
+            (ServerError::AuthRevoked, true),
+            (ServerError::TooManySubs, false),
+            (ServerError::NoSubsAllowed, true),
             (ServerError::StaleConnection, true),
             (ServerError::SlowConsumer, true),
             (ServerError::SecureConnectionRequired, true),

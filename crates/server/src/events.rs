@@ -30,6 +30,17 @@ fn server_info(shared: &Shared, seq: u64) -> Value {
     v
 }
 
+/// The `server` block of a reply sent now (the next event sequence number).
+pub(crate) fn server_block(shared: &Shared) -> Value {
+    let seq = shared.event_seq.fetch_add(1, Ordering::Relaxed) + 1;
+    server_info(shared, seq)
+}
+
+/// Publishes `body` (JSON) on `subject` in the system account.
+pub(crate) fn publish_system(shared: &Shared, subject: &str, body: &Value) {
+    publish(shared, subject, body);
+}
+
 /// Publishes `body` (JSON) on `subject` in the system account.
 fn publish(shared: &Shared, subject: &str, body: &Value) {
     let bytes = serde_json::to_vec(body).expect("events serialize");

@@ -47,9 +47,23 @@ pub(crate) struct ClientHandle {
     pub(crate) reauth: Notify,
     /// Monitoring: counters (Relaxed atomics) and what CONNECT said (see `stats.rs`).
     pub(crate) stats: ConnStats,
+    /// Its user's own payload limit (operator mode), `usize::MAX` if none: its INFO updates
+    /// say the smaller of this and the server's `max_payload`.
+    pub(crate) own_max_payload: std::sync::atomic::AtomicUsize,
 }
 
 impl ClientHandle {
+    pub(crate) fn set_own_max_payload(&self, max: Option<usize>) {
+        self.own_max_payload
+            .store(max.unwrap_or(usize::MAX), Ordering::Relaxed);
+    }
+
+    /// Its user's payload limit, if smaller than the server's `max_payload`.
+    pub(crate) fn own_max_payload(&self, shared: &crate::shared::Shared) -> Option<usize> {
+        let own = self.own_max_payload.load(Ordering::Relaxed);
+        (own < shared.limits.max_payload()).then_some(own)
+    }
+
     #[inline]
     pub(crate) fn flags(&self) -> u8 {
         self.flags.load(Ordering::Relaxed)

@@ -9,7 +9,7 @@
 //! its user's account at CONNECT) and their exports and imports (`imports/`: shadow
 //! subscriptions for stream imports, `_R_` reply mappings for service imports), nkey and
 //! operator-mode logins (`auth`, with the pure JWT checks of `jwt/`), the system account's
-//! events and requests (`events`),
+//! events and requests (`events`), account JWT updates at runtime (`claim_updates`),
 //! routes to the other servers of a cluster (nats-server's route protocol: interest announced
 //! with `RS+`/`RS-` per account, messages forwarded one hop with `RMSG` in their account,
 //! gossip to a full mesh),
@@ -37,6 +37,7 @@
 mod accountz;
 mod auth;
 mod cert_names;
+mod claim_updates;
 mod client;
 mod cluster;
 pub mod cluster_config;

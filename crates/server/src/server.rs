@@ -98,6 +98,7 @@ impl Server {
     pub async fn run(mut self, shutdown: CancellationToken) -> std::io::Result<()> {
         let tracker = TaskTracker::new();
         // What connections are cancelled by: a shutdown, or the end of lame-duck mode.
+        crate::claim_updates::install(&self.shared, shutdown.clone());
         let conns = shutdown.child_token();
         // Routes stay up through lame-duck mode, and close with the client connections.
         let cluster_task = match (self.shared.cluster.clone(), self.cluster_listener.take()) {

@@ -278,7 +278,7 @@ fn authenticate_maps_the_certificate_instead_of_connects_user() {
             // Reported as the connection's user (events), not CONNECT's "bob".
             assert_eq!(cert_user.as_deref(), Some("alice@acme.test"));
         }
-        Outcome::Denied { .. } => panic!("alice's certificate is refused"),
+        Outcome::Denied { .. } | Outcome::Revoked => panic!("alice's certificate is refused"),
     }
     let denied = |c: &Credentials| {
         matches!(

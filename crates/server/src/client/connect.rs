@@ -42,6 +42,7 @@ impl Conn {
             account,
             cert_user,
             expires,
+            limits,
         } = authenticate(&auth, creds, None, no_auth_user)
         else {
             return Err(ServerError::AuthorizationViolation);
@@ -77,6 +78,9 @@ impl Conn {
             return Err(ServerError::NoRespondersRequiresHeaders);
         }
         // As nats-server: each CONNECT is merged onto the current options.
+        self.limits = limits;
+        self.no_subs = limits.max_subs == Some(0);
+        self.handle.set_own_max_payload(limits.max_payload);
         self.just_connected = !self.connected;
         self.connected = true;
         self.verbose = info.verbose.unwrap_or(self.verbose);
@@ -89,10 +93,11 @@ impl Conn {
                 if let Some(told) = self.told_urls.take() {
                     // An update made before this CONNECT passed this client by.
                     if self.shared.connect_urls().as_ref() != Some(&told) {
-                        let info = self.shared.async_info();
+                        let info = self.shared.async_info_for(&self.handle);
                         self.handle.out.push_now(|b| b.extend_from_slice(&info));
                     }
                 }
+                self.tell_payload = self.handle.own_max_payload(&self.shared).is_some();
             }
         }
         self.no_responders = no_responders;
@@ -169,6 +174,13 @@ impl Conn {
                     "credentials no longer valid after reload"
                 );
                 Err((!unknown_user).then_some(ServerError::AuthorizationViolation))
+            }
+            Outcome::Revoked => {
+                debug!(
+                    cid = self.handle.id,
+                    "user JWT revoked by an account update"
+                );
+                Err(Some(ServerError::AuthRevoked))
             }
         }
     }

@@ -17,7 +17,7 @@
 //!
 //! The op files only add methods to [`Conn`]; this file imports nothing from them.
 
-use crate::auth::Credentials;
+use crate::auth::{ConnLimits, Credentials};
 use crate::config::Auth;
 use crate::error::ServerError;
 use crate::handle::{Account, ClientHandle};
@@ -48,6 +48,10 @@ mod subscribe;
 /// Longest wait for the first server PING after CONNECT.
 const FIRST_PING: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How long after its CONNECT a user allowed no subscriptions is told so and closed
+/// (nats-server's 20 ms: what came with the CONNECT, a PING say, is answered first).
+const NO_SUBS_CLOSE: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Smallest free space kept in the read buffer before each read.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -73,6 +77,14 @@ struct Conn {
     /// Operator mode: when the user's JWT expires (Unix seconds); the connection is then
     /// closed with `User Authentication Expired`, as nats-server does.
     expires: Option<i64>,
+    /// Operator mode: the user JWT's own subscription and payload limits.
+    limits: ConnLimits,
+    /// Its user may publish less than the INFO it got said: a new INFO follows the first
+    /// PONG (as nats-server).
+    tell_payload: bool,
+    /// Its user may hold no subscriptions at all: told so, and closed, [`NO_SUBS_CLOSE`]
+    /// after the CONNECT (as nats-server).
+    no_subs: bool,
     /// Credentials as merged from every CONNECT so far.
     credentials: Credentials,
     /// Set once authorized.
@@ -144,6 +156,7 @@ pub(crate) async fn run_io<R, W>(
         perms: ClientPerms::default(),
         reauth: Notify::new(),
         stats: crate::stats::ConnStats::new(peer),
+        own_max_payload: std::sync::atomic::AtomicUsize::new(usize::MAX),
     });
     shared.register(&handle);
     // A reload between reading the limits above and registering would have missed us.
@@ -176,6 +189,9 @@ pub(crate) async fn run_io<R, W>(
         pedantic: true,
         no_responders: false,
         expires: None,
+        limits: ConnLimits::default(),
+        tell_payload: false,
+        no_subs: false,
         credentials: creds,
         granted: None,
         cert_user: None,
@@ -193,6 +209,10 @@ pub(crate) async fn run_io<R, W>(
     let expiry = tokio::time::sleep(std::time::Duration::ZERO);
     tokio::pin!(expiry);
     let mut expiring: Option<i64> = None;
+    // Armed when a CONNECT's user JWT allows no subscriptions.
+    let doom = tokio::time::sleep(std::time::Duration::ZERO);
+    tokio::pin!(doom);
+    let mut doomed = false;
     // Reloadable: a new ping_interval takes effect at the next tick.
     let mut period = shared.limits.ping_interval();
     let mut ping_timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -220,6 +240,10 @@ pub(crate) async fn run_io<R, W>(
                         conn.first_ping = true;
                     }
                     conn.publisher.wake_all();
+                    if conn.no_subs && !doomed {
+                        doom.as_mut().reset(tokio::time::Instant::now() + NO_SUBS_CLOSE);
+                        doomed = true;
+                    }
                     if conn.expires != expiring {
                         // A CONNECT's user JWT expires: arm (or re-arm) the timer.
                         if let Some(at) = conn.expires {
@@ -271,6 +295,10 @@ pub(crate) async fn run_io<R, W>(
                     conn.fail(e);
                     break "stale connection";
                 }
+            },
+            _ = &mut doom, if doomed => {
+                conn.fail(ServerError::NoSubsAllowed);
+                break "maximum subscriptions exceeded";
             },
             _ = &mut expiry, if expiring.is_some() => {
                 conn.fail(ServerError::AuthExpired);
@@ -358,7 +386,10 @@ impl Conn {
     /// Handles every complete op in `buf`, leaving an incomplete tail in place.
     fn process(&mut self, buf: &mut BytesMut) -> Result<(), ServerError> {
         // Read once per batch: a reload applies from the next read.
-        let limits = self.shared.limits.parse();
+        let mut limits = self.shared.limits.parse();
+        if let Some(own) = self.limits.max_payload {
+            limits.max_payload = limits.max_payload.min(own);
+        }
         loop {
             // As nats-server: until an auth server has seen CONNECT, anything else is refused
             // on its first byte, before it is even parsed.

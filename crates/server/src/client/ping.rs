@@ -4,10 +4,15 @@ use super::Conn;
 use crate::error::ServerError;
 
 impl Conn {
-    /// PING from the client: PONG.
+    /// PING from the client: PONG; after the first one, as nats-server, an INFO with the
+    /// connection's own `max_payload` if its user may publish less than the server allows.
     pub(super) fn ping(&mut self) {
         self.trace_out("PONG");
         self.push_own(|b| b.extend_from_slice(b"PONG\r\n"));
+        if std::mem::take(&mut self.tell_payload) {
+            let info = self.shared.async_info_for(&self.handle);
+            self.push_own(|b| b.extend_from_slice(&info));
+        }
     }
 
     /// PONG from the client: our PINGs are answered.

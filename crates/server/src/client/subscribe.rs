@@ -41,6 +41,11 @@ impl Conn {
         }
         {
             let mut subs = self.handle.subs.lock();
+            let full = self.limits.max_subs.is_some_and(|max| subs.len() >= max);
+            if full && !subs.contains_key(&sid) {
+                drop(subs);
+                return self.send_err(ServerError::TooManySubs);
+            }
             if let std::collections::hash_map::Entry::Vacant(slot) = subs.entry(sid.clone()) {
                 let sub = Arc::new(Subscription::new(
                     Owner::Client(self.handle.clone()),

@@ -116,8 +116,8 @@ pub fn server_accounts(
         ..
     } = &op.resolver
     {
-        // What these set happens on claim updates and lookups between servers, which are
-        // not served yet: refused rather than accepted and ignored.
+        // What these set happens on claim deletes, lookups and the sync between servers,
+        // which are not served yet: refused rather than accepted and ignored.
         let set: Vec<&str> = [
             ("allow_delete", *allow_delete),
             ("interval", interval.is_some()),
@@ -129,8 +129,8 @@ pub fn server_accounts(
         .collect();
         if !set.is_empty() {
             return Err(format!(
-                "resolver: {} not served yet (the full resolver's directory is read at \
-                 startup; claim updates and lookups are not served)",
+                "resolver: {} not served yet (claim deletes, lookups and the directory's \
+                 sync between servers are not served)",
                 set.join(", ")
             ));
         }
@@ -175,9 +175,14 @@ pub fn server_accounts(
             ));
         }
     }
+    let resolver_dir = match &op.resolver {
+        Resolver::Full { dir, .. } => Some(dir.clone()),
+        _ => None,
+    };
     let auth = sluice_server::JwtAuth {
         operators: op.operators.iter().map(|o| o.jwt.clone()).collect(),
         accounts: jwts,
+        resolver_dir,
     };
     Ok((auth, accounts, system))
 }
