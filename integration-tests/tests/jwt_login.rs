@@ -48,6 +48,18 @@ fn start(
     acc: AccountFixture,
     extra: &[(String, String)],
 ) -> Setup {
+    start_with(kind, tag, op, acc, extra, false)
+}
+
+/// [`start`], with JetStream enabled on the server when `jetstream`.
+fn start_with(
+    kind: Kind,
+    tag: &str,
+    op: OperatorFixture,
+    acc: AccountFixture,
+    extra: &[(String, String)],
+    jetstream: bool,
+) -> Setup {
     let sys = AccountFixture::new("SYS", &op.signing_key);
     let dir =
         std::env::temp_dir().join(format!("sluice-jwt-{tag}-{kind:?}-{}", std::process::id()));
@@ -64,11 +76,18 @@ fn start(
     for (k, jwt) in extra {
         preload.push_str(&format!("  {k}: \"{jwt}\"\n"));
     }
-    let conf = format!(
+    let mut conf = format!(
         "operator: \"{}\"\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n{preload}}}\n",
         op_file.display(),
         sys.public_key()
     );
+    if jetstream {
+        let store = dir.join("js");
+        conf.push_str(&format!(
+            "jetstream {{ store_dir: \"{}\" }}\n",
+            store.display()
+        ));
+    }
     let path = dir.join("server.conf");
     std::fs::write(&path, conf).unwrap();
     let broker = Broker::start(kind, &["-c", path.to_str().unwrap()]);
@@ -834,5 +853,51 @@ both!(
             "{kind:?}: a bad .creds: {out}"
         );
         assert!(out.contains("Authorization Violation"), "{kind:?}: {out}");
+    }
+);
+
+both!(
+    /// JetStream in operator mode comes from the account JWT (`mem_storage`/`disk_storage`
+    /// not 0), with its limits: here one stream at most. An account whose JWT does not enable
+    /// it gets 10039.
+    fn an_account_jwt_enables_jetstream_with_its_limits(kind) {
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::with("A", &op.signing_key, |c| {
+        let limits = c.nats.limits.as_mut().unwrap();
+        limits.jetstream = Some(sluice_jwt_fixtures::nats_jwt_rs::account::JetStreamLimits {
+            memory_storage: Some(1 << 20),
+            disk_storage: Some(1 << 20),
+            streams: Some(1),
+            consumer: Some(-1),
+            ..Default::default()
+        });
+    });
+    let plain = AccountFixture::new("B", &op.signing_key);
+    let extra = [(plain.public_key(), plain.jwt.clone())];
+    let s = start_with(kind, "js", op, acc, &extra, true);
+    let request = |user: &UserFixture, subject: &str, body: &str| {
+        let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
+        assert_eq!(line, "PONG");
+        raw.send(format!("SUB r 1\r\nPUB {subject} r {}\r\n{body}\r\n", body.len()).as_bytes());
+        let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"}\r\n"));
+        let got = String::from_utf8_lossy(&got).into_owned();
+        let json = got.lines().nth(1).unwrap_or_default().to_owned();
+        serde_json::from_str::<serde_json::Value>(&json).unwrap_or_else(|e| panic!("{e}: {got}"))
+    };
+    let alice = UserFixture::new("alice", &s.acc.key);
+    let info = request(&alice, "$JS.API.INFO", "");
+    assert_eq!(info["limits"]["max_streams"], 1, "{info}");
+    assert_eq!(info["limits"]["max_memory"], 1 << 20, "{info}");
+    let create = |name: &str| {
+        let body = format!(r#"{{"name":"{name}","subjects":["{name}.>"],"storage":"memory"}}"#);
+        request(&alice, &format!("$JS.API.STREAM.CREATE.{name}"), &body)
+    };
+    let first = create("S1");
+    assert!(first["error"].is_null(), "{first}");
+    let second = create("S2");
+    assert_eq!(second["error"]["err_code"], 10027, "{second}");
+    let bob = UserFixture::new("bob", &plain.key);
+    let off = request(&bob, "$JS.API.INFO", "");
+    assert_eq!(off["error"]["err_code"], 10039, "{off}");
     }
 );

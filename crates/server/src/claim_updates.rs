@@ -14,8 +14,8 @@
 //! or `{"error":{"account":K,"code":500,"description":"... - <why>"},"server":{...}}`.
 //!
 //! Refused with an error reply, the account left as it was: what Sluice would not serve at
-//! startup either (`jwt::account_config`: finite account limits, JetStream, imports), and a
-//! change of the account's exports (they are installed at startup). An account this server
+//! startup either (`jwt::account_config`: finite account limits, imports), and a change of
+//! the account's exports or JetStream limits (they are installed at startup). An account this server
 //! does not have is "jwt update skipped", as nats-server answers for an account it has not
 //! loaded (Sluice's accounts are the ones it started with).
 //!
@@ -101,6 +101,13 @@ pub(crate) fn decide(subject: &str, body: &[u8], trust: &JwtAuth, now: i64) -> V
         .and_then(|c| crate::jwt::account_config(&c));
     if running.map(|r| r.exports) != Ok(served.exports) {
         let why = "a change of the account's exports is not served at runtime (restart)";
+        return refused(&key, ERROR, why.into());
+    }
+    let running_js = crate::jwt::decode_account(&current.1)
+        .map_err(|e| e.to_string())
+        .and_then(|c| crate::jwt::account_jetstream(&c));
+    if running_js != crate::jwt::account_jetstream(&claims) {
+        let why = "a change of the account's JetStream limits is not served at runtime (restart)";
         return refused(&key, ERROR, why.into());
     }
     Verdict::Update { key, jwt: body }

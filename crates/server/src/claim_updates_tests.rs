@@ -116,3 +116,22 @@ fn what_sluice_does_not_serve_at_runtime_is_refused() {
         v => panic!("{v:?}"),
     }
 }
+
+#[test]
+fn a_change_of_jetstream_limits_is_refused_at_runtime() {
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::new("A", &op.signing_key);
+    let t = trust(&op, &[&acc]);
+    let key = acc.public_key();
+    let with_js = acc.reissue(&op.signing_key, |c| {
+        let limits = c.nats.limits.as_mut().unwrap();
+        limits.jetstream = Some(sluice_jwt_fixtures::nats_jwt_rs::account::JetStreamLimits {
+            disk_storage: Some(1 << 20),
+            ..Default::default()
+        });
+    });
+    match decide(&subject(&key), with_js.as_bytes(), &t, now()) {
+        Verdict::Refused { error, .. } => assert!(error.contains("JetStream"), "{error}"),
+        v => panic!("{v:?}"),
+    }
+}

@@ -129,12 +129,14 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
         .as_ref()
         .map(conf::operator::server_accounts)
         .transpose()?;
+    let mut jetstream_accounts = f.jetstream_accounts.clone();
     let auth = if let Some((trust, op_accounts, system)) = operator {
         if flag_auth {
             return Err(
                 "--user, --pass and --auth cannot be used with an operator (operator mode)".into(),
             );
         }
+        jetstream_accounts = conf::operator::jetstream_accounts(&trust)?;
         accounts = op_accounts;
         system_account = system;
         Auth::Jwt(trust)
@@ -193,14 +195,12 @@ pub fn resolve(cli: &Cli, file: Option<&FileOptions>) -> Result<Settings, String
             // Clustered JetStream stays in `$G` (account JetStream is refused above).
             sluice_stream::accounts::Enabled {
                 global: Some(Default::default()),
-                accounts: f.jetstream_accounts.clone(),
+                accounts: jetstream_accounts,
             }
         } else {
             sluice_stream::accounts::Enabled::from_config(
-                &(f.accounts.iter().flatten())
-                    .map(|a| a.name.clone())
-                    .collect::<Vec<_>>(),
-                f.jetstream_accounts.clone(),
+                &accounts.iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
+                jetstream_accounts,
             )
         },
     });

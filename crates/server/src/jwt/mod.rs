@@ -57,7 +57,7 @@ pub use error::{
     JwtError, AUTHORIZATION_VIOLATION, USER_AUTHENTICATION_EXPIRED, USER_AUTHENTICATION_REVOKED,
 };
 pub use identity::{to_config_permissions, UserIdentity};
-pub use served::account_config;
+pub use served::{account_config, account_jetstream};
 pub use verify::{
     check_nonce_signature, check_times, verify_account, verify_operator, verify_user, Login,
 };

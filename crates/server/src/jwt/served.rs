@@ -1,12 +1,30 @@
-//! An account JWT as the server's [`AccountConfig`]: its exports, and what of it Sluice does
-//! not serve yet (refused at startup, naming the account, rather than ignored).
+//! An account JWT as the server's [`AccountConfig`]: its exports, its JetStream limits
+//! ([`account_jetstream`]), and what of it Sluice does not serve yet (refused at startup,
+//! naming the account, rather than ignored).
 
-use super::account::AccountClaims;
+use super::account::{AccountClaims, JetStreamLimits};
 use crate::config::{AccountConfig, Export, ExportKind, ResponseType};
 use std::time::Duration;
 
 /// nats-server's default response threshold for a service export.
 const DEFAULT_THRESHOLD: Duration = Duration::from_secs(120);
+
+/// The account's JetStream limits if the JWT enables JetStream (either storage limit not
+/// 0, as nats-server reads it), or why Sluice cannot serve them yet (per-tier limits).
+pub fn account_jetstream(claims: &AccountClaims) -> Result<Option<JetStreamLimits>, String> {
+    let l = &claims.nats.limits;
+    if l.tiered_limits
+        .values()
+        .any(|t| t.mem_storage != 0 || t.disk_storage != 0)
+    {
+        return Err(format!(
+            "account {}: the JWT's per-tier JetStream limits (tiered_limits) are not served yet",
+            claims.public_key()
+        ));
+    }
+    let js = &l.jetstream;
+    Ok((js.mem_storage != 0 || js.disk_storage != 0).then_some(*js))
+}
 
 /// The account `claims` describe, named by its public key, or why Sluice cannot serve it yet.
 pub fn account_config(claims: &AccountClaims) -> Result<AccountConfig, String> {
@@ -37,18 +55,7 @@ pub fn account_config(claims: &AccountClaims) -> Result<AccountConfig, String> {
             finite.join(", ")
         ));
     }
-    let js = &l.jetstream;
-    let js_on = js.mem_storage != 0
-        || js.disk_storage != 0
-        || l.tiered_limits
-            .values()
-            .any(|t| t.mem_storage != 0 || t.disk_storage != 0);
-    if js_on {
-        return Err(format!(
-            "account {name}: the JWT enables JetStream, which is not served yet for \
-             operator-mode accounts"
-        ));
-    }
+    account_jetstream(claims)?;
     if !n.imports.is_empty() {
         return Err(format!(
             "account {name}: the JWT's imports are not served yet in operator mode"

@@ -95,8 +95,8 @@ pub enum Resolver {
 /// What the server is given in operator mode: the trust (operators and account JWTs), one
 /// account per account JWT (named by its public key), and the system account's key. The
 /// full resolver's directory is read now (`<dir>/*.jwt`, as nats-server stores it); its
-/// JWTs and the preloaded ones are all the accounts there are until a restart (updates
-/// through `$SYS.REQ.CLAIMS.UPDATE` are not served yet).
+/// JWTs and the preloaded ones are all the accounts there are until a restart (their JWTs
+/// may be updated at runtime: sluice-server's `claim_updates.rs`).
 pub fn server_accounts(
     op: &OperatorConfig,
 ) -> Result<
@@ -185,6 +185,37 @@ pub fn server_accounts(
         resolver_dir,
     };
     Ok((auth, accounts, system))
+}
+
+/// The accounts whose JWT enables JetStream, with their limits as nats-server 2.9.10 takes
+/// them from the JWT (`mem_storage` -> max_memory, `disk_storage` -> max_storage, `streams`,
+/// `consumer`; `mem_max_stream_bytes`, `disk_max_stream_bytes` and `max_ack_pending` of 0 or
+/// less are no limit). Per-tier limits are refused (`jwt::account_jetstream`).
+pub fn jetstream_accounts(
+    trust: &sluice_server::JwtAuth,
+) -> Result<Vec<(String, sluice_stream::api::types::AccountLimits)>, String> {
+    let unlimited = |v: i64| if v > 0 { v } else { -1 };
+    let mut out = Vec::new();
+    for (key, jwt) in &trust.accounts {
+        let claims = sluice_server::jwt::decode_account(jwt).map_err(|e| e.to_string())?;
+        let Some(js) = sluice_server::jwt::account_jetstream(&claims)? else {
+            continue;
+        };
+        out.push((
+            key.clone(),
+            sluice_stream::api::types::AccountLimits {
+                max_memory: js.mem_storage,
+                max_storage: js.disk_storage,
+                max_streams: js.streams,
+                max_consumers: js.consumer,
+                max_ack_pending: unlimited(js.max_ack_pending),
+                memory_max_stream_bytes: unlimited(js.mem_max_stream_bytes),
+                storage_max_stream_bytes: unlimited(js.disk_max_stream_bytes),
+                max_bytes_required: js.max_bytes_required,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// Reads the operator-mode keys of the top-level `map`; `None` if it has none of them.

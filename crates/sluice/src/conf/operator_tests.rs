@@ -301,7 +301,7 @@ fn operator_and_resolver_go_together() {
 /// account, and the trust; the full resolver's directory is read at startup.
 #[test]
 fn server_accounts_from_preload_and_the_full_resolvers_directory() {
-    use crate::conf::operator::server_accounts;
+    use crate::conf::operator::{jetstream_accounts, server_accounts};
     let k = keys();
     let (auth, accounts, system) = server_accounts(&config(&memory_conf(&k))).unwrap();
     let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
@@ -328,7 +328,7 @@ fn server_accounts_from_preload_and_the_full_resolvers_directory() {
     let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, [k.sys.public_key(), k.acc.public_key()]);
 
-    // An account JWT asking for what is not served yet is refused, naming the account.
+    // An account JWT enabling JetStream: its limits, as nats-server reads them.
     let js = AccountFixture::with("JS", &k.op.signing_key, |c| {
         let l = c.nats.limits.get_or_insert_with(Default::default);
         l.jetstream
@@ -336,9 +336,29 @@ fn server_accounts_from_preload_and_the_full_resolvers_directory() {
             .disk_storage = Some(1 << 20);
     });
     std::fs::write(dir.join(format!("{}.jwt", js.public_key())), &js.jwt).unwrap();
+    let (trust, _, _) = server_accounts(&config(&text)).unwrap();
+    let enabled = jetstream_accounts(&trust).unwrap();
+    assert_eq!(enabled.len(), 1, "{enabled:?}");
+    assert_eq!(enabled[0].0, js.public_key());
+    let l = &enabled[0].1;
+    assert_eq!(
+        (l.max_storage, l.max_memory, l.max_ack_pending),
+        (1 << 20, 0, -1)
+    );
+
+    // An account JWT asking for what is not served yet is refused, naming the account.
+    let limited = AccountFixture::with("LIM", &k.op.signing_key, |c| {
+        let l = c.nats.limits.get_or_insert_with(Default::default);
+        l.account.get_or_insert_with(Default::default).conn = Some(3);
+    });
+    std::fs::write(
+        dir.join(format!("{}.jwt", limited.public_key())),
+        &limited.jwt,
+    )
+    .unwrap();
     let e = server_accounts(&config(&text)).unwrap_err();
     assert!(
-        e.contains(&js.public_key()) && e.contains("JetStream"),
+        e.contains(&limited.public_key()) && e.contains("conn 3"),
         "{e}"
     );
     let _ = std::fs::remove_dir_all(&dir);
