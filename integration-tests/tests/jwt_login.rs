@@ -901,3 +901,57 @@ both!(
     assert_eq!(off["error"]["err_code"], 10039, "{off}");
     }
 );
+
+both!(
+    /// An account JWT's `subs` and `payload` hold each connection of the account, the
+    /// smaller of them and its user's winning (nats-server's `applyAccountLimits`): here the
+    /// user sets none, the account 1 subscription and 8 bytes.
+    fn account_subs_and_payload_limits_hold_each_connection(kind) {
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::with("A", &op.signing_key, |c| {
+        let limits = c.nats.limits.as_mut().unwrap();
+        let nats = limits.nats.as_mut().unwrap();
+        (nats.subs, nats.payload) = (Some(1), Some(8));
+    });
+    let s = start(kind, "acc-limits", op, acc, &[]);
+    let user = UserFixture::new("u", &s.acc.key);
+    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
+    assert_eq!(line, "PONG");
+    let info = raw.read_line(Duration::from_secs(5)).unwrap_or_default();
+    assert!(info.contains(r#""max_payload":8"#), "{info}");
+    raw.send(b"SUB a 1\r\nSUB b 2\r\nPUB a 8\r\n12345678\r\nPING\r\n");
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR 'maximum subscriptions exceeded'\r\nMSG a 1 8\r\n12345678\r\nPONG\r\n"
+    );
+    raw.send(b"PUB a 9\r\n123456789\r\n");
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"Violation'\r\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR 'Maximum Payload Violation'\r\n"
+    );
+    assert!(raw.is_closed(Duration::from_secs(2)), "closed");
+    }
+);
+
+both!(
+    /// An account JWT without `payload` (0, as both servers read it): its users may publish
+    /// no payload at all.
+    fn an_absent_account_payload_is_a_zero_limit(kind) {
+    let op = OperatorFixture::new("OP");
+    let acc = AccountFixture::with("A", &op.signing_key, |c| {
+        let limits = c.nats.limits.as_mut().unwrap();
+        limits.nats.as_mut().unwrap().payload = None;
+    });
+    let s = start(kind, "acc-zero-payload", op, acc, &[]);
+    let user = UserFixture::new("u", &s.acc.key);
+    let (mut raw, line) = login(&s, &user.jwt, |n| Some(user.sign_nonce(n)));
+    assert_eq!(line, "PONG");
+    raw.send(b"PUB a 1\r\nx\r\n");
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"Violation'\r\n"));
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.contains(r#""max_payload":0"#), "{got}");
+    assert!(got.ends_with("-ERR 'Maximum Payload Violation'\r\n"), "{got}");
+    }
+);

@@ -40,6 +40,20 @@ pub(crate) struct ConnLimits {
 }
 
 impl ConnLimits {
+    /// A user's and its account's JWT limits: for each, the smaller one (-1, or any
+    /// negative, is no limit), as nats-server's `minLimit`.
+    pub(crate) fn from_user_and_account(who: &crate::jwt::UserIdentity) -> ConnLimits {
+        let min = |user: i64, account: i64| match (user < 0, account < 0) {
+            (true, _) => account,
+            (false, true) => user,
+            (false, false) => user.min(account),
+        };
+        ConnLimits::from_jwt(
+            min(who.limits.subs, who.account_subs),
+            min(who.limits.payload, who.account_payload),
+        )
+    }
+
     /// From a JWT's `subs` and `payload`: -1 (or any negative) is no limit.
     pub(crate) fn from_jwt(subs: i64, payload: i64) -> ConnLimits {
         let limit = |v: i64| usize::try_from(v).ok();
@@ -299,13 +313,14 @@ fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
         tracing::warn!(user = %who.user, account = %who.account, "{reason}: login refused");
         return denied;
     }
+    let limits = ConnLimits::from_user_and_account(&who);
     Outcome::Granted {
         secret: None,
         permissions: who.permissions,
         account: Some(who.account),
         cert_user: None,
         expires: who.expires,
-        limits: ConnLimits::from_jwt(who.limits.subs, who.limits.payload),
+        limits,
     }
 }
 

@@ -36,10 +36,9 @@ pub fn account_config(claims: &AccountClaims) -> Result<AccountConfig, String> {
     };
     let n = &claims.nats;
     let l = &n.limits;
+    // `subs` and `payload` are served (each connection is held to them, `auth.rs`).
     let finite: Vec<String> = [
-        ("subs", l.subs),
         ("data", l.data),
-        ("payload", l.payload),
         ("imports", l.imports),
         ("exports", l.exports),
         ("conn", l.conn),

@@ -137,6 +137,8 @@ pub fn verify_user(
         permissions,
         limits: limits.limits,
         user_limits: limits.user_limits,
+        account_subs: acc.nats.limits.subs,
+        account_payload: acc.nats.limits.payload,
         allowed_connection_types: limits.allowed_connection_types,
         bearer_token: limits.bearer_token,
         expires: positive(user.claims.expires),
