@@ -179,10 +179,8 @@ both!(
         "{}",
         String::from_utf8_lossy(&got)
     );
-    raw.send(b"PUB b.x 0\r\n\r\nPUB a.secret 0\r\n\r\nSUB b.> 2\r\nPING\r\n");
-    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
     assert_eq!(
-        String::from_utf8_lossy(&got),
+        until_pong(&mut raw, b"PUB b.x 0\r\n\r\nPUB a.secret 0\r\n\r\nSUB b.> 2\r\nPING\r\n"),
         "-ERR 'Permissions Violation for Publish to \"b.x\"'\r\n\
          -ERR 'Permissions Violation for Publish to \"a.secret\"'\r\n\
          -ERR 'Permissions Violation for Subscription to \"b.>\"'\r\nPONG\r\n"
@@ -381,6 +379,24 @@ both!(
     }
 );
 
+/// Sends `ops` (ending with a PING) and returns what came back up to the PONG.
+fn until_pong(raw: &mut Raw, ops: &[u8]) -> String {
+    raw.send(ops);
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Sends `publish`, one too large for the connection: it must be refused and closed.
+fn too_large(raw: &mut Raw, publish: &[u8]) {
+    raw.send(publish);
+    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"Violation'\r\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-ERR 'Maximum Payload Violation'\r\n"
+    );
+    assert!(raw.is_closed(Duration::from_secs(2)), "closed");
+}
+
 /// Sends `ops` after a login as `user` and returns what came back up to the PONG.
 fn session(s: &Setup, user: &UserFixture, ops: &[u8]) -> (String, String) {
     let (mut raw, line) = login(s, &user.jwt, |n| Some(user.sign_nonce(n)));
@@ -459,26 +475,16 @@ both!(
         info.starts_with("INFO ") && info.contains(r#""max_payload":4"#),
         "{info}"
     );
-    raw.send(b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nPING\r\n");
-    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
     assert_eq!(
-        String::from_utf8_lossy(&got),
+        until_pong(&mut raw, b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nPING\r\n"),
         "-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n"
     );
     // Subscriptions 1 and 2 work; 3 was not made. Freed room takes a new one.
-    raw.send(b"PUB a 1\r\nx\r\nPUB b 1\r\ny\r\nPUB c 1\r\nz\r\nUNSUB 1\r\nSUB c 3\r\nPUB c 4\r\nabcd\r\nPING\r\n");
-    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
     assert_eq!(
-        String::from_utf8_lossy(&got),
+        until_pong(&mut raw, b"PUB a 1\r\nx\r\nPUB b 1\r\ny\r\nPUB c 1\r\nz\r\nUNSUB 1\r\nSUB c 3\r\nPUB c 4\r\nabcd\r\nPING\r\n"),
         "MSG a 1 1\r\nx\r\nMSG b 2 1\r\ny\r\nMSG c 3 4\r\nabcd\r\nPONG\r\n"
     );
-    raw.send(b"PUB a 5\r\nhello\r\n");
-    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"Violation'\r\n"));
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        "-ERR 'Maximum Payload Violation'\r\n"
-    );
-    assert!(raw.is_closed(Duration::from_secs(2)), "closed");
+    too_large(&mut raw, b"PUB a 5\r\nhello\r\n");
     }
 );
 
@@ -919,19 +925,11 @@ both!(
     assert_eq!(line, "PONG");
     let info = raw.read_line(Duration::from_secs(5)).unwrap_or_default();
     assert!(info.contains(r#""max_payload":8"#), "{info}");
-    raw.send(b"SUB a 1\r\nSUB b 2\r\nPUB a 8\r\n12345678\r\nPING\r\n");
-    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"PONG\r\n"));
     assert_eq!(
-        String::from_utf8_lossy(&got),
+        until_pong(&mut raw, b"SUB a 1\r\nSUB b 2\r\nPUB a 8\r\n12345678\r\nPING\r\n"),
         "-ERR 'maximum subscriptions exceeded'\r\nMSG a 1 8\r\n12345678\r\nPONG\r\n"
     );
-    raw.send(b"PUB a 9\r\n123456789\r\n");
-    let got = raw.read_until(Duration::from_secs(5), |b| b.ends_with(b"Violation'\r\n"));
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        "-ERR 'Maximum Payload Violation'\r\n"
-    );
-    assert!(raw.is_closed(Duration::from_secs(2)), "closed");
+    too_large(&mut raw, b"PUB a 9\r\n123456789\r\n");
     }
 );
 

@@ -129,26 +129,7 @@ impl TestCluster {
 
     /// Restarts member `i` on its log and snapshot directory, with an empty machine.
     async fn restart(&mut self, i: usize) {
-        let name = self.members[i].name.clone();
-        let node = RaftNode::new(
-            &name,
-            self.timing.clone(),
-            self.net.transport(node_id(&name)),
-        );
-        self.net.join(&node);
-        let (raft, store) = node
-            .start_group(
-                GROUP,
-                self.members[i].log.clone(),
-                ListMachine::default(),
-                self.members[i].dir.path(),
-            )
-            .await
-            .unwrap();
-        let m = &mut self.members[i];
-        m.node = node;
-        m.raft = raft;
-        m.store = store;
+        self.restart_with(i, crate::GroupOptions::default()).await;
     }
 
     /// Restarts member `i` on an empty log and snapshot directory (its store was wiped), as a
@@ -156,6 +137,14 @@ impl TestCluster {
     async fn wipe_and_restart(&mut self, i: usize, recovering: bool) {
         self.members[i].log = MemLog::default();
         self.members[i].dir = tempfile::tempdir().unwrap();
+        let options = crate::GroupOptions {
+            recovering,
+            ..Default::default()
+        };
+        self.restart_with(i, options).await;
+    }
+
+    async fn restart_with(&mut self, i: usize, options: crate::GroupOptions) {
         let name = self.members[i].name.clone();
         let node = RaftNode::new(
             &name,
@@ -163,10 +152,6 @@ impl TestCluster {
             self.net.transport(node_id(&name)),
         );
         self.net.join(&node);
-        let options = crate::GroupOptions {
-            recovering,
-            ..Default::default()
-        };
         let (raft, store) = node
             .start_group_with(
                 GROUP,
