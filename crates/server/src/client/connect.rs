@@ -155,6 +155,7 @@ impl Conn {
                 secret,
                 permissions,
                 account,
+                limits,
                 ..
             } => {
                 if account.as_deref().unwrap_or(crate::handle::GLOBAL_ACCOUNT)
@@ -164,6 +165,9 @@ impl Conn {
                     return Err(Some(ServerError::AuthorizationViolation));
                 }
                 debug!(cid = self.handle.id, "authorization reloaded");
+                // An account update may change the limits (operator mode).
+                self.limits = limits;
+                self.handle.set_own_max_payload(limits.max_payload);
                 self.granted = Some(Granted { auth, secret });
                 self.set_permissions(permissions.as_ref(), true)
                     .map_err(Some)
