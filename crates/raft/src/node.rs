@@ -331,13 +331,13 @@ impl RaftNode {
         let Some(raft) = self.group(group) else {
             return true;
         };
-        let m = raft.metrics().borrow().clone();
-        if a.recovered(m.last_applied.as_ref()) {
+        let applied = raft.metrics().borrow().last_applied;
+        if a.recovered(applied.as_ref()) {
             tracing::info!(group, "caught up with its leader: votes again");
             amnesia.remove(group);
             return false;
         }
-        tracing::debug!(group, amnesia = ?a, applied = ?m.last_applied, vote = %m.vote, "not caught up yet");
+        tracing::debug!(group, amnesia = ?a, ?applied, "not caught up yet");
         true
     }
 
@@ -352,8 +352,12 @@ impl RaftNode {
         let Some(raft) = self.group(group) else {
             return false;
         };
-        let m = raft.metrics().borrow().clone();
-        if m.vote != openraft::Vote::default() || m.last_log_index.is_some() {
+        let heard = {
+            let m = raft.metrics();
+            let m = m.borrow();
+            m.vote != openraft::Vote::default() || m.last_log_index.is_some()
+        };
+        if heard {
             return false;
         }
         amnesia.remove(group);

@@ -280,11 +280,7 @@ fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
     let denied = Outcome::Denied {
         unknown_user: false,
     };
-    let operators: Vec<_> = trust
-        .operators
-        .iter()
-        .filter_map(|o| crate::jwt::verify_operator(o).ok())
-        .collect();
+    let operators = trusted_operators(trust);
     let login = crate::jwt::Login {
         jwt: creds.jwt.as_deref().unwrap_or_default(),
         sig: creds.sig.as_deref(),
@@ -300,13 +296,12 @@ fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
     let now = i64::try_from(crate::stats::unix_nanos() / 1_000_000_000).unwrap_or(i64::MAX);
     let who = match crate::jwt::verify_user(login, lookup, &operators, now) {
         Ok(who) => who,
-        Err(e @ crate::jwt::JwtError::Revoked { .. }) => {
-            tracing::debug!(error = %e, "user JWT refused");
-            return Outcome::Revoked;
-        }
         Err(e) => {
             tracing::debug!(error = %e, "user JWT refused");
-            return denied;
+            return match e {
+                crate::jwt::JwtError::Revoked { .. } => Outcome::Revoked,
+                _ => denied,
+            };
         }
     };
     if let Some(reason) = unserved_user_limits(&who) {
@@ -322,6 +317,15 @@ fn jwt_login(trust: &JwtAuth, creds: &Credentials) -> Outcome {
         expires: who.expires,
         limits,
     }
+}
+
+/// The configured operators that check out (`jwt::verify_operator`).
+pub(crate) fn trusted_operators(trust: &JwtAuth) -> Vec<crate::jwt::OperatorClaims> {
+    trust
+        .operators
+        .iter()
+        .filter_map(|o| crate::jwt::verify_operator(o).ok())
+        .collect()
 }
 
 /// What a verified user's JWT asks for that Sluice does not enforce yet, if anything.
@@ -348,6 +352,7 @@ fn unserved_user_limits(who: &crate::jwt::UserIdentity) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::User;
 
     /// A JWT's -1 is no limit; 0 (also what an absent field reads as) is a limit of 0.
     #[test]
@@ -358,7 +363,6 @@ mod tests {
         assert_eq!((l.max_subs, l.max_payload), (Some(0), Some(0)));
         assert_eq!(ConnLimits::from_jwt(-1, -1), ConnLimits::default());
     }
-    use crate::config::User;
 
     /// As nats-server 2.9.10 (checked against it): a user configured without a password
     /// logs in with its name and no password, or an empty one; any other password is

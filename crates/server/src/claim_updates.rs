@@ -32,8 +32,8 @@ use std::sync::{Arc, Weak};
 pub(crate) enum Verdict {
     /// Replace account `key`'s JWT with `jwt`.
     Update { key: String, jwt: String },
-    /// Answered with `message` (code 200), nothing done.
-    Skipped { key: String, message: &'static str },
+    /// An account this server does not have: "jwt update skipped" (code 200), nothing done.
+    Skipped { key: String },
     /// Answered with an error: `"{message} - {error}"` (code 500), nothing done.
     Refused {
         key: String,
@@ -78,16 +78,9 @@ pub(crate) fn decide(subject: &str, body: &[u8], trust: &JwtAuth, now: i64) -> V
         return refused(named, ERROR, "subject does not match jwt content".into());
     }
     let Some(current) = trust.accounts.iter().find(|(k, _)| *k == key) else {
-        return Verdict::Skipped {
-            key,
-            message: "jwt update skipped",
-        };
+        return Verdict::Skipped { key };
     };
-    let operators: Vec<_> = trust
-        .operators
-        .iter()
-        .filter_map(|o| crate::jwt::verify_operator(o).ok())
-        .collect();
+    let operators = crate::auth::trusted_operators(trust);
     let claims = match crate::jwt::verify_account(&body, &operators, now) {
         Ok(c) => c,
         Err(e) => return refused(&key, ERROR, e.to_string()),
@@ -96,16 +89,16 @@ pub(crate) fn decide(subject: &str, body: &[u8], trust: &JwtAuth, now: i64) -> V
         Ok(c) => c,
         Err(e) => return refused(&key, ERROR, e),
     };
-    let running = crate::jwt::decode_account(&current.1)
-        .map_err(|e| e.to_string())
-        .and_then(|c| crate::jwt::account_config(&c));
-    if running.map(|r| r.exports) != Ok(served.exports) {
+    let running = crate::jwt::decode_account(&current.1).map_err(|e| e.to_string());
+    let running_exports = (running.as_ref().map_err(Clone::clone))
+        .and_then(crate::jwt::account_config)
+        .map(|r| r.exports);
+    if running_exports != Ok(served.exports) {
         let why = "a change of the account's exports is not served at runtime (restart)";
         return refused(&key, ERROR, why.into());
     }
-    let running_js = crate::jwt::decode_account(&current.1)
-        .map_err(|e| e.to_string())
-        .and_then(|c| crate::jwt::account_jetstream(&c));
+    let running_js =
+        (running.as_ref().map_err(Clone::clone)).and_then(crate::jwt::account_jetstream);
     if running_js != crate::jwt::account_jetstream(&claims) {
         let why = "a change of the account's JetStream limits is not served at runtime (restart)";
         return refused(&key, ERROR, why.into());
@@ -119,8 +112,8 @@ fn reply_body(verdict: &Verdict) -> Value {
         Verdict::Update { key, .. } => json!({
             "data": {"account": key, "code": 200, "message": "jwt updated"}
         }),
-        Verdict::Skipped { key, message } => json!({
-            "data": {"account": key, "code": 200, "message": message}
+        Verdict::Skipped { key } => json!({
+            "data": {"account": key, "code": 200, "message": "jwt update skipped"}
         }),
         Verdict::Refused {
             key,
@@ -187,7 +180,7 @@ async fn handle(shared: &Shared, msg: InternalMsg) {
     }
     match &verdict {
         Verdict::Update { key, .. } => tracing::info!(account = %key, "account JWT updated"),
-        Verdict::Skipped { key, message } => tracing::debug!(account = %key, "{message}"),
+        Verdict::Skipped { key } => tracing::debug!(account = %key, "jwt update skipped"),
         Verdict::Refused {
             key,
             message,
@@ -197,7 +190,7 @@ async fn handle(shared: &Shared, msg: InternalMsg) {
     if let Some(reply) = msg.reply.as_deref() {
         let mut body = reply_body(&verdict);
         body["server"] = crate::events::server_block(shared);
-        crate::events::publish_system(shared, reply, &body);
+        crate::events::publish(shared, reply, &body);
     }
 }
 

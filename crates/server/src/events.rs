@@ -37,12 +37,7 @@ pub(crate) fn server_block(shared: &Shared) -> Value {
 }
 
 /// Publishes `body` (JSON) on `subject` in the system account.
-pub(crate) fn publish_system(shared: &Shared, subject: &str, body: &Value) {
-    publish(shared, subject, body);
-}
-
-/// Publishes `body` (JSON) on `subject` in the system account.
-fn publish(shared: &Shared, subject: &str, body: &Value) {
+pub(crate) fn publish(shared: &Shared, subject: &str, body: &Value) {
     let bytes = serde_json::to_vec(body).expect("events serialize");
     let mut p = Publisher::new(shared.next_id());
     p.publish(shared, &shared.system, subject, None, None, &bytes);

@@ -58,8 +58,15 @@ impl ClientHandle {
             .store(max.unwrap_or(usize::MAX), Ordering::Relaxed);
     }
 
+    /// The largest payload it may publish: its user's limit or the server's `max_payload`,
+    /// whichever is smaller.
+    #[inline]
+    pub(crate) fn max_payload(&self, server: usize) -> usize {
+        self.own_max_payload.load(Ordering::Relaxed).min(server)
+    }
+
     /// Its user's payload limit, if smaller than the server's `max_payload`.
-    pub(crate) fn own_max_payload(&self, shared: &crate::shared::Shared) -> Option<usize> {
+    pub(crate) fn smaller_max_payload(&self, shared: &crate::shared::Shared) -> Option<usize> {
         let own = self.own_max_payload.load(Ordering::Relaxed);
         (own < shared.limits.max_payload()).then_some(own)
     }

@@ -343,7 +343,7 @@ impl Shared {
     /// [`Shared::async_info`] for one client: with its own `max_payload` (operator mode: its
     /// user's, when smaller than the server's), as nats-server's per-client INFO.
     pub(crate) fn async_info_for(&self, client: &crate::handle::ClientHandle) -> Vec<u8> {
-        let own = client.own_max_payload(self);
+        let own = client.smaller_max_payload(self);
         self.info_line(|info| {
             if let Some(own) = own {
                 info.max_payload = own as u64;

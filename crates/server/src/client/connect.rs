@@ -2,7 +2,7 @@
 //! when the server's authorization is reloaded.
 
 use super::{Conn, Granted};
-use crate::auth::{authenticate, Outcome};
+use crate::auth::{authenticate, ConnLimits, Outcome};
 use crate::config::Permissions;
 use crate::error::ServerError;
 use crate::handle::{SubRef, ASYNC_INFO, DENY_FILTER, HEADERS, TRACK_REPLIES};
@@ -12,6 +12,12 @@ use std::sync::Arc;
 use tracing::debug;
 
 impl Conn {
+    /// Holds the connection to its user's limits (operator mode; none otherwise).
+    fn set_limits(&mut self, limits: ConnLimits) {
+        self.max_subs = limits.max_subs;
+        self.handle.set_own_max_payload(limits.max_payload);
+    }
+
     pub(super) fn connect(&mut self, info: &ConnectInfo) -> Result<(), ServerError> {
         // As nats-server: credentials, like every other option, are merged onto the ones an
         // earlier CONNECT gave.
@@ -78,9 +84,8 @@ impl Conn {
             return Err(ServerError::NoRespondersRequiresHeaders);
         }
         // As nats-server: each CONNECT is merged onto the current options.
-        self.limits = limits;
+        self.set_limits(limits);
         self.no_subs = limits.max_subs == Some(0);
-        self.handle.set_own_max_payload(limits.max_payload);
         self.just_connected = !self.connected;
         self.connected = true;
         self.verbose = info.verbose.unwrap_or(self.verbose);
@@ -97,7 +102,7 @@ impl Conn {
                         self.handle.out.push_now(|b| b.extend_from_slice(&info));
                     }
                 }
-                self.tell_payload = self.handle.own_max_payload(&self.shared).is_some();
+                self.tell_payload = self.handle.smaller_max_payload(&self.shared).is_some();
             }
         }
         self.no_responders = no_responders;
@@ -166,8 +171,7 @@ impl Conn {
                 }
                 debug!(cid = self.handle.id, "authorization reloaded");
                 // An account update may change the limits (operator mode).
-                self.limits = limits;
-                self.handle.set_own_max_payload(limits.max_payload);
+                self.set_limits(limits);
                 self.granted = Some(Granted { auth, secret });
                 self.set_permissions(permissions.as_ref(), true)
                     .map_err(Some)

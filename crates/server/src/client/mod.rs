@@ -17,7 +17,7 @@
 //!
 //! The op files only add methods to [`Conn`]; this file imports nothing from them.
 
-use crate::auth::{ConnLimits, Credentials};
+use crate::auth::Credentials;
 use crate::config::Auth;
 use crate::error::ServerError;
 use crate::handle::{Account, ClientHandle};
@@ -77,8 +77,9 @@ struct Conn {
     /// Operator mode: when the user's JWT expires (Unix seconds); the connection is then
     /// closed with `User Authentication Expired`, as nats-server does.
     expires: Option<i64>,
-    /// Operator mode: the user JWT's own subscription and payload limits.
-    limits: ConnLimits,
+    /// Operator mode: the most subscriptions its user may hold (its payload limit is on the
+    /// handle, which INFO updates from other tasks read too).
+    max_subs: Option<usize>,
     /// Its user may publish less than the INFO it got said: a new INFO follows the first
     /// PONG (as nats-server).
     tell_payload: bool,
@@ -189,7 +190,7 @@ pub(crate) async fn run_io<R, W>(
         pedantic: true,
         no_responders: false,
         expires: None,
-        limits: ConnLimits::default(),
+        max_subs: None,
         tell_payload: false,
         no_subs: false,
         credentials: creds,
@@ -387,9 +388,7 @@ impl Conn {
     fn process(&mut self, buf: &mut BytesMut) -> Result<(), ServerError> {
         // Read once per batch: a reload applies from the next read.
         let mut limits = self.shared.limits.parse();
-        if let Some(own) = self.limits.max_payload {
-            limits.max_payload = limits.max_payload.min(own);
-        }
+        limits.max_payload = self.handle.max_payload(limits.max_payload);
         loop {
             // As nats-server: until an auth server has seen CONNECT, anything else is refused
             // on its first byte, before it is even parsed.

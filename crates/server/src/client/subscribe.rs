@@ -41,7 +41,7 @@ impl Conn {
         }
         {
             let mut subs = self.handle.subs.lock();
-            let full = self.limits.max_subs.is_some_and(|max| subs.len() >= max);
+            let full = self.max_subs.is_some_and(|max| subs.len() >= max);
             if full && !subs.contains_key(&sid) {
                 drop(subs);
                 return self.send_err(ServerError::TooManySubs);

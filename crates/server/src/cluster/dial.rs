@@ -308,7 +308,7 @@ async fn tell_clients(shared: Arc<Shared>, cluster: Arc<Cluster>, cancel: Cancel
         let info = shared.async_info();
         for c in shared.connections() {
             if c.flags() & ASYNC_INFO != 0 {
-                if c.own_max_payload(&shared).is_some() {
+                if c.smaller_max_payload(&shared).is_some() {
                     let own = shared.async_info_for(&c);
                     c.out.push_now(|b| b.extend_from_slice(&own));
                 } else {

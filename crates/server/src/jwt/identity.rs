@@ -25,12 +25,12 @@ pub struct UserIdentity {
     /// The user's `subs`, `data`, `payload` (-1: no limit; 0, also when absent: zero, as
     /// nats-server 2.9.10 enforces it).
     pub limits: NatsLimits,
-    /// `src` CIDRs and `times` windows: parsed, not checked here (the caller knows the
-    /// client's address and local time).
     /// The account JWT's `subs` and `payload`: each connection of the account is held to
     /// the smaller of these and the user's (nats-server's `applyAccountLimits`).
     pub account_subs: i64,
     pub account_payload: i64,
+    /// `src` CIDRs and `times` windows: parsed, not checked here (the caller knows the
+    /// client's address and local time).
     pub user_limits: UserLimits,
     /// `allowed_connection_types` (`STANDARD`, `WEBSOCKET`...); empty: any.
     pub allowed_connection_types: Vec<String>,
